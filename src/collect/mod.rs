@@ -1,0 +1,168 @@
+//! Collectors: one module per source, each a pure `parse` over the text the
+//! kernel gives. `Collector` owns the open files, buffers and per-process
+//! state that make a sample cheap, and turns one tick into one `Sample`.
+//! A source that fails is `None` in that sample, with a rate-limited warning.
+
+pub mod diskstats;
+pub mod host;
+pub mod limits;
+pub mod loadavg;
+pub mod meminfo;
+pub mod mounts;
+pub mod netdev;
+pub mod pressure;
+pub mod process;
+pub mod procfile;
+pub mod snmp;
+pub mod sockets;
+pub mod stat;
+pub mod vmstat;
+
+use crate::sample::{Disk, NetTotals, Pressure, Sample, Tasks};
+use crate::warn::Warnings;
+use anyhow::Result;
+use procfile::ProcFile;
+use std::collections::HashSet;
+
+pub struct Collector {
+    loadavg: ProcFile,
+    stat: ProcFile,
+    meminfo: ProcFile,
+    vmstat: ProcFile,
+    psi_cpu: ProcFile,
+    psi_memory: ProcFile,
+    psi_io: ProcFile,
+    file_nr: ProcFile,
+    pid_max: ProcFile,
+    threads_max: ProcFile,
+    net_dev: ProcFile,
+    snmp: ProcFile,
+    netstat: ProcFile,
+    sockstat: ProcFile,
+    diskstats: ProcFile,
+    mountinfo: ProcFile,
+    processes: process::ProcessTable,
+    sockets: sockets::SocketReader,
+    warnings: Warnings,
+}
+
+impl Collector {
+    pub fn new() -> Self {
+        Collector {
+            loadavg: ProcFile::new("/proc/loadavg"),
+            stat: ProcFile::new("/proc/stat"),
+            meminfo: ProcFile::new("/proc/meminfo"),
+            vmstat: ProcFile::new("/proc/vmstat"),
+            psi_cpu: ProcFile::new("/proc/pressure/cpu"),
+            psi_memory: ProcFile::new("/proc/pressure/memory"),
+            psi_io: ProcFile::new("/proc/pressure/io"),
+            file_nr: ProcFile::new("/proc/sys/fs/file-nr"),
+            pid_max: ProcFile::new("/proc/sys/kernel/pid_max"),
+            threads_max: ProcFile::new("/proc/sys/kernel/threads-max"),
+            net_dev: ProcFile::new("/proc/net/dev"),
+            snmp: ProcFile::new("/proc/net/snmp"),
+            netstat: ProcFile::new("/proc/net/netstat"),
+            sockstat: ProcFile::new("/proc/net/sockstat"),
+            diskstats: ProcFile::new("/proc/diskstats"),
+            mountinfo: ProcFile::new("/proc/self/mountinfo"),
+            processes: process::ProcessTable::new(),
+            sockets: sockets::SocketReader::new(),
+            warnings: Warnings::new(),
+        }
+    }
+
+    /// Reads every source once. Time fields are left to the caller, which
+    /// knows the schedule.
+    pub fn sample(&mut self) -> Sample {
+        let w = &mut self.warnings;
+        let mut sample = Sample {
+            load: w.check("loadavg", parse_file(&mut self.loadavg, loadavg::parse)),
+            cpu: w.check("stat", parse_file(&mut self.stat, stat::parse)),
+            memory: w.check("meminfo", parse_file(&mut self.meminfo, meminfo::parse)),
+            vm: w.check("vmstat", parse_file(&mut self.vmstat, vmstat::parse)),
+            pressure: Pressure {
+                cpu: optional_file(&mut self.psi_cpu, w),
+                memory: optional_file(&mut self.psi_memory, w),
+                io: optional_file(&mut self.psi_io, w),
+            },
+            files: w.check(
+                "file-nr",
+                parse_file(&mut self.file_nr, limits::parse_file_nr),
+            ),
+            ..Sample::default()
+        };
+        let interfaces = w.check("net/dev", parse_file(&mut self.net_dev, netdev::parse));
+        let net = self.net_totals(interfaces.as_deref());
+        sample.net = self.warnings.check("net counters", net);
+        sample.interfaces = interfaces;
+
+        let processes = self.processes.read(&mut self.warnings);
+        let w = &mut self.warnings;
+        sample.tasks = w.check(
+            "task limits",
+            tasks(&processes, &mut self.pid_max, &mut self.threads_max),
+        );
+        sample.processes = processes.map(|list| list.to_vec());
+        sample.sockets = w.check("sockets", self.sockets.read());
+        sample.disks = w.check("diskstats", read_disks(&mut self.diskstats));
+        sample.filesystems = w
+            .check(
+                "mountinfo",
+                parse_file(&mut self.mountinfo, mounts::parse_mountinfo),
+            )
+            .map(|list| mounts::filesystems(&list));
+        sample
+    }
+
+    fn net_totals(&mut self, interfaces: Option<&[crate::sample::Interface]>) -> Result<NetTotals> {
+        let mut net = NetTotals::default();
+        if let Some(interfaces) = interfaces {
+            netdev::totals(interfaces, &mut net);
+        }
+        snmp::parse_snmp(self.snmp.read()?, &mut net)?;
+        snmp::parse_netstat(self.netstat.read()?, &mut net)?;
+        snmp::parse_sockstat(self.sockstat.read()?, &mut net)?;
+        Ok(net)
+    }
+}
+
+fn parse_file<T>(file: &mut ProcFile, parse: fn(&str) -> Result<T>) -> Result<T> {
+    let path = file.path().display().to_string();
+    let text = file.read()?;
+    parse(text).map_err(|err| err.context(format!("parsing {path}")))
+}
+
+/// A PSI file: absent on kernels without PSI, which is not an error.
+fn optional_file(file: &mut ProcFile, warnings: &mut Warnings) -> Option<crate::sample::Psi> {
+    if !file.path().exists() {
+        return None;
+    }
+    warnings.check("pressure", parse_file(file, pressure::parse))
+}
+
+fn tasks(
+    processes: &Option<&[crate::sample::Process]>,
+    pid_max: &mut ProcFile,
+    threads_max: &mut ProcFile,
+) -> Result<Tasks> {
+    let list = processes.ok_or_else(|| anyhow::anyhow!("no process table this sample"))?;
+    Ok(Tasks {
+        processes: list.len() as u64,
+        threads: list.iter().map(|p| u64::from(p.threads)).sum(),
+        pid_max: parse_file(pid_max, limits::parse_number)?,
+        threads_max: parse_file(threads_max, limits::parse_number)?,
+    })
+}
+
+/// Whole devices are the names listed in /sys/block; partitions are not.
+fn read_disks(file: &mut ProcFile) -> Result<Vec<Disk>> {
+    let whole: HashSet<String> = std::fs::read_dir("/sys/block")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let text = file.read()?;
+    diskstats::parse(text, |name| whole.contains(name))
+}

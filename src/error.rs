@@ -1,0 +1,32 @@
+//! Errors that mean "what the user gave us is wrong": exit 2, nothing
+//! touched. Everything else is an `anyhow` runtime failure (exit 1).
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BadInput {
+    #[error(
+        "{option} {value:?} is not a time; try 18:05, \"2026-11-22 18:05\", 2026-11-22T18:05:00Z, \
+         @1795370700, \"10m ago\", -10m or now"
+    )]
+    BadTime { option: &'static str, value: String },
+    #[error("{option} {value:?}: {reason}")]
+    BadValue {
+        option: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{}: {reason}; pass --db with a flightrec database, or a path that does not exist yet", .path.display())]
+    NotFlightrec { path: PathBuf, reason: String },
+    #[error(
+        "{}: schema version {found} is newer than this flightrec ({known}); upgrade flightrec or pass --db",
+        .path.display()
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
+    #[error("{}: {reason}", .path.display())]
+    Unusable { path: PathBuf, reason: String },
+}

@@ -1,0 +1,266 @@
+//! One sample of the whole machine: plain data, produced by `collect`,
+//! committed by `store`, read back by `analyze` and `render`.
+//!
+//! Cumulative kernel counters (CPU ticks, bytes, faults, packets) are kept raw
+//! here; rates are derived in one place, `rates`, from two samples. Each
+//! source is an `Option`: `None` when it could not be read at that tick.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Everything recorded at one tick.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// Wall-clock time of the tick, milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// How late the timer fired against its schedule, on CLOCK_MONOTONIC.
+    pub lateness_ms: i64,
+    /// Time the machine spent suspended since the previous tick: the growth
+    /// of CLOCK_BOOTTIME beyond that of CLOCK_MONOTONIC.
+    pub suspended_ms: i64,
+    /// Time spent collecting this sample.
+    pub collect_us: i64,
+    pub load: Option<LoadAvg>,
+    pub cpu: Option<CpuTimes>,
+    pub memory: Option<Memory>,
+    pub vm: Option<VmCounters>,
+    pub pressure: Pressure,
+    pub files: Option<FileHandles>,
+    pub tasks: Option<Tasks>,
+    pub net: Option<NetTotals>,
+    pub processes: Option<Vec<Process>>,
+    pub filesystems: Option<Vec<Filesystem>>,
+    pub disks: Option<Vec<Disk>>,
+    pub sockets: Option<Vec<PortSockets>>,
+    pub interfaces: Option<Vec<Interface>>,
+}
+
+/// `/proc/loadavg`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadAvg {
+    pub load1: f64,
+    pub load5: f64,
+    pub load15: f64,
+}
+
+/// `/proc/stat`: the summed `cpu` line in ticks (USER_HZ) and the scheduler
+/// counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuTimes {
+    pub user: u64,
+    pub nice: u64,
+    pub system: u64,
+    pub idle: u64,
+    pub iowait: u64,
+    pub irq: u64,
+    pub softirq: u64,
+    pub steal: u64,
+    /// Context switches since boot.
+    pub ctxt: u64,
+    /// Processes created since boot.
+    pub forks: u64,
+    pub procs_running: u64,
+    pub procs_blocked: u64,
+    /// Number of CPUs (`cpuN` lines), to scale per-process CPU.
+    pub ncpu: u64,
+}
+
+/// `/proc/meminfo`, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Memory {
+    pub total: u64,
+    pub available: u64,
+    pub free: u64,
+    pub buffers: u64,
+    pub cached: u64,
+    pub dirty: u64,
+    pub writeback: u64,
+    pub shmem: u64,
+    pub slab: u64,
+    pub swap_total: u64,
+    pub swap_free: u64,
+    pub committed: u64,
+}
+
+/// `/proc/vmstat` counters since boot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct VmCounters {
+    pub major_faults: u64,
+    pub swap_in: u64,
+    pub swap_out: u64,
+    pub oom_kills: u64,
+}
+
+/// `/proc/pressure/{cpu,memory,io}`; each `None` where the kernel lacks it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pressure {
+    pub cpu: Option<Psi>,
+    pub memory: Option<Psi>,
+    pub io: Option<Psi>,
+}
+
+/// One PSI file: the `avg10` percentages and the `total` stall time in µs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Psi {
+    pub some_avg10: f64,
+    pub some_total_us: u64,
+    /// `None` where the kernel has no `full` line (CPU before 5.13).
+    pub full_avg10: Option<f64>,
+    pub full_total_us: Option<u64>,
+}
+
+/// `/proc/sys/fs/file-nr` and `file-max`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileHandles {
+    pub allocated: u64,
+    pub max: u64,
+}
+
+/// Processes and threads against their limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tasks {
+    pub processes: u64,
+    pub threads: u64,
+    pub pid_max: u64,
+    pub threads_max: u64,
+}
+
+/// Network counters since boot: interfaces summed (loopback excluded),
+/// `/proc/net/snmp` TCP, `/proc/net/netstat` listen overflows, and the
+/// current socket counts of `/proc/net/sockstat`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetTotals {
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_drops: u64,
+    pub tx_drops: u64,
+    pub tcp_active_opens: u64,
+    pub tcp_passive_opens: u64,
+    pub tcp_attempt_fails: u64,
+    pub tcp_estab_resets: u64,
+    pub tcp_out_resets: u64,
+    pub tcp_retrans_segs: u64,
+    pub tcp_curr_estab: u64,
+    pub listen_overflows: u64,
+    pub listen_drops: u64,
+    pub sockets_used: u64,
+    pub tcp_inuse: u64,
+    pub tcp_orphan: u64,
+    pub tcp_time_wait: u64,
+    pub udp_inuse: u64,
+}
+
+/// One process. Counters are cumulative; `Process::key` identifies it across
+/// samples even when its pid is reused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    /// Start time in clock ticks after boot (field 22 of `/proc/PID/stat`).
+    pub start_ticks: u64,
+    pub comm: Arc<str>,
+    /// Arguments joined by spaces, at most `CMDLINE_MAX` bytes; empty for
+    /// kernel threads and while not yet read.
+    pub cmdline: Arc<str>,
+    /// `R`, `S`, `D`, `Z`, `T`, `t`, `I`, ...
+    pub state: char,
+    pub threads: u32,
+    pub utime_ticks: u64,
+    pub stime_ticks: u64,
+    pub rss_bytes: u64,
+    pub vsize_bytes: u64,
+    pub swap_bytes: u64,
+    pub minor_faults: u64,
+    pub major_faults: u64,
+    /// Open file descriptors; `None` where not permitted.
+    pub fds: Option<u32>,
+    /// `/proc/PID/io` storage bytes; `None` where not permitted.
+    pub read_bytes: Option<u64>,
+    pub write_bytes: Option<u64>,
+}
+
+/// Longest command line stored, in bytes.
+pub const CMDLINE_MAX: usize = 256;
+
+impl Process {
+    pub fn key(&self) -> (u32, u64) {
+        (self.pid, self.start_ticks)
+    }
+}
+
+/// One mounted filesystem, from `statvfs`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Filesystem {
+    pub mount_point: String,
+    pub device: String,
+    pub fs_type: String,
+    pub size_bytes: u64,
+    pub used_bytes: u64,
+    /// Available to unprivileged users (`df`'s "Avail").
+    pub avail_bytes: u64,
+    pub inodes_total: u64,
+    pub inodes_used: u64,
+}
+
+/// One whole block device, `/proc/diskstats` counters since boot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Disk {
+    pub name: String,
+    pub reads: u64,
+    pub read_sectors: u64,
+    pub read_ms: u64,
+    pub writes: u64,
+    pub write_sectors: u64,
+    pub write_ms: u64,
+    pub in_flight: u64,
+    /// Milliseconds spent with I/O in flight (for busy %).
+    pub io_ms: u64,
+}
+
+/// Which side of a TCP connection a socket count groups by.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Listening sockets themselves, one row per port.
+    #[default]
+    Listen,
+    /// Connections whose local port is a listening port: grouped by local port.
+    Incoming,
+    /// All other connections: grouped by remote port.
+    Outgoing,
+}
+
+/// TCP sockets counted per port, direction and state. For `Listen` rows,
+/// `queued` is the current accept-queue length summed over the port's
+/// listeners and `backlog` their summed limit; elsewhere both are 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PortSockets {
+    pub direction: Direction,
+    pub port: u16,
+    /// Kernel state name: `ESTABLISHED`, `SYN_RECV`, `CLOSE_WAIT`, `LISTEN`, ...
+    pub state: String,
+    pub count: u32,
+    pub queued: u32,
+    pub backlog: u32,
+}
+
+/// One network interface, `/proc/net/dev` counters since boot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Interface {
+    pub name: String,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub rx_drops: u64,
+    pub tx_drops: u64,
+}
