@@ -5,3 +5,4 @@ pub mod collect;
 pub mod error;
 pub mod sample;
 pub mod warn;
+pub mod store;

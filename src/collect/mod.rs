@@ -3,6 +3,7 @@
 //! state that make a sample cheap, and turns one tick into one `Sample`.
 //! A source that fails is `None` in that sample, with a rate-limited warning.
 
+pub mod cmdline;
 pub mod diskstats;
 pub mod host;
 pub mod limits;
@@ -47,8 +48,8 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub fn new() -> Self {
-        Collector {
+    pub fn new() -> Result<Self> {
+        Ok(Collector {
             loadavg: ProcFile::new("/proc/loadavg"),
             stat: ProcFile::new("/proc/stat"),
             meminfo: ProcFile::new("/proc/meminfo"),
@@ -65,10 +66,10 @@ impl Collector {
             sockstat: ProcFile::new("/proc/net/sockstat"),
             diskstats: ProcFile::new("/proc/diskstats"),
             mountinfo: ProcFile::new("/proc/self/mountinfo"),
-            processes: process::ProcessTable::new(),
+            processes: process::ProcessTable::new()?,
             sockets: sockets::SocketReader::new(),
             warnings: Warnings::new(),
-        }
+        })
     }
 
     /// Reads every source once. Time fields are left to the caller, which
@@ -85,10 +86,7 @@ impl Collector {
                 memory: optional_file(&mut self.psi_memory, w),
                 io: optional_file(&mut self.psi_io, w),
             },
-            files: w.check(
-                "file-nr",
-                parse_file(&mut self.file_nr, limits::parse_file_nr),
-            ),
+            files: w.check("file-nr", parse_file(&mut self.file_nr, limits::parse_file_nr)),
             ..Sample::default()
         };
         let interfaces = w.check("net/dev", parse_file(&mut self.net_dev, netdev::parse));
@@ -98,11 +96,13 @@ impl Collector {
 
         let processes = self.processes.read(&mut self.warnings);
         let w = &mut self.warnings;
-        sample.tasks = w.check(
-            "task limits",
-            tasks(&processes, &mut self.pid_max, &mut self.threads_max),
+        sample.processes = w.check("processes", processes);
+        let tasks = tasks(
+            sample.processes.as_deref(),
+            &mut self.pid_max,
+            &mut self.threads_max,
         );
-        sample.processes = processes.map(|list| list.to_vec());
+        sample.tasks = w.check("task limits", tasks);
         sample.sockets = w.check("sockets", self.sockets.read());
         sample.disks = w.check("diskstats", read_disks(&mut self.diskstats));
         sample.filesystems = w
@@ -141,7 +141,7 @@ fn optional_file(file: &mut ProcFile, warnings: &mut Warnings) -> Option<crate::
 }
 
 fn tasks(
-    processes: &Option<&[crate::sample::Process]>,
+    processes: Option<&[crate::sample::Process]>,
     pid_max: &mut ProcFile,
     threads_max: &mut ProcFile,
 ) -> Result<Tasks> {

@@ -1,15 +1,511 @@
-//! The process table.
+//! The process table: every process in /proc, one `Process` each.
+//!
+//! Cost is what matters here (it runs every tick over hundreds or thousands
+//! of processes), so:
+//! - `/proc/PID/stat` stays open per process and is re-read with `pread`;
+//!   an open stat file is pinned to its process, so a reused pid can never
+//!   be mistaken for the old one (the read fails with ESRCH instead).
+//! - `status` (uid, swap), `io` and the fd count are read only for processes
+//!   that are new, ran, changed size or state since the last tick, and for
+//!   all of them every `FULL_REFRESH_EVERY` ticks: a sleeping process cannot
+//!   open files or do I/O.
+//! - Command lines are read once per process by a worker thread (`cmdline`),
+//!   because reading one takes the target's mmap lock and can hang behind a
+//!   process stuck in D state; the sampling loop never waits on it for long.
+
+use super::cmdline::CmdlineReader;
+use super::procfile::read_all_at;
 use crate::sample::Process;
 use crate::warn::Warnings;
+use anyhow::{Context, Result, bail};
+use nix::dir::Dir;
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{Mode, fstatat};
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every this many ticks, the slow per-process files are re-read for all
+/// processes, so a value that changes while a process sleeps (swap, uid
+/// after a setuid by ptrace) is never stale for long.
+const FULL_REFRESH_EVERY: u64 = 12;
+
+/// How long a tick waits for the command lines of processes it saw for the
+/// first time; later ticks pick up any that arrive after.
+const CMDLINE_WAIT: Duration = Duration::from_millis(20);
+
+/// `PF_KTHREAD` in the flags field of /proc/PID/stat.
+const PF_KTHREAD: u64 = 0x0020_0000;
 
 pub struct ProcessTable {
-    list: Vec<Process>,
+    proc_dir: Dir,
+    proc_fd: OwnedFd,
+    entries: HashMap<u32, Entry>,
+    tick: u64,
+    page_size: u64,
+    /// Since Linux 6.2, `stat` of /proc/PID/fd gives the number of open fds
+    /// in `st_size`, which saves a directory walk per process.
+    fd_count_in_size: bool,
+    cmdlines: CmdlineReader,
+    buf: Vec<u8>,
 }
+
+struct Entry {
+    stat: File,
+    process: Process,
+    seen: u64,
+    cmdline_asked: bool,
+}
+
 impl ProcessTable {
-    pub fn new() -> Self {
-        ProcessTable { list: Vec::new() }
+    pub fn new() -> Result<Self> {
+        let proc_dir = Dir::open("/proc", OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())
+            .context("opening /proc")?;
+        let proc_fd = nix::fcntl::open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
+            .context("opening /proc")?;
+        let page_size = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .ok()
+            .flatten()
+            .map_or(4096, |size| size as u64);
+        Ok(ProcessTable {
+            proc_dir,
+            proc_fd,
+            entries: HashMap::new(),
+            tick: 0,
+            page_size,
+            fd_count_in_size: kernel_at_least(6, 2),
+            cmdlines: CmdlineReader::spawn()?,
+            buf: Vec::with_capacity(1024),
+        })
     }
-    pub fn read(&mut self, _warnings: &mut Warnings) -> Option<&[Process]> {
-        Some(&self.list)
+
+    /// Reads every process once. Processes that vanish mid-read are skipped.
+    pub fn read(&mut self, warnings: &mut Warnings) -> Result<Vec<Process>> {
+        self.tick += 1;
+        let full_refresh = self.tick % FULL_REFRESH_EVERY == 1;
+        let mut asked_now = 0usize;
+        let mut pids = Vec::with_capacity(self.entries.len() + 16);
+        for entry in self.proc_dir.iter() {
+            let entry = entry.context("listing /proc")?;
+            if let Some(pid) = parse_pid(entry.file_name().to_bytes()) {
+                pids.push(pid);
+            }
+        }
+        for pid in pids {
+            match self.read_one(pid, full_refresh) {
+                Ok(true) => asked_now += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    // A process that exits between listing and reading is
+                    // normal; only other failures are worth a warning.
+                    if !is_gone(&err) {
+                        warnings.warn("process", &format!("pid {pid}: {err:#}"));
+                    }
+                    self.entries.remove(&pid);
+                }
+            }
+        }
+        let tick = self.tick;
+        self.entries.retain(|_, entry| entry.seen == tick);
+        self.collect_cmdlines(asked_now);
+
+        let mut list: Vec<Process> = self.entries.values().map(|entry| entry.process.clone()).collect();
+        list.sort_unstable_by_key(|p| p.pid);
+        Ok(list)
+    }
+
+    /// Updates one process; true when its command line was asked for now.
+    fn read_one(&mut self, pid: u32, full_refresh: bool) -> Result<bool> {
+        let tick = self.tick;
+        let is_new = !self.entries.contains_key(&pid);
+        if is_new {
+            let stat = self.open_in_proc(pid, "stat")?;
+            let process = Process {
+                pid,
+                ..Process::default()
+            };
+            self.entries.insert(
+                pid,
+                Entry {
+                    stat: File::from(stat),
+                    process,
+                    seen: 0,
+                    cmdline_asked: false,
+                },
+            );
+        }
+        let entry = self.entries.get_mut(&pid).expect("inserted above");
+        read_all_at(&entry.stat, &mut self.buf).with_context(|| format!("reading /proc/{pid}/stat"))?;
+        let stat = parse_stat(&self.buf).with_context(|| format!("parsing /proc/{pid}/stat"))?;
+        let old = &entry.process;
+        let ran = stat.utime + stat.stime != old.utime_ticks + old.stime_ticks;
+        let rss_bytes = stat.rss_pages.saturating_mul(self.page_size);
+        let refresh = is_new || full_refresh || ran || rss_bytes != old.rss_bytes || stat.state != old.state;
+
+        let p = &mut entry.process;
+        if *p.comm != *stat.comm {
+            p.comm = Arc::from(stat.comm);
+        }
+        p.ppid = stat.ppid;
+        p.start_ticks = stat.start_ticks;
+        p.state = stat.state;
+        p.threads = stat.threads;
+        p.utime_ticks = stat.utime;
+        p.stime_ticks = stat.stime;
+        p.rss_bytes = rss_bytes;
+        p.vsize_bytes = stat.vsize;
+        p.minor_faults = stat.minflt;
+        p.major_faults = stat.majflt;
+        entry.seen = tick;
+
+        let kernel_thread = stat.flags & PF_KTHREAD != 0;
+        // A process in D state may hold its mmap lock: reading its command
+        // line could block the worker; try again on a later tick.
+        let ask_cmdline = !entry.cmdline_asked && !kernel_thread && stat.state != 'D' && stat.state != 'Z';
+        if ask_cmdline {
+            entry.cmdline_asked = self.cmdlines.ask(pid, stat.start_ticks);
+        }
+        if refresh && !kernel_thread {
+            self.refresh_details(pid);
+        }
+        Ok(ask_cmdline)
+    }
+
+    /// Reads the files that change only when a process runs. Each is
+    /// optional: without permission (another user's process, unprivileged)
+    /// the field stays `None` or at its last value.
+    fn refresh_details(&mut self, pid: u32) {
+        let status = self
+            .read_in_proc(pid, "status")
+            .ok()
+            .and_then(|text| parse_status(&text));
+        let io = self.read_in_proc(pid, "io").ok().and_then(|text| parse_io(&text));
+        let fds = self.count_fds(pid);
+        let Some(entry) = self.entries.get_mut(&pid) else {
+            return;
+        };
+        let p = &mut entry.process;
+        if let Some((uid, swap_kib)) = status {
+            p.uid = uid;
+            p.swap_bytes = swap_kib * 1024;
+        }
+        (p.read_bytes, p.write_bytes) = match io {
+            Some((read, write)) => (Some(read), Some(write)),
+            None => (None, None),
+        };
+        p.fds = fds;
+    }
+
+    fn count_fds(&self, pid: u32) -> Option<u32> {
+        let path = proc_path(pid, "fd");
+        if self.fd_count_in_size {
+            let st = fstatat(self.proc_fd.as_fd(), path.as_slice(), AtFlags::empty()).ok()?;
+            return u32::try_from(st.st_size).ok();
+        }
+        let fd = openat(
+            self.proc_fd.as_fd(),
+            path.as_slice(),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+            Mode::empty(),
+        )
+        .ok()?;
+        let mut dir = Dir::from_fd(fd).ok()?;
+        let count = dir
+            .iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| parse_pid(e.file_name().to_bytes()).is_some())
+            .count();
+        u32::try_from(count).ok()
+    }
+
+    fn open_in_proc(&self, pid: u32, name: &str) -> nix::Result<OwnedFd> {
+        let path = proc_path(pid, name);
+        openat(
+            self.proc_fd.as_fd(),
+            path.as_slice(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    }
+
+    fn read_in_proc(&mut self, pid: u32, name: &str) -> Result<String> {
+        let file = File::from(self.open_in_proc(pid, name)?);
+        read_all_at(&file, &mut self.buf)?;
+        Ok(String::from_utf8_lossy(&self.buf).into_owned())
+    }
+
+    /// Takes the command lines the worker has read; waits briefly when this
+    /// tick asked for new ones, so a new process is named in its first sample.
+    fn collect_cmdlines(&mut self, asked_now: usize) {
+        let wait = if asked_now > 0 {
+            CMDLINE_WAIT
+        } else {
+            Duration::ZERO
+        };
+        for answer in self.cmdlines.answers(asked_now, wait) {
+            if let Some(entry) = self.entries.get_mut(&answer.pid)
+                && entry.process.start_ticks == answer.start_ticks
+            {
+                entry.process.cmdline = answer.cmdline;
+            }
+        }
+    }
+}
+
+/// "1234" → 1234; anything else (".", "self", "sys") → None.
+pub fn parse_pid(name: &[u8]) -> Option<u32> {
+    if name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(name).ok()?.parse().ok()
+}
+
+/// `PID/NAME` relative to /proc, built without allocating.
+fn proc_path(pid: u32, name: &str) -> PathBuf32 {
+    let mut digits = [0u8; 10];
+    let mut start = digits.len();
+    let mut rest = pid;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut path = PathBuf32::default();
+    path.push(&digits[start..]);
+    path.push(b"/");
+    path.push(name.as_bytes());
+    path
+}
+
+/// A short path on the stack.
+#[derive(Default)]
+struct PathBuf32 {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl PathBuf32 {
+    fn push(&mut self, part: &[u8]) {
+        let end = (self.len + part.len()).min(self.bytes.len());
+        let take = end - self.len;
+        self.bytes[self.len..end].copy_from_slice(&part[..take]);
+        self.len = end;
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The fields of /proc/PID/stat that flightrec keeps.
+#[derive(Debug, PartialEq)]
+pub struct StatFields<'a> {
+    pub comm: &'a str,
+    pub state: char,
+    pub ppid: u32,
+    pub flags: u64,
+    pub minflt: u64,
+    pub majflt: u64,
+    pub utime: u64,
+    pub stime: u64,
+    pub threads: u32,
+    pub start_ticks: u64,
+    pub vsize: u64,
+    pub rss_pages: u64,
+}
+
+/// Parses `1234 (my proc) S 1 1234 ...`. The command name may hold spaces
+/// and parentheses, so fields are counted from the last `)`.
+pub fn parse_stat(bytes: &[u8]) -> Result<StatFields<'_>> {
+    let open = bytes
+        .iter()
+        .position(|&b| b == b'(')
+        .context("no '(' before the command name")?;
+    let close = bytes
+        .iter()
+        .rposition(|&b| b == b')')
+        .context("no ')' after the command name")?;
+    if close < open {
+        bail!("')' before '('");
+    }
+    let comm = std::str::from_utf8(&bytes[open + 1..close]).unwrap_or("?");
+    let mut fields = bytes[close + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty());
+    let mut next =
+        |name: &str| -> Result<&[u8]> { fields.next().with_context(|| format!("no {name} field")) };
+    let state = match next("state")? {
+        [c] => char::from(*c),
+        other => bail!("state {:?} is not one letter", String::from_utf8_lossy(other)),
+    };
+    let ppid = number(next("ppid")?, "ppid")?;
+    for name in ["pgrp", "session", "tty_nr", "tpgid"] {
+        next(name)?;
+    }
+    let flags = number(next("flags")?, "flags")?;
+    let minflt = number(next("minflt")?, "minflt")?;
+    next("cminflt")?;
+    let majflt = number(next("majflt")?, "majflt")?;
+    next("cmajflt")?;
+    let utime = number(next("utime")?, "utime")?;
+    let stime = number(next("stime")?, "stime")?;
+    for name in ["cutime", "cstime", "priority", "nice"] {
+        next(name)?;
+    }
+    let threads = number(next("num_threads")?, "num_threads")?;
+    next("itrealvalue")?;
+    let start_ticks = number(next("starttime")?, "starttime")?;
+    let vsize = number(next("vsize")?, "vsize")?;
+    let rss_pages = number(next("rss")?, "rss")?;
+    Ok(StatFields {
+        comm,
+        state,
+        ppid: u32::try_from(ppid).context("ppid out of range")?,
+        flags,
+        minflt,
+        majflt,
+        utime,
+        stime,
+        threads: u32::try_from(threads).context("num_threads out of range")?,
+        start_ticks,
+        vsize,
+        rss_pages,
+    })
+}
+
+fn number(field: &[u8], name: &str) -> Result<u64> {
+    let mut value: u64 = 0;
+    if field.is_empty() {
+        bail!("{name} is empty");
+    }
+    for &b in field {
+        if !b.is_ascii_digit() {
+            bail!("{name} {:?} is not a number", String::from_utf8_lossy(field));
+        }
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+            .with_context(|| format!("{name} {:?} is too large", String::from_utf8_lossy(field)))?;
+    }
+    Ok(value)
+}
+
+/// Effective uid and VmSwap (kB) from /proc/PID/status. Kernel threads and
+/// zombies have no VmSwap line: 0.
+pub fn parse_status(text: &str) -> Option<(u32, u64)> {
+    let mut uid = None;
+    let mut swap = 0;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("Uid:") {
+            uid = rest.split_whitespace().nth(1).and_then(|v| v.parse().ok());
+        } else if let Some(rest) = line.strip_prefix("VmSwap:") {
+            swap = rest.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+        }
+    }
+    uid.map(|uid| (uid, swap))
+}
+
+/// `read_bytes` and `write_bytes` (bytes that reached storage) from
+/// /proc/PID/io.
+pub fn parse_io(text: &str) -> Option<(u64, u64)> {
+    let mut read = None;
+    let mut write = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("read_bytes:") {
+            read = rest.trim().parse().ok();
+        } else if let Some(rest) = line.strip_prefix("write_bytes:") {
+            write = rest.trim().parse().ok();
+        }
+    }
+    Some((read?, write?))
+}
+
+/// Whether an error only says the process exited meanwhile.
+fn is_gone(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let errno = cause.downcast_ref::<nix::Error>().copied().or_else(|| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|e| e.raw_os_error())
+                .map(nix::Error::from_raw)
+        });
+        matches!(errno, Some(nix::Error::ESRCH | nix::Error::ENOENT))
+    })
+}
+
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (have_major, have_minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (have_major, have_minor) >= (major, minor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_captured_stat() {
+        let stat = parse_stat(include_bytes!("../../tests/fixtures/proc/pid-stat")).unwrap();
+        assert_eq!(
+            (stat.comm, stat.state, stat.ppid, stat.threads),
+            ("bash", 'S', 1032, 1)
+        );
+        assert_eq!(
+            (stat.minflt, stat.majflt, stat.utime, stat.stime),
+            (7860, 0, 2, 6)
+        );
+        assert_eq!(
+            (stat.start_ticks, stat.vsize, stat.rss_pages),
+            (2824, 5369856, 987)
+        );
+    }
+
+    #[test]
+    fn parses_a_command_name_with_spaces_and_parentheses() {
+        let line = b"42 (a (b) c) R 7 42 42 0 -1 4194304 10 0 2 0 30 40 0 0 20 0 3 0 999 1000 5 18446744073709551615";
+        let stat = parse_stat(line).unwrap();
+        assert_eq!(stat.comm, "a (b) c");
+        assert_eq!((stat.state, stat.ppid, stat.minflt, stat.majflt), ('R', 7, 10, 2));
+        assert_eq!(
+            (stat.utime, stat.stime, stat.threads, stat.start_ticks),
+            (30, 40, 3, 999)
+        );
+        assert_eq!((stat.vsize, stat.rss_pages), (1000, 5));
+    }
+
+    #[test]
+    fn rejects_truncated_and_garbage_stat() {
+        assert!(parse_stat(b"").is_err());
+        assert!(parse_stat(b"1 (x) S 1 2").is_err());
+        assert!(parse_stat(b"1 x) S").is_err());
+        assert!(parse_stat(b"1 (x) SS 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21").is_err());
+        let huge = b"1 (x) S 99999999999999999999999 1 1 0 -1 0 0 0 0 0 0 0 0 0 0 0 1 0 1 1 1";
+        assert!(parse_stat(huge).is_err());
+    }
+
+    #[test]
+    fn parses_captured_status_and_io() {
+        let (uid, swap) = parse_status(include_str!("../../tests/fixtures/proc/pid-status")).unwrap();
+        assert_eq!((uid, swap), (0, 0));
+        let (read, write) =
+            parse_io("rchar: 1\nwchar: 2\nsyscr: 3\nsyscw: 4\nread_bytes: 4096\nwrite_bytes: 8192\n")
+                .unwrap();
+        assert_eq!((read, write), (4096, 8192));
+        assert!(parse_io("rchar: 1\n").is_none());
+    }
+
+    #[test]
+    fn pid_names() {
+        assert_eq!(parse_pid(b"1234"), Some(1234));
+        assert_eq!(parse_pid(b"self"), None);
+        assert_eq!(parse_pid(b""), None);
+        assert_eq!(parse_pid(b"99999999999"), None);
     }
 }

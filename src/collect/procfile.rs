@@ -31,15 +31,13 @@ impl ProcFile {
     /// namespace change).
     pub fn read(&mut self) -> Result<&str> {
         self.read_bytes()?;
-        std::str::from_utf8(&self.buf)
-            .with_context(|| format!("{}: not UTF-8", self.path.display()))
+        std::str::from_utf8(&self.buf).with_context(|| format!("{}: not UTF-8", self.path.display()))
     }
 
     /// The file's whole current content, as bytes.
     pub fn read_bytes(&mut self) -> Result<&[u8]> {
         if self.file.is_none() {
-            let file = File::open(&self.path)
-                .with_context(|| format!("opening {}", self.path.display()))?;
+            let file = File::open(&self.path).with_context(|| format!("opening {}", self.path.display()))?;
             self.file = Some(file);
         }
         let file = self.file.as_ref().expect("opened above");

@@ -1,0 +1,62 @@
+-- One row per recorder run. A run without stop_ms ended uncleanly: crash,
+-- kill -9, freeze or power cut.
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    boot_id TEXT NOT NULL,
+    boot_time_ms INTEGER NOT NULL,
+    hostname TEXT NOT NULL,
+    kernel TEXT NOT NULL,
+    version TEXT NOT NULL,
+    interval_ms INTEGER NOT NULL,
+    start_ms INTEGER NOT NULL,
+    stop_ms INTEGER,
+    stop_reason TEXT
+);
+
+-- One row per sample. Scalars are typed columns, NULL where the source could
+-- not be read; cumulative kernel counters are raw (rates are derived on
+-- reading). The per-entity tables are snapshot frames (see src/store/codec.rs):
+-- key_id is the sample holding the key frame that this sample's frames chain
+-- from, in the same run. Blobs come last so that reading scalars never
+-- touches their overflow pages.
+CREATE TABLE samples (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    key_id INTEGER NOT NULL,
+    time_ms INTEGER NOT NULL,
+    lateness_ms INTEGER NOT NULL,
+    suspended_ms INTEGER NOT NULL,
+    collect_us INTEGER NOT NULL,
+    load1 REAL, load5 REAL, load15 REAL,
+    cpu_user INTEGER, cpu_nice INTEGER, cpu_system INTEGER, cpu_idle INTEGER,
+    cpu_iowait INTEGER, cpu_irq INTEGER, cpu_softirq INTEGER, cpu_steal INTEGER,
+    ctxt INTEGER, forks INTEGER, procs_running INTEGER, procs_blocked INTEGER, ncpu INTEGER,
+    mem_total INTEGER, mem_available INTEGER, mem_free INTEGER, mem_buffers INTEGER,
+    mem_cached INTEGER, mem_dirty INTEGER, mem_writeback INTEGER, mem_shmem INTEGER,
+    mem_slab INTEGER, swap_total INTEGER, swap_free INTEGER, mem_committed INTEGER,
+    major_faults INTEGER, swap_in INTEGER, swap_out INTEGER, oom_kills INTEGER,
+    psi_cpu_some_avg10 REAL, psi_cpu_some_total INTEGER, psi_cpu_full_avg10 REAL, psi_cpu_full_total INTEGER,
+    psi_memory_some_avg10 REAL, psi_memory_some_total INTEGER, psi_memory_full_avg10 REAL, psi_memory_full_total INTEGER,
+    psi_io_some_avg10 REAL, psi_io_some_total INTEGER, psi_io_full_avg10 REAL, psi_io_full_total INTEGER,
+    files_allocated INTEGER, files_max INTEGER,
+    processes INTEGER, threads INTEGER, pid_max INTEGER, threads_max INTEGER,
+    net_rx_bytes INTEGER, net_tx_bytes INTEGER, net_rx_packets INTEGER, net_tx_packets INTEGER,
+    net_rx_errors INTEGER, net_tx_errors INTEGER, net_rx_drops INTEGER, net_tx_drops INTEGER,
+    tcp_active_opens INTEGER, tcp_passive_opens INTEGER, tcp_attempt_fails INTEGER,
+    tcp_estab_resets INTEGER, tcp_out_resets INTEGER, tcp_retrans_segs INTEGER, tcp_curr_estab INTEGER,
+    listen_overflows INTEGER, listen_drops INTEGER,
+    sockets_used INTEGER, tcp_inuse INTEGER, tcp_orphan INTEGER, tcp_time_wait INTEGER, udp_inuse INTEGER,
+    process_table BLOB, socket_table BLOB, filesystem_table BLOB, disk_table BLOB, interface_table BLOB
+);
+CREATE INDEX samples_by_time ON samples(time_ms);
+
+-- Things the recorder itself noticed: samples dropped while the disk
+-- stalled, and the like.
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    time_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX events_by_time ON events(time_ms);

@@ -1,0 +1,369 @@
+//! Snapshot frames: how a per-entity table (processes, sockets, filesystems,
+//! disks, interfaces) is stored in one blob per sample.
+//!
+//! Tables change little between samples, so a frame is usually a delta
+//! against the previous sample's table: both are sorted by key and merged
+//! into a run of operations (keep n rows, drop n rows, change one row,
+//! insert one row). A changed row writes each field as the difference from
+//! the old row, so unchanged fields cost one zero byte. A key frame is the
+//! same thing against an empty table, and bounds how far back a decode
+//! must start. The frame is zstd-compressed when that makes it smaller.
+//!
+//! Layout: one flag byte (`KEY`/`DELTA` | `ZSTD`), then the operations:
+//! varint `(count << 2) | op`, followed by the row for `CHANGE`/`INSERT`.
+
+use anyhow::{Context, Result, bail, ensure};
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+const DELTA: u8 = 1;
+const ZSTD: u8 = 2;
+
+const OP_KEEP: u64 = 0;
+const OP_DROP: u64 = 1;
+const OP_CHANGE: u64 = 2;
+const OP_INSERT: u64 = 3;
+
+/// Frames smaller than this are stored raw: zstd's own header would eat
+/// the gain.
+const COMPRESS_FROM: usize = 64;
+const ZSTD_LEVEL: i32 = 3;
+
+/// A row type that can be stored in frames.
+pub trait Entity: Clone + PartialEq + Default {
+    type Key: Ord;
+    fn key(&self) -> Self::Key;
+    /// Writes every field as a delta against `base` (`Default` in key frames).
+    fn encode(&self, base: &Self, out: &mut Writer);
+    fn decode(base: &Self, input: &mut Reader) -> Result<Self>;
+}
+
+/// Encodes `new` against `prev` (both sorted by key) into `out`.
+pub fn encode_frame<T: Entity>(prev: Option<&[T]>, new: &[T], out: &mut Vec<u8>) -> Result<()> {
+    let mut ops = Writer::default();
+    let prev_rows = prev.unwrap_or(&[]);
+    let (mut i, mut j) = (0, 0);
+    let mut keep = 0u64;
+    let mut drop = 0u64;
+    let flush = |ops: &mut Writer, keep: &mut u64, drop: &mut u64| {
+        if *keep > 0 {
+            ops.varint(*keep << 2 | OP_KEEP);
+            *keep = 0;
+        }
+        if *drop > 0 {
+            ops.varint(*drop << 2 | OP_DROP);
+            *drop = 0;
+        }
+    };
+    while i < prev_rows.len() || j < new.len() {
+        let order = match (prev_rows.get(i), new.get(j)) {
+            (Some(old), Some(row)) => old.key().cmp(&row.key()),
+            (Some(_), None) => Ordering::Less,
+            (None, _) => Ordering::Greater,
+        };
+        match order {
+            Ordering::Equal if prev_rows[i] == new[j] => {
+                if drop > 0 {
+                    flush(&mut ops, &mut keep, &mut drop);
+                }
+                keep += 1;
+                i += 1;
+                j += 1;
+            }
+            Ordering::Equal => {
+                flush(&mut ops, &mut keep, &mut drop);
+                ops.varint(1 << 2 | OP_CHANGE);
+                new[j].encode(&prev_rows[i], &mut ops);
+                i += 1;
+                j += 1;
+            }
+            Ordering::Less => {
+                if keep > 0 {
+                    flush(&mut ops, &mut keep, &mut drop);
+                }
+                drop += 1;
+                i += 1;
+            }
+            Ordering::Greater => {
+                flush(&mut ops, &mut keep, &mut drop);
+                ops.varint(1 << 2 | OP_INSERT);
+                new[j].encode(&T::default(), &mut ops);
+                j += 1;
+            }
+        }
+    }
+    flush(&mut ops, &mut keep, &mut drop);
+
+    let kind = if prev.is_some() { DELTA } else { 0 };
+    out.clear();
+    if ops.bytes.len() >= COMPRESS_FROM {
+        let packed = zstd::bulk::compress(&ops.bytes, ZSTD_LEVEL).context("compressing a snapshot")?;
+        if packed.len() < ops.bytes.len() {
+            out.push(kind | ZSTD);
+            out.extend_from_slice(&packed);
+            return Ok(());
+        }
+    }
+    out.push(kind);
+    out.extend_from_slice(&ops.bytes);
+    Ok(())
+}
+
+/// Whether a frame is a key frame (decodes without a previous table).
+pub fn is_key_frame(frame: &[u8]) -> bool {
+    frame.first().is_some_and(|flags| flags & DELTA == 0)
+}
+
+/// Decodes a frame against the previous table (`None` only for key frames).
+pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T>> {
+    let (&flags, body) = frame.split_first().context("empty snapshot frame")?;
+    let prev_rows = match (flags & DELTA != 0, prev) {
+        (false, _) => &[][..],
+        (true, Some(rows)) => rows,
+        (true, None) => bail!("a delta snapshot frame without the frame before it"),
+    };
+    let unpacked;
+    let ops = if flags & ZSTD != 0 {
+        // A frame's content size is recorded by zstd; cap it so a corrupt
+        // frame cannot ask for unbounded memory.
+        unpacked = zstd::bulk::decompress(body, 64 << 20).context("decompressing a snapshot frame")?;
+        &unpacked[..]
+    } else {
+        body
+    };
+    let mut input = Reader { bytes: ops, pos: 0 };
+    let mut rows = Vec::with_capacity(prev_rows.len() + 8);
+    let mut i: usize = 0;
+    while !input.is_empty() {
+        let tag = input.varint()?;
+        let count = usize::try_from(tag >> 2).context("operation count out of range")?;
+        match tag & 3 {
+            OP_KEEP => {
+                let end = i.checked_add(count).filter(|&end| end <= prev_rows.len());
+                let end = end.context("snapshot frame keeps rows that do not exist")?;
+                rows.extend_from_slice(&prev_rows[i..end]);
+                i = end;
+            }
+            OP_DROP => {
+                i = i.checked_add(count).filter(|&end| end <= prev_rows.len()).context("snapshot frame drops rows that do not exist")?;
+            }
+            OP_CHANGE => {
+                ensure!(count == 1, "snapshot frame changes {count} rows at once");
+                let base = prev_rows.get(i).context("snapshot frame changes a row that does not exist")?;
+                rows.push(T::decode(base, &mut input)?);
+                i += 1;
+            }
+            _ => {
+                ensure!(count == 1, "snapshot frame inserts {count} rows at once");
+                rows.push(T::decode(&T::default(), &mut input)?);
+            }
+        }
+    }
+    // Rows not mentioned at the end of a frame were kept implicitly only if
+    // the encoder said so; anything else is a damaged frame.
+    ensure!(i == prev_rows.len(), "snapshot frame ends before the previous table does");
+    Ok(rows)
+}
+
+/// Field writer: varints, zigzag deltas, strings that repeat cost one byte.
+#[derive(Default)]
+pub struct Writer {
+    bytes: Vec<u8>,
+}
+
+impl Writer {
+    pub fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.bytes.push(value as u8 | 0x80);
+            value >>= 7;
+        }
+        self.bytes.push(value as u8);
+    }
+
+    pub fn int(&mut self, value: u64, base: u64) {
+        let diff = value.wrapping_sub(base) as i64;
+        self.varint(((diff << 1) ^ (diff >> 63)) as u64);
+    }
+
+    /// `None` is stored as 0, `Some(v)` as v + 1 (saturating at the top).
+    pub fn opt_int(&mut self, value: Option<u64>, base: Option<u64>) {
+        let lift = |v: Option<u64>| v.map_or(0, |v| v.saturating_add(1));
+        self.int(lift(value), lift(base));
+    }
+
+    pub fn text(&mut self, value: &str, base: &str) {
+        if value == base {
+            self.varint(0);
+        } else {
+            self.varint(value.len() as u64 + 1);
+            self.bytes.extend_from_slice(value.as_bytes());
+        }
+    }
+}
+
+/// Field reader; every read is bounds-checked, so damaged frames are errors.
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn is_empty(&self) -> bool {
+        self.pos >= self.bytes.len()
+    }
+
+    pub fn varint(&mut self) -> Result<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self.bytes.get(self.pos).context("snapshot frame is truncated")?;
+            self.pos += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        bail!("snapshot frame has an overlong number")
+    }
+
+    pub fn int(&mut self, base: u64) -> Result<u64> {
+        let zigzag = self.varint()?;
+        let diff = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+        Ok(base.wrapping_add(diff as u64))
+    }
+
+    pub fn int_as<T: TryFrom<u64>>(&mut self, base: T) -> Result<T>
+    where
+        u64: From<T>,
+    {
+        let value = self.int(u64::from(base))?;
+        T::try_from(value).ok().context("snapshot field out of range")
+    }
+
+    pub fn opt_int(&mut self, base: Option<u64>) -> Result<Option<u64>> {
+        let lifted = self.int(base.map_or(0, |v| v.saturating_add(1)))?;
+        Ok(lifted.checked_sub(1))
+    }
+
+    pub fn text(&mut self, base: &Arc<str>) -> Result<Arc<str>> {
+        match self.varint()? {
+            0 => Ok(base.clone()),
+            len_plus_one => Ok(Arc::from(self.raw_text(len_plus_one - 1)?)),
+        }
+    }
+
+    pub fn string(&mut self, base: &str) -> Result<String> {
+        match self.varint()? {
+            0 => Ok(base.to_string()),
+            len_plus_one => Ok(self.raw_text(len_plus_one - 1)?.to_string()),
+        }
+    }
+
+    fn raw_text(&mut self, len: u64) -> Result<&str> {
+        let len = usize::try_from(len).context("snapshot text length out of range")?;
+        let end = self.pos.checked_add(len).filter(|&end| end <= self.bytes.len());
+        let end = end.context("snapshot frame is truncated in a text field")?;
+        let text = std::str::from_utf8(&self.bytes[self.pos..end]).context("snapshot text is not UTF-8")?;
+        self.pos = end;
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Default)]
+    struct Row {
+        id: u64,
+        value: u64,
+        name: String,
+        maybe: Option<u64>,
+    }
+
+    impl Entity for Row {
+        type Key = u64;
+        fn key(&self) -> u64 {
+            self.id
+        }
+        fn encode(&self, base: &Self, out: &mut Writer) {
+            out.int(self.id, base.id);
+            out.int(self.value, base.value);
+            out.text(&self.name, &base.name);
+            out.opt_int(self.maybe, base.maybe);
+        }
+        fn decode(base: &Self, input: &mut Reader) -> Result<Self> {
+            Ok(Row {
+                id: input.int(base.id)?,
+                value: input.int(base.value)?,
+                name: input.string(&base.name)?,
+                maybe: input.opt_int(base.maybe)?,
+            })
+        }
+    }
+
+    fn row(id: u64, value: u64) -> Row {
+        Row { id, value, name: format!("process number {id}"), maybe: (id % 2 == 0).then_some(id) }
+    }
+
+    fn round_trip(prev: Option<&[Row]>, new: &[Row]) -> usize {
+        let mut frame = Vec::new();
+        encode_frame(prev, new, &mut frame).unwrap();
+        assert_eq!(decode_frame(prev, &frame).unwrap(), new);
+        frame.len()
+    }
+
+    #[test]
+    fn key_and_delta_frames_round_trip() {
+        let first: Vec<Row> = (0..500).map(|i| row(i * 3, i)).collect();
+        let key_size = round_trip(None, &first);
+        // A few rows change, one goes, two arrive, the rest stay.
+        let mut second = first.clone();
+        second[10].value += 7;
+        second[200].maybe = None;
+        second[300].name = "renamed".into();
+        second.remove(400);
+        second.push(row(5000, 1));
+        second.insert(0, Row { id: 0, ..row(0, 9) });
+        second.remove(1);
+        second.insert(5, row(13, 2));
+        let delta_size = round_trip(Some(&first), &second);
+        assert!(delta_size * 20 < key_size, "delta {delta_size} bytes vs key frame {key_size}");
+        assert!(is_key_frame(&encode(None, &first)));
+        assert!(!is_key_frame(&encode(Some(&first), &second)));
+    }
+
+    fn encode(prev: Option<&[Row]>, new: &[Row]) -> Vec<u8> {
+        let mut frame = Vec::new();
+        encode_frame(prev, new, &mut frame).unwrap();
+        frame
+    }
+
+    #[test]
+    fn edge_tables_round_trip() {
+        round_trip(None, &[]);
+        round_trip(Some(&[]), &[]);
+        round_trip(Some(&[row(1, 1)]), &[]);
+        round_trip(Some(&[]), &[row(1, 1)]);
+        let extremes = [Row { id: u64::MAX, value: u64::MAX, name: String::new(), maybe: Some(u64::MAX - 1) }];
+        round_trip(Some(&[row(1, 0)]), &extremes);
+    }
+
+    #[test]
+    fn damaged_frames_are_errors_not_panics() {
+        let first: Vec<Row> = (0..50).map(|i| row(i, i)).collect();
+        let mut second = first.clone();
+        second[3].value = 99;
+        let frame = encode(Some(&first), &second);
+        assert!(decode_frame::<Row>(None, &frame).is_err(), "a delta needs its base");
+        assert!(decode_frame::<Row>(Some(&first[..10]), &frame).is_err(), "wrong base");
+        for cut in 0..frame.len() {
+            let _ = decode_frame::<Row>(Some(&first), &frame[..cut]);
+        }
+        let key = encode(None, &first);
+        for i in 0..key.len() {
+            let mut flipped = key.clone();
+            flipped[i] ^= 0x5a;
+            let _ = decode_frame::<Row>(None, &flipped);
+        }
+    }
+}

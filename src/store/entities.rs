@@ -1,0 +1,285 @@
+//! How each per-entity table of a `Sample` is written into snapshot frames
+//! (`codec`): the key it is sorted and matched by, and its fields in order.
+//! Adding a field means adding it at the end of both `encode` and `decode`
+//! behind a new frame version; never reorder.
+
+use super::codec::{Entity, Reader, Writer};
+use crate::sample::{Direction, Disk, Filesystem, Interface, PortSockets, Process};
+use anyhow::{Result, bail};
+
+impl Entity for Process {
+    type Key = (u32, u64);
+
+    fn key(&self) -> (u32, u64) {
+        Process::key(self)
+    }
+
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.int(self.pid.into(), b.pid.into());
+        w.int(self.start_ticks, b.start_ticks);
+        w.int(self.ppid.into(), b.ppid.into());
+        w.int(self.uid.into(), b.uid.into());
+        w.text(&self.comm, &b.comm);
+        w.text(&self.cmdline, &b.cmdline);
+        w.int(u64::from(self.state), u64::from(b.state));
+        w.int(self.threads.into(), b.threads.into());
+        w.int(self.utime_ticks, b.utime_ticks);
+        w.int(self.stime_ticks, b.stime_ticks);
+        w.int(self.rss_bytes, b.rss_bytes);
+        w.int(self.vsize_bytes, b.vsize_bytes);
+        w.int(self.swap_bytes, b.swap_bytes);
+        w.int(self.minor_faults, b.minor_faults);
+        w.int(self.major_faults, b.major_faults);
+        w.opt_int(self.fds.map(u64::from), b.fds.map(u64::from));
+        w.opt_int(self.read_bytes, b.read_bytes);
+        w.opt_int(self.write_bytes, b.write_bytes);
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        Ok(Process {
+            pid: r.int_as(b.pid)?,
+            start_ticks: r.int(b.start_ticks)?,
+            ppid: r.int_as(b.ppid)?,
+            uid: r.int_as(b.uid)?,
+            comm: r.text(&b.comm)?,
+            cmdline: r.text(&b.cmdline)?,
+            state: char::from_u32(r.int_as(u32::from(b.state))?).unwrap_or('?'),
+            threads: r.int_as(b.threads)?,
+            utime_ticks: r.int(b.utime_ticks)?,
+            stime_ticks: r.int(b.stime_ticks)?,
+            rss_bytes: r.int(b.rss_bytes)?,
+            vsize_bytes: r.int(b.vsize_bytes)?,
+            swap_bytes: r.int(b.swap_bytes)?,
+            minor_faults: r.int(b.minor_faults)?,
+            major_faults: r.int(b.major_faults)?,
+            fds: r.opt_int(b.fds.map(u64::from))?.map(u32::try_from).transpose()?,
+            read_bytes: r.opt_int(b.read_bytes)?,
+            write_bytes: r.opt_int(b.write_bytes)?,
+        })
+    }
+}
+
+impl Entity for Filesystem {
+    type Key = String;
+
+    fn key(&self) -> String {
+        self.mount_point.clone()
+    }
+
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.text(&self.mount_point, &b.mount_point);
+        w.text(&self.device, &b.device);
+        w.text(&self.fs_type, &b.fs_type);
+        w.int(self.size_bytes, b.size_bytes);
+        w.int(self.used_bytes, b.used_bytes);
+        w.int(self.avail_bytes, b.avail_bytes);
+        w.int(self.inodes_total, b.inodes_total);
+        w.int(self.inodes_used, b.inodes_used);
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        Ok(Filesystem {
+            mount_point: r.string(&b.mount_point)?,
+            device: r.string(&b.device)?,
+            fs_type: r.string(&b.fs_type)?,
+            size_bytes: r.int(b.size_bytes)?,
+            used_bytes: r.int(b.used_bytes)?,
+            avail_bytes: r.int(b.avail_bytes)?,
+            inodes_total: r.int(b.inodes_total)?,
+            inodes_used: r.int(b.inodes_used)?,
+        })
+    }
+}
+
+impl Entity for Disk {
+    type Key = String;
+
+    fn key(&self) -> String {
+        self.name.clone()
+    }
+
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.text(&self.name, &b.name);
+        for (value, base) in disk_counters(self).into_iter().zip(disk_counters(b)) {
+            w.int(value, base);
+        }
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        Ok(Disk {
+            name: r.string(&b.name)?,
+            reads: r.int(b.reads)?,
+            read_sectors: r.int(b.read_sectors)?,
+            read_ms: r.int(b.read_ms)?,
+            writes: r.int(b.writes)?,
+            write_sectors: r.int(b.write_sectors)?,
+            write_ms: r.int(b.write_ms)?,
+            in_flight: r.int(b.in_flight)?,
+            io_ms: r.int(b.io_ms)?,
+        })
+    }
+}
+
+/// Disk counters in their stored order (the order `decode` reads them).
+fn disk_counters(d: &Disk) -> [u64; 8] {
+    [d.reads, d.read_sectors, d.read_ms, d.writes, d.write_sectors, d.write_ms, d.in_flight, d.io_ms]
+}
+
+impl Entity for Interface {
+    type Key = String;
+
+    fn key(&self) -> String {
+        self.name.clone()
+    }
+
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.text(&self.name, &b.name);
+        for (value, base) in interface_counters(self).into_iter().zip(interface_counters(b)) {
+            w.int(value, base);
+        }
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        Ok(Interface {
+            name: r.string(&b.name)?,
+            rx_bytes: r.int(b.rx_bytes)?,
+            tx_bytes: r.int(b.tx_bytes)?,
+            rx_packets: r.int(b.rx_packets)?,
+            tx_packets: r.int(b.tx_packets)?,
+            rx_errors: r.int(b.rx_errors)?,
+            tx_errors: r.int(b.tx_errors)?,
+            rx_drops: r.int(b.rx_drops)?,
+            tx_drops: r.int(b.tx_drops)?,
+        })
+    }
+}
+
+/// Interface counters in their stored order (the order `decode` reads them).
+fn interface_counters(i: &Interface) -> [u64; 8] {
+    [i.rx_bytes, i.tx_bytes, i.rx_packets, i.tx_packets, i.rx_errors, i.tx_errors, i.rx_drops, i.tx_drops]
+}
+
+impl Entity for PortSockets {
+    type Key = (Direction, u16, String);
+
+    fn key(&self) -> Self::Key {
+        (self.direction, self.port, self.state.clone())
+    }
+
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.int(direction_code(self.direction), direction_code(b.direction));
+        w.int(self.port.into(), b.port.into());
+        w.text(&self.state, &b.state);
+        w.int(self.count.into(), b.count.into());
+        w.int(self.queued.into(), b.queued.into());
+        w.int(self.backlog.into(), b.backlog.into());
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        let direction = match r.int(direction_code(b.direction))? {
+            0 => Direction::Listen,
+            1 => Direction::Incoming,
+            2 => Direction::Outgoing,
+            other => bail!("unknown socket direction {other}"),
+        };
+        Ok(PortSockets {
+            direction,
+            port: r.int_as(b.port)?,
+            state: r.string(&b.state)?,
+            count: r.int_as(b.count)?,
+            queued: r.int_as(b.queued)?,
+            backlog: r.int_as(b.backlog)?,
+        })
+    }
+}
+
+fn direction_code(direction: Direction) -> u64 {
+    match direction {
+        Direction::Listen => 0,
+        Direction::Incoming => 1,
+        Direction::Outgoing => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::codec::{decode_frame, encode_frame};
+    use super::*;
+    use std::sync::Arc;
+
+    fn process(pid: u32) -> Process {
+        Process {
+            pid,
+            ppid: 1,
+            uid: 1000,
+            start_ticks: 100 + u64::from(pid),
+            comm: Arc::from("smtpd"),
+            cmdline: Arc::from("smtpd -n smtp -t inet -u -c"),
+            state: 'S',
+            threads: 1,
+            utime_ticks: 5,
+            stime_ticks: 2,
+            rss_bytes: 4 << 20,
+            vsize_bytes: 20 << 20,
+            swap_bytes: 0,
+            minor_faults: 900,
+            major_faults: 3,
+            fds: Some(12),
+            read_bytes: None,
+            write_bytes: Some(4096),
+        }
+    }
+
+    #[test]
+    fn every_entity_round_trips() {
+        fn check<T: Entity + std::fmt::Debug>(rows: Vec<T>, changed: Vec<T>) {
+            let mut frame = Vec::new();
+            encode_frame(None, &rows, &mut frame).unwrap();
+            assert_eq!(decode_frame::<T>(None, &frame).unwrap(), rows);
+            encode_frame(Some(&rows), &changed, &mut frame).unwrap();
+            assert_eq!(decode_frame(Some(&rows), &frame).unwrap(), changed);
+        }
+        let procs: Vec<Process> = (1..100).map(process).collect();
+        let mut busier = procs.clone();
+        busier[5].utime_ticks += 100;
+        busier[6].state = 'D';
+        busier[7].fds = None;
+        check(procs, busier);
+
+        let fs = Filesystem {
+            mount_point: "/var/log".into(),
+            device: "/dev/vda2".into(),
+            fs_type: "ext4".into(),
+            size_bytes: 10 << 30,
+            used_bytes: 9 << 30,
+            avail_bytes: 1 << 29,
+            inodes_total: 655_360,
+            inodes_used: 1000,
+        };
+        check(vec![fs.clone()], vec![Filesystem { used_bytes: 10 << 30, ..fs }]);
+
+        let disk = Disk { name: "vda".into(), reads: 10, writes: 99, io_ms: 7, ..Disk::default() };
+        check(vec![disk.clone()], vec![Disk { in_flight: 4, ..disk }]);
+
+        let nic = Interface { name: "eth0".into(), rx_bytes: 1 << 40, tx_drops: 3, ..Interface::default() };
+        check(vec![nic.clone()], vec![Interface { rx_bytes: (1 << 40) + 1500, ..nic }]);
+
+        let listen = PortSockets {
+            direction: Direction::Listen,
+            port: 25,
+            state: "LISTEN".into(),
+            count: 1,
+            queued: 100,
+            backlog: 100,
+        };
+        let stuck = PortSockets {
+            direction: Direction::Outgoing,
+            port: 8891,
+            state: "ESTABLISHED".into(),
+            count: 100,
+            queued: 0,
+            backlog: 0,
+        };
+        check(vec![listen.clone()], vec![listen, stuck]);
+    }
+}

@@ -1,0 +1,428 @@
+//! The SQLite file: opening it safely, runs, committing samples and reading
+//! them back. Knows SQLite, not what the numbers mean.
+//!
+//! Durability: WAL with `synchronous=FULL` and one transaction per sample,
+//! so a sample whose commit returned survives kill -9 and a power cut.
+//! Safety: a file is checked (SQLite header, application id, schema version)
+//! through a read-only connection before anything writes to it, so a
+//! foreign, damaged or newer file is refused with its bytes untouched.
+
+pub mod codec;
+pub mod columns;
+mod entities;
+pub mod migrate;
+mod read;
+
+pub use read::{Stored, Tables};
+
+use crate::error::BadInput;
+use crate::sample::Sample;
+use anyhow::{Context, Result};
+use codec::Entity;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `PRAGMA application_id` of flightrec files ("FLRC").
+const APPLICATION_ID: i32 = 0x464c_5243;
+
+/// A key frame at least this often, so decoding any sample reads at most
+/// this much of the run.
+const KEY_FRAME_EVERY: Duration = Duration::from_secs(300);
+
+/// How long a reader or the recorder waits for a lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default database: `$FLIGHTREC_DB`, else /var/lib/flightrec for root,
+/// else the XDG state directory.
+pub fn default_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("FLIGHTREC_DB").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/var/lib/flightrec/flightrec.db");
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    state.join("flightrec/flightrec.db")
+}
+
+/// One recorder run, as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Run {
+    pub id: i64,
+    pub boot_id: String,
+    pub boot_time_ms: i64,
+    pub hostname: String,
+    pub kernel: String,
+    pub version: String,
+    pub interval_ms: i64,
+    pub start_ms: i64,
+    pub stop_ms: Option<i64>,
+    pub stop_reason: Option<String>,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    encoder: FrameEncoder,
+}
+
+impl Store {
+    /// Opens (creating it, mode 0600, and its directory if missing) the
+    /// database the recorder writes to.
+    pub fn open_for_recording(path: &Path) -> Result<Store> {
+        let fresh = !path.exists();
+        if fresh {
+            create_file(path)?;
+        } else {
+            validate(path)?;
+        }
+        let mut conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        if fresh {
+            conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+        }
+        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
+        anyhow::ensure!(mode == "wal", "{}: SQLite refused WAL mode (got {mode})", path.display());
+        conn.pragma_update(None, "synchronous", "full")?;
+        migrate::migrate(&mut conn, path).with_context(|| format!("preparing {}", path.display()))?;
+        Ok(Store { conn, path: path.into(), encoder: FrameEncoder::default() })
+    }
+
+    /// Opens an existing database for reading; never writes to it.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Err(BadInput::NotFlightrec {
+                path: path.into(),
+                reason: "no such file (start `flightrec record` first)".into(),
+            }
+            .into());
+        }
+        let conn = validate(path)?;
+        if migrate::check_version(&conn, path)? < migrate::MIGRATIONS.len() {
+            return Err(BadInput::Unusable {
+                path: path.into(),
+                reason: "written by an older flightrec; run `flightrec record` on it once to upgrade it".into(),
+            }
+            .into());
+        }
+        Ok(Store { conn, path: path.into(), encoder: FrameEncoder::default() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn begin_run(&mut self, run: &Run) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO runs (boot_id, boot_time_ms, hostname, kernel, version, interval_ms, start_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![run.boot_id, run.boot_time_ms, run.hostname, run.kernel, run.version, run.interval_ms, run.start_ms],
+        )?;
+        self.encoder = FrameEncoder::default();
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn end_run(&mut self, run_id: i64, stop_ms: i64, reason: &str) -> Result<()> {
+        self.conn.execute("UPDATE runs SET stop_ms = ?1, stop_reason = ?2 WHERE id = ?3", params![stop_ms, reason, run_id])?;
+        Ok(())
+    }
+
+    pub fn add_event(&mut self, run_id: i64, time_ms: i64, kind: &str, detail: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO events (run_id, time_ms, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![run_id, time_ms, kind, detail],
+        )?;
+        Ok(())
+    }
+
+    /// Commits one sample in its own transaction. Takes the sample because
+    /// its tables become the base of the next sample's delta frames.
+    pub fn commit(&mut self, run_id: i64, interval: Duration, sample: Sample) -> Result<()> {
+        let frames = self.encoder.encode(&sample, interval);
+        let result = frames.and_then(|frames| insert_sample(&mut self.conn, run_id, &sample, &frames));
+        self.encoder.hold(sample);
+        match result {
+            Ok(id) => {
+                self.encoder.committed(id);
+                Ok(())
+            }
+            Err(err) => {
+                // The chain of frames must match what is stored: start over
+                // with a key frame.
+                self.encoder = FrameEncoder::default();
+                Err(err)
+            }
+        }
+    }
+
+    pub fn runs(&self) -> Result<Vec<Run>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, boot_id, boot_time_ms, hostname, kernel, version, interval_ms, start_ms, stop_ms, stop_reason
+             FROM runs ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Run {
+                id: r.get(0)?,
+                boot_id: r.get(1)?,
+                boot_time_ms: r.get(2)?,
+                hostname: r.get(3)?,
+                kernel: r.get(4)?,
+                version: r.get(5)?,
+                interval_ms: r.get(6)?,
+                start_ms: r.get(7)?,
+                stop_ms: r.get(8)?,
+                stop_reason: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The id of the sample nearest to `time_ms`, if any.
+    pub fn nearest_sample(&self, time_ms: i64) -> Result<Option<i64>> {
+        let before: Option<(i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT id, time_ms FROM samples WHERE time_ms <= ?1 ORDER BY time_ms DESC LIMIT 1",
+                [time_ms],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let after: Option<(i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT id, time_ms FROM samples WHERE time_ms > ?1 ORDER BY time_ms LIMIT 1",
+                [time_ms],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(match (before, after) {
+            (Some(b), Some(a)) => Some(if time_ms - b.1 <= a.1 - time_ms { b.0 } else { a.0 }),
+            (b, a) => b.or(a).map(|(id, _)| id),
+        })
+    }
+
+    pub fn latest_sample(&self) -> Result<Option<i64>> {
+        Ok(self.conn.query_row("SELECT max(id) FROM samples", [], |r| r.get(0))?)
+    }
+}
+
+/// The blobs of one sample, `None` where its source failed.
+#[derive(Default)]
+struct Frames {
+    /// The key frame's sample for a delta; `None` for a key frame itself.
+    key_id: Option<i64>,
+    processes: Option<Vec<u8>>,
+    sockets: Option<Vec<u8>>,
+    filesystems: Option<Vec<u8>>,
+    disks: Option<Vec<u8>>,
+    interfaces: Option<Vec<u8>>,
+}
+
+/// The previous committed table of each kind, which the next frames are
+/// deltas against, and the key-frame schedule.
+#[derive(Default)]
+struct FrameEncoder {
+    processes: Option<Vec<crate::sample::Process>>,
+    sockets: Option<Vec<crate::sample::PortSockets>>,
+    filesystems: Option<Vec<crate::sample::Filesystem>>,
+    disks: Option<Vec<crate::sample::Disk>>,
+    interfaces: Option<Vec<crate::sample::Interface>>,
+    /// Sample holding the current key frame; `None` before the first commit.
+    key_id: Option<i64>,
+    since_key: u32,
+    pending_key_frame: bool,
+    pending: Option<PendingTables>,
+}
+
+/// Tables of the sample being committed, which become the base once the
+/// commit succeeds.
+struct PendingTables {
+    processes: Option<Vec<crate::sample::Process>>,
+    sockets: Option<Vec<crate::sample::PortSockets>>,
+    filesystems: Option<Vec<crate::sample::Filesystem>>,
+    disks: Option<Vec<crate::sample::Disk>>,
+    interfaces: Option<Vec<crate::sample::Interface>>,
+}
+
+impl FrameEncoder {
+    fn encode(&mut self, sample: &Sample, interval: Duration) -> Result<Frames> {
+        let every = (KEY_FRAME_EVERY.as_millis() / interval.as_millis().max(1)).max(1) as u32;
+        let key_frame = self.key_id.is_none() || self.since_key >= every;
+        let key_id = if key_frame { None } else { self.key_id };
+        let mut frames = Frames { key_id, ..Frames::default() };
+        frames.processes = frame(key_frame, &self.processes, &sample.processes)?;
+        frames.sockets = frame(key_frame, &self.sockets, &sample.sockets)?;
+        frames.filesystems = frame(key_frame, &self.filesystems, &sample.filesystems)?;
+        frames.disks = frame(key_frame, &self.disks, &sample.disks)?;
+        frames.interfaces = frame(key_frame, &self.interfaces, &sample.interfaces)?;
+        self.pending_key_frame = key_frame;
+        Ok(frames)
+    }
+
+    /// Keeps the tables of the sample being committed until the commit
+    /// succeeds (`committed`) or fails (the encoder is then replaced).
+    fn hold(&mut self, sample: Sample) {
+        self.pending = Some(PendingTables {
+            processes: sample.processes,
+            sockets: sample.sockets,
+            filesystems: sample.filesystems,
+            disks: sample.disks,
+            interfaces: sample.interfaces,
+        });
+    }
+
+    fn committed(&mut self, id: i64) {
+        let Some(done) = self.pending.take() else { return };
+        if self.pending_key_frame {
+            self.key_id = Some(id);
+            self.since_key = 0;
+            // Tables absent from a key frame must not serve as a base for
+            // the deltas after it: the reader starts at the key frame.
+            self.processes = None;
+            self.sockets = None;
+            self.filesystems = None;
+            self.disks = None;
+            self.interfaces = None;
+        }
+        self.since_key += 1;
+        // A table whose source failed this sample keeps its older base.
+        if done.processes.is_some() {
+            self.processes = done.processes;
+        }
+        if done.sockets.is_some() {
+            self.sockets = done.sockets;
+        }
+        if done.filesystems.is_some() {
+            self.filesystems = done.filesystems;
+        }
+        if done.disks.is_some() {
+            self.disks = done.disks;
+        }
+        if done.interfaces.is_some() {
+            self.interfaces = done.interfaces;
+        }
+    }
+}
+
+/// A frame for one table: a key frame when asked or when there is no base.
+fn frame<T: Entity>(key_frame: bool, base: &Option<Vec<T>>, table: &Option<Vec<T>>) -> Result<Option<Vec<u8>>> {
+    let Some(rows) = table else { return Ok(None) };
+    let base = if key_frame { None } else { base.as_deref() };
+    let mut out = Vec::new();
+    codec::encode_frame(base, rows, &mut out)?;
+    Ok(Some(out))
+}
+
+fn insert_sample(conn: &mut Connection, run_id: i64, sample: &Sample, frames: &Frames) -> Result<i64> {
+    let tx = conn.transaction()?;
+    let id = {
+        let mut stmt = tx.prepare_cached(&insert_sql())?;
+        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(columns::SCALARS.len() + 12);
+        use rusqlite::types::Value as V;
+        values.push(V::Integer(run_id));
+        // A key frame's own id is known only after the insert.
+        values.push(V::Integer(frames.key_id.unwrap_or(0)));
+        values.push(V::Integer(sample.time_ms));
+        values.push(V::Integer(sample.lateness_ms));
+        values.push(V::Integer(sample.suspended_ms));
+        values.push(V::Integer(sample.collect_us));
+        for column in columns::SCALARS {
+            values.push(match (column.get)(sample) {
+                Some(columns::Num::Int(v)) => V::Integer(v),
+                Some(columns::Num::Real(v)) => V::Real(v),
+                None => V::Null,
+            });
+        }
+        for blob in [&frames.processes, &frames.sockets, &frames.filesystems, &frames.disks, &frames.interfaces] {
+            values.push(blob.as_ref().map_or(V::Null, |b| V::Blob(b.clone())));
+        }
+        stmt.execute(rusqlite::params_from_iter(values))?;
+        tx.last_insert_rowid()
+    };
+    if frames.key_id.is_none() {
+        tx.execute("UPDATE samples SET key_id = id WHERE id = ?1", [id])?;
+    }
+    tx.commit()?;
+    Ok(id)
+}
+
+/// The names of the fixed columns, the scalars and the blobs, in insert order.
+pub(crate) fn sample_columns() -> Vec<&'static str> {
+    let mut names = vec!["run_id", "key_id", "time_ms", "lateness_ms", "suspended_ms", "collect_us"];
+    names.extend(columns::SCALARS.iter().map(|c| c.name));
+    names.extend(BLOB_COLUMNS);
+    names
+}
+
+pub(crate) const BLOB_COLUMNS: [&str; 5] =
+    ["process_table", "socket_table", "filesystem_table", "disk_table", "interface_table"];
+
+fn insert_sql() -> String {
+    let names = sample_columns();
+    let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    format!("INSERT INTO samples ({}) VALUES ({})", names.join(", "), marks.join(", "))
+}
+
+/// Creates a new database file, mode 0600 (command lines can hold secrets),
+/// with its directory.
+fn create_file(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))?;
+    }
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    // The umask could only have narrowed it; make sure of the exact mode.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("setting the mode of {}", path.display()))?;
+    Ok(())
+}
+
+/// Checks, without writing, that `path` is a flightrec database this build
+/// can use, and gives the read-only connection that checked it.
+fn validate(path: &Path) -> Result<Connection> {
+    let refuse = |reason: &str| -> anyhow::Error {
+        BadInput::NotFlightrec { path: path.into(), reason: reason.into() }.into()
+    };
+    let mut header = [0u8; 16];
+    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let len = file.metadata().with_context(|| format!("reading {}", path.display()))?.len();
+    if len == 0 {
+        return Err(refuse("the file is empty, not a flightrec database"));
+    }
+    if file.read_exact(&mut header).is_err() || &header != b"SQLite format 3\0" {
+        return Err(refuse("not an SQLite database"));
+    }
+    let damaged = |err: rusqlite::Error| -> anyhow::Error {
+        BadInput::Unusable {
+            path: path.into(),
+            reason: format!("the database is damaged ({err}); `flightrec check` tells more, or pass another --db"),
+        }
+        .into()
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(damaged)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(damaged)?;
+    if app_id != APPLICATION_ID {
+        return Err(refuse("an SQLite database of another program"));
+    }
+    // Reading the schema touches the first pages: a damaged file fails here.
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)).map_err(damaged)?;
+    Ok(conn)
+}

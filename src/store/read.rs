@@ -1,0 +1,156 @@
+//! Reading samples back: scalars from their columns, tables by replaying
+//! snapshot frames from the key frame before the first sample asked for.
+//! Streams row by row, so a month of samples reads in constant memory.
+
+use super::codec::{self, Entity};
+use super::{BLOB_COLUMNS, Store, columns, sample_columns};
+use crate::sample::Sample;
+use anyhow::{Context, Result};
+use rusqlite::types::ValueRef;
+
+/// Which per-entity tables to decode; decoding is what costs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Tables {
+    pub processes: bool,
+    pub sockets: bool,
+    pub filesystems: bool,
+    pub disks: bool,
+    pub interfaces: bool,
+}
+
+impl Tables {
+    pub const NONE: Tables =
+        Tables { processes: false, sockets: false, filesystems: false, disks: false, interfaces: false };
+    pub const ALL: Tables = Tables { processes: true, sockets: true, filesystems: true, disks: true, interfaces: true };
+
+    fn any(self) -> bool {
+        self != Tables::NONE
+    }
+}
+
+/// A sample as stored, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub id: i64,
+    pub run_id: i64,
+    pub sample: Sample,
+}
+
+/// The decoded table of each kind at the row last read: the base for the
+/// next delta frame.
+#[derive(Default)]
+struct Chain {
+    processes: Option<Vec<crate::sample::Process>>,
+    sockets: Option<Vec<crate::sample::PortSockets>>,
+    filesystems: Option<Vec<crate::sample::Filesystem>>,
+    disks: Option<Vec<crate::sample::Disk>>,
+    interfaces: Option<Vec<crate::sample::Interface>>,
+}
+
+impl Store {
+    /// Calls `each` for every sample with `from_id <= id <= to_id`, in order.
+    pub fn for_each_sample(
+        &self,
+        from_id: i64,
+        to_id: i64,
+        tables: Tables,
+        mut each: impl FnMut(Stored) -> Result<()>,
+    ) -> Result<()> {
+        let start = if tables.any() {
+            self.conn
+                .query_row("SELECT key_id FROM samples WHERE id >= ?1 ORDER BY id LIMIT 1", [from_id], |r| r.get(0))
+                .unwrap_or(from_id)
+        } else {
+            from_id
+        };
+        let names = sample_columns();
+        let mut selected: Vec<&str> = vec!["id"];
+        selected.extend(names.iter().filter(|n| tables.any() || !BLOB_COLUMNS.contains(n)));
+        let sql = format!("SELECT {} FROM samples WHERE id BETWEEN ?1 AND ?2 ORDER BY id", selected.join(", "));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([start, to_id])?;
+        let mut chain = Chain::default();
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let stored = decode_row(row, tables, &mut chain).with_context(|| format!("reading sample {id}"))?;
+            if id >= from_id {
+                each(stored)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One sample with the tables asked for.
+    pub fn sample(&self, id: i64, tables: Tables) -> Result<Option<Stored>> {
+        let mut found = None;
+        self.for_each_sample(id, id, tables, |stored| {
+            found = Some(stored);
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// First and last sample ids with `from_ms <= time_ms <= to_ms`.
+    pub fn ids_between(&self, from_ms: i64, to_ms: i64) -> Result<Option<(i64, i64)>> {
+        let (first, last): (Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT min(id), max(id) FROM samples WHERE time_ms BETWEEN ?1 AND ?2",
+            [from_ms, to_ms],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(first.zip(last))
+    }
+}
+
+/// Columns are read by position: 0 is the id, then `sample_columns()` order.
+fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Chain) -> Result<Stored> {
+    let id: i64 = row.get(0)?;
+    let run_id: i64 = row.get(1)?;
+    let key_id: i64 = row.get(2)?;
+    let mut sample = Sample {
+        time_ms: row.get(3)?,
+        lateness_ms: row.get(4)?,
+        suspended_ms: row.get(5)?,
+        collect_us: row.get(6)?,
+        ..Sample::default()
+    };
+    let first_scalar = 7;
+    for (i, column) in columns::SCALARS.iter().enumerate() {
+        match row.get_ref(first_scalar + i)? {
+            ValueRef::Integer(v) => (column.set)(&mut sample, columns::Num::Int(v)),
+            ValueRef::Real(v) => (column.set)(&mut sample, columns::Num::Real(v)),
+            _ => {}
+        }
+    }
+    if tables.any() {
+        if key_id == id {
+            *chain = Chain::default();
+        }
+        let blob = first_scalar + columns::SCALARS.len();
+        let frame = |i: usize| -> Result<Option<&[u8]>> {
+            Ok(match row.get_ref(blob + i)? {
+                ValueRef::Blob(bytes) => Some(bytes),
+                _ => None,
+            })
+        };
+        sample.processes = replay(tables.processes, &mut chain.processes, frame(0)?, "process")?;
+        sample.sockets = replay(tables.sockets, &mut chain.sockets, frame(1)?, "socket")?;
+        sample.filesystems = replay(tables.filesystems, &mut chain.filesystems, frame(2)?, "filesystem")?;
+        sample.disks = replay(tables.disks, &mut chain.disks, frame(3)?, "disk")?;
+        sample.interfaces = replay(tables.interfaces, &mut chain.interfaces, frame(4)?, "interface")?;
+    }
+    Ok(Stored { id, run_id, sample })
+}
+
+/// Applies one frame to its chain; the sample's table is the result.
+fn replay<T: Entity>(
+    wanted: bool,
+    base: &mut Option<Vec<T>>,
+    frame: Option<&[u8]>,
+    what: &str,
+) -> Result<Option<Vec<T>>> {
+    let Some(frame) = frame.filter(|_| wanted) else { return Ok(None) };
+    let base_rows = if codec::is_key_frame(frame) { None } else { base.as_deref() };
+    let rows = codec::decode_frame(base_rows, frame).with_context(|| format!("decoding the {what} table"))?;
+    *base = Some(rows.clone());
+    Ok(Some(rows))
+}
