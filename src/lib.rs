@@ -4,4 +4,5 @@
 pub mod collect;
 pub mod error;
 pub mod sample;
+pub mod time;
 pub mod warn;
