@@ -1,9 +1,13 @@
-//! What the command line says about time: parses TIME values (`--at`,
-//! `--from`, `--to`) into milliseconds since the Unix epoch.
+//! What the command line says about time and size, and how flightrec prints
+//! instants and spans back. Parses TIME values (`--at`, `--from`, `--to`) into
+//! milliseconds since the Unix epoch, durations (`--interval`, `--window`) and
+//! byte sizes (`--max-size`, `--reserve`); formats milliseconds for reports.
 //! Pure: the caller passes the current time in, and bad input comes back as
 //! [`BadInput`] naming the option and the value, for `main` to turn into exit 2.
 
-use chrono::{DateTime, Days, Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use std::time::Duration;
+
+use chrono::{DateTime, Days, Local, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone};
 
 use crate::error::BadInput;
 
@@ -144,6 +148,137 @@ fn digits<T: std::str::FromStr>(text: &str) -> Option<T> {
 
 fn is_digits(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A duration such as `5s`, `100ms`, `1h` or `1m30s`, within `min..=max`.
+pub fn parse_interval(
+    option: &'static str,
+    value: &str,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, BadInput> {
+    let bad = |reason: String| BadInput::BadValue {
+        option,
+        value: value.to_owned(),
+        reason,
+    };
+    let span = humantime::parse_duration(value.trim())
+        .map_err(|err| bad(format!("not a duration like 5s, 100ms or 1m30s ({err})")))?;
+    if span < min || span > max {
+        let (min, max) = (
+            humantime::format_duration(min),
+            humantime::format_duration(max),
+        );
+        return Err(bad(format!("must be between {min} and {max}")));
+    }
+    Ok(span)
+}
+
+/// A byte size: a number (`4096`, `1.5`) and an optional unit, with or
+/// without a space, in any case: `B`, `K`/`KB`/`KiB`, `M`/`MB`/`MiB`,
+/// `G`/`GB`/`GiB`, `T`/`TB`/`TiB`. Every unit is a power of 1024, `1GB`
+/// included: nobody sizing a database means 10^9, and one meaning per letter
+/// is one thing less to look up. Fractions of a byte are dropped.
+pub fn parse_size(option: &'static str, value: &str) -> Result<u64, BadInput> {
+    let bad = |reason: &str| BadInput::BadValue {
+        option,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let not_a_size = || bad("not a size; try 1GiB, 64MiB, 512KiB or a number of bytes");
+    let too_large = || bad("too large; a size must be below 16 EiB");
+
+    let text = value.trim();
+    let unit_at = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(unit_at);
+    let multiplier = size_unit(unit.trim_start()).ok_or_else(not_a_size)?;
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
+    if !is_digits(whole) || !is_digits(fraction) {
+        return Err(not_a_size());
+    }
+    // Only digits remain, so a failed parse is an overflow. Beyond 19
+    // fractional digits nothing is left of a byte even for TiB.
+    let whole: u128 = whole.parse().map_err(|_| too_large())?;
+    let fraction = &fraction[..fraction.len().min(19)];
+    let scale = 10u128.pow(fraction.len() as u32);
+    let fraction: u128 = fraction.parse().map_err(|_| not_a_size())?;
+    let bytes = whole
+        .checked_mul(multiplier)
+        .and_then(|bytes| bytes.checked_add(fraction * multiplier / scale))
+        .ok_or_else(too_large)?;
+    u64::try_from(bytes).map_err(|_| too_large())
+}
+
+fn size_unit(unit: &str) -> Option<u128> {
+    let power = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 1,
+        "m" | "mb" | "mib" => 2,
+        "g" | "gb" | "gib" => 3,
+        "t" | "tb" | "tib" => 4,
+        _ => return None,
+    };
+    Some(1024u128.pow(power))
+}
+
+/// `2026-11-22 18:05:03` in local time, for people reading reports.
+pub fn format_ms_local(ms: i64) -> String {
+    match DateTime::from_timestamp_millis(ms) {
+        Some(utc) => utc
+            .with_timezone(&Local)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        None => format_ms_epoch(ms),
+    }
+}
+
+/// `2026-11-22T18:05:03.250Z`, for machines reading exports.
+pub fn format_ms_rfc3339(ms: i64) -> String {
+    match DateTime::from_timestamp_millis(ms) {
+        Some(utc) => utc.to_rfc3339_opts(SecondsFormat::Millis, true),
+        None => format_ms_epoch(ms),
+    }
+}
+
+/// Beyond what chrono can represent (hundreds of thousands of years away),
+/// print the number the way `--at @EPOCH` takes it rather than fail.
+fn format_ms_epoch(ms: i64) -> String {
+    format!("@{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+}
+
+/// A span in at most two units, the larger first: `2d3h`, `15h28m`, `13m`,
+/// `40s`, `1.5s`, `250ms`; negative spans get a leading `-`. Rounds down.
+pub fn format_duration_ms(ms: i64) -> String {
+    const SECOND: u64 = 1000;
+    const MINUTE: u64 = 60 * SECOND;
+    const HOUR: u64 = 60 * MINUTE;
+    const DAY: u64 = 24 * HOUR;
+    let sign = if ms < 0 { "-" } else { "" };
+    let ms = ms.unsigned_abs();
+    let span = if ms < SECOND {
+        format!("{ms}ms")
+    } else if ms < 10 * SECOND && ms % SECOND >= 100 {
+        // Under ten seconds a tenth still matters (tick lateness).
+        format!("{}.{}s", ms / SECOND, ms % SECOND / 100)
+    } else if ms < MINUTE {
+        format!("{}s", ms / SECOND)
+    } else if ms < HOUR {
+        two_units(ms / MINUTE, "m", ms % MINUTE / SECOND, "s")
+    } else if ms < DAY {
+        two_units(ms / HOUR, "h", ms % HOUR / MINUTE, "m")
+    } else {
+        two_units(ms / DAY, "d", ms % DAY / HOUR, "h")
+    };
+    format!("{sign}{span}")
+}
+
+fn two_units(large: u64, large_unit: &str, small: u64, small_unit: &str) -> String {
+    match small {
+        0 => format!("{large}{large_unit}"),
+        _ => format!("{large}{large_unit}{small}{small_unit}"),
+    }
 }
 
 #[cfg(test)]
@@ -383,5 +518,149 @@ mod tests {
             parse_time_in("--at", "02:30", &second_time_round).unwrap(),
             first
         );
+    }
+
+    #[test]
+    fn parses_intervals_within_range() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_secs(3600));
+        let interval = |value| parse_interval("--interval", value, min, max);
+        assert_eq!(interval("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(interval("100ms").unwrap(), Duration::from_millis(100));
+        assert_eq!(interval("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(interval("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(interval(" 2m ").unwrap(), Duration::from_secs(120));
+        for (value, says) in [
+            ("50ms", "must be between 100ms and 1h"),
+            ("1h1s", "must be between 100ms and 1h"),
+            ("0s", "must be between 100ms and 1h"),
+            ("", "not a duration"),
+            ("5", "not a duration"),
+            ("5x", "not a duration"),
+            ("-5s", "not a duration"),
+            ("fast", "not a duration"),
+            ("99999999999999999999s", "not a duration"),
+        ] {
+            match interval(value) {
+                Err(
+                    err @ BadInput::BadValue {
+                        option: "--interval",
+                        ..
+                    },
+                ) => {
+                    let message = err.to_string();
+                    assert!(
+                        message.starts_with(&format!("--interval {value:?}: {says}")),
+                        "{message}"
+                    );
+                }
+                other => panic!("{value:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn parses_sizes_as_binary_multiples() {
+        let size = |value| parse_size("--max-size", value).unwrap();
+        assert_eq!(size("1GiB"), 1 << 30);
+        assert_eq!(size("64MiB"), 64 << 20);
+        assert_eq!(size("512KiB"), 512 << 10);
+        assert_eq!(size("1G"), 1 << 30);
+        assert_eq!(size("1GB"), 1 << 30);
+        assert_eq!(size("1gib"), 1 << 30);
+        assert_eq!(size("1 GiB"), 1 << 30);
+        assert_eq!(size(" 2TiB "), 2 << 40);
+        assert_eq!(size("1.5GiB"), 3 << 29);
+        assert_eq!(size("1.3KiB"), 1331);
+        assert_eq!(size("4096"), 4096);
+        assert_eq!(size("4096B"), 4096);
+        assert_eq!(size("0"), 0);
+        assert_eq!(size("16777215.99999999999999999999999TiB"), u64::MAX);
+    }
+
+    #[test]
+    fn bad_sizes_are_bad_value() {
+        for (value, says) in [
+            ("", "not a size"),
+            ("GiB", "not a size"),
+            ("-1G", "not a size"),
+            ("+1G", "not a size"),
+            ("1.2.3G", "not a size"),
+            ("1.G", "not a size"),
+            (".5G", "not a size"),
+            ("1 G B", "not a size"),
+            ("1XB", "not a size"),
+            ("1iB", "not a size"),
+            ("1e9", "not a size"),
+            ("lots", "not a size"),
+            ("16777216TiB", "too large"),
+            ("18446744073709551616", "too large"),
+            ("999999999999999999999999999999999999999999", "too large"),
+        ] {
+            match parse_size("--max-size", value) {
+                Err(
+                    err @ BadInput::BadValue {
+                        option: "--max-size",
+                        ..
+                    },
+                ) => {
+                    let message = err.to_string();
+                    assert!(
+                        message.starts_with(&format!("--max-size {value:?}: {says}")),
+                        "{message}"
+                    );
+                }
+                other => panic!("{value:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn formats_instants() {
+        assert_eq!(
+            format_ms_local(ms("2026-11-22", "18:05:03") + 250),
+            "2026-11-22 18:05:03"
+        );
+        assert_eq!(
+            format_ms_rfc3339(1_795_370_703_250),
+            "2026-11-22T18:05:03.250Z"
+        );
+        assert_eq!(format_ms_rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_ms_rfc3339(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn formats_unrepresentable_instants_as_epoch() {
+        assert_eq!(format_ms_rfc3339(i64::MAX), "@9223372036854775.807");
+        assert_eq!(format_ms_local(i64::MIN), "@-9223372036854776.192");
+        let edge = DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis();
+        assert!(!format_ms_local(edge).is_empty());
+        assert!(!format_ms_local(-edge).is_empty());
+    }
+
+    #[test]
+    fn formats_spans_in_two_units() {
+        for (ms, text) in [
+            (0, "0ms"),
+            (250, "250ms"),
+            (999, "999ms"),
+            (1_000, "1s"),
+            (1_050, "1s"),
+            (1_500, "1.5s"),
+            (9_999, "9.9s"),
+            (40_000, "40s"),
+            (59_999, "59s"),
+            (60_000, "1m"),
+            (780_000, "13m"),
+            (800_000, "13m20s"),
+            (55_680_000, "15h28m"),
+            (3_600_000, "1h"),
+            (86_400_000, "1d"),
+            (183_600_000, "2d3h"),
+            (-1_500, "-1.5s"),
+            (-780_000, "-13m"),
+            (i64::MIN, "-106751991167d7h"),
+        ] {
+            assert_eq!(format_duration_ms(ms), text, "{ms}");
+        }
     }
 }
