@@ -4,5 +4,6 @@
 pub mod collect;
 pub mod error;
 pub mod sample;
+pub mod time;
 pub mod warn;
 pub mod store;
