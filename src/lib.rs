@@ -1,9 +1,13 @@
-//! flightrec: a flight recorder for Linux servers. See DESIGN in README.md
-//! for the one-way flow: `collect` → `store` → `analyze` → `render`.
+//! flightrec: a flight recorder for Linux servers. Data flows one way:
+//! `collect` (the kernel's files into a `Sample`) → `store` (SQLite) →
+//! `rates` and `render` (rows and views for people and tools).
 
 pub mod collect;
 pub mod error;
+pub mod rates;
+pub mod record;
+pub mod render;
 pub mod sample;
+pub mod store;
 pub mod time;
 pub mod warn;
-pub mod store;

@@ -154,6 +154,24 @@ pub struct NetTotals {
     pub udp_inuse: u64,
 }
 
+impl NetTotals {
+    /// The interface counters of the totals, to derive rates the same way
+    /// as for one interface.
+    pub fn as_interface(&self) -> Interface {
+        Interface {
+            name: "total".into(),
+            rx_bytes: self.rx_bytes,
+            tx_bytes: self.tx_bytes,
+            rx_packets: self.rx_packets,
+            tx_packets: self.tx_packets,
+            rx_errors: self.rx_errors,
+            tx_errors: self.tx_errors,
+            rx_drops: self.rx_drops,
+            tx_drops: self.tx_drops,
+        }
+    }
+}
+
 /// One process. Counters are cumulative; `Process::key` identifies it across
 /// samples even when its pid is reused.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -147,15 +147,14 @@ impl Store {
         Ok(())
     }
 
-    /// Commits one sample in its own transaction. Takes the sample because
-    /// its tables become the base of the next sample's delta frames.
-    pub fn commit(&mut self, run_id: i64, interval: Duration, sample: Sample) -> Result<()> {
-        let frames = self.encoder.encode(&sample, interval);
-        let result = frames.and_then(|frames| insert_sample(&mut self.conn, run_id, &sample, &frames));
-        self.encoder.hold(sample);
+    /// Commits one sample in its own transaction. On failure the sample is
+    /// untouched, so the caller can try it again.
+    pub fn commit(&mut self, run_id: i64, interval: Duration, sample: &Sample) -> Result<()> {
+        let frames = self.encoder.encode(sample, interval);
+        let result = frames.and_then(|frames| insert_sample(&mut self.conn, run_id, sample, &frames));
         match result {
             Ok(id) => {
-                self.encoder.committed(id);
+                self.encoder.committed(id, sample);
                 Ok(())
             }
             Err(err) => {
@@ -243,17 +242,12 @@ struct FrameEncoder {
     key_id: Option<i64>,
     since_key: u32,
     pending_key_frame: bool,
-    pending: Option<PendingTables>,
 }
 
-/// Tables of the sample being committed, which become the base once the
-/// commit succeeds.
-struct PendingTables {
-    processes: Option<Vec<crate::sample::Process>>,
-    sockets: Option<Vec<crate::sample::PortSockets>>,
-    filesystems: Option<Vec<crate::sample::Filesystem>>,
-    disks: Option<Vec<crate::sample::Disk>>,
-    interfaces: Option<Vec<crate::sample::Interface>>,
+fn keep_base<T: Clone>(base: &mut Option<Vec<T>>, table: &Option<Vec<T>>) {
+    if let Some(rows) = table {
+        *base = Some(rows.clone());
+    }
 }
 
 impl FrameEncoder {
@@ -271,20 +265,8 @@ impl FrameEncoder {
         Ok(frames)
     }
 
-    /// Keeps the tables of the sample being committed until the commit
-    /// succeeds (`committed`) or fails (the encoder is then replaced).
-    fn hold(&mut self, sample: Sample) {
-        self.pending = Some(PendingTables {
-            processes: sample.processes,
-            sockets: sample.sockets,
-            filesystems: sample.filesystems,
-            disks: sample.disks,
-            interfaces: sample.interfaces,
-        });
-    }
-
-    fn committed(&mut self, id: i64) {
-        let Some(done) = self.pending.take() else { return };
+    /// The committed sample's tables become the base of the next deltas.
+    fn committed(&mut self, id: i64, done: &Sample) {
         if self.pending_key_frame {
             self.key_id = Some(id);
             self.since_key = 0;
@@ -298,21 +280,11 @@ impl FrameEncoder {
         }
         self.since_key += 1;
         // A table whose source failed this sample keeps its older base.
-        if done.processes.is_some() {
-            self.processes = done.processes;
-        }
-        if done.sockets.is_some() {
-            self.sockets = done.sockets;
-        }
-        if done.filesystems.is_some() {
-            self.filesystems = done.filesystems;
-        }
-        if done.disks.is_some() {
-            self.disks = done.disks;
-        }
-        if done.interfaces.is_some() {
-            self.interfaces = done.interfaces;
-        }
+        keep_base(&mut self.processes, &done.processes);
+        keep_base(&mut self.sockets, &done.sockets);
+        keep_base(&mut self.filesystems, &done.filesystems);
+        keep_base(&mut self.disks, &done.disks);
+        keep_base(&mut self.interfaces, &done.interfaces);
     }
 }
 

@@ -1,0 +1,405 @@
+//! `flightrec export`: samples as rows for other tools, one field list per
+//! kind (`--what`). Every row carries its time twice: RFC 3339 UTC and epoch
+//! ms. Rates come from `rates` against the previous sample of the same run;
+//! the first sample of a run has none (empty in CSV, null in JSON).
+
+use super::fields::{Field, Format, RowWriter, Unit, Value};
+use crate::rates::{self, CpuPercent, DiskRates, InterfaceRates, ProcessRates};
+use crate::sample::{Filesystem, NetTotals, PortSockets, Process, Sample};
+use crate::store::{Store, Stored, Tables};
+use crate::time::format_ms_rfc3339;
+use anyhow::Result;
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum What {
+    System,
+    Processes,
+    Sockets,
+    Filesystems,
+    Disks,
+    Net,
+}
+
+/// Exports the samples with ids `first..=last`; `progress` is told the
+/// number of rows written after each sample.
+pub fn export(
+    store: &Store,
+    (first, last): (i64, i64),
+    what: What,
+    format: Format,
+    out: Box<dyn Write + '_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let tables = match what {
+        What::System => Tables::NONE,
+        What::Processes => Tables { processes: true, ..Tables::NONE },
+        What::Sockets => Tables { sockets: true, ..Tables::NONE },
+        What::Filesystems => Tables { filesystems: true, ..Tables::NONE },
+        What::Disks => Tables { disks: true, ..Tables::NONE },
+        What::Net => Tables { interfaces: true, ..Tables::NONE },
+    };
+    let ticks = rates::ticks_per_second();
+    let mut rows = 0u64;
+    let mut prev: Option<Stored> = None;
+    match what {
+        What::System => {
+            let mut w = RowWriter::new(SYSTEM, format, out)?;
+            store.for_each_sample(first, last, tables, |cur| {
+                w.row(SYSTEM, &SystemRow::new(same_run(&prev, &cur), &cur))?;
+                rows += 1;
+                progress(rows);
+                prev = Some(cur);
+                Ok(())
+            })?;
+            w.finish()?;
+        }
+        What::Processes => {
+            let mut w = RowWriter::new(PROCESSES, format, out)?;
+            store.for_each_sample(first, last, tables, |cur| {
+                let time_ms = cur.sample.time_ms;
+                for (process, rates) in rates::process_table(same_run(&prev, &cur), &cur.sample, ticks) {
+                    w.row(PROCESSES, &ProcessRow { time_ms, process: process.clone(), rates })?;
+                    rows += 1;
+                }
+                progress(rows);
+                prev = Some(cur);
+                Ok(())
+            })?;
+            w.finish()?;
+        }
+        What::Sockets => {
+            let mut w = RowWriter::new(SOCKETS, format, out)?;
+            store.for_each_sample(first, last, tables, |cur| {
+                for sockets in cur.sample.sockets.iter().flatten() {
+                    w.row(SOCKETS, &(cur.sample.time_ms, sockets.clone()))?;
+                    rows += 1;
+                }
+                progress(rows);
+                Ok(())
+            })?;
+            w.finish()?;
+        }
+        What::Filesystems => {
+            let mut w = RowWriter::new(FILESYSTEMS, format, out)?;
+            store.for_each_sample(first, last, tables, |cur| {
+                for fs in cur.sample.filesystems.iter().flatten() {
+                    w.row(FILESYSTEMS, &(cur.sample.time_ms, fs.clone()))?;
+                    rows += 1;
+                }
+                progress(rows);
+                Ok(())
+            })?;
+            w.finish()?;
+        }
+        What::Disks => {
+            let mut w = RowWriter::new(DISKS, format, out)?;
+            store.for_each_sample(first, last, tables, |cur| {
+                let before = same_run(&prev, &cur);
+                let seconds = before.and_then(|p| rates::elapsed_s(p, &cur.sample));
+                for disk in cur.sample.disks.iter().flatten() {
+                    let old = before.and_then(|p| p.disks.as_ref()?.iter().find(|d| d.name == disk.name));
+                    let rates = old.zip(seconds).and_then(|(old, s)| rates::disk_rates(old, disk, s));
+                    let name = disk.name.clone();
+                    w.row(DISKS, &DiskRow { time_ms: cur.sample.time_ms, name, in_flight: disk.in_flight, rates })?;
+                    rows += 1;
+                }
+                progress(rows);
+                prev = Some(cur);
+                Ok(())
+            })?;
+            w.finish()?;
+        }
+        What::Net => {
+            let mut w = RowWriter::new(NET, format, out)?;
+            store.for_each_sample(first, last, tables, |cur| {
+                let before = same_run(&prev, &cur);
+                let seconds = before.and_then(|p| rates::elapsed_s(p, &cur.sample));
+                for nic in cur.sample.interfaces.iter().flatten() {
+                    let old = before.and_then(|p| p.interfaces.as_ref()?.iter().find(|i| i.name == nic.name));
+                    let rates = old.zip(seconds).and_then(|(old, s)| rates::interface_rates(old, nic, s));
+                    let name = nic.name.clone();
+                    w.row(NET, &NetRow { time_ms: cur.sample.time_ms, name, rates, totals: None })?;
+                    rows += 1;
+                }
+                if let Some(totals) = &cur.sample.net {
+                    let old = before.and_then(|p| p.net.as_ref());
+                    let rates = old.zip(seconds).and_then(|(old, s)| rates::interface_rates(&old.as_interface(), &totals.as_interface(), s));
+                    let tcp = old.zip(seconds).map(|(old, s)| TcpRates::new(old, totals, s));
+                    let totals = Some((*totals, tcp));
+                    w.row(NET, &NetRow { time_ms: cur.sample.time_ms, name: "total".into(), rates, totals })?;
+                    rows += 1;
+                }
+                progress(rows);
+                prev = Some(cur);
+                Ok(())
+            })?;
+            w.finish()?;
+        }
+    }
+    Ok(())
+}
+
+/// The previous sample, if it belongs to the same run (rates across a
+/// restart or a reboot would be meaningless).
+fn same_run<'a>(prev: &'a Option<Stored>, cur: &Stored) -> Option<&'a Sample> {
+    prev.as_ref().filter(|p| p.run_id == cur.run_id).map(|p| &p.sample)
+}
+
+/// One sample's scalars with the sample before it (system tables are not
+/// decoded for this export, so the copies are small).
+pub struct SystemRow {
+    pub sample: Sample,
+    pub run_id: i64,
+    pub cpu: Option<CpuPercent>,
+    pub seconds: Option<f64>,
+    pub prev: Option<Sample>,
+}
+
+impl SystemRow {
+    pub fn new(prev: Option<&Sample>, cur: &Stored) -> Self {
+        let cpu = prev.and_then(|p| rates::cpu_percent(p.cpu.as_ref()?, cur.sample.cpu.as_ref()?));
+        let seconds = prev.and_then(|p| rates::elapsed_s(p, &cur.sample));
+        SystemRow { sample: cur.sample.clone(), run_id: cur.run_id, cpu, seconds, prev: prev.cloned() }
+    }
+
+    /// A per-second rate of one counter.
+    fn rate(&self, counter: fn(&Sample) -> Option<u64>) -> Value {
+        let (Some(prev), Some(seconds)) = (&self.prev, self.seconds) else { return Value::Null };
+        counter(prev).zip(counter(&self.sample)).and_then(|(p, c)| rates::per_second(p, c, seconds)).into()
+    }
+
+    fn cpu(&self, part: fn(&CpuPercent) -> f64) -> Value {
+        self.cpu.as_ref().map(part).into()
+    }
+
+    fn stall(&self, psi: fn(&Sample) -> Option<&crate::sample::Psi>, full: bool) -> Value {
+        let (Some(prev), Some(seconds)) = (&self.prev, self.seconds) else { return Value::Null };
+        let Some((p, c)) = psi(prev).zip(psi(&self.sample)) else { return Value::Null };
+        let (some, all) = rates::stall_percent(p, c, seconds);
+        if full { all.into() } else { some.into() }
+    }
+}
+
+fn int(v: Option<u64>) -> Value {
+    v.into()
+}
+
+pub const SYSTEM: &[Field<SystemRow>] = &[
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.sample.time_ms)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.sample.time_ms) },
+    Field { name: "run", unit: Unit::Plain, get: |r| Value::Int(r.run_id) },
+    Field { name: "lateness_ms", unit: Unit::Plain, get: |r| Value::Int(r.sample.lateness_ms) },
+    Field { name: "suspended_ms", unit: Unit::Plain, get: |r| Value::Int(r.sample.suspended_ms) },
+    Field { name: "collect_us", unit: Unit::Plain, get: |r| Value::Int(r.sample.collect_us) },
+    Field { name: "load1", unit: Unit::Plain, get: |r| r.sample.load.map(|l| l.load1).into() },
+    Field { name: "load5", unit: Unit::Plain, get: |r| r.sample.load.map(|l| l.load5).into() },
+    Field { name: "load15", unit: Unit::Plain, get: |r| r.sample.load.map(|l| l.load15).into() },
+    Field { name: "cpu_busy_pct", unit: Unit::Percent, get: |r| r.cpu(CpuPercent::busy) },
+    Field { name: "cpu_user_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.user) },
+    Field { name: "cpu_nice_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.nice) },
+    Field { name: "cpu_system_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.system) },
+    Field { name: "cpu_idle_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.idle) },
+    Field { name: "cpu_iowait_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.iowait) },
+    Field { name: "cpu_irq_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.irq) },
+    Field { name: "cpu_softirq_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.softirq) },
+    Field { name: "cpu_steal_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.steal) },
+    Field { name: "context_switches_per_s", unit: Unit::Plain, get: |r| r.rate(|s| Some(s.cpu?.ctxt)) },
+    Field { name: "forks_per_s", unit: Unit::Plain, get: |r| r.rate(|s| Some(s.cpu?.forks)) },
+    Field { name: "procs_running", unit: Unit::Plain, get: |r| int(r.sample.cpu.map(|c| c.procs_running)) },
+    Field { name: "procs_blocked", unit: Unit::Plain, get: |r| int(r.sample.cpu.map(|c| c.procs_blocked)) },
+    Field { name: "mem_total", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.total)) },
+    Field { name: "mem_available", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.available)) },
+    Field { name: "mem_free", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.free)) },
+    Field { name: "mem_buffers", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.buffers)) },
+    Field { name: "mem_cached", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.cached)) },
+    Field { name: "mem_dirty", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.dirty)) },
+    Field { name: "mem_writeback", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.writeback)) },
+    Field { name: "mem_shmem", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.shmem)) },
+    Field { name: "mem_slab", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.slab)) },
+    Field { name: "mem_committed", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.committed)) },
+    Field { name: "swap_total", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.swap_total)) },
+    Field { name: "swap_free", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.swap_free)) },
+    Field { name: "major_faults_per_s", unit: Unit::Plain, get: |r| r.rate(|s| Some(s.vm?.major_faults)) },
+    Field { name: "swap_in_per_s", unit: Unit::Plain, get: |r| r.rate(|s| Some(s.vm?.swap_in)) },
+    Field { name: "swap_out_per_s", unit: Unit::Plain, get: |r| r.rate(|s| Some(s.vm?.swap_out)) },
+    Field { name: "oom_kills", unit: Unit::Plain, get: |r| int(r.sample.vm.map(|v| v.oom_kills)) },
+    Field { name: "psi_cpu_some_avg10", unit: Unit::Percent, get: |r| r.sample.pressure.cpu.map(|p| p.some_avg10).into() },
+    Field { name: "psi_cpu_some_pct", unit: Unit::Percent, get: |r| r.stall(|s| s.pressure.cpu.as_ref(), false) },
+    Field { name: "psi_memory_some_avg10", unit: Unit::Percent, get: |r| r.sample.pressure.memory.map(|p| p.some_avg10).into() },
+    Field { name: "psi_memory_some_pct", unit: Unit::Percent, get: |r| r.stall(|s| s.pressure.memory.as_ref(), false) },
+    Field { name: "psi_memory_full_pct", unit: Unit::Percent, get: |r| r.stall(|s| s.pressure.memory.as_ref(), true) },
+    Field { name: "psi_io_some_avg10", unit: Unit::Percent, get: |r| r.sample.pressure.io.map(|p| p.some_avg10).into() },
+    Field { name: "psi_io_some_pct", unit: Unit::Percent, get: |r| r.stall(|s| s.pressure.io.as_ref(), false) },
+    Field { name: "psi_io_full_pct", unit: Unit::Percent, get: |r| r.stall(|s| s.pressure.io.as_ref(), true) },
+    Field { name: "files_allocated", unit: Unit::Plain, get: |r| int(r.sample.files.map(|f| f.allocated)) },
+    Field { name: "files_max", unit: Unit::Plain, get: |r| int(r.sample.files.map(|f| f.max)) },
+    Field { name: "processes", unit: Unit::Plain, get: |r| int(r.sample.tasks.map(|t| t.processes)) },
+    Field { name: "threads", unit: Unit::Plain, get: |r| int(r.sample.tasks.map(|t| t.threads)) },
+    Field { name: "pid_max", unit: Unit::Plain, get: |r| int(r.sample.tasks.map(|t| t.pid_max)) },
+    Field { name: "threads_max", unit: Unit::Plain, get: |r| int(r.sample.tasks.map(|t| t.threads_max)) },
+];
+
+struct ProcessRow {
+    time_ms: i64,
+    process: Process,
+    rates: Option<ProcessRates>,
+}
+
+impl ProcessRow {
+    fn rate(&self, part: fn(&ProcessRates) -> f64) -> Value {
+        self.rates.as_ref().map(part).into()
+    }
+}
+
+const PROCESSES: &[Field<ProcessRow>] = &[
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.time_ms)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.time_ms) },
+    Field { name: "pid", unit: Unit::Plain, get: |r| Value::Int(r.process.pid.into()) },
+    Field { name: "ppid", unit: Unit::Plain, get: |r| Value::Int(r.process.ppid.into()) },
+    Field { name: "uid", unit: Unit::Plain, get: |r| Value::Int(r.process.uid.into()) },
+    Field { name: "comm", unit: Unit::Plain, get: |r| Value::Text(r.process.comm.to_string()) },
+    Field { name: "state", unit: Unit::Plain, get: |r| Value::Text(r.process.state.to_string()) },
+    Field { name: "threads", unit: Unit::Plain, get: |r| Value::Int(r.process.threads.into()) },
+    Field { name: "cpu_pct", unit: Unit::Percent, get: |r| r.rate(ProcessRates::cpu) },
+    Field { name: "cpu_user_pct", unit: Unit::Percent, get: |r| r.rate(|p| p.cpu_user) },
+    Field { name: "cpu_system_pct", unit: Unit::Percent, get: |r| r.rate(|p| p.cpu_system) },
+    Field { name: "rss", unit: Unit::Bytes, get: |r| Value::Int(r.process.rss_bytes as i64) },
+    Field { name: "vsize", unit: Unit::Bytes, get: |r| Value::Int(r.process.vsize_bytes as i64) },
+    Field { name: "swap", unit: Unit::Bytes, get: |r| Value::Int(r.process.swap_bytes as i64) },
+    Field { name: "minor_faults_per_s", unit: Unit::Plain, get: |r| r.rate(|p| p.minor_faults) },
+    Field { name: "major_faults_per_s", unit: Unit::Plain, get: |r| r.rate(|p| p.major_faults) },
+    Field { name: "fds", unit: Unit::Plain, get: |r| r.process.fds.map(u64::from).into() },
+    Field { name: "read_bytes_per_s", unit: Unit::Bytes, get: |r| r.rates.and_then(|p| p.read_bytes).into() },
+    Field { name: "write_bytes_per_s", unit: Unit::Bytes, get: |r| r.rates.and_then(|p| p.write_bytes).into() },
+    Field { name: "start_ticks", unit: Unit::Plain, get: |r| Value::Int(r.process.start_ticks as i64) },
+    Field { name: "cmdline", unit: Unit::Plain, get: |r| Value::Text(r.process.cmdline.to_string()) },
+];
+
+const SOCKETS: &[Field<(i64, PortSockets)>] = &[
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.0)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.0) },
+    Field { name: "direction", unit: Unit::Plain, get: |r| Value::Text(format!("{:?}", r.1.direction).to_lowercase()) },
+    Field { name: "port", unit: Unit::Plain, get: |r| Value::Int(r.1.port.into()) },
+    Field { name: "state", unit: Unit::Plain, get: |r| Value::Text(r.1.state.clone()) },
+    Field { name: "count", unit: Unit::Plain, get: |r| Value::Int(r.1.count.into()) },
+    Field { name: "accept_queue", unit: Unit::Plain, get: |r| Value::Int(r.1.queued.into()) },
+    Field { name: "backlog", unit: Unit::Plain, get: |r| Value::Int(r.1.backlog.into()) },
+];
+
+const FILESYSTEMS: &[Field<(i64, Filesystem)>] = &[
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.0)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.0) },
+    Field { name: "mount_point", unit: Unit::Plain, get: |r| Value::Text(r.1.mount_point.clone()) },
+    Field { name: "device", unit: Unit::Plain, get: |r| Value::Text(r.1.device.clone()) },
+    Field { name: "type", unit: Unit::Plain, get: |r| Value::Text(r.1.fs_type.clone()) },
+    Field { name: "size", unit: Unit::Bytes, get: |r| Value::Int(r.1.size_bytes as i64) },
+    Field { name: "used", unit: Unit::Bytes, get: |r| Value::Int(r.1.used_bytes as i64) },
+    Field { name: "available", unit: Unit::Bytes, get: |r| Value::Int(r.1.avail_bytes as i64) },
+    Field { name: "used_pct", unit: Unit::Percent, get: |r| Value::Real(used_pct(&r.1)) },
+    Field { name: "inodes_total", unit: Unit::Plain, get: |r| Value::Int(r.1.inodes_total as i64) },
+    Field { name: "inodes_used", unit: Unit::Plain, get: |r| Value::Int(r.1.inodes_used as i64) },
+];
+
+/// Used space as `df` shows it: of the space usable without root's reserve.
+pub fn used_pct(fs: &Filesystem) -> f64 {
+    let usable = fs.used_bytes + fs.avail_bytes;
+    if usable == 0 { 0.0 } else { fs.used_bytes as f64 * 100.0 / usable as f64 }
+}
+
+struct DiskRow {
+    time_ms: i64,
+    name: String,
+    in_flight: u64,
+    rates: Option<DiskRates>,
+}
+
+impl DiskRow {
+    fn rate(&self, part: fn(&DiskRates) -> f64) -> Value {
+        self.rates.as_ref().map(part).into()
+    }
+}
+
+const DISKS: &[Field<DiskRow>] = &[
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.time_ms)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.time_ms) },
+    Field { name: "disk", unit: Unit::Plain, get: |r| Value::Text(r.name.clone()) },
+    Field { name: "reads_per_s", unit: Unit::Plain, get: |r| r.rate(|d| d.reads) },
+    Field { name: "writes_per_s", unit: Unit::Plain, get: |r| r.rate(|d| d.writes) },
+    Field { name: "read_bytes_per_s", unit: Unit::Bytes, get: |r| r.rate(|d| d.read_bytes) },
+    Field { name: "write_bytes_per_s", unit: Unit::Bytes, get: |r| r.rate(|d| d.write_bytes) },
+    Field { name: "busy_pct", unit: Unit::Percent, get: |r| r.rate(|d| d.busy) },
+    Field { name: "wait_ms", unit: Unit::Plain, get: |r| r.rate(|d| d.wait_ms) },
+    Field { name: "in_flight", unit: Unit::Plain, get: |r| Value::Int(r.in_flight as i64) },
+];
+
+/// TCP counters of the whole machine over the interval, per second.
+struct TcpRates {
+    active_opens: Option<f64>,
+    passive_opens: Option<f64>,
+    attempt_fails: Option<f64>,
+    resets: Option<f64>,
+    retransmits: Option<f64>,
+    listen_overflows: Option<f64>,
+}
+
+impl TcpRates {
+    fn new(prev: &NetTotals, cur: &NetTotals, seconds: f64) -> Self {
+        let r = |p: u64, c: u64| rates::per_second(p, c, seconds);
+        TcpRates {
+            active_opens: r(prev.tcp_active_opens, cur.tcp_active_opens),
+            passive_opens: r(prev.tcp_passive_opens, cur.tcp_passive_opens),
+            attempt_fails: r(prev.tcp_attempt_fails, cur.tcp_attempt_fails),
+            resets: r(prev.tcp_estab_resets + prev.tcp_out_resets, cur.tcp_estab_resets + cur.tcp_out_resets),
+            retransmits: r(prev.tcp_retrans_segs, cur.tcp_retrans_segs),
+            listen_overflows: r(prev.listen_overflows, cur.listen_overflows),
+        }
+    }
+}
+
+/// One interface, or the machine's totals (`total`, loopback excluded) with
+/// its TCP counters.
+struct NetRow {
+    time_ms: i64,
+    name: String,
+    rates: Option<InterfaceRates>,
+    totals: Option<(NetTotals, Option<TcpRates>)>,
+}
+
+impl NetRow {
+    fn rate(&self, part: fn(&InterfaceRates) -> f64) -> Value {
+        self.rates.as_ref().map(part).into()
+    }
+
+    fn tcp(&self, part: fn(&TcpRates) -> Option<f64>) -> Value {
+        self.totals.as_ref().and_then(|(_, tcp)| tcp.as_ref()).and_then(part).into()
+    }
+
+    fn count(&self, part: fn(&NetTotals) -> u64) -> Value {
+        self.totals.as_ref().map(|(totals, _)| part(totals)).into()
+    }
+}
+
+const NET: &[Field<NetRow>] = &[
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.time_ms)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.time_ms) },
+    Field { name: "interface", unit: Unit::Plain, get: |r| Value::Text(r.name.clone()) },
+    Field { name: "rx_bytes_per_s", unit: Unit::Bytes, get: |r| r.rate(|i| i.rx_bytes) },
+    Field { name: "tx_bytes_per_s", unit: Unit::Bytes, get: |r| r.rate(|i| i.tx_bytes) },
+    Field { name: "rx_packets_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.rx_packets) },
+    Field { name: "tx_packets_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.tx_packets) },
+    Field { name: "rx_errors_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.rx_errors) },
+    Field { name: "tx_errors_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.tx_errors) },
+    Field { name: "rx_drops_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.rx_drops) },
+    Field { name: "tx_drops_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.tx_drops) },
+    Field { name: "tcp_active_opens_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.active_opens) },
+    Field { name: "tcp_passive_opens_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.passive_opens) },
+    Field { name: "tcp_attempt_fails_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.attempt_fails) },
+    Field { name: "tcp_resets_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.resets) },
+    Field { name: "tcp_retransmits_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.retransmits) },
+    Field { name: "listen_overflows_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.listen_overflows) },
+    Field { name: "tcp_established", unit: Unit::Plain, get: |r| r.count(|t| t.tcp_curr_estab) },
+    Field { name: "tcp_time_wait", unit: Unit::Plain, get: |r| r.count(|t| t.tcp_time_wait) },
+    Field { name: "tcp_orphans", unit: Unit::Plain, get: |r| r.count(|t| t.tcp_orphan) },
+    Field { name: "sockets_used", unit: Unit::Plain, get: |r| r.count(|t| t.sockets_used) },
+];

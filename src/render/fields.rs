@@ -1,0 +1,188 @@
+//! One field list per kind of row serves every output format: the name is
+//! the CSV header and the JSON key, the unit is for people (text only), the
+//! getter gives the raw value. A new column is one line, in every format.
+
+use std::io::{self, Write};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Null,
+}
+
+impl From<Option<f64>> for Value {
+    fn from(value: Option<f64>) -> Self {
+        value.map_or(Value::Null, Value::Real)
+    }
+}
+
+impl From<Option<u64>> for Value {
+    fn from(value: Option<u64>) -> Self {
+        value.map_or(Value::Null, |v| Value::Int(v as i64))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unit {
+    Plain,
+    Bytes,
+    Percent,
+}
+
+pub struct Field<T> {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub get: fn(&T) -> Value,
+}
+
+/// Output formats for rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Jsonl,
+}
+
+/// Writes rows one at a time, so exports stream in constant memory. Each
+/// row is given with its field list (the one the header came from), so rows
+/// may borrow from data that lives only while they are written.
+pub struct RowWriter<'a> {
+    csv: Option<csv::Writer<Box<dyn Write + 'a>>>,
+    out: Option<Box<dyn Write + 'a>>,
+}
+
+impl<'a> RowWriter<'a> {
+    /// Starts the output (the CSV header line).
+    pub fn new<T>(fields: &[Field<T>], format: Format, out: Box<dyn Write + 'a>) -> io::Result<Self> {
+        let mut writer = RowWriter { csv: None, out: None };
+        match format {
+            Format::Csv => {
+                let mut csv = csv::Writer::from_writer(out);
+                csv.write_record(fields.iter().map(|f| f.name))?;
+                writer.csv = Some(csv);
+            }
+            Format::Jsonl => writer.out = Some(out),
+        }
+        Ok(writer)
+    }
+
+    pub fn row<T>(&mut self, fields: &[Field<T>], row: &T) -> io::Result<()> {
+        if let Some(csv) = &mut self.csv {
+            let cells = fields.iter().map(|f| csv_cell((f.get)(row)));
+            return Ok(csv.write_record(cells)?);
+        }
+        let out = self.out.as_mut().expect("jsonl output");
+        let mut object = serde_json::Map::with_capacity(fields.len());
+        for field in fields {
+            object.insert(field.name.to_string(), json_value((field.get)(row)));
+        }
+        serde_json::to_writer(&mut *out, &object)?;
+        out.write_all(b"\n")
+    }
+
+    pub fn finish(self) -> io::Result<()> {
+        match (self.csv, self.out) {
+            (Some(mut csv), _) => csv.flush(),
+            (_, Some(mut out)) => out.flush(),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn csv_cell(value: Value) -> String {
+    match value {
+        Value::Int(v) => v.to_string(),
+        Value::Real(v) => round(v).to_string(),
+        Value::Text(v) => v,
+        Value::Null => String::new(),
+    }
+}
+
+fn json_value(value: Value) -> serde_json::Value {
+    match value {
+        Value::Int(v) => v.into(),
+        Value::Real(v) => serde_json::Number::from_f64(round(v)).map_or(serde_json::Value::Null, Into::into),
+        Value::Text(v) => v.into(),
+        Value::Null => serde_json::Value::Null,
+    }
+}
+
+/// Rates carry no meaning past three decimals; fewer digits, smaller files.
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// A value for people: `1.2 GiB`, `37.5%`, `12`.
+pub fn human(value: &Value, unit: Unit) -> String {
+    match (value, unit) {
+        (Value::Null, _) => "-".into(),
+        (Value::Text(t), _) => t.clone(),
+        (Value::Int(v), Unit::Bytes) => bytes(*v as f64),
+        (Value::Real(v), Unit::Bytes) => bytes(*v),
+        (Value::Int(v), Unit::Percent) => format!("{v}%"),
+        (Value::Real(v), Unit::Percent) => format!("{v:.1}%"),
+        (Value::Int(v), Unit::Plain) => v.to_string(),
+        (Value::Real(v), Unit::Plain) => format!("{v:.2}"),
+    }
+}
+
+/// Binary units, one decimal: `512 B`, `4.0 KiB`, `1.2 GiB`.
+pub fn bytes(v: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = v;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{value:.0} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Row {
+        name: &'static str,
+        size: u64,
+        pct: Option<f64>,
+    }
+
+    const FIELDS: &[Field<Row>] = &[
+        Field { name: "name", unit: Unit::Plain, get: |r| Value::Text(r.name.into()) },
+        Field { name: "size", unit: Unit::Bytes, get: |r| Value::Int(r.size as i64) },
+        Field { name: "pct", unit: Unit::Percent, get: |r| r.pct.into() },
+    ];
+
+    fn render(format: Format) -> String {
+        let mut buf = Vec::new();
+        let mut w = RowWriter::new(FIELDS, format, Box::new(&mut buf)).unwrap();
+        w.row(FIELDS, &Row { name: "a, \"quoted\"", size: 1536, pct: Some(12.34567) }).unwrap();
+        w.row(FIELDS, &Row { name: "b", size: 0, pct: None }).unwrap();
+        w.finish().unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn csv_quotes_text_and_leaves_nulls_empty() {
+        assert_eq!(render(Format::Csv), "name,size,pct\n\"a, \"\"quoted\"\"\",1536,12.346\nb,0,\n");
+    }
+
+    #[test]
+    fn jsonl_has_numbers_not_strings() {
+        let text = render(Format::Jsonl);
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines[0]["size"], 1536);
+        assert_eq!(lines[0]["pct"], 12.346);
+        assert!(lines[1]["pct"].is_null());
+    }
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human(&Value::Int(1536), Unit::Bytes), "1.5 KiB");
+        assert_eq!(human(&Value::Real(37.54), Unit::Percent), "37.5%");
+        assert_eq!(human(&Value::Null, Unit::Plain), "-");
+        assert_eq!(bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB");
+    }
+}

@@ -1,0 +1,6 @@
+//! Renderers: samples and findings into text, CSV, JSON lines. They know
+//! formats, not /proc.
+
+pub mod export;
+pub mod fields;
+pub mod show;

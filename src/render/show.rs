@@ -1,0 +1,191 @@
+//! `flightrec show`: the freeze-check view of one sample, for people: load,
+//! CPU, memory, pressure, the top processes by CPU and by memory, processes
+//! in D state, the fullest filesystems and the busiest ports.
+
+use super::export::used_pct;
+use super::fields::bytes;
+use crate::rates::{self, ProcessRates};
+use crate::sample::{Direction, Process, Sample};
+use crate::store::Stored;
+use crate::time::{format_duration_ms, format_ms_local};
+use comfy_table::{CellAlignment, Table, presets};
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+/// Writes the view of `cur`, with rates against `prev` (the sample before
+/// it in the same run); `asked_ms` is the time the user asked for.
+pub fn show(prev: Option<&Stored>, cur: &Stored, asked_ms: Option<i64>, top: usize, out: &mut dyn Write) -> io::Result<()> {
+    let s = &cur.sample;
+    let prev = prev.filter(|p| p.run_id == cur.run_id).map(|p| &p.sample);
+    let offset = match asked_ms {
+        Some(asked) if asked != s.time_ms => {
+            let side = if s.time_ms < asked { "before" } else { "after" };
+            format!(" ({} {side} {})", format_duration_ms((asked - s.time_ms).abs()), format_ms_local(asked))
+        }
+        _ => String::new(),
+    };
+    writeln!(out, "Sample at {}{offset}, run {}", format_ms_local(s.time_ms), cur.run_id)?;
+    if s.lateness_ms > 0 {
+        writeln!(out, "tick fired {} late; collected in {} µs", format_duration_ms(s.lateness_ms), s.collect_us)?;
+    }
+    write_system(prev, s, out)?;
+
+    let ticks = rates::ticks_per_second();
+    let table = rates::process_table(prev, s, ticks);
+    let mut users = UserNames::default();
+    if !table.is_empty() {
+        let mut by_cpu = table.clone();
+        by_cpu.sort_by(|a, b| cpu(b).total_cmp(&cpu(a)).then(b.0.rss_bytes.cmp(&a.0.rss_bytes)));
+        writeln!(out, "\nTop {top} by CPU")?;
+        writeln!(out, "{}", process_table(&by_cpu[..top.min(by_cpu.len())], &mut users))?;
+        let mut by_memory = table.clone();
+        by_memory.sort_by(|a, b| b.0.rss_bytes.cmp(&a.0.rss_bytes));
+        writeln!(out, "\nTop {top} by memory (RSS)")?;
+        writeln!(out, "{}", process_table(&by_memory[..top.min(by_memory.len())], &mut users))?;
+        let blocked: Vec<_> = table.iter().filter(|(p, _)| p.state == 'D').cloned().collect();
+        if !blocked.is_empty() {
+            writeln!(out, "\nIn D state (uninterruptible): {}", blocked.len())?;
+            writeln!(out, "{}", process_table(&blocked[..top.max(10).min(blocked.len())], &mut users))?;
+        }
+    }
+    if let Some(list) = &s.filesystems {
+        let mut fullest: Vec<_> = list.iter().collect();
+        fullest.sort_by(|a, b| used_pct(b).total_cmp(&used_pct(a)));
+        let mut t = table_with(&["MOUNT", "TYPE", "USED", "SIZE", "USE%", "INODES%"]);
+        for fs in fullest.iter().take(top) {
+            let inodes = if fs.inodes_total == 0 { 0.0 } else { fs.inodes_used as f64 * 100.0 / fs.inodes_total as f64 };
+            t.add_row(vec![
+                fs.mount_point.clone(),
+                fs.fs_type.clone(),
+                bytes(fs.used_bytes as f64),
+                bytes(fs.size_bytes as f64),
+                format!("{:.0}%", used_pct(fs)),
+                format!("{inodes:.0}%"),
+            ]);
+        }
+        writeln!(out, "\nFullest filesystems\n{t}")?;
+    }
+    if let Some(list) = &s.sockets {
+        let mut busiest: Vec<_> = list.iter().filter(|p| p.direction != Direction::Listen).collect();
+        busiest.sort_by(|a, b| b.count.cmp(&a.count));
+        let listening: HashMap<u16, (u32, u32)> = list
+            .iter()
+            .filter(|p| p.direction == Direction::Listen)
+            .map(|p| (p.port, (p.queued, p.backlog)))
+            .collect();
+        let mut t = table_with(&["PORT", "SIDE", "STATE", "COUNT", "ACCEPT QUEUE"]);
+        for p in busiest.iter().take(top) {
+            let (side, queue) = match p.direction {
+                Direction::Incoming => ("local", listening.get(&p.port).map(|(q, b)| format!("{q}/{b}"))),
+                _ => ("remote", None),
+            };
+            t.add_row(vec![p.port.to_string(), side.into(), p.state.clone(), p.count.to_string(), queue.unwrap_or_default()]);
+        }
+        let ports: Vec<String> = {
+            let mut ports: Vec<u16> = listening.keys().copied().collect();
+            ports.sort_unstable();
+            ports.iter().map(u16::to_string).collect()
+        };
+        writeln!(out, "\nBusiest ports (listening: {})\n{t}", ports.join(" "))?;
+    }
+    Ok(())
+}
+
+fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(load) = s.load {
+        write!(out, "load {:.2} {:.2} {:.2}", load.load1, load.load5, load.load15)?;
+    }
+    let cpu = prev.and_then(|p| rates::cpu_percent(p.cpu.as_ref()?, s.cpu.as_ref()?));
+    if let Some(c) = cpu {
+        write!(
+            out,
+            "   cpu {:.1}% busy (user {:.1}, system {:.1}, iowait {:.1}, steal {:.1})",
+            c.busy(),
+            c.user + c.nice,
+            c.system + c.irq + c.softirq,
+            c.iowait,
+            c.steal
+        )?;
+    }
+    if let Some(c) = s.cpu {
+        write!(out, "   running {}, blocked {}", c.procs_running, c.procs_blocked)?;
+    }
+    writeln!(out)?;
+    if let Some(m) = s.memory {
+        write!(out, "memory {} available of {}", bytes(m.available as f64), bytes(m.total as f64))?;
+        write!(out, ", swap {} used of {}", bytes(m.swap_total.saturating_sub(m.swap_free) as f64), bytes(m.swap_total as f64))?;
+    }
+    let psi = [("cpu", s.pressure.cpu), ("memory", s.pressure.memory), ("io", s.pressure.io)];
+    let parts: Vec<String> =
+        psi.iter().filter_map(|(name, p)| p.map(|p| format!("{name} {:.1}%", p.some_avg10))).collect();
+    if !parts.is_empty() {
+        write!(out, "; pressure {} (some, avg10)", parts.join(" "))?;
+    }
+    writeln!(out)?;
+    if let Some(t) = s.tasks {
+        write!(out, "processes {}, threads {}", t.processes, t.threads)?;
+    }
+    if let Some(f) = s.files {
+        write!(out, "; open files {} of {}", f.allocated, f.max)?;
+    }
+    writeln!(out)
+}
+
+fn cpu(row: &(&Process, Option<ProcessRates>)) -> f64 {
+    row.1.map_or(0.0, |r| r.cpu())
+}
+
+fn table_with(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING);
+    t.set_header(header.to_vec());
+    t
+}
+
+fn process_table(rows: &[(&Process, Option<ProcessRates>)], users: &mut UserNames) -> Table {
+    let mut t = table_with(&["PID", "USER", "S", "CPU%", "RSS", "THR", "FDS", "COMMAND"]);
+    for (p, r) in rows {
+        let command = if p.cmdline.is_empty() { format!("[{}]", p.comm) } else { p.cmdline.to_string() };
+        t.add_row(vec![
+            p.pid.to_string(),
+            users.name(p.uid),
+            p.state.to_string(),
+            r.map_or("-".into(), |r| format!("{:.1}", r.cpu())),
+            bytes(p.rss_bytes as f64),
+            p.threads.to_string(),
+            p.fds.map_or("-".into(), |f| f.to_string()),
+            truncate(&command, 80),
+        ]);
+    }
+    for column in [0, 3, 4, 5, 6] {
+        if let Some(c) = t.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// uid → user name, looked up once each (through NSS, like `ps`).
+#[derive(Default)]
+struct UserNames(HashMap<u32, String>);
+
+impl UserNames {
+    fn name(&mut self, uid: u32) -> String {
+        self.0
+            .entry(uid)
+            .or_insert_with(|| {
+                nix::unistd::User::from_uid(uid.into())
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| uid.to_string(), |u| u.name)
+            })
+            .clone()
+    }
+}
