@@ -2,6 +2,7 @@
 //! `collect` (the kernel's files into a `Sample`) → `store` (SQLite) →
 //! `rates` and `render` (rows and views for people and tools).
 
+pub mod cli;
 pub mod collect;
 pub mod error;
 pub mod rates;

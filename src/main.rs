@@ -1,3 +1,119 @@
-fn main() {
-    println!("Hello, world!");
+//! flightrec's entry point: parse arguments, run one subcommand, turn its
+//! error into a message and an exit code (2 bad input, 1 runtime failure).
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use flightrec::cli::{Cli, Command, ExportArgs, RecordArgs, ShowArgs};
+use flightrec::error::BadInput;
+use flightrec::render::{export, show};
+use flightrec::store::{self, Store, Tables};
+use flightrec::{record, time};
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let db = cli.db.unwrap_or_else(store::default_path);
+    let result = match cli.command {
+        Command::Record(args) => record_command(&db, args),
+        Command::Show(args) => show_command(&db, args),
+        Command::Export(args) => export_command(&db, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(err),
+    }
+}
+
+fn record_command(db: &Path, args: RecordArgs) -> Result<()> {
+    let interval = time::parse_interval(
+        "--interval",
+        &args.interval,
+        Duration::from_millis(100),
+        Duration::from_secs(3600),
+    )?;
+    record::run(db, record::Options { interval })
+}
+
+fn show_command(db: &Path, args: ShowArgs) -> Result<()> {
+    let store = Store::open_read_only(db)?;
+    let asked = args
+        .at
+        .as_deref()
+        .map(|at| time::parse_time("--at", at, chrono::Local::now()))
+        .transpose()?;
+    let id = match asked {
+        Some(ms) => store.nearest_sample(ms)?,
+        None => store.latest_sample()?,
+    };
+    let id = id.with_context(|| format!("{}: no samples recorded yet", db.display()))?;
+    let mut pair = Vec::with_capacity(2);
+    store.for_each_sample(id - 1, id, Tables::ALL, |s| {
+        pair.push(s);
+        Ok(())
+    })?;
+    let cur = pair.pop().context("the sample vanished while reading")?;
+    show::show(pair.last(), &cur, asked, args.top, &mut io::stdout().lock())?;
+    Ok(())
+}
+
+fn export_command(db: &Path, args: ExportArgs) -> Result<()> {
+    let store = Store::open_read_only(db)?;
+    let now = chrono::Local::now();
+    let from = args
+        .from
+        .as_deref()
+        .map(|t| time::parse_time("--from", t, now))
+        .transpose()?
+        .unwrap_or(i64::MIN);
+    let to = args
+        .to
+        .as_deref()
+        .map(|t| time::parse_time("--to", t, now))
+        .transpose()?
+        .unwrap_or(i64::MAX);
+    if from > to {
+        return Err(BadInput::BadValue {
+            option: "--from",
+            value: args.from.unwrap_or_default(),
+            reason: "is after --to".into(),
+        }
+        .into());
+    }
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    };
+    // Progress only where someone watches and the rows go elsewhere.
+    let show_progress = args.output.is_some() && io::stderr().is_terminal();
+    let mut last_report = std::time::Instant::now();
+    let mut progress = |rows: u64| {
+        if show_progress && last_report.elapsed() >= Duration::from_secs(1) {
+            eprint!("\rflightrec: {rows} rows written");
+            last_report = std::time::Instant::now();
+        }
+    };
+    let Some(range) = store.ids_between(from, to)? else {
+        // Still a valid, empty export: the header alone.
+        return export::export(&store, (1, 0), args.what, args.format, out, &mut progress);
+    };
+    export::export(&store, range, args.what, args.format, out, &mut progress)?;
+    if show_progress {
+        eprintln!("\rflightrec: export done");
+    }
+    Ok(())
+}
+
+fn fail(err: anyhow::Error) -> ExitCode {
+    let broken_pipe = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
+    if err.chain().any(|e| e.downcast_ref().is_some_and(broken_pipe)) {
+        return ExitCode::SUCCESS; // `flightrec export | head`
+    }
+    eprintln!("flightrec: {err:#}");
+    let bad_input = err.chain().any(|e| e.is::<BadInput>());
+    ExitCode::from(if bad_input { 2 } else { 1 })
 }

@@ -21,11 +21,7 @@ use crate::error::BadInput;
 /// spans such as `2h30m` or `1h 30m`) and `now`. A local time skipped by a
 /// daylight-saving change is [`BadInput::BadValue`]; a repeated one means its
 /// first occurrence. Everything else is [`BadInput::BadTime`].
-pub fn parse_time(
-    option: &'static str,
-    value: &str,
-    now: DateTime<Local>,
-) -> Result<i64, BadInput> {
+pub fn parse_time(option: &'static str, value: &str, now: DateTime<Local>) -> Result<i64, BadInput> {
     parse_time_in(option, value, &now)
 }
 
@@ -165,10 +161,7 @@ pub fn parse_interval(
     let span = humantime::parse_duration(value.trim())
         .map_err(|err| bad(format!("not a duration like 5s, 100ms or 1m30s ({err})")))?;
     if span < min || span > max {
-        let (min, max) = (
-            humantime::format_duration(min),
-            humantime::format_duration(max),
-        );
+        let (min, max) = (humantime::format_duration(min), humantime::format_duration(max));
         return Err(bad(format!("must be between {min} and {max}")));
     }
     Ok(span)
@@ -226,10 +219,7 @@ fn size_unit(unit: &str) -> Option<u128> {
 /// `2026-11-22 18:05:03` in local time, for people reading reports.
 pub fn format_ms_local(ms: i64) -> String {
     match DateTime::from_timestamp_millis(ms) {
-        Some(utc) => utc
-            .with_timezone(&Local)
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string(),
+        Some(utc) => utc.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S").to_string(),
         None => format_ms_epoch(ms),
     }
 }
@@ -439,10 +429,7 @@ mod tests {
             self.offset_from_local_datetime(&local.and_time(NaiveTime::MIN))
         }
 
-        fn offset_from_local_datetime(
-            &self,
-            local: &NaiveDateTime,
-        ) -> MappedLocalTime<FixedOffset> {
+        fn offset_from_local_datetime(&self, local: &NaiveDateTime) -> MappedLocalTime<FixedOffset> {
             // An offset fits if the instant it gives is one where the zone has it;
             // summer time first so that a repeated hour lists its earlier instant first.
             let fits: Vec<FixedOffset> = [offset_hours(2), offset_hours(1)]
@@ -473,9 +460,7 @@ mod tests {
     }
 
     fn utc_ms(rfc3339: &str) -> i64 {
-        DateTime::parse_from_rfc3339(rfc3339)
-            .unwrap()
-            .timestamp_millis()
+        DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp_millis()
     }
 
     #[test]
@@ -485,10 +470,7 @@ mod tests {
             match parse_time_in("--from", value, &noon) {
                 Err(err @ BadInput::BadValue { .. }) => {
                     let message = err.to_string();
-                    assert!(
-                        message.starts_with(&format!("--from {value:?}: ")),
-                        "{message}"
-                    );
+                    assert!(message.starts_with(&format!("--from {value:?}: ")), "{message}");
                     assert!(message.contains("daylight saving"), "{message}");
                 }
                 other => panic!("{value:?} gave {other:?}"),
@@ -507,17 +489,11 @@ mod tests {
     fn repeated_local_time_means_its_first_occurrence() {
         let noon = berlin("2026-10-25", "12:00", 1);
         let first = utc_ms("2026-10-25T00:30:00Z");
-        assert_eq!(
-            parse_time_in("--at", "2026-10-25 02:30", &noon).unwrap(),
-            first
-        );
+        assert_eq!(parse_time_in("--at", "2026-10-25 02:30", &noon).unwrap(), first);
         assert_eq!(parse_time_in("--at", "02:30", &noon).unwrap(), first);
         // At 02:45 the second time round, the first 02:30 is already past.
         let second_time_round = berlin("2026-10-25", "02:45", 1);
-        assert_eq!(
-            parse_time_in("--at", "02:30", &second_time_round).unwrap(),
-            first
-        );
+        assert_eq!(parse_time_in("--at", "02:30", &second_time_round).unwrap(), first);
     }
 
     #[test]
@@ -543,8 +519,7 @@ mod tests {
             match interval(value) {
                 Err(
                     err @ BadInput::BadValue {
-                        option: "--interval",
-                        ..
+                        option: "--interval", ..
                     },
                 ) => {
                     let message = err.to_string();
@@ -599,8 +574,7 @@ mod tests {
             match parse_size("--max-size", value) {
                 Err(
                     err @ BadInput::BadValue {
-                        option: "--max-size",
-                        ..
+                        option: "--max-size", ..
                     },
                 ) => {
                     let message = err.to_string();
@@ -620,10 +594,7 @@ mod tests {
             format_ms_local(ms("2026-11-22", "18:05:03") + 250),
             "2026-11-22 18:05:03"
         );
-        assert_eq!(
-            format_ms_rfc3339(1_795_370_703_250),
-            "2026-11-22T18:05:03.250Z"
-        );
+        assert_eq!(format_ms_rfc3339(1_795_370_703_250), "2026-11-22T18:05:03.250Z");
         assert_eq!(format_ms_rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_ms_rfc3339(-1), "1969-12-31T23:59:59.999Z");
     }

@@ -113,10 +113,7 @@ mod tests {
     fn rejects_garbage_and_truncated_text() {
         let truncated = &CAPTURED[..CAPTURED.find(" 3043968").unwrap()];
         let err = parse(truncated, whole).unwrap_err();
-        assert!(
-            format!("{err:#}").ends_with("expected 10 counters"),
-            "{err:#}"
-        );
+        assert!(format!("{err:#}").ends_with("expected 10 counters"), "{err:#}");
         let err = parse("   8 0\n", whole).unwrap_err();
         assert_eq!(
             format!("{err:#}"),

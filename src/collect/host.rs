@@ -105,10 +105,7 @@ mod tests {
         let err = read_with("/proc/no-such-file", parse_line).unwrap_err();
         assert_eq!(err.to_string(), "reading /proc/no-such-file");
         let err = read_with("/proc/self/cgroup", parse_boot_time).unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "parsing /proc/self/cgroup: no btime line"
-        );
+        assert_eq!(format!("{err:#}"), "parsing /proc/self/cgroup: no btime line");
     }
 
     #[test]

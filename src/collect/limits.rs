@@ -28,10 +28,7 @@ pub fn parse_number(text: &str) -> Result<u64> {
     let line = text.lines().next().unwrap_or_default();
     let mut fields = line.split_ascii_whitespace();
     let field = fields.next().unwrap_or_default();
-    ensure!(
-        fields.next().is_none(),
-        "line {line:?}: expected one number"
-    );
+    ensure!(fields.next().is_none(), "line {line:?}: expected one number");
     field
         .parse()
         .with_context(|| format!("line {line:?}: expected a number"))

@@ -48,14 +48,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_truncated_text() {
-        for text in [
-            "",
-            "\n",
-            "0.98 0.77",
-            "0.98 x 0.34 1/2 3",
-            "NaN 1 1",
-            "-1 0 0",
-        ] {
+        for text in ["", "\n", "0.98 0.77", "0.98 x 0.34 1/2 3", "NaN 1 1", "-1 0 0"] {
             let err = parse(text).unwrap_err();
             assert!(format!("{err:#}").contains("line"), "{text:?}: {err:#}");
         }

@@ -81,19 +81,13 @@ mod tests {
     #[test]
     fn missing_key_is_named() {
         let text = CAPTURED.replace("MemAvailable:", "MemGuess:");
-        assert_eq!(
-            parse(&text).unwrap_err().to_string(),
-            "no MemAvailable line"
-        );
+        assert_eq!(parse(&text).unwrap_err().to_string(), "no MemAvailable line");
     }
 
     #[test]
     fn rejects_garbage_and_truncated_text() {
         let truncated = &CAPTURED[..CAPTURED.find("Committed_AS").unwrap()];
-        assert_eq!(
-            parse(truncated).unwrap_err().to_string(),
-            "no Committed_AS line"
-        );
+        assert_eq!(parse(truncated).unwrap_err().to_string(), "no Committed_AS line");
         let err = parse("MemTotal:       24683656\n").unwrap_err();
         assert_eq!(
             format!("{err:#}"),

@@ -210,11 +210,7 @@ mod tests {
                 mount("/", "/dev/sda1", "ext4"),
                 mount("/srv/mail spool", "/dev/sdb1", "xfs"),
                 mount("/var/spool/postfix", "/dev/sdc1", "ext4"),
-                mount(
-                    "/mnt/tab\tand\\backslash",
-                    "/dev/disk/by-label/my disk",
-                    "ext4"
-                ),
+                mount("/mnt/tab\tand\\backslash", "/dev/disk/by-label/my disk", "ext4"),
                 mount("/mnt/auto", "/dev/sde1", "ext4"),
                 mount("/dev/shm", "tmpfs", "tmpfs"),
             ]

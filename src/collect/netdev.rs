@@ -14,10 +14,7 @@ pub fn parse(text: &str) -> Result<Vec<Interface>> {
     let mut lines = text.lines();
     for _ in 0..2 {
         let header = lines.next().unwrap_or_default();
-        ensure!(
-            header.contains('|'),
-            "line {header:?}: expected a header line"
-        );
+        ensure!(header.contains('|'), "line {header:?}: expected a header line");
     }
     let mut interfaces = Vec::new();
     for line in lines {
@@ -27,10 +24,7 @@ pub fn parse(text: &str) -> Result<Vec<Interface>> {
             .split_once(':')
             .with_context(|| format!("line {line:?}: expected `name: counters`"))?;
         let name = name.trim();
-        ensure!(
-            !name.is_empty(),
-            "line {line:?}: expected an interface name"
-        );
+        ensure!(!name.is_empty(), "line {line:?}: expected an interface name");
         let mut fields = counters.split_ascii_whitespace();
         let mut c = [0u64; COLUMNS];
         for slot in &mut c {
@@ -112,10 +106,7 @@ mod tests {
                 tx_drops: 0,
             }
         );
-        assert_eq!(
-            (interfaces[0].rx_bytes, interfaces[0].tx_packets),
-            (3193, 29)
-        );
+        assert_eq!((interfaces[0].rx_bytes, interfaces[0].tx_packets), (3193, 29));
     }
 
     #[test]
@@ -158,10 +149,7 @@ mod tests {
     fn rejects_garbage_and_truncated_text() {
         let truncated = &CAPTURED[..CAPTURED.find("   424191").unwrap()];
         let err = parse(truncated).unwrap_err();
-        assert!(
-            format!("{err:#}").ends_with("expected 12 counters"),
-            "{err:#}"
-        );
+        assert!(format!("{err:#}").ends_with("expected 12 counters"), "{err:#}");
         assert_eq!(
             parse("").unwrap_err().to_string(),
             "line \"\": expected a header line"

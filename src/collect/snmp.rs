@@ -50,14 +50,10 @@ pub fn parse_sockstat(text: &str, net: &mut NetTotals) -> Result<()> {
         let Some(label) = fields.next() else { continue };
         while let Some(key) = fields.next() {
             let value = fields.next();
-            let Some(i) = SOCKSTAT
-                .iter()
-                .position(|(l, k, _)| *l == label && *k == key)
-            else {
+            let Some(i) = SOCKSTAT.iter().position(|(l, k, _)| *l == label && *k == key) else {
                 continue;
             };
-            let value =
-                value.with_context(|| format!("line {line:?}: expected a value for {key}"))?;
+            let value = value.with_context(|| format!("line {line:?}: expected a value for {key}"))?;
             *SOCKSTAT[i].2(net) = value
                 .parse()
                 .with_context(|| format!("line {line:?}: expected a number for {key}"))?;
@@ -175,10 +171,7 @@ mod tests {
         assert_eq!(err.to_string(), "no OutRsts column in the Tcp: lines");
         let text = NETSTAT.replace("ListenDrops", "ListenDrop");
         let err = parse_netstat(&text, &mut NetTotals::default()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "no ListenDrops column in the TcpExt: lines"
-        );
+        assert_eq!(err.to_string(), "no ListenDrops column in the TcpExt: lines");
         let text = SOCKSTAT_TEXT.replace(" tw ", " timewait ");
         let err = parse_sockstat(&text, &mut NetTotals::default()).unwrap_err();
         assert_eq!(err.to_string(), "no tw in a TCP: line");
@@ -192,20 +185,14 @@ mod tests {
         assert_eq!(err.to_string(), "Tcp: names without a line of values");
         let truncated = &NETSTAT[..NETSTAT.find("TcpExt: 0 0 0").unwrap() + 20];
         let err = parse_netstat(truncated, net).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "TcpExt: lines: not as many values as names"
-        );
+        assert_eq!(err.to_string(), "TcpExt: lines: not as many values as names");
         let err = parse_snmp("Tcp: ActiveOpens\nTcp: 18446744073709551616\n", net).unwrap_err();
         assert_eq!(
             format!("{err:#}"),
             "Tcp: ActiveOpens: expected a number, got \"18446744073709551616\": \
              number too large to fit in target type"
         );
-        assert_eq!(
-            parse_snmp("", net).unwrap_err().to_string(),
-            "no Tcp: lines"
-        );
+        assert_eq!(parse_snmp("", net).unwrap_err().to_string(), "no Tcp: lines");
         assert_eq!(
             parse_netstat("garbage", net).unwrap_err().to_string(),
             "no TcpExt: lines"
@@ -215,12 +202,7 @@ mod tests {
             format!("{err:#}"),
             "line \"sockets: used\": expected a value for used"
         );
-        for text in [
-            "",
-            "garbage",
-            "TCP: inuse -1 orphan 0 tw 0",
-            "sockets: used x",
-        ] {
+        for text in ["", "garbage", "TCP: inuse -1 orphan 0 tw 0", "sockets: used x"] {
             assert!(parse_sockstat(text, net).is_err(), "{text:?}");
         }
     }

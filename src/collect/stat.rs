@@ -103,10 +103,7 @@ mod tests {
     #[test]
     fn missing_line_is_named() {
         let text = CAPTURED.replace("procs_blocked", "procs_stuck");
-        assert_eq!(
-            parse(&text).unwrap_err().to_string(),
-            "no procs_blocked line"
-        );
+        assert_eq!(parse(&text).unwrap_err().to_string(), "no procs_blocked line");
         let text = CAPTURED.replace("cpu  ", "all  ");
         assert_eq!(parse(&text).unwrap_err().to_string(), "no cpu line");
     }
@@ -114,10 +111,7 @@ mod tests {
     #[test]
     fn rejects_garbage_and_truncated_text() {
         let truncated = &CAPTURED[..CAPTURED.find("procs_running").unwrap()];
-        assert_eq!(
-            parse(truncated).unwrap_err().to_string(),
-            "no procs_running line"
-        );
+        assert_eq!(parse(truncated).unwrap_err().to_string(), "no procs_running line");
         let err = parse("cpu  26854 0 3717\n").unwrap_err();
         assert_eq!(
             format!("{err:#}"),

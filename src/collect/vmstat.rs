@@ -87,12 +87,7 @@ mod tests {
             format!("{err:#}"),
             "line \"pgmajfault 7x\": expected a number: invalid digit found in string"
         );
-        for text in [
-            "",
-            "garbage",
-            "pgmajfault",
-            "pgmajfault 18446744073709551616",
-        ] {
+        for text in ["", "garbage", "pgmajfault", "pgmajfault 18446744073709551616"] {
             assert!(parse(text).is_err(), "{text:?}");
         }
     }

@@ -14,19 +14,39 @@ use std::io::{self, Write};
 
 /// Writes the view of `cur`, with rates against `prev` (the sample before
 /// it in the same run); `asked_ms` is the time the user asked for.
-pub fn show(prev: Option<&Stored>, cur: &Stored, asked_ms: Option<i64>, top: usize, out: &mut dyn Write) -> io::Result<()> {
+pub fn show(
+    prev: Option<&Stored>,
+    cur: &Stored,
+    asked_ms: Option<i64>,
+    top: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let s = &cur.sample;
     let prev = prev.filter(|p| p.run_id == cur.run_id).map(|p| &p.sample);
     let offset = match asked_ms {
         Some(asked) if asked != s.time_ms => {
             let side = if s.time_ms < asked { "before" } else { "after" };
-            format!(" ({} {side} {})", format_duration_ms((asked - s.time_ms).abs()), format_ms_local(asked))
+            format!(
+                " ({} {side} {})",
+                format_duration_ms((asked - s.time_ms).abs()),
+                format_ms_local(asked)
+            )
         }
         _ => String::new(),
     };
-    writeln!(out, "Sample at {}{offset}, run {}", format_ms_local(s.time_ms), cur.run_id)?;
+    writeln!(
+        out,
+        "Sample at {}{offset}, run {}",
+        format_ms_local(s.time_ms),
+        cur.run_id
+    )?;
     if s.lateness_ms > 0 {
-        writeln!(out, "tick fired {} late; collected in {} µs", format_duration_ms(s.lateness_ms), s.collect_us)?;
+        writeln!(
+            out,
+            "tick fired {} late; collected in {} µs",
+            format_duration_ms(s.lateness_ms),
+            s.collect_us
+        )?;
     }
     write_system(prev, s, out)?;
 
@@ -37,15 +57,27 @@ pub fn show(prev: Option<&Stored>, cur: &Stored, asked_ms: Option<i64>, top: usi
         let mut by_cpu = table.clone();
         by_cpu.sort_by(|a, b| cpu(b).total_cmp(&cpu(a)).then(b.0.rss_bytes.cmp(&a.0.rss_bytes)));
         writeln!(out, "\nTop {top} by CPU")?;
-        writeln!(out, "{}", process_table(&by_cpu[..top.min(by_cpu.len())], &mut users))?;
+        writeln!(
+            out,
+            "{}",
+            process_table(&by_cpu[..top.min(by_cpu.len())], &mut users)
+        )?;
         let mut by_memory = table.clone();
         by_memory.sort_by(|a, b| b.0.rss_bytes.cmp(&a.0.rss_bytes));
         writeln!(out, "\nTop {top} by memory (RSS)")?;
-        writeln!(out, "{}", process_table(&by_memory[..top.min(by_memory.len())], &mut users))?;
+        writeln!(
+            out,
+            "{}",
+            process_table(&by_memory[..top.min(by_memory.len())], &mut users)
+        )?;
         let blocked: Vec<_> = table.iter().filter(|(p, _)| p.state == 'D').cloned().collect();
         if !blocked.is_empty() {
             writeln!(out, "\nIn D state (uninterruptible): {}", blocked.len())?;
-            writeln!(out, "{}", process_table(&blocked[..top.max(10).min(blocked.len())], &mut users))?;
+            writeln!(
+                out,
+                "{}",
+                process_table(&blocked[..top.max(10).min(blocked.len())], &mut users)
+            )?;
         }
     }
     if let Some(list) = &s.filesystems {
@@ -53,7 +85,11 @@ pub fn show(prev: Option<&Stored>, cur: &Stored, asked_ms: Option<i64>, top: usi
         fullest.sort_by(|a, b| used_pct(b).total_cmp(&used_pct(a)));
         let mut t = table_with(&["MOUNT", "TYPE", "USED", "SIZE", "USE%", "INODES%"]);
         for fs in fullest.iter().take(top) {
-            let inodes = if fs.inodes_total == 0 { 0.0 } else { fs.inodes_used as f64 * 100.0 / fs.inodes_total as f64 };
+            let inodes = if fs.inodes_total == 0 {
+                0.0
+            } else {
+                fs.inodes_used as f64 * 100.0 / fs.inodes_total as f64
+            };
             t.add_row(vec![
                 fs.mount_point.clone(),
                 fs.fs_type.clone(),
@@ -79,7 +115,13 @@ pub fn show(prev: Option<&Stored>, cur: &Stored, asked_ms: Option<i64>, top: usi
                 Direction::Incoming => ("local", listening.get(&p.port).map(|(q, b)| format!("{q}/{b}"))),
                 _ => ("remote", None),
             };
-            t.add_row(vec![p.port.to_string(), side.into(), p.state.clone(), p.count.to_string(), queue.unwrap_or_default()]);
+            t.add_row(vec![
+                p.port.to_string(),
+                side.into(),
+                p.state.clone(),
+                p.count.to_string(),
+                queue.unwrap_or_default(),
+            ]);
         }
         let ports: Vec<String> = {
             let mut ports: Vec<u16> = listening.keys().copied().collect();
@@ -112,12 +154,28 @@ fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::R
     }
     writeln!(out)?;
     if let Some(m) = s.memory {
-        write!(out, "memory {} available of {}", bytes(m.available as f64), bytes(m.total as f64))?;
-        write!(out, ", swap {} used of {}", bytes(m.swap_total.saturating_sub(m.swap_free) as f64), bytes(m.swap_total as f64))?;
+        write!(
+            out,
+            "memory {} available of {}",
+            bytes(m.available as f64),
+            bytes(m.total as f64)
+        )?;
+        write!(
+            out,
+            ", swap {} used of {}",
+            bytes(m.swap_total.saturating_sub(m.swap_free) as f64),
+            bytes(m.swap_total as f64)
+        )?;
     }
-    let psi = [("cpu", s.pressure.cpu), ("memory", s.pressure.memory), ("io", s.pressure.io)];
-    let parts: Vec<String> =
-        psi.iter().filter_map(|(name, p)| p.map(|p| format!("{name} {:.1}%", p.some_avg10))).collect();
+    let psi = [
+        ("cpu", s.pressure.cpu),
+        ("memory", s.pressure.memory),
+        ("io", s.pressure.io),
+    ];
+    let parts: Vec<String> = psi
+        .iter()
+        .filter_map(|(name, p)| p.map(|p| format!("{name} {:.1}%", p.some_avg10)))
+        .collect();
     if !parts.is_empty() {
         write!(out, "; pressure {} (some, avg10)", parts.join(" "))?;
     }
@@ -145,7 +203,11 @@ fn table_with(header: &[&str]) -> Table {
 fn process_table(rows: &[(&Process, Option<ProcessRates>)], users: &mut UserNames) -> Table {
     let mut t = table_with(&["PID", "USER", "S", "CPU%", "RSS", "THR", "FDS", "COMMAND"]);
     for (p, r) in rows {
-        let command = if p.cmdline.is_empty() { format!("[{}]", p.comm) } else { p.cmdline.to_string() };
+        let command = if p.cmdline.is_empty() {
+            format!("[{}]", p.comm)
+        } else {
+            p.cmdline.to_string()
+        };
         t.add_row(vec![
             p.pid.to_string(),
             users.name(p.uid),

@@ -90,10 +90,18 @@ impl Store {
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
         }
         let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
-        anyhow::ensure!(mode == "wal", "{}: SQLite refused WAL mode (got {mode})", path.display());
+        anyhow::ensure!(
+            mode == "wal",
+            "{}: SQLite refused WAL mode (got {mode})",
+            path.display()
+        );
         conn.pragma_update(None, "synchronous", "full")?;
         migrate::migrate(&mut conn, path).with_context(|| format!("preparing {}", path.display()))?;
-        Ok(Store { conn, path: path.into(), encoder: FrameEncoder::default() })
+        Ok(Store {
+            conn,
+            path: path.into(),
+            encoder: FrameEncoder::default(),
+        })
     }
 
     /// Opens an existing database for reading; never writes to it.
@@ -109,11 +117,16 @@ impl Store {
         if migrate::check_version(&conn, path)? < migrate::MIGRATIONS.len() {
             return Err(BadInput::Unusable {
                 path: path.into(),
-                reason: "written by an older flightrec; run `flightrec record` on it once to upgrade it".into(),
+                reason: "written by an older flightrec; run `flightrec record` on it once to upgrade it"
+                    .into(),
             }
             .into());
         }
-        Ok(Store { conn, path: path.into(), encoder: FrameEncoder::default() })
+        Ok(Store {
+            conn,
+            path: path.into(),
+            encoder: FrameEncoder::default(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -128,14 +141,25 @@ impl Store {
         self.conn.execute(
             "INSERT INTO runs (boot_id, boot_time_ms, hostname, kernel, version, interval_ms, start_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![run.boot_id, run.boot_time_ms, run.hostname, run.kernel, run.version, run.interval_ms, run.start_ms],
+            params![
+                run.boot_id,
+                run.boot_time_ms,
+                run.hostname,
+                run.kernel,
+                run.version,
+                run.interval_ms,
+                run.start_ms
+            ],
         )?;
         self.encoder = FrameEncoder::default();
         Ok(self.conn.last_insert_rowid())
     }
 
     pub fn end_run(&mut self, run_id: i64, stop_ms: i64, reason: &str) -> Result<()> {
-        self.conn.execute("UPDATE runs SET stop_ms = ?1, stop_reason = ?2 WHERE id = ?3", params![stop_ms, reason, run_id])?;
+        self.conn.execute(
+            "UPDATE runs SET stop_ms = ?1, stop_reason = ?2 WHERE id = ?3",
+            params![stop_ms, reason, run_id],
+        )?;
         Ok(())
     }
 
@@ -213,7 +237,9 @@ impl Store {
     }
 
     pub fn latest_sample(&self) -> Result<Option<i64>> {
-        Ok(self.conn.query_row("SELECT max(id) FROM samples", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("SELECT max(id) FROM samples", [], |r| r.get(0))?)
     }
 }
 
@@ -255,7 +281,10 @@ impl FrameEncoder {
         let every = (KEY_FRAME_EVERY.as_millis() / interval.as_millis().max(1)).max(1) as u32;
         let key_frame = self.key_id.is_none() || self.since_key >= every;
         let key_id = if key_frame { None } else { self.key_id };
-        let mut frames = Frames { key_id, ..Frames::default() };
+        let mut frames = Frames {
+            key_id,
+            ..Frames::default()
+        };
         frames.processes = frame(key_frame, &self.processes, &sample.processes)?;
         frames.sockets = frame(key_frame, &self.sockets, &sample.sockets)?;
         frames.filesystems = frame(key_frame, &self.filesystems, &sample.filesystems)?;
@@ -289,7 +318,11 @@ impl FrameEncoder {
 }
 
 /// A frame for one table: a key frame when asked or when there is no base.
-fn frame<T: Entity>(key_frame: bool, base: &Option<Vec<T>>, table: &Option<Vec<T>>) -> Result<Option<Vec<u8>>> {
+fn frame<T: Entity>(
+    key_frame: bool,
+    base: &Option<Vec<T>>,
+    table: &Option<Vec<T>>,
+) -> Result<Option<Vec<u8>>> {
     let Some(rows) = table else { return Ok(None) };
     let base = if key_frame { None } else { base.as_deref() };
     let mut out = Vec::new();
@@ -317,7 +350,13 @@ fn insert_sample(conn: &mut Connection, run_id: i64, sample: &Sample, frames: &F
                 None => V::Null,
             });
         }
-        for blob in [&frames.processes, &frames.sockets, &frames.filesystems, &frames.disks, &frames.interfaces] {
+        for blob in [
+            &frames.processes,
+            &frames.sockets,
+            &frames.filesystems,
+            &frames.disks,
+            &frames.interfaces,
+        ] {
             values.push(blob.as_ref().map_or(V::Null, |b| V::Blob(b.clone())));
         }
         stmt.execute(rusqlite::params_from_iter(values))?;
@@ -332,19 +371,35 @@ fn insert_sample(conn: &mut Connection, run_id: i64, sample: &Sample, frames: &F
 
 /// The names of the fixed columns, the scalars and the blobs, in insert order.
 pub(crate) fn sample_columns() -> Vec<&'static str> {
-    let mut names = vec!["run_id", "key_id", "time_ms", "lateness_ms", "suspended_ms", "collect_us"];
+    let mut names = vec![
+        "run_id",
+        "key_id",
+        "time_ms",
+        "lateness_ms",
+        "suspended_ms",
+        "collect_us",
+    ];
     names.extend(columns::SCALARS.iter().map(|c| c.name));
     names.extend(BLOB_COLUMNS);
     names
 }
 
-pub(crate) const BLOB_COLUMNS: [&str; 5] =
-    ["process_table", "socket_table", "filesystem_table", "disk_table", "interface_table"];
+pub(crate) const BLOB_COLUMNS: [&str; 5] = [
+    "process_table",
+    "socket_table",
+    "filesystem_table",
+    "disk_table",
+    "interface_table",
+];
 
 fn insert_sql() -> String {
     let names = sample_columns();
     let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-    format!("INSERT INTO samples ({}) VALUES ({})", names.join(", "), marks.join(", "))
+    format!(
+        "INSERT INTO samples ({}) VALUES ({})",
+        names.join(", "),
+        marks.join(", ")
+    )
 }
 
 /// Creates a new database file, mode 0600 (command lines can hold secrets),
@@ -369,11 +424,18 @@ fn create_file(path: &Path) -> Result<()> {
 /// can use, and gives the read-only connection that checked it.
 fn validate(path: &Path) -> Result<Connection> {
     let refuse = |reason: &str| -> anyhow::Error {
-        BadInput::NotFlightrec { path: path.into(), reason: reason.into() }.into()
+        BadInput::NotFlightrec {
+            path: path.into(),
+            reason: reason.into(),
+        }
+        .into()
     };
     let mut header = [0u8; 16];
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let len = file.metadata().with_context(|| format!("reading {}", path.display()))?.len();
+    let len = file
+        .metadata()
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
     if len == 0 {
         return Err(refuse("the file is empty, not a flightrec database"));
     }
@@ -383,18 +445,23 @@ fn validate(path: &Path) -> Result<Connection> {
     let damaged = |err: rusqlite::Error| -> anyhow::Error {
         BadInput::Unusable {
             path: path.into(),
-            reason: format!("the database is damaged ({err}); `flightrec check` tells more, or pass another --db"),
+            reason: format!(
+                "the database is damaged ({err}); `flightrec check` tells more, or pass another --db"
+            ),
         }
         .into()
     };
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(damaged)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(damaged)?;
+    let app_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(damaged)?;
     if app_id != APPLICATION_ID {
         return Err(refuse("an SQLite database of another program"));
     }
     // Reading the schema touches the first pages: a damaged file fails here.
-    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)).map_err(damaged)?;
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0))
+        .map_err(damaged)?;
     Ok(conn)
 }

@@ -19,9 +19,20 @@ pub struct Tables {
 }
 
 impl Tables {
-    pub const NONE: Tables =
-        Tables { processes: false, sockets: false, filesystems: false, disks: false, interfaces: false };
-    pub const ALL: Tables = Tables { processes: true, sockets: true, filesystems: true, disks: true, interfaces: true };
+    pub const NONE: Tables = Tables {
+        processes: false,
+        sockets: false,
+        filesystems: false,
+        disks: false,
+        interfaces: false,
+    };
+    pub const ALL: Tables = Tables {
+        processes: true,
+        sockets: true,
+        filesystems: true,
+        disks: true,
+        interfaces: true,
+    };
 
     fn any(self) -> bool {
         self != Tables::NONE
@@ -58,7 +69,11 @@ impl Store {
     ) -> Result<()> {
         let start = if tables.any() {
             self.conn
-                .query_row("SELECT key_id FROM samples WHERE id >= ?1 ORDER BY id LIMIT 1", [from_id], |r| r.get(0))
+                .query_row(
+                    "SELECT key_id FROM samples WHERE id >= ?1 ORDER BY id LIMIT 1",
+                    [from_id],
+                    |r| r.get(0),
+                )
                 .unwrap_or(from_id)
         } else {
             from_id
@@ -66,13 +81,17 @@ impl Store {
         let names = sample_columns();
         let mut selected: Vec<&str> = vec!["id"];
         selected.extend(names.iter().filter(|n| tables.any() || !BLOB_COLUMNS.contains(n)));
-        let sql = format!("SELECT {} FROM samples WHERE id BETWEEN ?1 AND ?2 ORDER BY id", selected.join(", "));
+        let sql = format!(
+            "SELECT {} FROM samples WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+            selected.join(", ")
+        );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query([start, to_id])?;
         let mut chain = Chain::default();
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
-            let stored = decode_row(row, tables, &mut chain).with_context(|| format!("reading sample {id}"))?;
+            let stored =
+                decode_row(row, tables, &mut chain).with_context(|| format!("reading sample {id}"))?;
             if id >= from_id {
                 each(stored)?;
             }
@@ -134,7 +153,12 @@ fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Chain) -> Result<
         };
         sample.processes = replay(tables.processes, &mut chain.processes, frame(0)?, "process")?;
         sample.sockets = replay(tables.sockets, &mut chain.sockets, frame(1)?, "socket")?;
-        sample.filesystems = replay(tables.filesystems, &mut chain.filesystems, frame(2)?, "filesystem")?;
+        sample.filesystems = replay(
+            tables.filesystems,
+            &mut chain.filesystems,
+            frame(2)?,
+            "filesystem",
+        )?;
         sample.disks = replay(tables.disks, &mut chain.disks, frame(3)?, "disk")?;
         sample.interfaces = replay(tables.interfaces, &mut chain.interfaces, frame(4)?, "interface")?;
     }
@@ -148,8 +172,14 @@ fn replay<T: Entity>(
     frame: Option<&[u8]>,
     what: &str,
 ) -> Result<Option<Vec<T>>> {
-    let Some(frame) = frame.filter(|_| wanted) else { return Ok(None) };
-    let base_rows = if codec::is_key_frame(frame) { None } else { base.as_deref() };
+    let Some(frame) = frame.filter(|_| wanted) else {
+        return Ok(None);
+    };
+    let base_rows = if codec::is_key_frame(frame) {
+        None
+    } else {
+        base.as_deref()
+    };
     let rows = codec::decode_frame(base_rows, frame).with_context(|| format!("decoding the {what} table"))?;
     *base = Some(rows.clone());
     Ok(Some(rows))

@@ -1,0 +1,64 @@
+//! The command line: arguments only. Each subcommand's work lives in its
+//! own module; `main` calls one function per subcommand.
+
+use crate::render::export::What;
+use crate::render::fields::Format;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "flightrec", version, about = "A flight recorder for Linux servers")]
+pub struct Cli {
+    /// The database file [default: $FLIGHTREC_DB, /var/lib/flightrec/flightrec.db for root,
+    /// else $XDG_STATE_HOME/flightrec/flightrec.db]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Sample the machine every interval into the database, until SIGTERM or SIGINT
+    Record(RecordArgs),
+    /// Show one sample: load, CPU, memory, top processes, filesystems, ports
+    Show(ShowArgs),
+    /// Write samples as rows for other tools
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+pub struct RecordArgs {
+    /// Time between samples, 100ms to 1h
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    /// The sample nearest this time [default: the latest]. TIME: 18:05, "2026-11-22 18:05",
+    /// RFC 3339, @EPOCH, "10m ago", -10m, now
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// How many processes, filesystems and ports to list
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// Which rows
+    #[arg(long, value_enum, default_value = "system")]
+    pub what: What,
+    /// First time to export [default: the first sample]
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Last time to export [default: the latest sample]
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: Format,
+    /// Write to FILE instead of standard output
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
