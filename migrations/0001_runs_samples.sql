@@ -49,6 +49,10 @@ CREATE TABLE samples (
     process_table BLOB, socket_table BLOB, filesystem_table BLOB, disk_table BLOB, interface_table BLOB
 );
 CREATE INDEX samples_by_time ON samples(time_ms);
+-- Late or suspended ticks are rare: a partial index finds them without a
+-- scan and costs nothing on an ordinary commit. A stall threshold is never
+-- below 15 s (max(3 × interval, 15 s)), so this holds every candidate.
+CREATE INDEX samples_irregular ON samples(id) WHERE lateness_ms >= 15000 OR suspended_ms >= 1000;
 
 -- Things the recorder itself noticed: samples dropped while the disk
 -- stalled, and the like.

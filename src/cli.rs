@@ -3,6 +3,7 @@
 
 use crate::render::export::What;
 use crate::render::fields::Format;
+use crate::render::report::Format as ReportFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -21,6 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Sample the machine every interval into the database, until SIGTERM or SIGINT
     Record(RecordArgs),
+    /// Explain the minutes before an unresponsive period (the newest by default)
+    Report(ReportArgs),
+    /// List unresponsive periods: unclean stops, reboots, stalls, suspends
+    Gaps(GapsArgs),
     /// Show one sample: load, CPU, memory, top processes, filesystems, ports
     Show(ShowArgs),
     /// Write samples as rows for other tools
@@ -32,6 +37,30 @@ pub struct RecordArgs {
     /// Time between samples, 100ms to 1h
     #[arg(long, default_value = "5s")]
     pub interval: String,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Explain period N of `flightrec gaps` (1 is the newest)
+    #[arg(long, value_name = "N", conflicts_with = "at")]
+    pub period: Option<usize>,
+    /// Explain the window ending at TIME instead of a period
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// How much time before the period to explain
+    #[arg(long, default_value = "15m")]
+    pub window: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Write to FILE instead of standard output
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct GapsArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
 }
 
 #[derive(Args)]

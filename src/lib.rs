@@ -2,12 +2,14 @@
 //! `collect` (the kernel's files into a `Sample`) → `store` (SQLite) →
 //! `rates` and `render` (rows and views for people and tools).
 
+pub mod analyze;
 pub mod cli;
 pub mod collect;
 pub mod error;
 pub mod rates;
 pub mod record;
 pub mod render;
+pub mod report;
 pub mod sample;
 pub mod store;
 pub mod time;

@@ -3,9 +3,10 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use flightrec::cli::{Cli, Command, ExportArgs, RecordArgs, ShowArgs};
+use flightrec::cli::{Cli, Command, ExportArgs, GapsArgs, RecordArgs, ReportArgs, ShowArgs};
 use flightrec::error::BadInput;
-use flightrec::render::{export, show};
+use flightrec::render::{self, export, show};
+use flightrec::report::{self, Target};
 use flightrec::store::{self, Store, Tables};
 use flightrec::{record, time};
 use std::io::{self, IsTerminal, Write};
@@ -18,6 +19,8 @@ fn main() -> ExitCode {
     let db = cli.db.unwrap_or_else(store::default_path);
     let result = match cli.command {
         Command::Record(args) => record_command(&db, args),
+        Command::Report(args) => report_command(&db, args),
+        Command::Gaps(args) => gaps_command(&db, args),
         Command::Show(args) => show_command(&db, args),
         Command::Export(args) => export_command(&db, args),
     };
@@ -35,6 +38,47 @@ fn record_command(db: &Path, args: RecordArgs) -> Result<()> {
         Duration::from_secs(3600),
     )?;
     record::run(db, record::Options { interval })
+}
+
+/// Window before a period that `gaps` counts samples in, as `report` does.
+const DEFAULT_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+fn report_command(db: &Path, args: ReportArgs) -> Result<()> {
+    let store = Store::open_read_only(db)?;
+    let now = chrono::Local::now();
+    let window = time::parse_interval(
+        "--window",
+        &args.window,
+        Duration::from_secs(60),
+        Duration::from_secs(86_400),
+    )?;
+    let target = match (args.period, &args.at) {
+        (Some(n), _) => Target::Period(n),
+        (None, Some(at)) => Target::At(time::parse_time("--at", at, now)?),
+        (None, None) => Target::Newest,
+    };
+    let found = report::report(&store, target, window.as_millis() as i64, now.timestamp_millis())?;
+    let mut out = output(args.output.as_deref())?;
+    render::report::report(&found, args.format, &mut out)?;
+    Ok(out.flush()?)
+}
+
+fn gaps_command(db: &Path, args: GapsArgs) -> Result<()> {
+    let store = Store::open_read_only(db)?;
+    let now_ms = chrono::Local::now().timestamp_millis();
+    let periods = report::gaps(&store, now_ms, DEFAULT_WINDOW_MS)?;
+    render::report::gaps(&periods, now_ms, args.format, &mut io::stdout().lock())?;
+    Ok(())
+}
+
+/// Standard output, or a file created at `path`.
+fn output(path: Option<&Path>) -> Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(path) => Box::new(io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    })
 }
 
 fn show_command(db: &Path, args: ShowArgs) -> Result<()> {
@@ -82,12 +126,7 @@ fn export_command(db: &Path, args: ExportArgs) -> Result<()> {
         }
         .into());
     }
-    let out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => Box::new(io::BufWriter::new(io::stdout().lock())),
-    };
+    let out = output(args.output.as_deref())?;
     // Progress only where someone watches and the rows go elsewhere.
     let show_progress = args.output.is_some() && io::stderr().is_terminal();
     let mut last_report = std::time::Instant::now();

@@ -224,6 +224,14 @@ pub fn format_ms_local(ms: i64) -> String {
     }
 }
 
+/// `18:05:03` in local time: for lines that already say which day.
+pub fn format_ms_clock(ms: i64) -> String {
+    match DateTime::from_timestamp_millis(ms) {
+        Some(utc) => utc.with_timezone(&Local).format("%H:%M:%S").to_string(),
+        None => format_ms_epoch(ms),
+    }
+}
+
 /// `2026-11-22T18:05:03.250Z`, for machines reading exports.
 pub fn format_ms_rfc3339(ms: i64) -> String {
     match DateTime::from_timestamp_millis(ms) {

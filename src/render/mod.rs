@@ -3,4 +3,5 @@
 
 pub mod export;
 pub mod fields;
+pub mod report;
 pub mod show;

@@ -193,14 +193,14 @@ fn cpu(row: &(&Process, Option<ProcessRates>)) -> f64 {
     row.1.map_or(0.0, |r| r.cpu())
 }
 
-fn table_with(header: &[&str]) -> Table {
+pub fn table_with(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(presets::NOTHING);
     t.set_header(header.to_vec());
     t
 }
 
-fn process_table(rows: &[(&Process, Option<ProcessRates>)], users: &mut UserNames) -> Table {
+pub fn process_table(rows: &[(&Process, Option<ProcessRates>)], users: &mut UserNames) -> Table {
     let mut t = table_with(&["PID", "USER", "S", "CPU%", "RSS", "THR", "FDS", "COMMAND"]);
     for (p, r) in rows {
         let command = if p.cmdline.is_empty() {
@@ -227,7 +227,7 @@ fn process_table(rows: &[(&Process, Option<ProcessRates>)], users: &mut UserName
     t
 }
 
-fn truncate(text: &str, max: usize) -> String {
+pub fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),
@@ -236,10 +236,10 @@ fn truncate(text: &str, max: usize) -> String {
 
 /// uid → user name, looked up once each (through NSS, like `ps`).
 #[derive(Default)]
-struct UserNames(HashMap<u32, String>);
+pub struct UserNames(HashMap<u32, String>);
 
 impl UserNames {
-    fn name(&mut self, uid: u32) -> String {
+    pub fn name(&mut self, uid: u32) -> String {
         self.0
             .entry(uid)
             .or_insert_with(|| {

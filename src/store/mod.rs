@@ -13,7 +13,7 @@ mod entities;
 pub mod migrate;
 mod read;
 
-pub use read::{Stored, Tables};
+pub use read::{Irregular, Stored, Tables};
 
 use crate::error::BadInput;
 use crate::sample::Sample;
@@ -234,6 +234,12 @@ impl Store {
             (Some(b), Some(a)) => Some(if time_ms - b.1 <= a.1 - time_ms { b.0 } else { a.0 }),
             (b, a) => b.or(a).map(|(id, _)| id),
         })
+    }
+
+    pub fn latest_sample_time(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row("SELECT max(time_ms) FROM samples", [], |r| r.get(0))?)
     }
 
     pub fn latest_sample(&self) -> Result<Option<i64>> {

@@ -6,6 +6,7 @@ use super::codec::{self, Entity};
 use super::{BLOB_COLUMNS, Store, columns, sample_columns};
 use crate::sample::Sample;
 use anyhow::{Context, Result};
+use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
 
 /// Which per-entity tables to decode; decoding is what costs.
@@ -183,4 +184,82 @@ fn replay<T: Entity>(
     let rows = codec::decode_frame(base_rows, frame).with_context(|| format!("decoding the {what} table"))?;
     *base = Some(rows.clone());
     Ok(Some(rows))
+}
+
+/// A tick that fired late or after a suspend, with the sample before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Irregular {
+    pub run_id: i64,
+    pub time_ms: i64,
+    pub lateness_ms: i64,
+    pub suspended_ms: i64,
+    /// Time of the sample before it in the same run, if any.
+    pub prev_time_ms: Option<i64>,
+}
+
+impl Store {
+    /// Samples that fired at least `min_lateness_ms` late (at least 15 s:
+    /// the partial index holds no others) or after a suspend.
+    pub fn irregular_ticks(&self, min_lateness_ms: i64) -> Result<Vec<Irregular>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.run_id, s.time_ms, s.lateness_ms, s.suspended_ms,
+                    (SELECT p.time_ms FROM samples p WHERE p.id = s.id - 1 AND p.run_id = s.run_id)
+             FROM samples s INDEXED BY samples_irregular
+             WHERE (s.lateness_ms >= 15000 OR s.suspended_ms >= 1000)
+               AND (s.lateness_ms >= ?1 OR s.suspended_ms >= 1000)
+             ORDER BY s.id",
+        )?;
+        let rows = stmt.query_map([min_lateness_ms], |r| {
+            Ok(Irregular {
+                run_id: r.get(0)?,
+                time_ms: r.get(1)?,
+                lateness_ms: r.get(2)?,
+                suspended_ms: r.get(3)?,
+                prev_time_ms: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The last sample (id, time) of a run. Runs follow each other, so it
+    /// is the last sample before the next run started; found through the
+    /// time index rather than a scan.
+    pub fn last_sample_of_run(
+        &self,
+        run_id: i64,
+        next_run_start_ms: Option<i64>,
+    ) -> Result<Option<(i64, i64)>> {
+        let found: Option<(i64, i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT id, time_ms, run_id FROM samples WHERE time_ms < ?1 ORDER BY time_ms DESC, id DESC LIMIT 1",
+                [next_run_start_ms.unwrap_or(i64::MAX)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        Ok(match found {
+            Some((id, time, run)) if run == run_id => Some((id, time)),
+            // A clock step can put another run's sample there: ask exactly.
+            Some(_) => self
+                .conn
+                .query_row(
+                    "SELECT id, time_ms FROM samples WHERE run_id = ?1 ORDER BY id DESC LIMIT 1",
+                    [run_id],
+                    |r| Ok(Some((r.get(0)?, r.get(1)?))),
+                )
+                .optional()?
+                .flatten(),
+            None => None,
+        })
+    }
+
+    /// How many samples have `from_ms <= time_ms <= to_ms`.
+    pub fn count_between(&self, from_ms: i64, to_ms: i64) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM samples WHERE time_ms BETWEEN ?1 AND ?2",
+            [from_ms, to_ms],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
 }

@@ -1,0 +1,635 @@
+//! Detectors over the per-entity tables: processes piling up by name,
+//! zombies and D state, a process leaking memory or file descriptors,
+//! connections piling up per port, listen queues overflowing, a port that
+//! stopped listening, and filesystems filling up (with who wrote).
+
+use super::{at, span};
+use crate::analyze::series::{self, Series, largest_rise};
+use crate::analyze::{Category, Finding, Severity, Window, values};
+use crate::rates;
+use crate::render::export::used_pct;
+use crate::render::fields::bytes;
+use crate::sample::{Direction, Sample};
+use crate::store::Stored;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+pub fn detect(w: &Window, found: &mut Vec<Finding>) {
+    process_pileups(w, found);
+    process_states(w, found);
+    process_growth(w, found);
+    socket_pileups(w, found);
+    socket_states(w, found);
+    accept_queues(w, found);
+    stopped_listening(w, found);
+    filesystems(w, found);
+}
+
+/// Series per key, from a counting function applied to every sample that
+/// has the table; keys absent from a sample count 0 there.
+fn counts_by<K: std::hash::Hash + Eq + Clone + Ord>(
+    samples: &[Stored],
+    has_table: fn(&Sample) -> bool,
+    count: impl Fn(&Sample, &mut HashMap<K, f64>),
+) -> BTreeMap<K, Series> {
+    let mut per_sample = Vec::new();
+    let mut keys = HashSet::new();
+    for s in samples.iter().filter(|s| has_table(&s.sample)) {
+        let mut counts = HashMap::new();
+        count(&s.sample, &mut counts);
+        keys.extend(counts.keys().cloned());
+        per_sample.push((s.sample.time_ms, counts));
+    }
+    keys.into_iter()
+        .map(|key| {
+            let series = per_sample
+                .iter()
+                .map(|(t, c)| (*t, c.get(&key).copied().unwrap_or(0.0)))
+                .collect();
+            (key, series)
+        })
+        .collect()
+}
+
+/// A rise worth reporting: at least `min_increase`, and at least double.
+fn pileup(series: &[(i64, f64)], min_increase: f64) -> Option<series::Rise> {
+    largest_rise(series).filter(|r| r.increase() >= min_increase && r.to >= 2.0 * r.from)
+}
+
+fn process_pileups(w: &Window, found: &mut Vec<Finding>) {
+    let by_name = counts_by(
+        w.samples,
+        |s| s.processes.is_some(),
+        |s, counts: &mut HashMap<Arc<str>, f64>| {
+            for p in s.processes.iter().flatten() {
+                *counts.entry(p.comm.clone()).or_default() += 1.0;
+            }
+        },
+    );
+    for (name, series) in by_name {
+        let Some(rise) = pileup(&series, 20.0) else {
+            continue;
+        };
+        let last = series.last().map_or(rise.to, |(_, v)| *v);
+        found.push(Finding {
+            kind: "process_pileup",
+            category: Category::Processes,
+            severity: if rise.increase() >= 50.0 {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            subject: name.to_string(),
+            summary: format!(
+                "{name} processes rose from {:.0} to {:.0} in {} ({} → {}){}",
+                rise.from,
+                rise.to,
+                span(rise.to_ms - rise.from_ms),
+                at(rise.from_ms),
+                at(rise.to_ms),
+                if last < rise.to {
+                    format!(", {last:.0} at the end")
+                } else {
+                    String::new()
+                }
+            ),
+            first_seen_ms: Some(rise.from_ms),
+            values: values([
+                ("from", json!(rise.from)),
+                ("to", json!(rise.to)),
+                ("from_ms", json!(rise.from_ms)),
+                ("to_ms", json!(rise.to_ms)),
+                ("last", json!(last)),
+            ]),
+        });
+    }
+}
+
+fn process_states(w: &Window, found: &mut Vec<Finding>) {
+    let by_state = counts_by(
+        w.samples,
+        |s| s.processes.is_some(),
+        |s, counts: &mut HashMap<char, f64>| {
+            for p in s
+                .processes
+                .iter()
+                .flatten()
+                .filter(|p| matches!(p.state, 'Z' | 'D'))
+            {
+                *counts.entry(p.state).or_default() += 1.0;
+            }
+        },
+    );
+    for (state, series) in by_state {
+        let (kind, what, min) = match state {
+            'Z' => (
+                "zombies",
+                "zombie processes (exited, not reaped by their parent)",
+                20.0,
+            ),
+            _ => (
+                "d_state",
+                "processes in D state (uninterruptible, usually waiting on I/O)",
+                5.0,
+            ),
+        };
+        let Some((peak_ms, peak)) = series::max(&series).filter(|(_, v)| *v >= min) else {
+            continue;
+        };
+        let since = series::first_at_or_above(&series, min);
+        let names = state_names(w.samples, state, peak_ms);
+        found.push(Finding {
+            kind,
+            category: Category::Processes,
+            severity: if peak >= 4.0 * min {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            subject: names.first().cloned().unwrap_or_else(|| what.into()),
+            summary: format!(
+                "{peak:.0} {what} at {}, ≥ {min:.0} since {}{}",
+                at(peak_ms),
+                at(since.unwrap_or(peak_ms)),
+                if names.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", names.join(", "))
+                }
+            ),
+            first_seen_ms: since,
+            values: values([("peak", json!(peak)), ("peak_ms", json!(peak_ms))]),
+        });
+    }
+}
+
+/// The commands most often in `state` at one sample, "name ×count".
+fn state_names(samples: &[Stored], state: char, time_ms: i64) -> Vec<String> {
+    let Some(sample) = samples.iter().find(|s| s.sample.time_ms == time_ms) else {
+        return Vec::new();
+    };
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for p in sample
+        .sample
+        .processes
+        .iter()
+        .flatten()
+        .filter(|p| p.state == state)
+    {
+        *counts.entry(&p.comm).or_default() += 1;
+    }
+    let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    ranked.iter().take(3).map(|(n, c)| format!("{n} ×{c}")).collect()
+}
+
+/// One process whose memory or open files grew steadily through the window.
+fn process_growth(w: &Window, found: &mut Vec<Finding>) {
+    let with_tables: Vec<&Sample> = w
+        .samples
+        .iter()
+        .map(|s| &s.sample)
+        .filter(|s| s.processes.is_some())
+        .collect();
+    let (Some(first), Some(last)) = (with_tables.first(), with_tables.last()) else {
+        return;
+    };
+    let total_mem = last.memory.map_or(0, |m| m.total) as f64;
+    let start: HashMap<(u32, u64), &crate::sample::Process> =
+        first.processes.iter().flatten().map(|p| (p.key(), p)).collect();
+    for p in last.processes.iter().flatten() {
+        let Some(old) = start.get(&p.key()) else { continue };
+        let grew = p.rss_bytes.saturating_sub(old.rss_bytes) as f64;
+        if total_mem > 0.0 && grew >= 0.1 * total_mem && steady(&with_tables, p.key(), |q| q.rss_bytes as f64)
+        {
+            found.push(Finding {
+                kind: "memory_growth",
+                category: Category::Memory,
+                severity: if grew >= 0.25 * total_mem {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                },
+                subject: p.comm.to_string(),
+                summary: format!(
+                    "{} (pid {}) grew steadily from {} to {} RSS in {} ({:.0}% of memory)",
+                    p.comm,
+                    p.pid,
+                    bytes(old.rss_bytes as f64),
+                    bytes(p.rss_bytes as f64),
+                    span(last.time_ms - first.time_ms),
+                    grew * 100.0 / total_mem
+                ),
+                first_seen_ms: Some(first.time_ms),
+                values: values([
+                    ("pid", json!(p.pid)),
+                    ("rss_from", json!(old.rss_bytes)),
+                    ("rss_to", json!(p.rss_bytes)),
+                ]),
+            });
+        }
+        let (Some(fds_then), Some(fds_now)) = (old.fds, p.fds) else {
+            continue;
+        };
+        if fds_now >= fds_then.saturating_mul(2) && fds_now - fds_then >= 200 {
+            found.push(Finding {
+                kind: "fd_growth",
+                category: Category::FileDescriptors,
+                severity: Severity::Medium,
+                subject: p.comm.to_string(),
+                summary: format!(
+                    "{} (pid {}) open files rose from {fds_then} to {fds_now} in {}",
+                    p.comm,
+                    p.pid,
+                    span(last.time_ms - first.time_ms)
+                ),
+                first_seen_ms: Some(first.time_ms),
+                values: values([
+                    ("pid", json!(p.pid)),
+                    ("fds_from", json!(fds_then)),
+                    ("fds_to", json!(fds_now)),
+                ]),
+            });
+        }
+    }
+}
+
+/// Whether a process's value rose in most steps where it was seen.
+fn steady(samples: &[&Sample], key: (u32, u64), get: fn(&crate::sample::Process) -> f64) -> bool {
+    let points: Vec<f64> = samples
+        .iter()
+        .filter_map(|s| s.processes.as_ref()?.iter().find(|p| p.key() == key).map(get))
+        .collect();
+    let steps = points.windows(2).count();
+    let rising = points.windows(2).filter(|p| p[1] >= p[0]).count();
+    steps > 0 && rising * 10 >= steps * 8
+}
+
+fn socket_pileups(w: &Window, found: &mut Vec<Finding>) {
+    let by_port = counts_by(
+        w.samples,
+        |s| s.sockets.is_some(),
+        |s, counts: &mut HashMap<(Direction, u16), f64>| {
+            for p in s
+                .sockets
+                .iter()
+                .flatten()
+                .filter(|p| p.direction != Direction::Listen && p.state != "TIME_WAIT")
+            {
+                *counts.entry((p.direction, p.port)).or_default() += f64::from(p.count);
+            }
+        },
+    );
+    for ((direction, port), series) in by_port {
+        let Some(rise) = pileup(&series, 20.0) else {
+            continue;
+        };
+        let (subject, what) = match direction {
+            Direction::Outgoing => (
+                format!("remote port {port}"),
+                format!("outgoing connections to port {port}"),
+            ),
+            _ => (
+                format!("port {port}"),
+                format!("connections to local port {port}"),
+            ),
+        };
+        found.push(Finding {
+            kind: if direction == Direction::Outgoing {
+                "outgoing_connection_pileup"
+            } else {
+                "connection_pileup"
+            },
+            category: Category::Sockets,
+            severity: if rise.to >= 100.0 {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            subject,
+            summary: format!(
+                "{what} piled up from {:.0} to {:.0} in {} ({} → {})",
+                rise.from,
+                rise.to,
+                span(rise.to_ms - rise.from_ms),
+                at(rise.from_ms),
+                at(rise.to_ms)
+            ),
+            first_seen_ms: Some(rise.from_ms),
+            values: values([
+                ("port", json!(port)),
+                ("from", json!(rise.from)),
+                ("to", json!(rise.to)),
+                ("from_ms", json!(rise.from_ms)),
+                ("to_ms", json!(rise.to_ms)),
+            ]),
+        });
+    }
+}
+
+/// Half-open or half-closed connections accumulating on one port.
+fn socket_states(w: &Window, found: &mut Vec<Finding>) {
+    let by_state = counts_by(
+        w.samples,
+        |s| s.sockets.is_some(),
+        |s, counts: &mut HashMap<(u16, String), f64>| {
+            for p in s
+                .sockets
+                .iter()
+                .flatten()
+                .filter(|p| p.state == "SYN_RECV" || p.state == "CLOSE_WAIT")
+            {
+                *counts.entry((p.port, p.state.clone())).or_default() += f64::from(p.count);
+            }
+        },
+    );
+    for ((port, state), series) in by_state {
+        let Some((peak_ms, peak)) = series::max(&series).filter(|(_, v)| *v >= 20.0) else {
+            continue;
+        };
+        let meaning = if state == "SYN_RECV" {
+            "handshakes not completed: a SYN flood, or a server too slow to accept"
+        } else {
+            "the peer closed and the local program never did: it is stuck or leaking"
+        };
+        found.push(Finding {
+            kind: "socket_state_pileup",
+            category: Category::Sockets,
+            severity: if peak >= 100.0 {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            subject: format!("port {port}"),
+            summary: format!(
+                "{peak:.0} connections in {state} on port {port} at {} ({meaning})",
+                at(peak_ms)
+            ),
+            first_seen_ms: series::first_at_or_above(&series, 20.0),
+            values: values([
+                ("port", json!(port)),
+                ("state", json!(state)),
+                ("peak", json!(peak)),
+            ]),
+        });
+    }
+}
+
+fn accept_queues(w: &Window, found: &mut Vec<Finding>) {
+    let mut full: BTreeMap<u16, Vec<(i64, u32, u32)>> = BTreeMap::new();
+    for s in w.samples {
+        for p in s.sample.sockets.iter().flatten() {
+            if p.direction == Direction::Listen && p.backlog > 0 && p.queued >= p.backlog {
+                full.entry(p.port)
+                    .or_default()
+                    .push((s.sample.time_ms, p.queued, p.backlog));
+            }
+        }
+    }
+    let dropped = w.samples.first().zip(w.samples.last()).and_then(|(a, b)| {
+        Some(
+            b.sample
+                .net?
+                .listen_drops
+                .saturating_sub(a.sample.net?.listen_drops),
+        )
+    });
+    for (port, times) in full {
+        let (since, queued, backlog) = times[0];
+        let drops = dropped
+            .filter(|d| *d > 0)
+            .map_or(String::new(), |d| format!(", {d} connections dropped"));
+        found.push(Finding {
+            kind: "accept_queue_full",
+            category: Category::Sockets,
+            severity: Severity::High,
+            subject: format!("port {port}"),
+            summary: format!(
+                "port {port} accept queue full ({queued}/{backlog}) since {} in {} samples{drops}: the server is not accepting",
+                at(since),
+                times.len()
+            ),
+            first_seen_ms: Some(since),
+            values: values([("port", json!(port)), ("backlog", json!(backlog)), ("samples", json!(times.len()))]),
+        });
+    }
+}
+
+fn stopped_listening(w: &Window, found: &mut Vec<Finding>) {
+    let with_sockets: Vec<&Sample> = w
+        .samples
+        .iter()
+        .map(|s| &s.sample)
+        .filter(|s| s.sockets.is_some())
+        .collect();
+    let listening = |s: &Sample| -> HashSet<u16> {
+        s.sockets
+            .iter()
+            .flatten()
+            .filter(|p| p.direction == Direction::Listen)
+            .map(|p| p.port)
+            .collect()
+    };
+    let (Some(first), Some(last)) = (with_sockets.first(), with_sockets.last()) else {
+        return;
+    };
+    let now = listening(last);
+    let mut gone: Vec<u16> = listening(first).difference(&now).copied().collect();
+    gone.sort_unstable();
+    for port in gone {
+        let when = with_sockets
+            .iter()
+            .find(|s| !listening(s).contains(&port))
+            .map_or(last.time_ms, |s| s.time_ms);
+        found.push(Finding {
+            kind: "stopped_listening",
+            category: Category::Sockets,
+            severity: Severity::High,
+            subject: format!("port {port}"),
+            summary: format!(
+                "port {port} stopped listening by {}: its server exited or closed it",
+                at(when)
+            ),
+            first_seen_ms: Some(when),
+            values: values([("port", json!(port))]),
+        });
+    }
+}
+
+/// Filesystems that are read-only by nature always look full.
+const ALWAYS_FULL: [&str; 4] = ["squashfs", "iso9660", "erofs", "udf"];
+
+fn filesystems(w: &Window, found: &mut Vec<Finding>) {
+    let usage = counts_by(
+        w.samples,
+        |s| s.filesystems.is_some(),
+        |s, counts: &mut HashMap<String, f64>| {
+            for fs in s
+                .filesystems
+                .iter()
+                .flatten()
+                .filter(|fs| !ALWAYS_FULL.contains(&fs.fs_type.as_str()))
+            {
+                counts.insert(fs.mount_point.clone(), used_pct(fs));
+            }
+        },
+    );
+    for (mount, series) in usage {
+        let Some((peak_ms, peak)) = series::max(&series) else {
+            continue;
+        };
+        let rise = largest_rise(&series);
+        let (severity, what) = if peak >= 99.9 {
+            (
+                Severity::High,
+                format!(
+                    "{mount} hit 100% full at {}",
+                    at(series::first_at_or_above(&series, 99.9).unwrap_or(peak_ms))
+                ),
+            )
+        } else if peak >= 95.0 {
+            (
+                Severity::Medium,
+                format!("{mount} reached {peak:.1}% full at {}", at(peak_ms)),
+            )
+        } else if let Some(eta) = time_to_full(&series) {
+            (
+                Severity::Medium,
+                format!(
+                    "{mount} is filling: {peak:.1}% full, full in about {} at this rate",
+                    span(eta)
+                ),
+            )
+        } else {
+            continue;
+        };
+        let from = rise.map_or(String::new(), |r| {
+            format!(" (from {:.0}% at {})", r.from, at(r.from_ms))
+        });
+        let writers = top_writers(w.samples, rise.map_or(peak_ms, |r| r.from_ms), peak_ms);
+        let writing = if writers.is_empty() {
+            String::new()
+        } else {
+            format!("; writing most: {}", writers.join(", "))
+        };
+        found.push(Finding {
+            kind: "filesystem_full",
+            category: Category::Filesystem,
+            severity,
+            subject: mount.clone(),
+            summary: format!("{what}{from}{writing}"),
+            first_seen_ms: rise.map(|r| r.from_ms).or(Some(peak_ms)),
+            values: values([
+                ("mount_point", json!(mount)),
+                ("peak_pct", json!(peak)),
+                ("writers", json!(writers)),
+            ]),
+        });
+    }
+    inodes(w, found);
+}
+
+/// Milliseconds until 100% at the window's average rate of climb, when
+/// that is under a day and the climb is real (≥ 1 point).
+fn time_to_full(series: &[(i64, f64)]) -> Option<i64> {
+    let (&(t0, v0), &(t1, v1)) = (series.first()?, series.last()?);
+    if v1 - v0 < 1.0 || t1 <= t0 {
+        return None;
+    }
+    let per_ms = (v1 - v0) / (t1 - t0) as f64;
+    let eta = ((100.0 - v1) / per_ms) as i64;
+    (eta < 86_400_000).then_some(eta)
+}
+
+/// The processes that wrote the most bytes between two times, "name (pid
+/// N) 12.0 MiB/s".
+fn top_writers(samples: &[Stored], from_ms: i64, to_ms: i64) -> Vec<String> {
+    let at_time = |t: i64| {
+        samples
+            .iter()
+            .map(|s| &s.sample)
+            .filter(|s| s.processes.is_some())
+            .find(|s| s.time_ms >= t)
+    };
+    let (Some(a), Some(b)) = (at_time(from_ms), at_time(to_ms)) else {
+        return Vec::new();
+    };
+    let (a, b) = if a.time_ms == b.time_ms {
+        match samples
+            .iter()
+            .map(|s| &s.sample)
+            .filter(|s| s.processes.is_some() && s.time_ms < b.time_ms)
+            .last()
+        {
+            Some(before) => (before, b),
+            None => return Vec::new(),
+        }
+    } else {
+        (a, b)
+    };
+    let Some(seconds) = rates::elapsed_s(a, b) else {
+        return Vec::new();
+    };
+    let before: HashMap<(u32, u64), u64> = a
+        .processes
+        .iter()
+        .flatten()
+        .filter_map(|p| Some((p.key(), p.write_bytes?)))
+        .collect();
+    let mut rates: Vec<(String, f64)> = b
+        .processes
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            let wrote = p.write_bytes?.saturating_sub(*before.get(&p.key()).unwrap_or(&0));
+            (wrote > 0).then(|| (format!("{} (pid {})", p.comm, p.pid), wrote as f64 / seconds))
+        })
+        .collect();
+    rates.sort_by(|x, y| y.1.total_cmp(&x.1));
+    rates
+        .iter()
+        .take(3)
+        .map(|(who, rate)| format!("{who} {}/s", bytes(*rate)))
+        .collect()
+}
+
+fn inodes(w: &Window, found: &mut Vec<Finding>) {
+    let Some(last) = w
+        .samples
+        .iter()
+        .rev()
+        .find_map(|s| s.sample.filesystems.as_ref().map(|f| (s.sample.time_ms, f)))
+    else {
+        return;
+    };
+    for fs in last
+        .1
+        .iter()
+        .filter(|fs| fs.inodes_total > 0 && !ALWAYS_FULL.contains(&fs.fs_type.as_str()))
+    {
+        let pct = fs.inodes_used as f64 * 100.0 / fs.inodes_total as f64;
+        if pct < 95.0 {
+            continue;
+        }
+        found.push(Finding {
+            kind: "inodes_exhausted",
+            category: Category::Filesystem,
+            severity: if pct >= 99.9 {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            subject: fs.mount_point.clone(),
+            summary: format!(
+                "{} has {pct:.1}% of its inodes in use ({} of {}): no new files can be created once full",
+                fs.mount_point, fs.inodes_used, fs.inodes_total
+            ),
+            first_seen_ms: Some(last.0),
+            values: values([
+                ("mount_point", json!(fs.mount_point)),
+                ("inodes_used_pct", json!(pct)),
+            ]),
+        });
+    }
+}

@@ -1,0 +1,38 @@
+//! Detectors: each looks at the window for one kind of trouble and speaks
+//! only when a clear threshold was crossed or the change against the
+//! baseline is large. "Nothing abnormal" is a valid answer.
+
+mod entities;
+mod system;
+
+use super::series::Series;
+use super::{Finding, Window};
+use crate::sample::Sample;
+
+pub fn all(window: &Window) -> Vec<Finding> {
+    if window.samples.is_empty() {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    system::detect(window, &mut found);
+    entities::detect(window, &mut found);
+    found
+}
+
+/// One number per sample of the window, where the sample has it.
+pub(super) fn scalar(samples: &[crate::store::Stored], get: impl Fn(&Sample) -> Option<f64>) -> Series {
+    samples
+        .iter()
+        .filter_map(|s| Some((s.sample.time_ms, get(&s.sample)?)))
+        .collect()
+}
+
+/// A time of day for summaries.
+pub(super) fn at(ms: i64) -> String {
+    crate::time::format_ms_clock(ms)
+}
+
+/// A span for summaries: `13m`, `40s`.
+pub(super) fn span(ms: i64) -> String {
+    crate::time::format_duration_ms(ms)
+}

@@ -1,0 +1,438 @@
+//! Detectors over the system scalars: load and CPU, memory and swap, PSI,
+//! open files, process and thread limits, disks, and the recorder's own
+//! lateness.
+
+use super::{at, scalar, span};
+use crate::analyze::series::{self, largest_rise};
+use crate::analyze::{Category, Finding, Severity, Window, values};
+use crate::rates;
+use crate::sample::Sample;
+use serde_json::json;
+use std::collections::HashMap;
+
+pub fn detect(w: &Window, found: &mut Vec<Finding>) {
+    load(w, found);
+    cpu_steal(w, found);
+    memory(w, found);
+    oom_kills(w, found);
+    swapping(w, found);
+    pressure(w, found);
+    open_files(w, found);
+    task_limits(w, found);
+    disks(w, found);
+    lateness(w, found);
+}
+
+fn ncpu(w: &Window) -> f64 {
+    w.samples
+        .iter()
+        .rev()
+        .find_map(|s| s.sample.cpu.map(|c| c.ncpu))
+        .unwrap_or(1)
+        .max(1) as f64
+}
+
+fn load(w: &Window, found: &mut Vec<Finding>) {
+    let load = scalar(w.samples, |s| Some(s.load?.load1));
+    let Some((peak_ms, peak)) = series::max(&load) else {
+        return;
+    };
+    let cpus = ncpu(w);
+    let before = series::mean(&scalar(w.baseline, |s| Some(s.load?.load1)))
+        .or_else(|| load.first().map(|(_, v)| *v))
+        .unwrap_or(0.0);
+    if peak < 2.0 * cpus || peak < 2.0 * before.max(0.5) {
+        return;
+    }
+    let severity = if peak >= 4.0 * cpus {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    let running = scalar(w.samples, |s| Some(s.cpu?.procs_running as f64));
+    let queue = series::max(&running).map_or(0.0, |(_, v)| v);
+    let rise = largest_rise(&load);
+    let from_ms = rise.map_or(peak_ms, |r| r.from_ms);
+    found.push(Finding {
+        kind: "load_high",
+        category: Category::Cpu,
+        severity,
+        subject: "load".into(),
+        summary: format!(
+            "load rose from {before:.1} to {peak:.1} ({:.0}× the {cpus:.0} CPUs) by {}, run queue up to {queue:.0}",
+            peak / cpus,
+            at(peak_ms)
+        ),
+        first_seen_ms: Some(from_ms),
+        values: values([
+            ("baseline", json!(before)),
+            ("peak", json!(peak)),
+            ("peak_ms", json!(peak_ms)),
+            ("cpus", json!(cpus)),
+            ("run_queue_max", json!(queue)),
+        ]),
+    });
+    top_cpu_consumers(w, found);
+}
+
+/// Who used the CPU in the window: only worth saying when the load is.
+fn top_cpu_consumers(w: &Window, found: &mut Vec<Finding>) {
+    let (Some(first), Some(last)) = (w.samples.first(), w.samples.last()) else {
+        return;
+    };
+    let seconds = (last.sample.time_ms - first.sample.time_ms) as f64 / 1000.0;
+    if seconds <= 0.0 {
+        return;
+    }
+    let ticks_at = |s: &Sample| -> HashMap<(u32, u64), (std::sync::Arc<str>, u64)> {
+        s.processes
+            .iter()
+            .flatten()
+            .map(|p| (p.key(), (p.comm.clone(), p.utime_ticks + p.stime_ticks)))
+            .collect()
+    };
+    let start = ticks_at(&first.sample);
+    let mut by_name: HashMap<std::sync::Arc<str>, f64> = HashMap::new();
+    for (key, (name, ticks)) in ticks_at(&last.sample) {
+        let used = ticks - start.get(&key).map_or(0, |(_, t)| *t).min(ticks);
+        *by_name.entry(name).or_default() += used as f64;
+    }
+    let hz = rates::ticks_per_second();
+    let mut ranked: Vec<(std::sync::Arc<str>, f64)> = by_name
+        .into_iter()
+        .map(|(n, t)| (n, t * 100.0 / (hz * seconds)))
+        .filter(|(_, pct)| *pct >= 5.0)
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked.truncate(3);
+    if ranked.is_empty() {
+        return;
+    }
+    let names: Vec<String> = ranked.iter().map(|(n, pct)| format!("{n} {pct:.0}%")).collect();
+    found.push(Finding {
+        kind: "cpu_top_consumers",
+        category: Category::Cpu,
+        severity: Severity::Info,
+        subject: ranked[0].0.to_string(),
+        summary: format!(
+            "most CPU in the window (% of one CPU, summed by command): {}",
+            names.join(", ")
+        ),
+        first_seen_ms: None,
+        values: ranked
+            .iter()
+            .map(|(n, pct)| (n.to_string(), json!(pct)))
+            .collect(),
+    });
+}
+
+fn cpu_steal(w: &Window, found: &mut Vec<Finding>) {
+    let steal: Vec<(i64, f64)> = w
+        .samples
+        .windows(2)
+        .filter_map(|p| {
+            let pct = rates::cpu_percent(p[0].sample.cpu.as_ref()?, p[1].sample.cpu.as_ref()?)?;
+            Some((p[1].sample.time_ms, pct.steal))
+        })
+        .collect();
+    let Some(mean) = series::mean(&steal) else { return };
+    if mean < 10.0 {
+        return;
+    }
+    let peak = series::max(&steal).unwrap_or_default();
+    found.push(Finding {
+        kind: "cpu_steal",
+        category: Category::Cpu,
+        severity: if mean >= 30.0 {
+            Severity::High
+        } else {
+            Severity::Medium
+        },
+        subject: "cpu steal".into(),
+        summary: format!(
+            "the hypervisor took {mean:.0}% of CPU time on average (steal), up to {:.0}% at {}",
+            peak.1,
+            at(peak.0)
+        ),
+        first_seen_ms: series::first_at_or_above(&steal, 10.0),
+        values: values([("mean_pct", json!(mean)), ("peak_pct", json!(peak.1))]),
+    });
+}
+
+fn memory(w: &Window, found: &mut Vec<Finding>) {
+    let available = scalar(w.samples, |s| Some(s.memory?.available as f64));
+    let total = w
+        .samples
+        .iter()
+        .rev()
+        .find_map(|s| s.sample.memory.map(|m| m.total))
+        .unwrap_or(0) as f64;
+    let Some((low_ms, low)) = series::min(&available) else {
+        return;
+    };
+    if total <= 0.0 {
+        return;
+    }
+    let pct = low * 100.0 / total;
+    if pct >= 10.0 {
+        return;
+    }
+    let start = available.first().map_or(low, |(_, v)| *v);
+    found.push(Finding {
+        kind: "memory_low",
+        category: Category::Memory,
+        severity: if pct < 5.0 {
+            Severity::High
+        } else {
+            Severity::Medium
+        },
+        subject: "memory".into(),
+        summary: format!(
+            "available memory fell from {} to {} ({pct:.1}% of {}) at {}",
+            crate::render::fields::bytes(start),
+            crate::render::fields::bytes(low),
+            crate::render::fields::bytes(total),
+            at(low_ms)
+        ),
+        first_seen_ms: series::first_at_or_below(&available, 0.1 * total),
+        values: values([
+            ("available_min", json!(low)),
+            ("total", json!(total)),
+            ("at_ms", json!(low_ms)),
+        ]),
+    });
+}
+
+fn oom_kills(w: &Window, found: &mut Vec<Finding>) {
+    let kills = scalar(w.samples, |s| Some(s.vm?.oom_kills as f64));
+    let (Some(first), Some(last)) = (kills.first(), kills.last()) else {
+        return;
+    };
+    let count = last.1 - first.1;
+    if count < 1.0 {
+        return;
+    }
+    let when = kills
+        .iter()
+        .find(|(_, v)| *v > first.1)
+        .map_or(last.0, |(t, _)| *t);
+    found.push(Finding {
+        kind: "oom_kill",
+        category: Category::Memory,
+        severity: Severity::High,
+        subject: "oom killer".into(),
+        summary: format!(
+            "the OOM killer killed {count:.0} process(es), the first by {}",
+            at(when)
+        ),
+        first_seen_ms: Some(when),
+        values: values([("kills", json!(count))]),
+    });
+}
+
+fn swapping(w: &Window, found: &mut Vec<Finding>) {
+    let rate = |get: fn(&Sample) -> Option<u64>| -> Vec<(i64, f64)> {
+        w.samples
+            .windows(2)
+            .filter_map(|p| {
+                let seconds = rates::elapsed_s(&p[0].sample, &p[1].sample)?;
+                Some((
+                    p[1].sample.time_ms,
+                    rates::per_second(get(&p[0].sample)?, get(&p[1].sample)?, seconds)?,
+                ))
+            })
+            .collect()
+    };
+    let swap_out = rate(|s| Some(s.vm?.swap_out));
+    let faults = rate(|s| Some(s.vm?.major_faults));
+    if let Some((peak_ms, peak)) = series::max(&swap_out).filter(|(_, v)| *v >= 1000.0) {
+        found.push(Finding {
+            kind: "swapping",
+            category: Category::Memory,
+            severity: Severity::Medium,
+            subject: "swap".into(),
+            summary: format!("swapping out up to {peak:.0} pages/s at {}", at(peak_ms)),
+            first_seen_ms: series::first_at_or_above(&swap_out, 100.0),
+            values: values([("swap_out_peak_per_s", json!(peak))]),
+        });
+    }
+    if let Some((peak_ms, peak)) = series::max(&faults).filter(|(_, v)| *v >= 1000.0) {
+        found.push(Finding {
+            kind: "major_faults",
+            category: Category::Memory,
+            severity: Severity::Medium,
+            subject: "major faults".into(),
+            summary: format!(
+                "major page faults up to {peak:.0}/s at {} (reading pages back from disk)",
+                at(peak_ms)
+            ),
+            first_seen_ms: series::first_at_or_above(&faults, 100.0),
+            values: values([("major_faults_peak_per_s", json!(peak))]),
+        });
+    }
+}
+
+fn pressure(w: &Window, found: &mut Vec<Finding>) {
+    type Get = fn(&Sample) -> Option<f64>;
+    let checks: [(&str, &str, Get, f64, f64); 5] = [
+        ("cpu", "some", |s| Some(s.pressure.cpu?.some_avg10), 50.0, 80.0),
+        (
+            "memory",
+            "some",
+            |s| Some(s.pressure.memory?.some_avg10),
+            20.0,
+            50.0,
+        ),
+        ("memory", "full", |s| s.pressure.memory?.full_avg10, 10.0, 30.0),
+        ("io", "some", |s| Some(s.pressure.io?.some_avg10), 40.0, 80.0),
+        ("io", "full", |s| s.pressure.io?.full_avg10, 20.0, 50.0),
+    ];
+    for (resource, kind, get, medium, high) in checks {
+        let series = scalar(w.samples, get);
+        let Some((peak_ms, peak)) = series::max(&series).filter(|(_, v)| *v >= medium) else {
+            continue;
+        };
+        found.push(Finding {
+            kind: "pressure",
+            category: Category::Pressure,
+            severity: if peak >= high { Severity::High } else { Severity::Medium },
+            subject: format!("{resource} pressure"),
+            summary: format!(
+                "{resource} pressure ({kind}): tasks stalled {peak:.0}% of the time (avg10) at {}, above {medium:.0}% since {}",
+                at(peak_ms),
+                at(series::first_at_or_above(&series, medium).unwrap_or(peak_ms))
+            ),
+            first_seen_ms: series::first_at_or_above(&series, medium),
+            values: values([("peak_avg10", json!(peak)), ("line", json!(kind))]),
+        });
+    }
+}
+
+fn open_files(w: &Window, found: &mut Vec<Finding>) {
+    let used = scalar(w.samples, |s| {
+        let f = s.files?;
+        (f.max > 0).then(|| f.allocated as f64 * 100.0 / f.max as f64)
+    });
+    let Some((peak_ms, peak)) = series::max(&used).filter(|(_, v)| *v >= 80.0) else {
+        return;
+    };
+    found.push(Finding {
+        kind: "file_handles_near_limit",
+        category: Category::FileDescriptors,
+        severity: if peak >= 95.0 {
+            Severity::High
+        } else {
+            Severity::Medium
+        },
+        subject: "open files".into(),
+        summary: format!("open files reached {peak:.0}% of fs.file-max at {}", at(peak_ms)),
+        first_seen_ms: series::first_at_or_above(&used, 80.0),
+        values: values([("peak_pct", json!(peak))]),
+    });
+}
+
+fn task_limits(w: &Window, found: &mut Vec<Finding>) {
+    type Get = fn(&Sample) -> Option<f64>;
+    let checks: [(&str, &str, Get); 2] = [
+        ("processes", "kernel.pid_max", |s| {
+            let t = s.tasks?;
+            (t.pid_max > 0).then(|| t.processes as f64 * 100.0 / t.pid_max as f64)
+        }),
+        ("threads", "kernel.threads-max", |s| {
+            let t = s.tasks?;
+            (t.threads_max > 0).then(|| t.threads as f64 * 100.0 / t.threads_max as f64)
+        }),
+    ];
+    for (what, limit, get) in checks {
+        let series = scalar(w.samples, get);
+        let Some((peak_ms, peak)) = series::max(&series).filter(|(_, v)| *v >= 80.0) else {
+            continue;
+        };
+        found.push(Finding {
+            kind: "tasks_near_limit",
+            category: Category::Limits,
+            severity: Severity::High,
+            subject: what.into(),
+            summary: format!("{what} reached {peak:.0}% of {limit} at {}", at(peak_ms)),
+            first_seen_ms: series::first_at_or_above(&series, 80.0),
+            values: values([("peak_pct", json!(peak))]),
+        });
+    }
+}
+
+fn disks(w: &Window, found: &mut Vec<Finding>) {
+    let mut busy: HashMap<String, Vec<(i64, f64, f64)>> = HashMap::new();
+    for pair in w.samples.windows(2) {
+        let (prev, cur) = (&pair[0].sample, &pair[1].sample);
+        let Some(seconds) = rates::elapsed_s(prev, cur) else {
+            continue;
+        };
+        for disk in cur.disks.iter().flatten() {
+            let old = prev.disks.iter().flatten().find(|d| d.name == disk.name);
+            if let Some(r) = old.and_then(|old| rates::disk_rates(old, disk, seconds)) {
+                busy.entry(disk.name.clone())
+                    .or_default()
+                    .push((cur.time_ms, r.busy, r.wait_ms));
+            }
+        }
+    }
+    let mut names: Vec<&String> = busy.keys().collect();
+    names.sort();
+    for name in names {
+        let points = &busy[name];
+        let saturated: Vec<&(i64, f64, f64)> = points.iter().filter(|(_, b, _)| *b >= 90.0).collect();
+        if saturated.len() < 3 {
+            continue;
+        }
+        let worst_wait = points.iter().map(|p| p.2).fold(0.0, f64::max);
+        found.push(Finding {
+            kind: "disk_saturated",
+            category: Category::Disk,
+            severity: if worst_wait >= 100.0 { Severity::High } else { Severity::Medium },
+            subject: name.clone(),
+            summary: format!(
+                "disk {name} busy ≥ 90% in {} of {} intervals from {}, waits up to {worst_wait:.0} ms per I/O",
+                saturated.len(),
+                points.len(),
+                at(saturated[0].0)
+            ),
+            first_seen_ms: Some(saturated[0].0),
+            values: values([("saturated_intervals", json!(saturated.len())), ("wait_ms_max", json!(worst_wait))]),
+        });
+    }
+}
+
+/// The recorder's timer firing late is the most direct sign that the
+/// machine was becoming unresponsive.
+fn lateness(w: &Window, found: &mut Vec<Finding>) {
+    let late = scalar(w.samples, |s| Some(s.lateness_ms as f64));
+    let threshold = (w.interval_ms as f64).max(1000.0);
+    let Some((peak_ms, peak)) = series::max(&late).filter(|(_, v)| *v >= threshold) else {
+        return;
+    };
+    let late_ticks = late.iter().filter(|(_, v)| *v >= threshold).count();
+    let ending = match w.period_start_ms {
+        Some(end) => format!(" before it went silent at {}", at(end)),
+        None => String::new(),
+    };
+    found.push(Finding {
+        kind: "recorder_late",
+        category: Category::Recorder,
+        severity: if peak >= 10_000.0 {
+            Severity::High
+        } else {
+            Severity::Medium
+        },
+        subject: "flightrec".into(),
+        summary: format!(
+            "the recorder itself ran up to {} late ({late_ticks} late ticks) at {}{ending}",
+            span(peak as i64),
+            at(peak_ms)
+        ),
+        first_seen_ms: series::first_at_or_above(&late, threshold),
+        values: values([
+            ("lateness_ms_max", json!(peak)),
+            ("late_ticks", json!(late_ticks)),
+        ]),
+    });
+}

@@ -1,0 +1,89 @@
+//! Time series of one number across the window, and the shape that most
+//! findings look for: a rise from a low point to a later high point.
+
+use serde::Serialize;
+
+/// `(time_ms, value)` pairs, oldest first.
+pub type Series = Vec<(i64, f64)>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rise {
+    pub from: f64,
+    pub from_ms: i64,
+    pub to: f64,
+    pub to_ms: i64,
+}
+
+impl Rise {
+    pub fn increase(&self) -> f64 {
+        self.to - self.from
+    }
+}
+
+/// The largest rise in the series: the highest point and the lowest point
+/// before it. `None` for a series that never rises.
+pub fn largest_rise(series: &[(i64, f64)]) -> Option<Rise> {
+    let mut best: Option<Rise> = None;
+    let mut low = *series.first()?;
+    for &(time, value) in series {
+        if value < low.1 {
+            low = (time, value);
+        }
+        let rise = Rise {
+            from: low.1,
+            from_ms: low.0,
+            to: value,
+            to_ms: time,
+        };
+        if rise.increase() > best.map_or(0.0, |b| b.increase()) {
+            best = Some(rise);
+        }
+    }
+    best
+}
+
+/// The first time the series reached `level`.
+pub fn first_at_or_above(series: &[(i64, f64)], level: f64) -> Option<i64> {
+    series.iter().find(|(_, v)| *v >= level).map(|(t, _)| *t)
+}
+
+/// The first time the series fell to `level`.
+pub fn first_at_or_below(series: &[(i64, f64)], level: f64) -> Option<i64> {
+    series.iter().find(|(_, v)| *v <= level).map(|(t, _)| *t)
+}
+
+pub fn max(series: &[(i64, f64)]) -> Option<(i64, f64)> {
+    series.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+pub fn min(series: &[(i64, f64)]) -> Option<(i64, f64)> {
+    series.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+pub fn mean(series: &[(i64, f64)]) -> Option<f64> {
+    (!series.is_empty()).then(|| series.iter().map(|(_, v)| v).sum::<f64>() / series.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_largest_rise_not_the_global_range() {
+        let series = [(0, 5.0), (1, 1.0), (2, 9.0), (3, 0.0), (4, 3.0)];
+        let rise = largest_rise(&series).unwrap();
+        assert_eq!((rise.from, rise.from_ms, rise.to, rise.to_ms), (1.0, 1, 9.0, 2));
+        assert!(largest_rise(&[(0, 3.0), (1, 2.0)]).is_none());
+        assert!(largest_rise(&[]).is_none());
+    }
+
+    #[test]
+    fn levels_and_extremes() {
+        let series = [(10, 1.0), (20, 4.0), (30, 2.0)];
+        assert_eq!(first_at_or_above(&series, 3.0), Some(20));
+        assert_eq!(first_at_or_below(&series, 2.0), Some(10));
+        assert_eq!(max(&series), Some((20, 4.0)));
+        assert_eq!(min(&series), Some((10, 1.0)));
+        assert_eq!(mean(&series), Some(7.0 / 3.0));
+    }
+}

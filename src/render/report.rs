@@ -1,0 +1,204 @@
+//! `report` and `gaps` for people (text) and for tools (JSON). The JSON is
+//! the serialized `Report` / `Period` list: its shape is documented in the
+//! README and kept stable.
+
+use super::fields::bytes;
+use super::show::{UserNames, table_with, truncate};
+use crate::analyze::Severity;
+use crate::analyze::periods::Period;
+use crate::report::{ProcessLine, Report};
+use crate::time::{format_duration_ms, format_ms_clock, format_ms_local};
+use comfy_table::CellAlignment;
+use std::io::{self, Write};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut *out, r)?;
+        return writeln!(out);
+    }
+    writeln!(out, "{}", r.headline)?;
+    let w = &r.window;
+    let coverage = if w.expected_samples == 0 {
+        0.0
+    } else {
+        w.samples as f64 * 100.0 / w.expected_samples as f64
+    };
+    writeln!(
+        out,
+        "window {} → {}: {} samples ({coverage:.0}% of the expected {}); baseline: {} samples in the hour before",
+        format_ms_local(w.from_ms),
+        format_ms_clock(w.to_ms),
+        w.samples,
+        w.expected_samples,
+        w.baseline_samples
+    )?;
+    if let Some(first) = r.timeline.first().map(|m| m.first_sample_ms)
+        && first > w.from_ms + 60_000
+    {
+        writeln!(
+            out,
+            "(recording began {}: nothing is known before that)",
+            format_ms_clock(first)
+        )?;
+    }
+    writeln!(out)?;
+    if r.findings.iter().all(|f| f.severity == Severity::Info) {
+        writeln!(out, "Nothing abnormal found in the window.")?;
+    }
+    if !r.findings.is_empty() {
+        writeln!(out, "Findings, most important first:")?;
+        for (i, f) in r.findings.iter().enumerate() {
+            let severity = match f.severity {
+                Severity::High => "HIGH",
+                Severity::Medium => "MEDIUM",
+                Severity::Info => "info",
+            };
+            writeln!(out, "{:>3}. {severity:<6} {}", i + 1, f.summary)?;
+        }
+    }
+    if !r.timeline.is_empty() {
+        writeln!(out, "\nTimeline, per minute (worst value in each minute):")?;
+        let mut t = table_with(&[
+            "TIME",
+            "LOAD",
+            "CPU%",
+            "MEM AVAIL",
+            "SWAP",
+            "PSI cpu/mem/io",
+            "PROCS",
+            "D",
+            "FILES",
+            "CONNS",
+            "FS%",
+            "LATE",
+        ]);
+        for m in &r.timeline {
+            let psi =
+                [m.psi_cpu, m.psi_memory, m.psi_io].map(|v| v.map_or("-".into(), |v| format!("{v:.0}")));
+            t.add_row(vec![
+                format_ms_clock(m.time_ms)[..5].to_string(),
+                opt(m.load1, |v| format!("{v:.1}")),
+                opt(m.cpu_busy_pct, |v| format!("{v:.0}")),
+                opt(m.mem_available, |v| bytes(v as f64)),
+                opt(m.swap_used, |v| bytes(v as f64)),
+                psi.join("/"),
+                opt(m.processes, |v| v.to_string()),
+                opt(m.d_state, |v| v.to_string()),
+                opt(m.open_files, |v| v.to_string()),
+                opt(m.connections, |v| v.to_string()),
+                opt(m.fullest_fs_pct, |v| format!("{v:.0}")),
+                if m.lateness_ms >= 1000 {
+                    format_duration_ms(m.lateness_ms)
+                } else {
+                    String::new()
+                },
+            ]);
+        }
+        for column in 1..12 {
+            if let Some(c) = t.column_mut(column) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        writeln!(out, "{t}")?;
+        if let Some(p) = &r.period {
+            writeln!(
+                out,
+                "── {} last sample before the period; then: {} ──",
+                format_ms_clock(p.start_ms),
+                p.kind.describe()
+            )?;
+        }
+    }
+    if let Some(last) = &r.last_sample {
+        let mut users = UserNames::default();
+        writeln!(
+            out,
+            "\nLast sample ({}), top by CPU:",
+            format_ms_clock(last.time_ms)
+        )?;
+        writeln!(out, "{}", process_lines(&last.top_cpu, &mut users))?;
+        writeln!(out, "Top by memory (RSS):")?;
+        writeln!(out, "{}", process_lines(&last.top_memory, &mut users))?;
+    }
+    Ok(())
+}
+
+fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
+    value.map_or_else(|| "-".into(), show)
+}
+
+fn process_lines(lines: &[ProcessLine], users: &mut UserNames) -> comfy_table::Table {
+    let mut t = table_with(&["PID", "USER", "S", "CPU%", "RSS", "THR", "FDS", "COMMAND"]);
+    for p in lines {
+        let command = if p.cmdline.is_empty() {
+            format!("[{}]", p.comm)
+        } else {
+            p.cmdline.clone()
+        };
+        t.add_row(vec![
+            p.pid.to_string(),
+            users.name(p.uid),
+            p.state.to_string(),
+            opt(p.cpu_pct, |v| format!("{v:.1}")),
+            bytes(p.rss_bytes as f64),
+            p.threads.to_string(),
+            opt(p.fds, |v| v.to_string()),
+            truncate(&command, 80),
+        ]);
+    }
+    for column in [0, 3, 4, 5, 6] {
+        if let Some(c) = t.column_mut(column) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t
+}
+
+pub fn gaps(periods: &[Period], now_ms: i64, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut *out, periods)?;
+        return writeln!(out);
+    }
+    if periods.is_empty() {
+        return writeln!(
+            out,
+            "No unresponsive periods: every run stopped cleanly and no tick was late."
+        );
+    }
+    let mut t = table_with(&[
+        "#",
+        "KIND",
+        "LAST SAMPLE",
+        "BACK",
+        "LENGTH",
+        "BOOT",
+        "SAMPLES BEFORE",
+    ]);
+    for p in periods {
+        let boot = match &p.next_boot_id {
+            Some(next) => format!("{} → {}", short(&p.boot_id), short(next)),
+            None => short(&p.boot_id).to_string(),
+        };
+        t.add_row(vec![
+            p.number.to_string(),
+            p.kind.name().to_string(),
+            format_ms_local(p.start_ms),
+            p.end_ms.map_or("(still silent)".into(), format_ms_local),
+            format_duration_ms(p.length_ms(now_ms)),
+            boot,
+            p.samples_before.to_string(),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    writeln!(out, "`flightrec report --period N` explains one.")
+}
+
+fn short(boot_id: &str) -> &str {
+    boot_id.get(..8).unwrap_or(boot_id)
+}

@@ -1,0 +1,234 @@
+//! `flightrec gaps` and `flightrec report`: read what the analysis needs
+//! from the store (runs, irregular ticks, the window's samples and the hour
+//! before), let `analyze` decide, and hand the result to `render`.
+
+use crate::analyze::periods::{self, Period, RunFacts};
+use crate::analyze::timeline::{self, Minute};
+use crate::analyze::{self, Finding, Window};
+use crate::error::BadInput;
+use crate::rates;
+use crate::store::{Store, Stored, Tables};
+use crate::time::{format_duration_ms, format_ms_local};
+use anyhow::Result;
+use serde::Serialize;
+
+/// How far back "rose" and "fell" look for a normal level.
+const BASELINE_MS: i64 = 3_600_000;
+
+/// All unresponsive periods, newest first, each with the number of samples
+/// in the `window_ms` before it.
+pub fn gaps(store: &Store, now_ms: i64, window_ms: i64) -> Result<Vec<Period>> {
+    let runs = store.runs()?;
+    let mut facts = Vec::with_capacity(runs.len());
+    for (i, run) in runs.iter().enumerate() {
+        let next_start = runs.get(i + 1).map(|r| r.start_ms);
+        let last_sample_ms = store
+            .last_sample_of_run(run.id, next_start)?
+            .map(|(_, time)| time);
+        facts.push(RunFacts {
+            run: run.clone(),
+            last_sample_ms,
+        });
+    }
+    let shortest = runs
+        .iter()
+        .map(|r| periods::stall_threshold_ms(r.interval_ms))
+        .min()
+        .unwrap_or(15_000);
+    let irregular = store.irregular_ticks(shortest)?;
+    let mut found = periods::find(&facts, &irregular, now_ms);
+    for period in &mut found {
+        period.samples_before = store.count_between(period.start_ms - window_ms, period.start_ms)?;
+    }
+    Ok(found)
+}
+
+/// What to explain.
+pub enum Target {
+    /// The newest period, or the latest window if there is none.
+    Newest,
+    /// A period by its number in `gaps`.
+    Period(usize),
+    /// The window ending at this time.
+    At(i64),
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub headline: String,
+    pub period: Option<Period>,
+    pub window: WindowInfo,
+    pub findings: Vec<Finding>,
+    pub timeline: Vec<Minute>,
+    pub last_sample: Option<LastSample>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WindowInfo {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub samples: usize,
+    /// Samples the interval would have given: `samples / expected` is the
+    /// coverage.
+    pub expected_samples: usize,
+    pub baseline_from_ms: i64,
+    pub baseline_samples: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastSample {
+    pub time_ms: i64,
+    pub top_cpu: Vec<ProcessLine>,
+    pub top_memory: Vec<ProcessLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessLine {
+    pub pid: u32,
+    pub uid: u32,
+    pub comm: String,
+    pub state: char,
+    /// % of one CPU over the last interval; absent for a new process.
+    pub cpu_pct: Option<f64>,
+    pub rss_bytes: u64,
+    pub threads: u32,
+    pub fds: Option<u32>,
+    pub cmdline: String,
+}
+
+pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Result<Report> {
+    let found = gaps(store, now_ms, window_ms)?;
+    let (period, end_ms) = match target {
+        Target::Newest => match found.into_iter().next() {
+            Some(p) => {
+                let end = p.start_ms;
+                (Some(p), end)
+            }
+            None => (None, store.latest_sample_time()?.unwrap_or(now_ms)),
+        },
+        Target::Period(n) => {
+            let count = found.len();
+            let Some(p) = found.into_iter().find(|p| p.number == n) else {
+                return Err(BadInput::BadValue {
+                    option: "--period",
+                    value: n.to_string(),
+                    reason: format!("there are {count} periods; `flightrec gaps` lists them"),
+                }
+                .into());
+            };
+            let end = p.start_ms;
+            (Some(p), end)
+        }
+        Target::At(at) => (None, at),
+    };
+    let from_ms = end_ms - window_ms;
+    let samples = read(
+        store,
+        from_ms,
+        end_ms,
+        Tables {
+            interfaces: false,
+            ..Tables::ALL
+        },
+    )?;
+    let baseline_from_ms = from_ms - BASELINE_MS;
+    let baseline = read(store, baseline_from_ms, from_ms - 1, Tables::NONE)?;
+    let interval_ms = store.runs()?.last().map_or(5000, |r| r.interval_ms).max(1);
+    let window = Window {
+        samples: &samples,
+        baseline: &baseline,
+        interval_ms,
+        period_start_ms: period.as_ref().map(|p| p.start_ms),
+    };
+    let findings = analyze::findings(&window);
+    let expected = usize::try_from(window_ms / interval_ms).unwrap_or(0) + 1;
+    Ok(Report {
+        headline: headline(period.as_ref(), end_ms, window_ms, now_ms),
+        window: WindowInfo {
+            from_ms,
+            to_ms: end_ms,
+            samples: samples.len(),
+            expected_samples: expected,
+            baseline_from_ms,
+            baseline_samples: baseline.len(),
+        },
+        timeline: timeline::per_minute(&samples),
+        last_sample: last_sample(&samples),
+        findings,
+        period,
+    })
+}
+
+fn read(store: &Store, from_ms: i64, to_ms: i64, tables: Tables) -> Result<Vec<Stored>> {
+    let mut samples = Vec::new();
+    if let Some((first, last)) = store.ids_between(from_ms, to_ms)? {
+        store.for_each_sample(first, last, tables, |s| {
+            samples.push(s);
+            Ok(())
+        })?;
+    }
+    Ok(samples)
+}
+
+fn headline(period: Option<&Period>, end_ms: i64, window_ms: i64, now_ms: i64) -> String {
+    use periods::Kind;
+    let Some(p) = period else {
+        return format!(
+            "no unresponsive period found; explaining the {} up to {}",
+            format_duration_ms(window_ms),
+            format_ms_local(end_ms)
+        );
+    };
+    let last = format_ms_local(p.start_ms);
+    let length = format_duration_ms(p.length_ms(now_ms));
+    let back = p.end_ms.map(format_ms_local).unwrap_or_default();
+    match p.kind {
+        Kind::Reboot => format!(
+            "unclean stop, then reboot: last sample {last}, machine booted again {back}, {length} later"
+        ),
+        Kind::UncleanStop => format!(
+            "unclean stop (killed, crashed or frozen), same boot: last sample {last}, recorder back {back}, {length} later"
+        ),
+        Kind::Stall => format!(
+            "stall: no sample between {last} and {back} ({length}), and the machine was not suspended"
+        ),
+        Kind::Suspend => format!("suspend, not a stall: {last} to {back} ({length})"),
+        Kind::SilentNow => {
+            format!("silent now: last sample {last}, {length} ago, and the recorder never stopped cleanly")
+        }
+    }
+}
+
+/// Top processes of the newest sample in the window that has a process table.
+fn last_sample(samples: &[Stored]) -> Option<LastSample> {
+    let index = samples.iter().rposition(|s| s.sample.processes.is_some())?;
+    let cur = &samples[index];
+    let prev = index
+        .checked_sub(1)
+        .map(|i| &samples[i])
+        .filter(|p| p.run_id == cur.run_id);
+    let table = rates::process_table(prev.map(|p| &p.sample), &cur.sample, rates::ticks_per_second());
+    let line = |(p, r): &(&crate::sample::Process, Option<rates::ProcessRates>)| ProcessLine {
+        pid: p.pid,
+        uid: p.uid,
+        comm: p.comm.to_string(),
+        state: p.state,
+        cpu_pct: r.map(|r| r.cpu()),
+        rss_bytes: p.rss_bytes,
+        threads: p.threads,
+        fds: p.fds,
+        cmdline: p.cmdline.to_string(),
+    };
+    let mut by_cpu = table.clone();
+    by_cpu.sort_by(|a, b| {
+        b.1.map_or(0.0, |r| r.cpu())
+            .total_cmp(&a.1.map_or(0.0, |r| r.cpu()))
+    });
+    let mut by_memory = table;
+    by_memory.sort_by(|a, b| b.0.rss_bytes.cmp(&a.0.rss_bytes));
+    Some(LastSample {
+        time_ms: cur.sample.time_ms,
+        top_cpu: by_cpu.iter().take(5).map(line).collect(),
+        top_memory: by_memory.iter().take(5).map(line).collect(),
+    })
+}
