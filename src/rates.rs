@@ -139,6 +139,18 @@ pub fn process_table<'a>(
         .collect()
 }
 
+/// Busiest first (CPU over the interval; RSS breaks ties and ranks new
+/// processes, which have no rate yet).
+pub fn rank_by_cpu(table: &mut [(&Process, Option<ProcessRates>)]) {
+    let cpu = |row: &(&Process, Option<ProcessRates>)| row.1.map_or(0.0, |r| r.cpu());
+    table.sort_by(|a, b| cpu(b).total_cmp(&cpu(a)).then(b.0.rss_bytes.cmp(&a.0.rss_bytes)));
+}
+
+/// Largest resident memory first.
+pub fn rank_by_memory(table: &mut [(&Process, Option<ProcessRates>)]) {
+    table.sort_by_key(|row| std::cmp::Reverse(row.0.rss_bytes));
+}
+
 /// One disk over the interval.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct DiskRates {

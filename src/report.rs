@@ -220,12 +220,9 @@ fn last_sample(samples: &[Stored]) -> Option<LastSample> {
         cmdline: p.cmdline.to_string(),
     };
     let mut by_cpu = table.clone();
-    by_cpu.sort_by(|a, b| {
-        b.1.map_or(0.0, |r| r.cpu())
-            .total_cmp(&a.1.map_or(0.0, |r| r.cpu()))
-    });
+    rates::rank_by_cpu(&mut by_cpu);
     let mut by_memory = table;
-    by_memory.sort_by(|a, b| b.0.rss_bytes.cmp(&a.0.rss_bytes));
+    rates::rank_by_memory(&mut by_memory);
     Some(LastSample {
         time_ms: cur.sample.time_ms,
         top_cpu: by_cpu.iter().take(5).map(line).collect(),

@@ -55,7 +55,7 @@ pub fn show(
     let mut users = UserNames::default();
     if !table.is_empty() {
         let mut by_cpu = table.clone();
-        by_cpu.sort_by(|a, b| cpu(b).total_cmp(&cpu(a)).then(b.0.rss_bytes.cmp(&a.0.rss_bytes)));
+        rates::rank_by_cpu(&mut by_cpu);
         writeln!(out, "\nTop {top} by CPU")?;
         writeln!(
             out,
@@ -63,7 +63,7 @@ pub fn show(
             process_table(&by_cpu[..top.min(by_cpu.len())], &mut users)
         )?;
         let mut by_memory = table.clone();
-        by_memory.sort_by(|a, b| b.0.rss_bytes.cmp(&a.0.rss_bytes));
+        rates::rank_by_memory(&mut by_memory);
         writeln!(out, "\nTop {top} by memory (RSS)")?;
         writeln!(
             out,
@@ -103,7 +103,7 @@ pub fn show(
     }
     if let Some(list) = &s.sockets {
         let mut busiest: Vec<_> = list.iter().filter(|p| p.direction != Direction::Listen).collect();
-        busiest.sort_by(|a, b| b.count.cmp(&a.count));
+        busiest.sort_by_key(|p| std::cmp::Reverse(p.count));
         let listening: HashMap<u16, (u32, u32)> = list
             .iter()
             .filter(|p| p.direction == Direction::Listen)
@@ -187,10 +187,6 @@ fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::R
         write!(out, "; open files {} of {}", f.allocated, f.max)?;
     }
     writeln!(out)
-}
-
-fn cpu(row: &(&Process, Option<ProcessRates>)) -> f64 {
-    row.1.map_or(0.0, |r| r.cpu())
 }
 
 pub fn table_with(header: &[&str]) -> Table {

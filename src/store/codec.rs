@@ -314,7 +314,7 @@ mod tests {
             id,
             value,
             name: format!("process number {id}"),
-            maybe: (id % 2 == 0).then_some(id),
+            maybe: id.is_multiple_of(2).then_some(id),
         }
     }
 

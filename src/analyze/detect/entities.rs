@@ -559,8 +559,7 @@ fn top_writers(samples: &[Stored], from_ms: i64, to_ms: i64) -> Vec<String> {
         match samples
             .iter()
             .map(|s| &s.sample)
-            .filter(|s| s.processes.is_some() && s.time_ms < b.time_ms)
-            .last()
+            .rfind(|s| s.processes.is_some() && s.time_ms < b.time_ms)
         {
             Some(before) => (before, b),
             None => return Vec::new(),
