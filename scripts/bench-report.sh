@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Speed of `flightrec report` and `gaps` on a SYNTHETIC database of 30 days
+# of 5-second samples with 500 processes each (examples/synthetic_db.rs
+# writes it through the real store). Targets: report < 1 s, gaps < 200 ms,
+# peak memory < 100 MiB.
+#
+#   scripts/bench-report.sh [--days N] [--procs N] [--runs N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+days=30 procs=500 runs=5
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --days) days=$2; shift 2 ;;
+        --procs) procs=$2; shift 2 ;;
+        --runs) runs=$2; shift 2 ;;
+        *) echo "usage: $0 [--days N] [--procs N] [--runs N]" >&2; exit 2 ;;
+    esac
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cargo build --release --quiet --bin flightrec --example synthetic_db
+target=${CARGO_TARGET_DIR:-target}
+bin=$target/release/flightrec
+db=$work/synthetic.db
+
+echo "writing a synthetic database: $days days, 5 s interval, $procs processes per sample..."
+start=$(date +%s.%N)
+"$target/release/examples/synthetic_db" "$db" "$days" "$procs" 5 2>/dev/null
+echo "  $(sqlite3 "$db" 'select count(*) from samples' 2>/dev/null || echo '?') samples," \
+     "$(du -m "$db" | cut -f1) MiB, written in $(printf '%.0f' "$(echo "$(date +%s.%N) - $start" | bc)") s"
+
+# Best and worst of N runs: elapsed seconds and peak RSS from GNU time.
+measure() {
+    local name=$1; shift
+    local best=999 worst=0 peak=0
+    for _ in $(seq "$runs"); do
+        /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null
+        read -r secs kib < "$work/time"
+        best=$(echo "if ($secs < $best) $secs else $best" | bc)
+        worst=$(echo "if ($secs > $worst) $secs else $worst" | bc)
+        [ "$kib" -gt "$peak" ] && peak=$kib
+    done
+    printf '| %-28s | %6.3f s | %6.3f s | %6.1f MiB |\n' "$name" "$best" "$worst" "$(echo "$peak / 1024" | bc -l)"
+}
+
+echo
+echo "| command ($runs runs each)          | best     | worst    | peak RSS   |"
+echo "|------------------------------|----------|----------|------------|"
+measure "gaps" "$bin" gaps --db "$db"
+measure "report (newest period)" "$bin" report --db "$db"
+measure "report --period 3" "$bin" report --db "$db" --period 3
+measure "report --format json" "$bin" report --db "$db" --format json
+echo
+echo "targets: report < 1 s, gaps < 200 ms, peak memory < 100 MiB (wall time, GNU time %e and %M)"
