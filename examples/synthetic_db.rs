@@ -16,7 +16,9 @@ use std::time::Duration;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).context("usage: synthetic_db FILE [DAYS] [PROCS] [INTERVAL_S]")?;
+    let path = args
+        .get(1)
+        .context("usage: synthetic_db FILE [DAYS] [PROCS] [INTERVAL_S]")?;
     let days: i64 = args.get(2).map_or(Ok(30), |a| a.parse())?;
     let procs: u32 = args.get(3).map_or(Ok(500), |a| a.parse())?;
     let interval_s: i64 = args.get(4).map_or(Ok(5), |a| a.parse())?;
@@ -57,7 +59,11 @@ fn main() -> Result<()> {
             time_ms: if stalled { time_ms + 30_000 } else { time_ms },
             lateness_ms: if stalled { 30_000 } else { (n % 7) as i64 },
             collect_us: 9000,
-            load: Some(LoadAvg { load1: 0.5 + (n % 10) as f64 / 10.0, load5: 0.6, load15: 0.7 }),
+            load: Some(LoadAvg {
+                load1: 0.5 + (n % 10) as f64 / 10.0,
+                load5: 0.6,
+                load15: 0.7,
+            }),
             cpu: Some(CpuTimes {
                 user: n as u64 * 40,
                 system: n as u64 * 10,
@@ -68,11 +74,27 @@ fn main() -> Result<()> {
                 ncpu: 2,
                 ..CpuTimes::default()
             }),
-            memory: Some(Memory { total: 24 << 30, available: (20 << 30) - (n as u64 % 1000) * 4096, ..Memory::default() }),
+            memory: Some(Memory {
+                total: 24 << 30,
+                available: (20 << 30) - (n as u64 % 1000) * 4096,
+                ..Memory::default()
+            }),
             vm: Some(VmCounters::default()),
-            files: Some(FileHandles { allocated: 3000, max: 2_000_000 }),
-            tasks: Some(Tasks { processes: u64::from(procs), threads: u64::from(procs) * 2, pid_max: 4_194_304, threads_max: 200_000 }),
-            net: Some(NetTotals { rx_bytes: n as u64 * 5000, tx_bytes: n as u64 * 3000, ..NetTotals::default() }),
+            files: Some(FileHandles {
+                allocated: 3000,
+                max: 2_000_000,
+            }),
+            tasks: Some(Tasks {
+                processes: u64::from(procs),
+                threads: u64::from(procs) * 2,
+                pid_max: 4_194_304,
+                threads_max: 200_000,
+            }),
+            net: Some(NetTotals {
+                rx_bytes: n as u64 * 5000,
+                tx_bytes: n as u64 * 3000,
+                ..NetTotals::default()
+            }),
             processes: Some(table.clone()),
             filesystems: Some(vec![Filesystem {
                 mount_point: "/".into(),
@@ -84,7 +106,13 @@ fn main() -> Result<()> {
                 inodes_total: 6_000_000,
                 inodes_used: 400_000,
             }]),
-            disks: Some(vec![Disk { name: "vda".into(), reads: n as u64, writes: n as u64 * 3, io_ms: n as u64 * 2, ..Disk::default() }]),
+            disks: Some(vec![Disk {
+                name: "vda".into(),
+                reads: n as u64,
+                writes: n as u64 * 3,
+                io_ms: n as u64 * 2,
+                ..Disk::default()
+            }]),
             sockets: Some(vec![PortSockets {
                 direction: Direction::Incoming,
                 port: 25,
@@ -93,7 +121,11 @@ fn main() -> Result<()> {
                 queued: 0,
                 backlog: 0,
             }]),
-            interfaces: Some(vec![Interface { name: "eth0".into(), rx_bytes: n as u64 * 5000, ..Interface::default() }]),
+            interfaces: Some(vec![Interface {
+                name: "eth0".into(),
+                rx_bytes: n as u64 * 5000,
+                ..Interface::default()
+            }]),
             ..Sample::default()
         };
         store.commit(run_id, interval, &sample)?;
@@ -113,7 +145,11 @@ fn process(pid: u32, i: u32) -> Process {
         uid: i % 5,
         start_ticks: u64::from(pid) * 10,
         comm: Arc::from(format!("daemon{}", i % 40)),
-        cmdline: Arc::from(format!("/usr/sbin/daemon{} --config /etc/daemon{}.conf --worker {i}", i % 40, i % 40)),
+        cmdline: Arc::from(format!(
+            "/usr/sbin/daemon{} --config /etc/daemon{}.conf --worker {i}",
+            i % 40,
+            i % 40
+        )),
         state: 'S',
         threads: 1 + i % 4,
         rss_bytes: u64::from(1 + i % 50) << 20,
@@ -136,6 +172,10 @@ fn step(table: &mut [Process], n: i64, procs: u32) {
     }
     let replaced = (n as usize % (procs as usize - 10)) + 10;
     let fresh = 100 + procs + n as u32;
-    table[replaced] = Process { pid: fresh, start_ticks: u64::from(fresh) * 10, ..process(fresh, replaced as u32) };
+    table[replaced] = Process {
+        pid: fresh,
+        start_ticks: u64::from(fresh) * 10,
+        ..process(fresh, replaced as u32)
+    };
     table.sort_by_key(|p| p.pid);
 }

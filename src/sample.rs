@@ -33,6 +33,8 @@ pub struct Sample {
     pub disks: Option<Vec<Disk>>,
     pub sockets: Option<Vec<PortSockets>>,
     pub interfaces: Option<Vec<Interface>>,
+    /// Configured dependency probes, one result each.
+    pub probes: Option<Vec<ProbeResult>>,
 }
 
 /// `/proc/loadavg`.
@@ -279,4 +281,41 @@ pub struct Interface {
     pub tx_errors: u64,
     pub rx_drops: u64,
     pub tx_drops: u64,
+}
+
+/// How a probe of a dependency ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeOutcome {
+    /// Connected and, for protocol probes, got the expected answer.
+    #[default]
+    Ok,
+    /// Nothing listens there (ECONNREFUSED, or no such Unix socket).
+    Refused,
+    /// No answer within the timeout: to the connect, or (when `connect_us`
+    /// is set) to the protocol after the connection was accepted.
+    Timeout,
+    /// Answered, but not as the protocol expects; `detail` has what came.
+    ProtocolError,
+    /// No route to the host, or the address does not resolve.
+    NoRoute,
+    /// Any other failure; `detail` says which.
+    Error,
+}
+
+/// One probe of a dependency at one tick.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// The probe as configured, e.g. `milter:127.0.0.1:8891`: its identity
+    /// across samples.
+    pub target: String,
+    pub outcome: ProbeOutcome,
+    /// From the start of the probe until its outcome was known.
+    pub latency_us: u64,
+    /// Time to connect, where the connection was accepted: a timeout with
+    /// this set is a dependency that accepts but does not answer.
+    pub connect_us: Option<u64>,
+    /// What was received on a protocol error, the HTTP status, the SMTP
+    /// greeting delay; empty when there is nothing to add.
+    pub detail: String,
 }
