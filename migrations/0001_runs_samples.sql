@@ -46,7 +46,8 @@ CREATE TABLE samples (
     tcp_estab_resets INTEGER, tcp_out_resets INTEGER, tcp_retrans_segs INTEGER, tcp_curr_estab INTEGER,
     listen_overflows INTEGER, listen_drops INTEGER,
     sockets_used INTEGER, tcp_inuse INTEGER, tcp_orphan INTEGER, tcp_time_wait INTEGER, udp_inuse INTEGER,
-    process_table BLOB, socket_table BLOB, filesystem_table BLOB, disk_table BLOB, interface_table BLOB
+    process_table BLOB, socket_table BLOB, filesystem_table BLOB, disk_table BLOB, interface_table BLOB,
+    probe_table BLOB
 );
 CREATE INDEX samples_by_time ON samples(time_ms);
 -- Late or suspended ticks are rare: a partial index finds them without a

@@ -4,7 +4,9 @@
 //! behind a new frame version; never reorder.
 
 use super::codec::{Entity, Reader, Writer};
-use crate::sample::{Direction, Disk, Filesystem, Interface, PortSockets, Process};
+use crate::sample::{
+    Direction, Disk, Filesystem, Interface, PortSockets, ProbeOutcome, ProbeResult, Process,
+};
 use anyhow::{Result, bail};
 
 impl Entity for Process {
@@ -211,6 +213,53 @@ impl Entity for PortSockets {
     }
 }
 
+impl Entity for ProbeResult {
+    type Key = String;
+
+    fn key(&self) -> String {
+        self.target.clone()
+    }
+
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.text(&self.target, &b.target);
+        w.int(outcome_code(self.outcome), outcome_code(b.outcome));
+        w.int(self.latency_us, b.latency_us);
+        w.opt_int(self.connect_us, b.connect_us);
+        w.text(&self.detail, &b.detail);
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        let target = r.string(&b.target)?;
+        let outcome = match r.int(outcome_code(b.outcome))? {
+            0 => ProbeOutcome::Ok,
+            1 => ProbeOutcome::Refused,
+            2 => ProbeOutcome::Timeout,
+            3 => ProbeOutcome::ProtocolError,
+            4 => ProbeOutcome::NoRoute,
+            5 => ProbeOutcome::Error,
+            other => bail!("unknown probe outcome {other}"),
+        };
+        Ok(ProbeResult {
+            target,
+            outcome,
+            latency_us: r.int(b.latency_us)?,
+            connect_us: r.opt_int(b.connect_us)?,
+            detail: r.string(&b.detail)?,
+        })
+    }
+}
+
+fn outcome_code(outcome: ProbeOutcome) -> u64 {
+    match outcome {
+        ProbeOutcome::Ok => 0,
+        ProbeOutcome::Refused => 1,
+        ProbeOutcome::Timeout => 2,
+        ProbeOutcome::ProtocolError => 3,
+        ProbeOutcome::NoRoute => 4,
+        ProbeOutcome::Error => 5,
+    }
+}
+
 fn direction_code(direction: Direction) -> u64 {
     match direction {
         Direction::Listen => 0,
@@ -322,5 +371,19 @@ mod tests {
             backlog: 0,
         };
         check(vec![listen.clone()], vec![listen, stuck]);
+
+        let ok = ProbeResult {
+            target: "milter:127.0.0.1:8891".into(),
+            outcome: ProbeOutcome::Ok,
+            latency_us: 300,
+            connect_us: Some(100),
+            detail: String::new(),
+        };
+        let hung = ProbeResult {
+            outcome: ProbeOutcome::Timeout,
+            latency_us: 1_000_000,
+            ..ok.clone()
+        };
+        check(vec![ok], vec![hung]);
     }
 }

@@ -12,13 +12,14 @@ pub mod columns;
 mod entities;
 pub mod migrate;
 mod read;
+mod tables;
 
-pub use read::{Irregular, Stored, Tables};
+pub use read::{Irregular, Stored};
+pub use tables::Tables;
 
 use crate::error::BadInput;
 use crate::sample::Sample;
 use anyhow::{Context, Result};
-use codec::Entity;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -250,54 +251,32 @@ impl Store {
 }
 
 /// The blobs of one sample, `None` where its source failed.
-#[derive(Default)]
 struct Frames {
     /// The key frame's sample for a delta; `None` for a key frame itself.
     key_id: Option<i64>,
-    processes: Option<Vec<u8>>,
-    sockets: Option<Vec<u8>>,
-    filesystems: Option<Vec<u8>>,
-    disks: Option<Vec<u8>>,
-    interfaces: Option<Vec<u8>>,
+    blobs: Vec<Option<Vec<u8>>>,
 }
 
 /// The previous committed table of each kind, which the next frames are
 /// deltas against, and the key-frame schedule.
 #[derive(Default)]
 struct FrameEncoder {
-    processes: Option<Vec<crate::sample::Process>>,
-    sockets: Option<Vec<crate::sample::PortSockets>>,
-    filesystems: Option<Vec<crate::sample::Filesystem>>,
-    disks: Option<Vec<crate::sample::Disk>>,
-    interfaces: Option<Vec<crate::sample::Interface>>,
+    bases: tables::Bases,
     /// Sample holding the current key frame; `None` before the first commit.
     key_id: Option<i64>,
     since_key: u32,
     pending_key_frame: bool,
 }
 
-fn keep_base<T: Clone>(base: &mut Option<Vec<T>>, table: &Option<Vec<T>>) {
-    if let Some(rows) = table {
-        *base = Some(rows.clone());
-    }
-}
-
 impl FrameEncoder {
     fn encode(&mut self, sample: &Sample, interval: Duration) -> Result<Frames> {
         let every = (KEY_FRAME_EVERY.as_millis() / interval.as_millis().max(1)).max(1) as u32;
         let key_frame = self.key_id.is_none() || self.since_key >= every;
-        let key_id = if key_frame { None } else { self.key_id };
-        let mut frames = Frames {
-            key_id,
-            ..Frames::default()
-        };
-        frames.processes = frame(key_frame, &self.processes, &sample.processes)?;
-        frames.sockets = frame(key_frame, &self.sockets, &sample.sockets)?;
-        frames.filesystems = frame(key_frame, &self.filesystems, &sample.filesystems)?;
-        frames.disks = frame(key_frame, &self.disks, &sample.disks)?;
-        frames.interfaces = frame(key_frame, &self.interfaces, &sample.interfaces)?;
         self.pending_key_frame = key_frame;
-        Ok(frames)
+        Ok(Frames {
+            key_id: if key_frame { None } else { self.key_id },
+            blobs: self.bases.encode(sample, key_frame)?,
+        })
     }
 
     /// The committed sample's tables become the base of the next deltas.
@@ -307,33 +286,11 @@ impl FrameEncoder {
             self.since_key = 0;
             // Tables absent from a key frame must not serve as a base for
             // the deltas after it: the reader starts at the key frame.
-            self.processes = None;
-            self.sockets = None;
-            self.filesystems = None;
-            self.disks = None;
-            self.interfaces = None;
+            self.bases = tables::Bases::default();
         }
         self.since_key += 1;
-        // A table whose source failed this sample keeps its older base.
-        keep_base(&mut self.processes, &done.processes);
-        keep_base(&mut self.sockets, &done.sockets);
-        keep_base(&mut self.filesystems, &done.filesystems);
-        keep_base(&mut self.disks, &done.disks);
-        keep_base(&mut self.interfaces, &done.interfaces);
+        self.bases.keep(done);
     }
-}
-
-/// A frame for one table: a key frame when asked or when there is no base.
-fn frame<T: Entity>(
-    key_frame: bool,
-    base: &Option<Vec<T>>,
-    table: &Option<Vec<T>>,
-) -> Result<Option<Vec<u8>>> {
-    let Some(rows) = table else { return Ok(None) };
-    let base = if key_frame { None } else { base.as_deref() };
-    let mut out = Vec::new();
-    codec::encode_frame(base, rows, &mut out)?;
-    Ok(Some(out))
 }
 
 fn insert_sample(conn: &mut Connection, run_id: i64, sample: &Sample, frames: &Frames) -> Result<i64> {
@@ -356,13 +313,7 @@ fn insert_sample(conn: &mut Connection, run_id: i64, sample: &Sample, frames: &F
                 None => V::Null,
             });
         }
-        for blob in [
-            &frames.processes,
-            &frames.sockets,
-            &frames.filesystems,
-            &frames.disks,
-            &frames.interfaces,
-        ] {
+        for blob in &frames.blobs {
             values.push(blob.as_ref().map_or(V::Null, |b| V::Blob(b.clone())));
         }
         stmt.execute(rusqlite::params_from_iter(values))?;
@@ -386,17 +337,9 @@ pub(crate) fn sample_columns() -> Vec<&'static str> {
         "collect_us",
     ];
     names.extend(columns::SCALARS.iter().map(|c| c.name));
-    names.extend(BLOB_COLUMNS);
+    names.extend(tables::BLOB_COLUMNS);
     names
 }
-
-pub(crate) const BLOB_COLUMNS: [&str; 5] = [
-    "process_table",
-    "socket_table",
-    "filesystem_table",
-    "disk_table",
-    "interface_table",
-];
 
 fn insert_sql() -> String {
     let names = sample_columns();

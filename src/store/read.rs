@@ -2,43 +2,12 @@
 //! snapshot frames from the key frame before the first sample asked for.
 //! Streams row by row, so a month of samples reads in constant memory.
 
-use super::codec::{self, Entity};
-use super::{BLOB_COLUMNS, Store, columns, sample_columns};
+use super::tables::{BLOB_COLUMNS, Bases, Tables};
+use super::{Store, columns, sample_columns};
 use crate::sample::Sample;
 use anyhow::{Context, Result};
 use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
-
-/// Which per-entity tables to decode; decoding is what costs.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Tables {
-    pub processes: bool,
-    pub sockets: bool,
-    pub filesystems: bool,
-    pub disks: bool,
-    pub interfaces: bool,
-}
-
-impl Tables {
-    pub const NONE: Tables = Tables {
-        processes: false,
-        sockets: false,
-        filesystems: false,
-        disks: false,
-        interfaces: false,
-    };
-    pub const ALL: Tables = Tables {
-        processes: true,
-        sockets: true,
-        filesystems: true,
-        disks: true,
-        interfaces: true,
-    };
-
-    fn any(self) -> bool {
-        self != Tables::NONE
-    }
-}
 
 /// A sample as stored, with where it came from.
 #[derive(Debug, Clone)]
@@ -46,17 +15,6 @@ pub struct Stored {
     pub id: i64,
     pub run_id: i64,
     pub sample: Sample,
-}
-
-/// The decoded table of each kind at the row last read: the base for the
-/// next delta frame.
-#[derive(Default)]
-struct Chain {
-    processes: Option<Vec<crate::sample::Process>>,
-    sockets: Option<Vec<crate::sample::PortSockets>>,
-    filesystems: Option<Vec<crate::sample::Filesystem>>,
-    disks: Option<Vec<crate::sample::Disk>>,
-    interfaces: Option<Vec<crate::sample::Interface>>,
 }
 
 impl Store {
@@ -88,7 +46,7 @@ impl Store {
         );
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query([start, to_id])?;
-        let mut chain = Chain::default();
+        let mut chain = Bases::default();
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
             let stored =
@@ -122,7 +80,7 @@ impl Store {
 }
 
 /// Columns are read by position: 0 is the id, then `sample_columns()` order.
-fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Chain) -> Result<Stored> {
+fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Bases) -> Result<Stored> {
     let id: i64 = row.get(0)?;
     let run_id: i64 = row.get(1)?;
     let key_id: i64 = row.get(2)?;
@@ -143,7 +101,7 @@ fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Chain) -> Result<
     }
     if tables.any() {
         if key_id == id {
-            *chain = Chain::default();
+            *chain = Bases::default();
         }
         let blob = first_scalar + columns::SCALARS.len();
         let frame = |i: usize| -> Result<Option<&[u8]>> {
@@ -152,38 +110,9 @@ fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Chain) -> Result<
                 _ => None,
             })
         };
-        sample.processes = replay(tables.processes, &mut chain.processes, frame(0)?, "process")?;
-        sample.sockets = replay(tables.sockets, &mut chain.sockets, frame(1)?, "socket")?;
-        sample.filesystems = replay(
-            tables.filesystems,
-            &mut chain.filesystems,
-            frame(2)?,
-            "filesystem",
-        )?;
-        sample.disks = replay(tables.disks, &mut chain.disks, frame(3)?, "disk")?;
-        sample.interfaces = replay(tables.interfaces, &mut chain.interfaces, frame(4)?, "interface")?;
+        chain.replay(tables, frame, &mut sample)?;
     }
     Ok(Stored { id, run_id, sample })
-}
-
-/// Applies one frame to its chain; the sample's table is the result.
-fn replay<T: Entity>(
-    wanted: bool,
-    base: &mut Option<Vec<T>>,
-    frame: Option<&[u8]>,
-    what: &str,
-) -> Result<Option<Vec<T>>> {
-    let Some(frame) = frame.filter(|_| wanted) else {
-        return Ok(None);
-    };
-    let base_rows = if codec::is_key_frame(frame) {
-        None
-    } else {
-        base.as_deref()
-    };
-    let rows = codec::decode_frame(base_rows, frame).with_context(|| format!("decoding the {what} table"))?;
-    *base = Some(rows.clone());
-    Ok(Some(rows))
 }
 
 /// A tick that fired late or after a suspend, with the sample before it.
