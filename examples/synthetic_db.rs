@@ -16,9 +16,7 @@ use std::time::Duration;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args
-        .get(1)
-        .context("usage: synthetic_db FILE [DAYS] [PROCS] [INTERVAL_S]")?;
+    let path = args.get(1).context("usage: synthetic_db FILE [DAYS] [PROCS] [INTERVAL_S]")?;
     let days: i64 = args.get(2).map_or(Ok(30), |a| a.parse())?;
     let procs: u32 = args.get(3).map_or(Ok(500), |a| a.parse())?;
     let interval_s: i64 = args.get(4).map_or(Ok(5), |a| a.parse())?;
@@ -59,11 +57,7 @@ fn main() -> Result<()> {
             time_ms: if stalled { time_ms + 30_000 } else { time_ms },
             lateness_ms: if stalled { 30_000 } else { (n % 7) as i64 },
             collect_us: 9000,
-            load: Some(LoadAvg {
-                load1: 0.5 + (n % 10) as f64 / 10.0,
-                load5: 0.6,
-                load15: 0.7,
-            }),
+            load: Some(LoadAvg { load1: 0.5 + (n % 10) as f64 / 10.0, load5: 0.6, load15: 0.7 }),
             cpu: Some(CpuTimes {
                 user: n as u64 * 40,
                 system: n as u64 * 10,
@@ -80,10 +74,7 @@ fn main() -> Result<()> {
                 ..Memory::default()
             }),
             vm: Some(VmCounters::default()),
-            files: Some(FileHandles {
-                allocated: 3000,
-                max: 2_000_000,
-            }),
+            files: Some(FileHandles { allocated: 3000, max: 2_000_000 }),
             tasks: Some(Tasks {
                 processes: u64::from(procs),
                 threads: u64::from(procs) * 2,
@@ -172,10 +163,7 @@ fn step(table: &mut [Process], n: i64, procs: u32) {
     }
     let replaced = (n as usize % (procs as usize - 10)) + 10;
     let fresh = 100 + procs + n as u32;
-    table[replaced] = Process {
-        pid: fresh,
-        start_ticks: u64::from(fresh) * 10,
-        ..process(fresh, replaced as u32)
-    };
+    table[replaced] =
+        Process { pid: fresh, start_ticks: u64::from(fresh) * 10, ..process(fresh, replaced as u32) };
     table.sort_by_key(|p| p.pid);
 }

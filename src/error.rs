@@ -11,22 +11,14 @@ pub enum BadInput {
     )]
     BadTime { option: &'static str, value: String },
     #[error("{option} {value:?}: {reason}")]
-    BadValue {
-        option: &'static str,
-        value: String,
-        reason: String,
-    },
+    BadValue { option: &'static str, value: String, reason: String },
     #[error("{}: {reason}; pass --db with a flightrec database, or a path that does not exist yet", .path.display())]
     NotFlightrec { path: PathBuf, reason: String },
     #[error(
         "{}: schema version {found} is newer than this flightrec ({known}); upgrade flightrec or pass --db",
         .path.display()
     )]
-    NewerSchema {
-        path: PathBuf,
-        found: usize,
-        known: usize,
-    },
+    NewerSchema { path: PathBuf, found: usize, known: usize },
     #[error("{}: {reason}", .path.display())]
     Unusable { path: PathBuf, reason: String },
 }

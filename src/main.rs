@@ -46,12 +46,8 @@ const DEFAULT_WINDOW_MS: i64 = 15 * 60 * 1000;
 fn report_command(db: &Path, args: ReportArgs) -> Result<()> {
     let store = Store::open_read_only(db)?;
     let now = chrono::Local::now();
-    let window = time::parse_interval(
-        "--window",
-        &args.window,
-        Duration::from_secs(60),
-        Duration::from_secs(86_400),
-    )?;
+    let window =
+        time::parse_interval("--window", &args.window, Duration::from_secs(60), Duration::from_secs(86_400))?;
     let target = match (args.period, &args.at) {
         (Some(n), _) => Target::Period(n),
         (None, Some(at)) => Target::At(time::parse_time("--at", at, now)?),
@@ -83,11 +79,8 @@ fn output(path: Option<&Path>) -> Result<Box<dyn Write>> {
 
 fn show_command(db: &Path, args: ShowArgs) -> Result<()> {
     let store = Store::open_read_only(db)?;
-    let asked = args
-        .at
-        .as_deref()
-        .map(|at| time::parse_time("--at", at, chrono::Local::now()))
-        .transpose()?;
+    let asked =
+        args.at.as_deref().map(|at| time::parse_time("--at", at, chrono::Local::now())).transpose()?;
     let id = match asked {
         Some(ms) => store.nearest_sample(ms)?,
         None => store.latest_sample()?,
@@ -106,18 +99,9 @@ fn show_command(db: &Path, args: ShowArgs) -> Result<()> {
 fn export_command(db: &Path, args: ExportArgs) -> Result<()> {
     let store = Store::open_read_only(db)?;
     let now = chrono::Local::now();
-    let from = args
-        .from
-        .as_deref()
-        .map(|t| time::parse_time("--from", t, now))
-        .transpose()?
-        .unwrap_or(i64::MIN);
-    let to = args
-        .to
-        .as_deref()
-        .map(|t| time::parse_time("--to", t, now))
-        .transpose()?
-        .unwrap_or(i64::MAX);
+    let from =
+        args.from.as_deref().map(|t| time::parse_time("--from", t, now)).transpose()?.unwrap_or(i64::MIN);
+    let to = args.to.as_deref().map(|t| time::parse_time("--to", t, now)).transpose()?.unwrap_or(i64::MAX);
     if from > to {
         return Err(BadInput::BadValue {
             option: "--from",

@@ -7,10 +7,7 @@ use std::collections::HashMap;
 
 /// Clock ticks per second of /proc times (USER_HZ).
 pub fn ticks_per_second() -> f64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .map_or(100.0, |t| t as f64)
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().map_or(100.0, |t| t as f64)
 }
 
 /// Seconds between two samples; `None` when not positive (a clock step).
@@ -45,16 +42,9 @@ impl CpuPercent {
 }
 
 pub fn cpu_percent(prev: &CpuTimes, cur: &CpuTimes) -> Option<CpuPercent> {
-    let fields = |c: &CpuTimes| {
-        [
-            c.user, c.nice, c.system, c.idle, c.iowait, c.irq, c.softirq, c.steal,
-        ]
-    };
-    let deltas: Vec<u64> = fields(cur)
-        .iter()
-        .zip(fields(prev))
-        .map(|(c, p)| c.checked_sub(p))
-        .collect::<Option<_>>()?;
+    let fields = |c: &CpuTimes| [c.user, c.nice, c.system, c.idle, c.iowait, c.irq, c.softirq, c.steal];
+    let deltas: Vec<u64> =
+        fields(cur).iter().zip(fields(prev)).map(|(c, p)| c.checked_sub(p)).collect::<Option<_>>()?;
     let total: u64 = deltas.iter().sum();
     if total == 0 {
         return None;
@@ -76,10 +66,7 @@ pub fn cpu_percent(prev: &CpuTimes, cur: &CpuTimes) -> Option<CpuPercent> {
 pub fn stall_percent(prev: &Psi, cur: &Psi, seconds: f64) -> (Option<f64>, Option<f64>) {
     let pct = |p: u64, c: u64| c.checked_sub(p).map(|d| d as f64 / (seconds * 1e4));
     let some = pct(prev.some_total_us, cur.some_total_us);
-    let full = prev
-        .full_total_us
-        .zip(cur.full_total_us)
-        .and_then(|(p, c)| pct(p, c));
+    let full = prev.full_total_us.zip(cur.full_total_us).and_then(|(p, c)| pct(p, c));
     (some, full)
 }
 
@@ -175,11 +162,7 @@ pub fn disk_rates(prev: &Disk, cur: &Disk, seconds: f64) -> Option<DiskRates> {
         read_bytes: d(prev.read_sectors, cur.read_sectors)? as f64 * 512.0 / seconds,
         write_bytes: d(prev.write_sectors, cur.write_sectors)? as f64 * 512.0 / seconds,
         busy: (d(prev.io_ms, cur.io_ms)? as f64 / (seconds * 10.0)).min(100.0),
-        wait_ms: if done == 0 {
-            0.0
-        } else {
-            waited as f64 / done as f64
-        },
+        wait_ms: if done == 0 { 0.0 } else { waited as f64 / done as f64 },
     })
 }
 
@@ -216,61 +199,27 @@ mod tests {
 
     #[test]
     fn cpu_split_sums_to_100() {
-        let prev = CpuTimes {
-            user: 100,
-            system: 50,
-            idle: 1000,
-            ..CpuTimes::default()
-        };
-        let cur = CpuTimes {
-            user: 150,
-            system: 75,
-            idle: 1100,
-            iowait: 25,
-            ..CpuTimes::default()
-        };
+        let prev = CpuTimes { user: 100, system: 50, idle: 1000, ..CpuTimes::default() };
+        let cur = CpuTimes { user: 150, system: 75, idle: 1100, iowait: 25, ..CpuTimes::default() };
         let pct = cpu_percent(&prev, &cur).unwrap();
-        assert_eq!(
-            (pct.user, pct.system, pct.idle, pct.iowait),
-            (25.0, 12.5, 50.0, 12.5)
-        );
+        assert_eq!((pct.user, pct.system, pct.idle, pct.iowait), (25.0, 12.5, 50.0, 12.5));
         assert_eq!(pct.busy(), 37.5);
-        assert!(
-            cpu_percent(&cur, &prev).is_none(),
-            "counters going backwards give no rate"
-        );
+        assert!(cpu_percent(&cur, &prev).is_none(), "counters going backwards give no rate");
     }
 
     #[test]
     fn process_cpu_is_percent_of_one_cpu() {
-        let prev = Process {
-            utime_ticks: 100,
-            stime_ticks: 10,
-            read_bytes: Some(0),
-            ..Process::default()
-        };
-        let cur = Process {
-            utime_ticks: 600,
-            stime_ticks: 110,
-            read_bytes: Some(5000),
-            ..Process::default()
-        };
+        let prev = Process { utime_ticks: 100, stime_ticks: 10, read_bytes: Some(0), ..Process::default() };
+        let cur =
+            Process { utime_ticks: 600, stime_ticks: 110, read_bytes: Some(5000), ..Process::default() };
         let rates = process_rates(&prev, &cur, 5.0, 100.0);
-        assert_eq!(
-            (rates.cpu_user, rates.cpu_system, rates.cpu()),
-            (100.0, 20.0, 120.0)
-        );
+        assert_eq!((rates.cpu_user, rates.cpu_system, rates.cpu()), (100.0, 20.0, 120.0));
         assert_eq!((rates.read_bytes, rates.write_bytes), (Some(1000.0), None));
     }
 
     #[test]
     fn disk_busy_and_wait() {
-        let prev = Disk {
-            reads: 10,
-            read_ms: 10,
-            io_ms: 0,
-            ..Disk::default()
-        };
+        let prev = Disk { reads: 10, read_ms: 10, io_ms: 0, ..Disk::default() };
         let cur = Disk {
             reads: 20,
             writes: 10,
@@ -287,16 +236,8 @@ mod tests {
 
     #[test]
     fn stall_percent_from_totals() {
-        let prev = Psi {
-            some_total_us: 0,
-            full_total_us: Some(0),
-            ..Psi::default()
-        };
-        let cur = Psi {
-            some_total_us: 2_500_000,
-            full_total_us: Some(500_000),
-            ..Psi::default()
-        };
+        let prev = Psi { some_total_us: 0, full_total_us: Some(0), ..Psi::default() };
+        let cur = Psi { some_total_us: 2_500_000, full_total_us: Some(500_000), ..Psi::default() };
         assert_eq!(stall_percent(&prev, &cur, 5.0), (Some(50.0), Some(10.0)));
     }
 }

@@ -61,14 +61,10 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
             .context("starting the writer thread")?
     };
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let reason = runtime.block_on(sample_until_signal(&mut collector, options.interval, &queue))?;
     queue.close(reason);
-    writer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?
+    writer.join().map_err(|_| anyhow::anyhow!("the writer thread panicked"))?
 }
 
 /// Ticks until SIGTERM or SIGINT; gives the stop reason.
@@ -86,12 +82,7 @@ async fn sample_until_signal(collector: &mut Collector, interval: Duration, queu
         }
         let started = std::time::Instant::now();
         let (lateness_ms, suspended_ms) = schedule.fired(tick);
-        let mut sample = Sample {
-            time_ms: wall_ms(),
-            lateness_ms,
-            suspended_ms,
-            ..collector.sample()
-        };
+        let mut sample = Sample { time_ms: wall_ms(), lateness_ms, suspended_ms, ..collector.sample() };
         sample.collect_us = started.elapsed().as_micros() as i64;
         queue.push(sample);
     }
@@ -221,10 +212,7 @@ fn write_samples(mut store: Store, run_id: i64, interval: Duration, queue: &Queu
         match queue.wait() {
             Next::Sample(sample) => {
                 if let Err(err) = store.commit(run_id, interval, &sample) {
-                    warnings.warn(
-                        "commit",
-                        &format!("{}: {err:#}; retrying", store.path().display()),
-                    );
+                    warnings.warn("commit", &format!("{}: {err:#}; retrying", store.path().display()));
                     queue.retry(*sample);
                     std::thread::sleep(RETRY_AFTER);
                 }
@@ -237,9 +225,7 @@ fn write_samples(mut store: Store, run_id: i64, interval: Duration, queue: &Queu
                 }
             }
             Next::Stop(reason) => {
-                store
-                    .end_run(run_id, wall_ms(), &reason)
-                    .context("marking the run stopped")?;
+                store.end_run(run_id, wall_ms(), &reason).context("marking the run stopped")?;
                 eprintln!("flightrec: stopped on {reason}");
                 return Ok(());
             }

@@ -22,19 +22,10 @@ pub fn gaps(store: &Store, now_ms: i64, window_ms: i64) -> Result<Vec<Period>> {
     let mut facts = Vec::with_capacity(runs.len());
     for (i, run) in runs.iter().enumerate() {
         let next_start = runs.get(i + 1).map(|r| r.start_ms);
-        let last_sample_ms = store
-            .last_sample_of_run(run.id, next_start)?
-            .map(|(_, time)| time);
-        facts.push(RunFacts {
-            run: run.clone(),
-            last_sample_ms,
-        });
+        let last_sample_ms = store.last_sample_of_run(run.id, next_start)?.map(|(_, time)| time);
+        facts.push(RunFacts { run: run.clone(), last_sample_ms });
     }
-    let shortest = runs
-        .iter()
-        .map(|r| periods::stall_threshold_ms(r.interval_ms))
-        .min()
-        .unwrap_or(15_000);
+    let shortest = runs.iter().map(|r| periods::stall_threshold_ms(r.interval_ms)).min().unwrap_or(15_000);
     let irregular = store.irregular_ticks(shortest)?;
     let mut found = periods::find(&facts, &irregular, now_ms);
     for period in &mut found {
@@ -122,15 +113,7 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
         Target::At(at) => (None, at),
     };
     let from_ms = end_ms - window_ms;
-    let samples = read(
-        store,
-        from_ms,
-        end_ms,
-        Tables {
-            interfaces: false,
-            ..Tables::ALL
-        },
-    )?;
+    let samples = read(store, from_ms, end_ms, Tables { interfaces: false, ..Tables::ALL })?;
     let baseline_from_ms = from_ms - BASELINE_MS;
     let baseline = read(store, baseline_from_ms, from_ms - 1, Tables::NONE)?;
     let interval_ms = store.runs()?.last().map_or(5000, |r| r.interval_ms).max(1);
@@ -203,10 +186,7 @@ fn headline(period: Option<&Period>, end_ms: i64, window_ms: i64, now_ms: i64) -
 fn last_sample(samples: &[Stored]) -> Option<LastSample> {
     let index = samples.iter().rposition(|s| s.sample.processes.is_some())?;
     let cur = &samples[index];
-    let prev = index
-        .checked_sub(1)
-        .map(|i| &samples[i])
-        .filter(|p| p.run_id == cur.run_id);
+    let prev = index.checked_sub(1).map(|i| &samples[i]).filter(|p| p.run_id == cur.run_id);
     let table = rates::process_table(prev.map(|p| &p.sample), &cur.sample, rates::ticks_per_second());
     let line = |(p, r): &(&crate::sample::Process, Option<rates::ProcessRates>)| ProcessLine {
         pid: p.pid,

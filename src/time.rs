@@ -32,10 +32,7 @@ fn parse_time_in<Tz: TimeZone>(
     value: &str,
     now: &DateTime<Tz>,
 ) -> Result<i64, BadInput> {
-    let bad_time = || BadInput::BadTime {
-        option,
-        value: value.to_owned(),
-    };
+    let bad_time = || BadInput::BadTime { option, value: value.to_owned() };
     let text = value.trim();
     let ms = if text == "now" {
         Some(now.timestamp_millis())
@@ -47,11 +44,8 @@ fn parse_time_in<Tz: TimeZone>(
         Some(instant.timestamp_millis())
     } else {
         let wall = wall_clock(text, now).ok_or_else(bad_time)?;
-        let instant = now
-            .timezone()
-            .from_local_datetime(&wall)
-            .earliest()
-            .ok_or_else(|| BadInput::BadValue {
+        let instant =
+            now.timezone().from_local_datetime(&wall).earliest().ok_or_else(|| BadInput::BadValue {
                 option,
                 value: value.to_owned(),
                 reason: "there is no such local time: the clocks skipped it for daylight \
@@ -61,8 +55,7 @@ fn parse_time_in<Tz: TimeZone>(
         Some(instant.timestamp_millis())
     };
     // Only instants chrono can represent, so every parsed time can be printed.
-    ms.filter(|&ms| DateTime::from_timestamp_millis(ms).is_some())
-        .ok_or_else(bad_time)
+    ms.filter(|&ms| DateTime::from_timestamp_millis(ms).is_some()).ok_or_else(bad_time)
 }
 
 /// `1795370700` or `1795370700.25` (seconds) as milliseconds; digits beyond
@@ -73,16 +66,13 @@ fn epoch_ms(text: &str) -> Option<i64> {
     if !is_digits(fraction) {
         return None;
     }
-    let millis: i64 = format!("{:0<3}", &fraction[..fraction.len().min(3)])
-        .parse()
-        .ok()?;
+    let millis: i64 = format!("{:0<3}", &fraction[..fraction.len().min(3)]).parse().ok()?;
     seconds.checked_mul(1000)?.checked_add(millis)
 }
 
 /// The span in `10m ago`; `10mago` is not one.
 fn before_ago(text: &str) -> Option<&str> {
-    text.strip_suffix("ago")
-        .filter(|span| span.ends_with(char::is_whitespace))
+    text.strip_suffix("ago").filter(|span| span.ends_with(char::is_whitespace))
 }
 
 fn span_ms(span: &str) -> Option<i64> {
@@ -101,11 +91,7 @@ fn wall_clock<Tz: TimeZone>(text: &str, now: &DateTime<Tz>) -> Option<NaiveDateT
             // Skipped today: still ahead if the clock has not reached it yet.
             None => time > now.time(),
         };
-        return if ahead {
-            today.checked_sub_days(Days::new(1))
-        } else {
-            Some(today)
-        };
+        return if ahead { today.checked_sub_days(Days::new(1)) } else { Some(today) };
     }
     let (date, time) = text.split_once([' ', 'T'])?;
     Some(calendar_date(date)?.and_time(clock(time)?))
@@ -153,11 +139,7 @@ pub fn parse_interval(
     min: Duration,
     max: Duration,
 ) -> Result<Duration, BadInput> {
-    let bad = |reason: String| BadInput::BadValue {
-        option,
-        value: value.to_owned(),
-        reason,
-    };
+    let bad = |reason: String| BadInput::BadValue { option, value: value.to_owned(), reason };
     let span = humantime::parse_duration(value.trim())
         .map_err(|err| bad(format!("not a duration like 5s, 100ms or 1m30s ({err})")))?;
     if span < min || span > max {
@@ -173,18 +155,13 @@ pub fn parse_interval(
 /// included: nobody sizing a database means 10^9, and one meaning per letter
 /// is one thing less to look up. Fractions of a byte are dropped.
 pub fn parse_size(option: &'static str, value: &str) -> Result<u64, BadInput> {
-    let bad = |reason: &str| BadInput::BadValue {
-        option,
-        value: value.to_owned(),
-        reason: reason.to_owned(),
-    };
+    let bad =
+        |reason: &str| BadInput::BadValue { option, value: value.to_owned(), reason: reason.to_owned() };
     let not_a_size = || bad("not a size; try 1GiB, 64MiB, 512KiB or a number of bytes");
     let too_large = || bad("too large; a size must be below 16 EiB");
 
     let text = value.trim();
-    let unit_at = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
+    let unit_at = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
     let (number, unit) = text.split_at(unit_at);
     let multiplier = size_unit(unit.trim_start()).ok_or_else(not_a_size)?;
     let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
@@ -398,18 +375,10 @@ mod tests {
         ];
         for value in garbage {
             match parse(value) {
-                Err(
-                    ref err @ BadInput::BadTime {
-                        option,
-                        value: ref given,
-                    },
-                ) => {
+                Err(ref err @ BadInput::BadTime { option, value: ref given }) => {
                     assert_eq!((option, given.as_str()), ("--at", value));
                     let message = err.to_string();
-                    assert!(
-                        message.starts_with(&format!("--at {value:?} is not a time")),
-                        "{message}"
-                    );
+                    assert!(message.starts_with(&format!("--at {value:?} is not a time")), "{message}");
                 }
                 other => panic!("{value:?} gave {other:?}"),
             }
@@ -525,16 +494,9 @@ mod tests {
             ("99999999999999999999s", "not a duration"),
         ] {
             match interval(value) {
-                Err(
-                    err @ BadInput::BadValue {
-                        option: "--interval", ..
-                    },
-                ) => {
+                Err(err @ BadInput::BadValue { option: "--interval", .. }) => {
                     let message = err.to_string();
-                    assert!(
-                        message.starts_with(&format!("--interval {value:?}: {says}")),
-                        "{message}"
-                    );
+                    assert!(message.starts_with(&format!("--interval {value:?}: {says}")), "{message}");
                 }
                 other => panic!("{value:?} gave {other:?}"),
             }
@@ -580,16 +542,9 @@ mod tests {
             ("999999999999999999999999999999999999999999", "too large"),
         ] {
             match parse_size("--max-size", value) {
-                Err(
-                    err @ BadInput::BadValue {
-                        option: "--max-size", ..
-                    },
-                ) => {
+                Err(err @ BadInput::BadValue { option: "--max-size", .. }) => {
                     let message = err.to_string();
-                    assert!(
-                        message.starts_with(&format!("--max-size {value:?}: {says}")),
-                        "{message}"
-                    );
+                    assert!(message.starts_with(&format!("--max-size {value:?}: {says}")), "{message}");
                 }
                 other => panic!("{value:?} gave {other:?}"),
             }
@@ -598,10 +553,7 @@ mod tests {
 
     #[test]
     fn formats_instants() {
-        assert_eq!(
-            format_ms_local(ms("2026-11-22", "18:05:03") + 250),
-            "2026-11-22 18:05:03"
-        );
+        assert_eq!(format_ms_local(ms("2026-11-22", "18:05:03") + 250), "2026-11-22 18:05:03");
         assert_eq!(format_ms_rfc3339(1_795_370_703_250), "2026-11-22T18:05:03.250Z");
         assert_eq!(format_ms_rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_ms_rfc3339(-1), "1969-12-31T23:59:59.999Z");

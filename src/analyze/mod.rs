@@ -37,6 +37,7 @@ pub enum Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
+    Dependency,
     Sockets,
     Processes,
     Limits,
@@ -73,11 +74,7 @@ pub fn findings(window: &Window) -> Vec<Finding> {
         b.severity
             .cmp(&a.severity)
             .then(a.category.cmp(&b.category))
-            .then(
-                a.first_seen_ms
-                    .unwrap_or(i64::MAX)
-                    .cmp(&b.first_seen_ms.unwrap_or(i64::MAX)),
-            )
+            .then(a.first_seen_ms.unwrap_or(i64::MAX).cmp(&b.first_seen_ms.unwrap_or(i64::MAX)))
     });
     all
 }

@@ -100,11 +100,7 @@ pub fn find(runs: &[RunFacts], irregular: &[Irregular], now_ms: i64) -> Vec<Peri
                     number: 0,
                     kind: if rebooted { Kind::Reboot } else { Kind::UncleanStop },
                     start_ms: last,
-                    end_ms: Some(if rebooted {
-                        next.run.boot_time_ms.max(last)
-                    } else {
-                        next.run.start_ms
-                    }),
+                    end_ms: Some(if rebooted { next.run.boot_time_ms.max(last) } else { next.run.start_ms }),
                     run_id: run.id,
                     boot_id: run.boot_id.clone(),
                     next_boot_id: rebooted.then(|| next.run.boot_id.clone()),
@@ -173,10 +169,7 @@ mod tests {
     }
 
     fn facts(run: Run, last: i64) -> RunFacts {
-        RunFacts {
-            run,
-            last_sample_ms: Some(last),
-        }
+        RunFacts { run, last_sample_ms: Some(last) }
     }
 
     #[test]
@@ -190,26 +183,15 @@ mod tests {
         let kinds: Vec<Kind> = periods.iter().map(|p| p.kind).collect();
         assert_eq!(kinds, [Kind::SilentNow, Kind::Reboot, Kind::UncleanStop]);
         assert_eq!(periods[1].start_ms, 300_000);
-        assert_eq!(
-            periods[1].end_ms,
-            Some(970_000),
-            "a reboot ends at the new boot's time"
-        );
+        assert_eq!(periods[1].end_ms, Some(970_000), "a reboot ends at the new boot's time");
         assert_eq!(periods[1].next_boot_id.as_deref(), Some("b"));
-        assert_eq!(
-            periods[2].end_ms,
-            Some(200_000),
-            "same boot: ends when the recorder came back"
-        );
+        assert_eq!(periods[2].end_ms, Some(200_000), "same boot: ends when the recorder came back");
         assert_eq!(periods.iter().map(|p| p.number).collect::<Vec<_>>(), [1, 2, 3]);
     }
 
     #[test]
     fn clean_stops_and_a_live_run_are_not_periods() {
-        let runs = [
-            facts(run(1, "a", 0, Some(100_000)), 99_000),
-            facts(run(2, "a", 200_000, None), 300_000),
-        ];
+        let runs = [facts(run(1, "a", 0, Some(100_000)), 99_000), facts(run(2, "a", 200_000, None), 300_000)];
         assert!(find(&runs, &[], 305_000).is_empty());
     }
 

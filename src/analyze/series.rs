@@ -29,12 +29,7 @@ pub fn largest_rise(series: &[(i64, f64)]) -> Option<Rise> {
         if value < low.1 {
             low = (time, value);
         }
-        let rise = Rise {
-            from: low.1,
-            from_ms: low.0,
-            to: value,
-            to_ms: time,
-        };
+        let rise = Rise { from: low.1, from_ms: low.0, to: value, to_ms: time };
         if rise.increase() > best.map_or(0.0, |b| b.increase()) {
             best = Some(rise);
         }

@@ -37,11 +37,7 @@ pub fn per_minute(samples: &[Stored]) -> Vec<Minute> {
         let s = &stored.sample;
         let start = s.time_ms - s.time_ms.rem_euclid(60_000);
         if minutes.last().is_none_or(|m| m.time_ms != start) {
-            minutes.push(Minute {
-                time_ms: start,
-                first_sample_ms: s.time_ms,
-                ..Minute::default()
-            });
+            minutes.push(Minute { time_ms: start, first_sample_ms: s.time_ms, ..Minute::default() });
         }
         let m = minutes.last_mut().expect("pushed above");
         m.samples += 1;
@@ -54,33 +50,22 @@ pub fn per_minute(samples: &[Stored]) -> Vec<Minute> {
         max_f(&mut m.cpu_busy_pct, busy);
         if let Some(mem) = s.memory {
             m.mem_available = Some(m.mem_available.map_or(mem.available, |v| v.min(mem.available)));
-            max_u(
-                &mut m.swap_used,
-                Some(mem.swap_total.saturating_sub(mem.swap_free)),
-            );
+            max_u(&mut m.swap_used, Some(mem.swap_total.saturating_sub(mem.swap_free)));
         }
         max_f(&mut m.psi_cpu, s.pressure.cpu.map(|p| p.some_avg10));
         max_f(&mut m.psi_memory, s.pressure.memory.map(|p| p.some_avg10));
         max_f(&mut m.psi_io, s.pressure.io.map(|p| p.some_avg10));
         max_u(&mut m.processes, s.tasks.map(|t| t.processes));
         if let Some(list) = &s.processes {
-            max_u(
-                &mut m.d_state,
-                Some(list.iter().filter(|p| p.state == 'D').count() as u64),
-            );
+            max_u(&mut m.d_state, Some(list.iter().filter(|p| p.state == 'D').count() as u64));
         }
         max_u(&mut m.open_files, s.files.map(|f| f.allocated));
         if let Some(list) = &s.sockets {
-            let open = list
-                .iter()
-                .filter(|p| p.direction != Direction::Listen && p.state != "TIME_WAIT");
+            let open = list.iter().filter(|p| p.direction != Direction::Listen && p.state != "TIME_WAIT");
             max_u(&mut m.connections, Some(open.map(|p| u64::from(p.count)).sum()));
         }
         if let Some(list) = &s.filesystems {
-            max_f(
-                &mut m.fullest_fs_pct,
-                list.iter().map(used_pct).max_by(f64::total_cmp),
-            );
+            max_f(&mut m.fullest_fs_pct, list.iter().map(used_pct).max_by(f64::total_cmp));
         }
         prev = Some(stored);
     }

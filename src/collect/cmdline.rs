@@ -42,14 +42,7 @@ impl CmdlineReader {
                     let Some(cmdline) = read(pid, start_ticks) else {
                         continue;
                     };
-                    if outbox
-                        .send(Answer {
-                            pid,
-                            start_ticks,
-                            cmdline,
-                        })
-                        .is_err()
-                    {
+                    if outbox.send(Answer { pid, start_ticks, cmdline }).is_err() {
                         return;
                     }
                 }
@@ -91,13 +84,7 @@ fn read(pid: u32, start_ticks: u64) -> Option<Arc<str>> {
     // since it was asked for, the start time read through it differs.
     let dir = File::open(format!("/proc/{pid}")).ok()?;
     let open = |name: &str| -> Option<File> {
-        let fd = openat(
-            dir.as_fd(),
-            name,
-            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .ok()?;
+        let fd = openat(dir.as_fd(), name, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty()).ok()?;
         Some(File::from(fd))
     };
     let mut stat = Vec::with_capacity(512);
@@ -106,10 +93,7 @@ fn read(pid: u32, start_ticks: u64) -> Option<Arc<str>> {
         return None;
     }
     let mut raw = Vec::with_capacity(CMDLINE_MAX);
-    open("cmdline")?
-        .take(CMDLINE_MAX as u64)
-        .read_to_end(&mut raw)
-        .ok()?;
+    open("cmdline")?.take(CMDLINE_MAX as u64).read_to_end(&mut raw).ok()?;
     Some(Arc::from(join_args(&raw)))
 }
 
@@ -141,9 +125,6 @@ mod tests {
         let line = read(me, start).unwrap();
         let first = std::env::args().next().unwrap();
         assert!(line.starts_with(&first), "{line:?} should start with {first:?}");
-        assert!(
-            read(me, start + 1).is_none(),
-            "another start time is another process"
-        );
+        assert!(read(me, start + 1).is_none(), "another start time is another process");
     }
 }

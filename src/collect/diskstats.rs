@@ -15,20 +15,16 @@ pub fn parse(text: &str, is_whole_disk: impl Fn(&str) -> bool) -> Result<Vec<Dis
     let mut disks = Vec::new();
     for line in text.lines() {
         let mut fields = line.split_ascii_whitespace();
-        let name = fields
-            .nth(2)
-            .with_context(|| format!("line {line:?}: expected major, minor and name"))?;
+        let name = fields.nth(2).with_context(|| format!("line {line:?}: expected major, minor and name"))?;
         if !is_whole_disk(name) {
             continue;
         }
         let mut c = [0u64; COUNTERS];
         for slot in &mut c {
-            let field = fields
-                .next()
-                .with_context(|| format!("line {line:?}: expected {COUNTERS} counters"))?;
-            *slot = field
-                .parse()
-                .with_context(|| format!("line {line:?}: expected a number, got {field:?}"))?;
+            let field =
+                fields.next().with_context(|| format!("line {line:?}: expected {COUNTERS} counters"))?;
+            *slot =
+                field.parse().with_context(|| format!("line {line:?}: expected a number, got {field:?}"))?;
         }
         let (reads, writes) = (c[0], c[4]);
         // Every loop and ram device exists from boot, most never used.
@@ -80,10 +76,7 @@ mod tests {
                     in_flight: 0,
                     io_ms: 5156,
                 },
-                Disk {
-                    name: "zram0".into(),
-                    ..Disk::default()
-                },
+                Disk { name: "zram0".into(), ..Disk::default() },
             ]
         );
     }
@@ -115,10 +108,7 @@ mod tests {
         let err = parse(truncated, whole).unwrap_err();
         assert!(format!("{err:#}").ends_with("expected 10 counters"), "{err:#}");
         let err = parse("   8 0\n", whole).unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "line \"   8 0\": expected major, minor and name"
-        );
+        assert_eq!(format!("{err:#}"), "line \"   8 0\": expected major, minor and name");
         for text in [
             "garbage",
             "8 0 sda 1 2 3 4 5 6 7 8 9 x 11",

@@ -43,14 +43,10 @@ fn parse_line(text: &str) -> Result<String> {
 
 /// Boot time in milliseconds since the epoch, from `/proc/stat`.
 fn parse_boot_time(text: &str) -> Result<i64> {
-    let (line, value) = text
-        .lines()
-        .find_map(|line| Some((line, line.strip_prefix("btime ")?)))
-        .context("no btime line")?;
-    let seconds: u64 = value
-        .trim()
-        .parse()
-        .with_context(|| format!("line {line:?}: expected seconds since the epoch"))?;
+    let (line, value) =
+        text.lines().find_map(|line| Some((line, line.strip_prefix("btime ")?))).context("no btime line")?;
+    let seconds: u64 =
+        value.trim().parse().with_context(|| format!("line {line:?}: expected seconds since the epoch"))?;
     i64::try_from(seconds)
         .ok()
         .and_then(|seconds| seconds.checked_mul(1000))
@@ -66,38 +62,20 @@ mod tests {
         let stat = include_str!("../../tests/fixtures/proc/stat");
         assert_eq!(parse_boot_time(stat).unwrap(), 1_795_366_429_000);
         let boot_id = include_str!("../../tests/fixtures/proc/boot_id");
-        assert_eq!(
-            parse_line(boot_id).unwrap(),
-            "83cfaed0-0ddd-4d12-9f78-3782c03fb4e7"
-        );
+        assert_eq!(parse_line(boot_id).unwrap(), "83cfaed0-0ddd-4d12-9f78-3782c03fb4e7");
         let osrelease = include_str!("../../tests/fixtures/proc/osrelease");
         assert_eq!(parse_line(osrelease).unwrap(), "6.18.44-fc-v769");
     }
 
     #[test]
     fn rejects_garbage_and_truncated_text() {
-        assert_eq!(
-            parse_boot_time("cpu 1 2 3\n").unwrap_err().to_string(),
-            "no btime line"
-        );
+        assert_eq!(parse_boot_time("cpu 1 2 3\n").unwrap_err().to_string(), "no btime line");
         let err = parse_boot_time("btime 18446744073709551615\n").unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "line \"btime 18446744073709551615\": boot time out of range"
-        );
-        for text in [
-            "btime",
-            "btime \n",
-            "btime -1",
-            "btime 1e9",
-            "btime 99999999999999999999",
-        ] {
+        assert_eq!(format!("{err:#}"), "line \"btime 18446744073709551615\": boot time out of range");
+        for text in ["btime", "btime \n", "btime -1", "btime 1e9", "btime 99999999999999999999"] {
             assert!(parse_boot_time(text).is_err(), "{text:?}");
         }
-        assert_eq!(
-            parse_line(" \n").unwrap_err().to_string(),
-            "expected one line, found none"
-        );
+        assert_eq!(parse_line(" \n").unwrap_err().to_string(), "expected one line, found none");
     }
 
     #[test]

@@ -10,12 +10,9 @@ pub fn parse_file_nr(text: &str) -> Result<FileHandles> {
     let line = text.lines().next().unwrap_or_default();
     let mut fields = line.split_ascii_whitespace();
     let mut next = || -> Result<u64> {
-        let field = fields
-            .next()
-            .with_context(|| format!("line {line:?}: expected allocated, unused and max"))?;
-        field
-            .parse()
-            .with_context(|| format!("line {line:?}: expected a number, got {field:?}"))
+        let field =
+            fields.next().with_context(|| format!("line {line:?}: expected allocated, unused and max"))?;
+        field.parse().with_context(|| format!("line {line:?}: expected a number, got {field:?}"))
     };
     let allocated = next()?;
     // The unused count has been 0 since 2.6; it is checked, not kept.
@@ -29,9 +26,7 @@ pub fn parse_number(text: &str) -> Result<u64> {
     let mut fields = line.split_ascii_whitespace();
     let field = fields.next().unwrap_or_default();
     ensure!(fields.next().is_none(), "line {line:?}: expected one number");
-    field
-        .parse()
-        .with_context(|| format!("line {line:?}: expected a number"))
+    field.parse().with_context(|| format!("line {line:?}: expected a number"))
 }
 
 #[cfg(test)]
@@ -41,13 +36,7 @@ mod tests {
     #[test]
     fn parses_captured_file_nr() {
         let files = parse_file_nr(include_str!("../../tests/fixtures/proc/file-nr")).unwrap();
-        assert_eq!(
-            files,
-            FileHandles {
-                allocated: 314,
-                max: 2_466_181
-            }
-        );
+        assert_eq!(files, FileHandles { allocated: 314, max: 2_466_181 });
     }
 
     #[test]
@@ -59,10 +48,7 @@ mod tests {
     #[test]
     fn rejects_garbage_and_truncated_text() {
         let err = parse_file_nr("314\t0").unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "line \"314\\t0\": expected allocated, unused and max"
-        );
+        assert_eq!(format!("{err:#}"), "line \"314\\t0\": expected allocated, unused and max");
         for text in ["", "x 0 1", "1 0 -1", "1 0 18446744073709551616"] {
             assert!(parse_file_nr(text).is_err(), "{text:?}");
         }

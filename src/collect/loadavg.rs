@@ -9,24 +9,15 @@ pub fn parse(text: &str) -> Result<LoadAvg> {
     let line = text.lines().next().unwrap_or_default();
     let mut fields = line.split_ascii_whitespace();
     let mut next = || -> Result<f64> {
-        let field = fields
-            .next()
-            .with_context(|| format!("line {line:?}: expected three load averages"))?;
+        let field = fields.next().with_context(|| format!("line {line:?}: expected three load averages"))?;
         let load: f64 = field
             .parse()
             .with_context(|| format!("line {line:?}: expected a load average, got {field:?}"))?;
         // `f64::from_str` also accepts `inf` and `NaN`, which no kernel prints.
-        ensure!(
-            load.is_finite() && load >= 0.0,
-            "line {line:?}: expected a load average, got {field:?}"
-        );
+        ensure!(load.is_finite() && load >= 0.0, "line {line:?}: expected a load average, got {field:?}");
         Ok(load)
     };
-    Ok(LoadAvg {
-        load1: next()?,
-        load5: next()?,
-        load15: next()?,
-    })
+    Ok(LoadAvg { load1: next()?, load5: next()?, load15: next()? })
 }
 
 #[cfg(test)]
@@ -36,14 +27,7 @@ mod tests {
     #[test]
     fn parses_captured_loadavg() {
         let load = parse(include_str!("../../tests/fixtures/proc/loadavg")).unwrap();
-        assert_eq!(
-            load,
-            LoadAvg {
-                load1: 0.98,
-                load5: 0.77,
-                load15: 0.34
-            }
-        );
+        assert_eq!(load, LoadAvg { load1: 0.98, load5: 0.77, load15: 0.34 });
     }
 
     #[test]

@@ -39,9 +39,8 @@ pub fn parse(text: &str) -> Result<Memory> {
             .trim_end()
             .parse()
             .with_context(|| format!("line {line:?}: expected a number of kB"))?;
-        *FIELDS[i].1(&mut mem) = kib
-            .checked_mul(1024)
-            .with_context(|| format!("line {line:?}: too many kB to count in bytes"))?;
+        *FIELDS[i].1(&mut mem) =
+            kib.checked_mul(1024).with_context(|| format!("line {line:?}: too many kB to count in bytes"))?;
         seen[i] = true;
     }
     if let Some(i) = seen.iter().position(|seen| !seen) {
@@ -89,10 +88,7 @@ mod tests {
         let truncated = &CAPTURED[..CAPTURED.find("Committed_AS").unwrap()];
         assert_eq!(parse(truncated).unwrap_err().to_string(), "no Committed_AS line");
         let err = parse("MemTotal:       24683656\n").unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "line \"MemTotal:       24683656\": expected a number of kB"
-        );
+        assert_eq!(format!("{err:#}"), "line \"MemTotal:       24683656\": expected a number of kB");
         let err = parse("MemTotal: 18446744073709551615 kB\n").unwrap_err();
         assert_eq!(
             format!("{err:#}"),

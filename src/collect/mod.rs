@@ -97,19 +97,12 @@ impl Collector {
         let processes = self.processes.read(&mut self.warnings);
         let w = &mut self.warnings;
         sample.processes = w.check("processes", processes);
-        let tasks = tasks(
-            sample.processes.as_deref(),
-            &mut self.pid_max,
-            &mut self.threads_max,
-        );
+        let tasks = tasks(sample.processes.as_deref(), &mut self.pid_max, &mut self.threads_max);
         sample.tasks = w.check("task limits", tasks);
         sample.sockets = w.check("sockets", self.sockets.read());
         sample.disks = w.check("diskstats", read_disks(&mut self.diskstats));
         sample.filesystems = w
-            .check(
-                "mountinfo",
-                parse_file(&mut self.mountinfo, mounts::parse_mountinfo),
-            )
+            .check("mountinfo", parse_file(&mut self.mountinfo, mounts::parse_mountinfo))
             .map(|list| mounts::filesystems(&list));
         sample
     }
@@ -157,11 +150,7 @@ fn tasks(
 /// Whole devices are the names listed in /sys/block; partitions are not.
 fn read_disks(file: &mut ProcFile) -> Result<Vec<Disk>> {
     let whole: HashSet<String> = std::fs::read_dir("/sys/block")
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
+        .map(|dir| dir.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
     let text = file.read()?;
     diskstats::parse(text, |name| whole.contains(name))

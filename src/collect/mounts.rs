@@ -94,9 +94,8 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<Mount>> {
 /// at single spaces because a source can be the empty string.
 fn split_line(line: &str) -> Result<(&str, &str, &str)> {
     let mut fields = line.split(' ');
-    let mount_point = fields
-        .nth(4)
-        .with_context(|| format!("line {line:?}: expected a mount point in the fifth field"))?;
+    let mount_point =
+        fields.nth(4).with_context(|| format!("line {line:?}: expected a mount point in the fifth field"))?;
     let mut after_separator = fields.skip(1).skip_while(|field| *field != "-").skip(1);
     let (Some(fs_type), Some(source)) = (after_separator.next(), after_separator.next()) else {
         bail!("line {line:?}: expected `- type source` after the optional fields");
@@ -176,11 +175,7 @@ mod tests {
     use super::*;
 
     fn mount(mount_point: &str, device: &str, fs_type: &str) -> Mount {
-        Mount {
-            mount_point: mount_point.into(),
-            device: device.into(),
-            fs_type: fs_type.into(),
-        }
+        Mount { mount_point: mount_point.into(), device: device.into(), fs_type: fs_type.into() }
     }
 
     #[test]
@@ -190,11 +185,7 @@ mod tests {
             mounts,
             [
                 mount("/", "/dev/vda", "ext4"),
-                mount(
-                    "/mnt/sandboxing/model_tools_env/v1/python",
-                    "model_tools_unavailable",
-                    "tmpfs"
-                ),
+                mount("/mnt/sandboxing/model_tools_env/v1/python", "model_tools_unavailable", "tmpfs"),
                 mount("/dev/shm", "tmpfs", "tmpfs"),
                 mount("/sys/fs/cgroup", "tmpfs", "tmpfs"),
             ]
@@ -240,20 +231,14 @@ mod tests {
              expected `- type source` after the optional fields"
         );
         let err = parse_mountinfo("garbage\n").unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "line \"garbage\": expected a mount point in the fifth field"
-        );
+        assert_eq!(format!("{err:#}"), "line \"garbage\": expected a mount point in the fifth field");
         let err = parse_mountinfo("27 1 254:0 / / rw shared:1 ext4 /dev/vda rw").unwrap_err();
         assert!(format!("{err:#}").contains("expected `- type source`"));
     }
 
     #[test]
     fn measures_the_root_and_skips_vanished_mounts() {
-        let mounts = [
-            mount("/", "/dev/root", "ext4"),
-            mount("/no/such/mount/point", "/dev/gone", "ext4"),
-        ];
+        let mounts = [mount("/", "/dev/root", "ext4"), mount("/no/such/mount/point", "/dev/gone", "ext4")];
         let filesystems = filesystems(&mounts);
         assert_eq!(filesystems.len(), 1);
         let root = &filesystems[0];

@@ -20,20 +20,17 @@ pub fn parse(text: &str) -> Result<Vec<Interface>> {
     for line in lines {
         // Interface names cannot contain ':', and a long counter can touch
         // it (`eth0:80644151`), so split there rather than at whitespace.
-        let (name, counters) = line
-            .split_once(':')
-            .with_context(|| format!("line {line:?}: expected `name: counters`"))?;
+        let (name, counters) =
+            line.split_once(':').with_context(|| format!("line {line:?}: expected `name: counters`"))?;
         let name = name.trim();
         ensure!(!name.is_empty(), "line {line:?}: expected an interface name");
         let mut fields = counters.split_ascii_whitespace();
         let mut c = [0u64; COLUMNS];
         for slot in &mut c {
-            let field = fields
-                .next()
-                .with_context(|| format!("line {line:?}: expected {COLUMNS} counters"))?;
-            *slot = field
-                .parse()
-                .with_context(|| format!("line {line:?}: expected a number, got {field:?}"))?;
+            let field =
+                fields.next().with_context(|| format!("line {line:?}: expected {COLUMNS} counters"))?;
+            *slot =
+                field.parse().with_context(|| format!("line {line:?}: expected a number, got {field:?}"))?;
         }
         interfaces.push(Interface {
             name: name.to_string(),
@@ -114,10 +111,7 @@ mod tests {
         let mut interfaces = parse(CAPTURED).unwrap();
         interfaces[1].rx_errors = 2;
         interfaces[2].tx_drops = 5;
-        let mut net = NetTotals {
-            rx_bytes: 1,
-            ..NetTotals::default()
-        };
+        let mut net = NetTotals { rx_bytes: 1, ..NetTotals::default() };
         totals(&interfaces, &mut net);
         assert_eq!(
             net,
@@ -139,10 +133,7 @@ mod tests {
     fn counter_touching_the_colon() {
         let text = "Inter-|\n face |\n  eth0:4294967296 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\n";
         let eth0 = &parse(text).unwrap()[0];
-        assert_eq!(
-            (eth0.rx_bytes, eth0.tx_bytes, eth0.tx_drops),
-            (4_294_967_296, 8, 11)
-        );
+        assert_eq!((eth0.rx_bytes, eth0.tx_bytes, eth0.tx_drops), (4_294_967_296, 8, 11));
     }
 
     #[test]
@@ -150,10 +141,7 @@ mod tests {
         let truncated = &CAPTURED[..CAPTURED.find("   424191").unwrap()];
         let err = parse(truncated).unwrap_err();
         assert!(format!("{err:#}").ends_with("expected 12 counters"), "{err:#}");
-        assert_eq!(
-            parse("").unwrap_err().to_string(),
-            "line \"\": expected a header line"
-        );
+        assert_eq!(parse("").unwrap_err().to_string(), "line \"\": expected a header line");
         let headers: String = CAPTURED.lines().take(2).map(|l| format!("{l}\n")).collect();
         for line in [
             "garbage",

@@ -45,9 +45,8 @@ fn parse_line<'a>(line: &str, fields: impl Iterator<Item = &'a str>) -> Result<(
                 avg10 = Some(percent);
             }
             Some(("total", value)) => {
-                let us = value
-                    .parse()
-                    .with_context(|| format!("line {line:?}: expected a number in total"))?;
+                let us =
+                    value.parse().with_context(|| format!("line {line:?}: expected a number in total"))?;
                 total = Some(us);
             }
             _ => {}
@@ -94,12 +93,7 @@ mod tests {
         let cpu = parse(include_str!("../../tests/fixtures/proc/pressure-cpu-5.4")).unwrap();
         assert_eq!(
             cpu,
-            Psi {
-                some_avg10: 0.0,
-                some_total_us: 8_402_211,
-                full_avg10: None,
-                full_total_us: None,
-            }
+            Psi { some_avg10: 0.0, some_total_us: 8_402_211, full_avg10: None, full_total_us: None }
         );
     }
 
@@ -113,15 +107,9 @@ mod tests {
     fn rejects_garbage_and_truncated_text() {
         assert_eq!(parse("").unwrap_err().to_string(), "no some line");
         let err = parse("some avg10=0.00 avg60=0.00 avg300=0.00 tot").unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "line \"some avg10=0.00 avg60=0.00 avg300=0.00 tot\": expected total"
-        );
+        assert_eq!(format!("{err:#}"), "line \"some avg10=0.00 avg60=0.00 avg300=0.00 tot\": expected total");
         let err = parse("some avg10=NaN total=1\n").unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "line \"some avg10=NaN total=1\": expected a percentage in avg10"
-        );
+        assert_eq!(format!("{err:#}"), "line \"some avg10=NaN total=1\": expected a percentage in avg10");
         for text in [
             "garbage",
             "some avg10=x total=1",

@@ -122,19 +122,9 @@ impl ProcessTable {
         let is_new = !self.entries.contains_key(&pid);
         if is_new {
             let stat = self.open_in_proc(pid, "stat")?;
-            let process = Process {
-                pid,
-                ..Process::default()
-            };
-            self.entries.insert(
-                pid,
-                Entry {
-                    stat: File::from(stat),
-                    process,
-                    seen: 0,
-                    cmdline_asked: false,
-                },
-            );
+            let process = Process { pid, ..Process::default() };
+            self.entries
+                .insert(pid, Entry { stat: File::from(stat), process, seen: 0, cmdline_asked: false });
         }
         let entry = self.entries.get_mut(&pid).expect("inserted above");
         read_all_at(&entry.stat, &mut self.buf).with_context(|| format!("reading /proc/{pid}/stat"))?;
@@ -177,10 +167,7 @@ impl ProcessTable {
     /// optional: without permission (another user's process, unprivileged)
     /// the field stays `None` or at its last value.
     fn refresh_details(&mut self, pid: u32) {
-        let status = self
-            .read_in_proc(pid, "status")
-            .ok()
-            .and_then(|text| parse_status(&text));
+        let status = self.read_in_proc(pid, "status").ok().and_then(|text| parse_status(&text));
         let io = self.read_in_proc(pid, "io").ok().and_then(|text| parse_io(&text));
         let fds = self.count_fds(pid);
         let Some(entry) = self.entries.get_mut(&pid) else {
@@ -222,12 +209,7 @@ impl ProcessTable {
 
     fn open_in_proc(&self, pid: u32, name: &str) -> nix::Result<OwnedFd> {
         let path = proc_path(pid, name);
-        openat(
-            self.proc_fd.as_fd(),
-            path.as_slice(),
-            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
+        openat(self.proc_fd.as_fd(), path.as_slice(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
     }
 
     fn read_in_proc(&mut self, pid: u32, name: &str) -> Result<String> {
@@ -239,11 +221,7 @@ impl ProcessTable {
     /// Takes the command lines the worker has read; waits briefly when this
     /// tick asked for new ones, so a new process is named in its first sample.
     fn collect_cmdlines(&mut self, asked_now: usize) {
-        let wait = if asked_now > 0 {
-            CMDLINE_WAIT
-        } else {
-            Duration::ZERO
-        };
+        let wait = if asked_now > 0 { CMDLINE_WAIT } else { Duration::ZERO };
         for answer in self.cmdlines.answers(asked_now, wait) {
             if let Some(entry) = self.entries.get_mut(&answer.pid)
                 && entry.process.start_ticks == answer.start_ticks
@@ -322,14 +300,8 @@ pub struct StatFields<'a> {
 /// Parses `1234 (my proc) S 1 1234 ...`. The command name may hold spaces
 /// and parentheses, so fields are counted from the last `)`.
 pub fn parse_stat(bytes: &[u8]) -> Result<StatFields<'_>> {
-    let open = bytes
-        .iter()
-        .position(|&b| b == b'(')
-        .context("no '(' before the command name")?;
-    let close = bytes
-        .iter()
-        .rposition(|&b| b == b')')
-        .context("no ')' after the command name")?;
+    let open = bytes.iter().position(|&b| b == b'(').context("no '(' before the command name")?;
+    let close = bytes.iter().rposition(|&b| b == b')').context("no ')' after the command name")?;
     if close < open {
         bail!("')' before '('");
     }
@@ -427,10 +399,7 @@ pub fn parse_io(text: &str) -> Option<(u64, u64)> {
 fn is_gone(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         let errno = cause.downcast_ref::<nix::Error>().copied().or_else(|| {
-            cause
-                .downcast_ref::<std::io::Error>()
-                .and_then(|e| e.raw_os_error())
-                .map(nix::Error::from_raw)
+            cause.downcast_ref::<std::io::Error>().and_then(|e| e.raw_os_error()).map(nix::Error::from_raw)
         });
         matches!(errno, Some(nix::Error::ESRCH | nix::Error::ENOENT))
     })
@@ -438,10 +407,7 @@ fn is_gone(err: &anyhow::Error) -> bool {
 
 fn kernel_at_least(major: u32, minor: u32) -> bool {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut parts = release
-        .trim()
-        .split(['.', '-'])
-        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
     let (have_major, have_minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     (have_major, have_minor) >= (major, minor)
 }
@@ -453,18 +419,9 @@ mod tests {
     #[test]
     fn parses_captured_stat() {
         let stat = parse_stat(include_bytes!("../../tests/fixtures/proc/pid-stat")).unwrap();
-        assert_eq!(
-            (stat.comm, stat.state, stat.ppid, stat.threads),
-            ("bash", 'S', 1032, 1)
-        );
-        assert_eq!(
-            (stat.minflt, stat.majflt, stat.utime, stat.stime),
-            (7860, 0, 2, 6)
-        );
-        assert_eq!(
-            (stat.start_ticks, stat.vsize, stat.rss_pages),
-            (2824, 5369856, 987)
-        );
+        assert_eq!((stat.comm, stat.state, stat.ppid, stat.threads), ("bash", 'S', 1032, 1));
+        assert_eq!((stat.minflt, stat.majflt, stat.utime, stat.stime), (7860, 0, 2, 6));
+        assert_eq!((stat.start_ticks, stat.vsize, stat.rss_pages), (2824, 5369856, 987));
     }
 
     #[test]
@@ -473,10 +430,7 @@ mod tests {
         let stat = parse_stat(line).unwrap();
         assert_eq!(stat.comm, "a (b) c");
         assert_eq!((stat.state, stat.ppid, stat.minflt, stat.majflt), ('R', 7, 10, 2));
-        assert_eq!(
-            (stat.utime, stat.stime, stat.threads, stat.start_ticks),
-            (30, 40, 3, 999)
-        );
+        assert_eq!((stat.utime, stat.stime, stat.threads, stat.start_ticks), (30, 40, 3, 999));
         assert_eq!((stat.vsize, stat.rss_pages), (1000, 5));
     }
 

@@ -15,11 +15,7 @@ pub struct ProcFile {
 
 impl ProcFile {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        ProcFile {
-            path: path.into(),
-            file: None,
-            buf: Vec::with_capacity(4096),
-        }
+        ProcFile { path: path.into(), file: None, buf: Vec::with_capacity(4096) }
     }
 
     pub fn path(&self) -> &Path {

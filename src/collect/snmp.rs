@@ -21,10 +21,8 @@ const TCP: [(&str, Slot); 7] = [
     ("OutRsts", |net| &mut net.tcp_out_resets),
 ];
 
-const TCP_EXT: [(&str, Slot); 2] = [
-    ("ListenOverflows", |net| &mut net.listen_overflows),
-    ("ListenDrops", |net| &mut net.listen_drops),
-];
+const TCP_EXT: [(&str, Slot); 2] =
+    [("ListenOverflows", |net| &mut net.listen_overflows), ("ListenDrops", |net| &mut net.listen_drops)];
 
 /// Line label, key within the line, and where the value goes.
 const SOCKSTAT: [(&str, &str, Slot); 5] = [
@@ -54,9 +52,8 @@ pub fn parse_sockstat(text: &str, net: &mut NetTotals) -> Result<()> {
                 continue;
             };
             let value = value.with_context(|| format!("line {line:?}: expected a value for {key}"))?;
-            *SOCKSTAT[i].2(net) = value
-                .parse()
-                .with_context(|| format!("line {line:?}: expected a number for {key}"))?;
+            *SOCKSTAT[i].2(net) =
+                value.parse().with_context(|| format!("line {line:?}: expected a number for {key}"))?;
             seen[i] = true;
         }
     }
@@ -75,13 +72,9 @@ fn parse_table<const N: usize>(
     fields: &[(&str, Slot); N],
     net: &mut NetTotals,
 ) -> Result<()> {
-    let mut lines = text
-        .lines()
-        .filter(|line| line.split_ascii_whitespace().next() == Some(label));
+    let mut lines = text.lines().filter(|line| line.split_ascii_whitespace().next() == Some(label));
     let names = lines.next().with_context(|| format!("no {label} lines"))?;
-    let values = lines
-        .next()
-        .with_context(|| format!("{label} names without a line of values"))?;
+    let values = lines.next().with_context(|| format!("{label} names without a line of values"))?;
     let mut names = names.split_ascii_whitespace().skip(1);
     let mut values = values.split_ascii_whitespace().skip(1);
     let mut seen = [false; N];
@@ -94,9 +87,8 @@ fn parse_table<const N: usize>(
         let Some(i) = fields.iter().position(|(n, _)| *n == name) else {
             continue;
         };
-        *fields[i].1(net) = value
-            .parse()
-            .with_context(|| format!("{label} {name}: expected a number, got {value:?}"))?;
+        *fields[i].1(net) =
+            value.parse().with_context(|| format!("{label} {name}: expected a number, got {value:?}"))?;
         seen[i] = true;
     }
     if let Some(i) = seen.iter().position(|seen| !seen) {
@@ -193,15 +185,9 @@ mod tests {
              number too large to fit in target type"
         );
         assert_eq!(parse_snmp("", net).unwrap_err().to_string(), "no Tcp: lines");
-        assert_eq!(
-            parse_netstat("garbage", net).unwrap_err().to_string(),
-            "no TcpExt: lines"
-        );
+        assert_eq!(parse_netstat("garbage", net).unwrap_err().to_string(), "no TcpExt: lines");
         let err = parse_sockstat("sockets: used\n", net).unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "line \"sockets: used\": expected a value for used"
-        );
+        assert_eq!(format!("{err:#}"), "line \"sockets: used\": expected a value for used");
         for text in ["", "garbage", "TCP: inuse -1 orphan 0 tw 0", "sockets: used x"] {
             assert!(parse_sockstat(text, net).is_err(), "{text:?}");
         }

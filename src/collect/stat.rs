@@ -58,17 +58,12 @@ pub fn parse(text: &str) -> Result<CpuTimes> {
 
 /// `cpu0`, `cpu17`: one CPU's line.
 fn is_one_cpu(key: &str) -> bool {
-    key.strip_prefix("cpu")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    key.strip_prefix("cpu").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn next_number<'a>(line: &str, fields: &mut impl Iterator<Item = &'a str>) -> Result<u64> {
-    let field = fields
-        .next()
-        .with_context(|| format!("line {line:?}: expected more numbers"))?;
-    field
-        .parse()
-        .with_context(|| format!("line {line:?}: expected a number, got {field:?}"))
+    let field = fields.next().with_context(|| format!("line {line:?}: expected more numbers"))?;
+    field.parse().with_context(|| format!("line {line:?}: expected a number, got {field:?}"))
 }
 
 #[cfg(test)]
@@ -113,10 +108,7 @@ mod tests {
         let truncated = &CAPTURED[..CAPTURED.find("procs_running").unwrap()];
         assert_eq!(parse(truncated).unwrap_err().to_string(), "no procs_running line");
         let err = parse("cpu  26854 0 3717\n").unwrap_err();
-        assert_eq!(
-            format!("{err:#}"),
-            "line \"cpu  26854 0 3717\": expected more numbers"
-        );
+        assert_eq!(format!("{err:#}"), "line \"cpu  26854 0 3717\": expected more numbers");
         let err = parse("ctxt 99999999999999999999\n").unwrap_err();
         assert_eq!(
             format!("{err:#}"),

@@ -25,10 +25,8 @@ pub fn parse(text: &str) -> Result<VmCounters> {
         let Some(i) = FIELDS.iter().position(|(name, ..)| *name == key) else {
             continue;
         };
-        *FIELDS[i].1(&mut vm) = value
-            .trim()
-            .parse()
-            .with_context(|| format!("line {line:?}: expected a number"))?;
+        *FIELDS[i].1(&mut vm) =
+            value.trim().parse().with_context(|| format!("line {line:?}: expected a number"))?;
         seen[i] = true;
     }
     if let Some(i) = (0..FIELDS.len()).find(|&i| FIELDS[i].2 && !seen[i]) {
@@ -47,27 +45,14 @@ mod tests {
     fn parses_captured_vmstat() {
         assert_eq!(
             parse(CAPTURED).unwrap(),
-            VmCounters {
-                major_faults: 703,
-                swap_in: 0,
-                swap_out: 0,
-                oom_kills: 0,
-            }
+            VmCounters { major_faults: 703, swap_in: 0, swap_out: 0, oom_kills: 0 }
         );
     }
 
     #[test]
     fn kernel_without_oom_kill_counts_zero() {
         let vm = parse(include_str!("../../tests/fixtures/proc/vmstat-4.9")).unwrap();
-        assert_eq!(
-            vm,
-            VmCounters {
-                major_faults: 4101,
-                swap_in: 12,
-                swap_out: 340,
-                oom_kills: 0,
-            }
-        );
+        assert_eq!(vm, VmCounters { major_faults: 4101, swap_in: 12, swap_out: 340, oom_kills: 0 });
     }
 
     #[test]
@@ -78,10 +63,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_truncated_text() {
-        assert_eq!(
-            parse("pgmajfault 703\n").unwrap_err().to_string(),
-            "no pswpin line"
-        );
+        assert_eq!(parse("pgmajfault 703\n").unwrap_err().to_string(), "no pswpin line");
         let err = parse("pswpin 1\npswpout 2\npgmajfault 7x\n").unwrap_err();
         assert_eq!(
             format!("{err:#}"),

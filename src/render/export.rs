@@ -5,7 +5,7 @@
 
 use super::fields::{Field, Format, RowWriter, Unit, Value};
 use crate::rates::{self, CpuPercent, DiskRates, InterfaceRates, ProcessRates};
-use crate::sample::{Filesystem, NetTotals, PortSockets, Process, Sample};
+use crate::sample::{Filesystem, NetTotals, PortSockets, ProbeResult, Process, Sample};
 use crate::store::{Store, Stored, Tables};
 use crate::time::format_ms_rfc3339;
 use anyhow::Result;
@@ -19,6 +19,7 @@ pub enum What {
     Filesystems,
     Disks,
     Net,
+    Probes,
 }
 
 /// Exports the samples with ids `first..=last`; `progress` is told the
@@ -33,26 +34,12 @@ pub fn export(
 ) -> Result<()> {
     let tables = match what {
         What::System => Tables::NONE,
-        What::Processes => Tables {
-            processes: true,
-            ..Tables::NONE
-        },
-        What::Sockets => Tables {
-            sockets: true,
-            ..Tables::NONE
-        },
-        What::Filesystems => Tables {
-            filesystems: true,
-            ..Tables::NONE
-        },
-        What::Disks => Tables {
-            disks: true,
-            ..Tables::NONE
-        },
-        What::Net => Tables {
-            interfaces: true,
-            ..Tables::NONE
-        },
+        What::Processes => Tables { processes: true, ..Tables::NONE },
+        What::Sockets => Tables { sockets: true, ..Tables::NONE },
+        What::Filesystems => Tables { filesystems: true, ..Tables::NONE },
+        What::Disks => Tables { disks: true, ..Tables::NONE },
+        What::Net => Tables { interfaces: true, ..Tables::NONE },
+        What::Probes => Tables { probes: true, ..Tables::NONE },
     };
     let ticks = rates::ticks_per_second();
     let mut rows = 0u64;
@@ -74,14 +61,7 @@ pub fn export(
             store.for_each_sample(first, last, tables, |cur| {
                 let time_ms = cur.sample.time_ms;
                 for (process, rates) in rates::process_table(same_run(&prev, &cur), &cur.sample, ticks) {
-                    w.row(
-                        PROCESSES,
-                        &ProcessRow {
-                            time_ms,
-                            process: process.clone(),
-                            rates,
-                        },
-                    )?;
+                    w.row(PROCESSES, &ProcessRow { time_ms, process: process.clone(), rates })?;
                     rows += 1;
                 }
                 progress(rows);
@@ -114,6 +94,18 @@ pub fn export(
             })?;
             w.finish()?;
         }
+        What::Probes => {
+            let mut w = RowWriter::new(PROBES, format, out)?;
+            store.for_each_sample(first, last, tables, |cur| {
+                for probe in cur.sample.probes.iter().flatten() {
+                    w.row(PROBES, &(cur.sample.time_ms, probe.clone()))?;
+                    rows += 1;
+                }
+                progress(rows);
+                Ok(())
+            })?;
+            w.finish()?;
+        }
         What::Disks => {
             let mut w = RowWriter::new(DISKS, format, out)?;
             store.for_each_sample(first, last, tables, |cur| {
@@ -121,18 +113,11 @@ pub fn export(
                 let seconds = before.and_then(|p| rates::elapsed_s(p, &cur.sample));
                 for disk in cur.sample.disks.iter().flatten() {
                     let old = before.and_then(|p| p.disks.as_ref()?.iter().find(|d| d.name == disk.name));
-                    let rates = old
-                        .zip(seconds)
-                        .and_then(|(old, s)| rates::disk_rates(old, disk, s));
+                    let rates = old.zip(seconds).and_then(|(old, s)| rates::disk_rates(old, disk, s));
                     let name = disk.name.clone();
                     w.row(
                         DISKS,
-                        &DiskRow {
-                            time_ms: cur.sample.time_ms,
-                            name,
-                            in_flight: disk.in_flight,
-                            rates,
-                        },
+                        &DiskRow { time_ms: cur.sample.time_ms, name, in_flight: disk.in_flight, rates },
                     )?;
                     rows += 1;
                 }
@@ -149,19 +134,9 @@ pub fn export(
                 let seconds = before.and_then(|p| rates::elapsed_s(p, &cur.sample));
                 for nic in cur.sample.interfaces.iter().flatten() {
                     let old = before.and_then(|p| p.interfaces.as_ref()?.iter().find(|i| i.name == nic.name));
-                    let rates = old
-                        .zip(seconds)
-                        .and_then(|(old, s)| rates::interface_rates(old, nic, s));
+                    let rates = old.zip(seconds).and_then(|(old, s)| rates::interface_rates(old, nic, s));
                     let name = nic.name.clone();
-                    w.row(
-                        NET,
-                        &NetRow {
-                            time_ms: cur.sample.time_ms,
-                            name,
-                            rates,
-                            totals: None,
-                        },
-                    )?;
+                    w.row(NET, &NetRow { time_ms: cur.sample.time_ms, name, rates, totals: None })?;
                     rows += 1;
                 }
                 if let Some(totals) = &cur.sample.net {
@@ -171,15 +146,7 @@ pub fn export(
                     });
                     let tcp = old.zip(seconds).map(|(old, s)| TcpRates::new(old, totals, s));
                     let totals = Some((*totals, tcp));
-                    w.row(
-                        NET,
-                        &NetRow {
-                            time_ms: cur.sample.time_ms,
-                            name: "total".into(),
-                            rates,
-                            totals,
-                        },
-                    )?;
+                    w.row(NET, &NetRow { time_ms: cur.sample.time_ms, name: "total".into(), rates, totals })?;
                     rows += 1;
                 }
                 progress(rows);
@@ -195,9 +162,7 @@ pub fn export(
 /// The previous sample, if it belongs to the same run (rates across a
 /// restart or a reboot would be meaningless).
 fn same_run<'a>(prev: &'a Option<Stored>, cur: &Stored) -> Option<&'a Sample> {
-    prev.as_ref()
-        .filter(|p| p.run_id == cur.run_id)
-        .map(|p| &p.sample)
+    prev.as_ref().filter(|p| p.run_id == cur.run_id).map(|p| &p.sample)
 }
 
 /// One sample's scalars with the sample before it (system tables are not
@@ -214,13 +179,7 @@ impl SystemRow {
     pub fn new(prev: Option<&Sample>, cur: &Stored) -> Self {
         let cpu = prev.and_then(|p| rates::cpu_percent(p.cpu.as_ref()?, cur.sample.cpu.as_ref()?));
         let seconds = prev.and_then(|p| rates::elapsed_s(p, &cur.sample));
-        SystemRow {
-            sample: cur.sample.clone(),
-            run_id: cur.run_id,
-            cpu,
-            seconds,
-            prev: prev.cloned(),
-        }
+        SystemRow { sample: cur.sample.clone(), run_id: cur.run_id, cpu, seconds, prev: prev.cloned() }
     }
 
     /// A per-second rate of one counter.
@@ -228,10 +187,7 @@ impl SystemRow {
         let (Some(prev), Some(seconds)) = (&self.prev, self.seconds) else {
             return Value::Null;
         };
-        counter(prev)
-            .zip(counter(&self.sample))
-            .and_then(|(p, c)| rates::per_second(p, c, seconds))
-            .into()
+        counter(prev).zip(counter(&self.sample)).and_then(|(p, c)| rates::per_second(p, c, seconds)).into()
     }
 
     fn cpu(&self, part: fn(&CpuPercent) -> f64) -> Value {
@@ -255,196 +211,44 @@ fn int(v: Option<u64>) -> Value {
 }
 
 pub const SYSTEM: &[Field<SystemRow>] = &[
-    Field {
-        name: "time",
-        unit: Unit::Plain,
-        get: |r| Value::Text(format_ms_rfc3339(r.sample.time_ms)),
-    },
-    Field {
-        name: "time_ms",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.sample.time_ms),
-    },
-    Field {
-        name: "run",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.run_id),
-    },
-    Field {
-        name: "lateness_ms",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.sample.lateness_ms),
-    },
-    Field {
-        name: "suspended_ms",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.sample.suspended_ms),
-    },
-    Field {
-        name: "collect_us",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.sample.collect_us),
-    },
-    Field {
-        name: "load1",
-        unit: Unit::Plain,
-        get: |r| r.sample.load.map(|l| l.load1).into(),
-    },
-    Field {
-        name: "load5",
-        unit: Unit::Plain,
-        get: |r| r.sample.load.map(|l| l.load5).into(),
-    },
-    Field {
-        name: "load15",
-        unit: Unit::Plain,
-        get: |r| r.sample.load.map(|l| l.load15).into(),
-    },
-    Field {
-        name: "cpu_busy_pct",
-        unit: Unit::Percent,
-        get: |r| r.cpu(CpuPercent::busy),
-    },
-    Field {
-        name: "cpu_user_pct",
-        unit: Unit::Percent,
-        get: |r| r.cpu(|c| c.user),
-    },
-    Field {
-        name: "cpu_nice_pct",
-        unit: Unit::Percent,
-        get: |r| r.cpu(|c| c.nice),
-    },
-    Field {
-        name: "cpu_system_pct",
-        unit: Unit::Percent,
-        get: |r| r.cpu(|c| c.system),
-    },
-    Field {
-        name: "cpu_idle_pct",
-        unit: Unit::Percent,
-        get: |r| r.cpu(|c| c.idle),
-    },
-    Field {
-        name: "cpu_iowait_pct",
-        unit: Unit::Percent,
-        get: |r| r.cpu(|c| c.iowait),
-    },
-    Field {
-        name: "cpu_irq_pct",
-        unit: Unit::Percent,
-        get: |r| r.cpu(|c| c.irq),
-    },
-    Field {
-        name: "cpu_softirq_pct",
-        unit: Unit::Percent,
-        get: |r| r.cpu(|c| c.softirq),
-    },
-    Field {
-        name: "cpu_steal_pct",
-        unit: Unit::Percent,
-        get: |r| r.cpu(|c| c.steal),
-    },
-    Field {
-        name: "context_switches_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|s| Some(s.cpu?.ctxt)),
-    },
-    Field {
-        name: "forks_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|s| Some(s.cpu?.forks)),
-    },
-    Field {
-        name: "procs_running",
-        unit: Unit::Plain,
-        get: |r| int(r.sample.cpu.map(|c| c.procs_running)),
-    },
-    Field {
-        name: "procs_blocked",
-        unit: Unit::Plain,
-        get: |r| int(r.sample.cpu.map(|c| c.procs_blocked)),
-    },
-    Field {
-        name: "mem_total",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.total)),
-    },
-    Field {
-        name: "mem_available",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.available)),
-    },
-    Field {
-        name: "mem_free",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.free)),
-    },
-    Field {
-        name: "mem_buffers",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.buffers)),
-    },
-    Field {
-        name: "mem_cached",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.cached)),
-    },
-    Field {
-        name: "mem_dirty",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.dirty)),
-    },
-    Field {
-        name: "mem_writeback",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.writeback)),
-    },
-    Field {
-        name: "mem_shmem",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.shmem)),
-    },
-    Field {
-        name: "mem_slab",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.slab)),
-    },
-    Field {
-        name: "mem_committed",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.committed)),
-    },
-    Field {
-        name: "swap_total",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.swap_total)),
-    },
-    Field {
-        name: "swap_free",
-        unit: Unit::Bytes,
-        get: |r| int(r.sample.memory.map(|m| m.swap_free)),
-    },
-    Field {
-        name: "major_faults_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|s| Some(s.vm?.major_faults)),
-    },
-    Field {
-        name: "swap_in_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|s| Some(s.vm?.swap_in)),
-    },
-    Field {
-        name: "swap_out_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|s| Some(s.vm?.swap_out)),
-    },
-    Field {
-        name: "oom_kills",
-        unit: Unit::Plain,
-        get: |r| int(r.sample.vm.map(|v| v.oom_kills)),
-    },
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.sample.time_ms)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.sample.time_ms) },
+    Field { name: "run", unit: Unit::Plain, get: |r| Value::Int(r.run_id) },
+    Field { name: "lateness_ms", unit: Unit::Plain, get: |r| Value::Int(r.sample.lateness_ms) },
+    Field { name: "suspended_ms", unit: Unit::Plain, get: |r| Value::Int(r.sample.suspended_ms) },
+    Field { name: "collect_us", unit: Unit::Plain, get: |r| Value::Int(r.sample.collect_us) },
+    Field { name: "load1", unit: Unit::Plain, get: |r| r.sample.load.map(|l| l.load1).into() },
+    Field { name: "load5", unit: Unit::Plain, get: |r| r.sample.load.map(|l| l.load5).into() },
+    Field { name: "load15", unit: Unit::Plain, get: |r| r.sample.load.map(|l| l.load15).into() },
+    Field { name: "cpu_busy_pct", unit: Unit::Percent, get: |r| r.cpu(CpuPercent::busy) },
+    Field { name: "cpu_user_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.user) },
+    Field { name: "cpu_nice_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.nice) },
+    Field { name: "cpu_system_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.system) },
+    Field { name: "cpu_idle_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.idle) },
+    Field { name: "cpu_iowait_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.iowait) },
+    Field { name: "cpu_irq_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.irq) },
+    Field { name: "cpu_softirq_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.softirq) },
+    Field { name: "cpu_steal_pct", unit: Unit::Percent, get: |r| r.cpu(|c| c.steal) },
+    Field { name: "context_switches_per_s", unit: Unit::Plain, get: |r| r.rate(|s| Some(s.cpu?.ctxt)) },
+    Field { name: "forks_per_s", unit: Unit::Plain, get: |r| r.rate(|s| Some(s.cpu?.forks)) },
+    Field { name: "procs_running", unit: Unit::Plain, get: |r| int(r.sample.cpu.map(|c| c.procs_running)) },
+    Field { name: "procs_blocked", unit: Unit::Plain, get: |r| int(r.sample.cpu.map(|c| c.procs_blocked)) },
+    Field { name: "mem_total", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.total)) },
+    Field { name: "mem_available", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.available)) },
+    Field { name: "mem_free", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.free)) },
+    Field { name: "mem_buffers", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.buffers)) },
+    Field { name: "mem_cached", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.cached)) },
+    Field { name: "mem_dirty", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.dirty)) },
+    Field { name: "mem_writeback", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.writeback)) },
+    Field { name: "mem_shmem", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.shmem)) },
+    Field { name: "mem_slab", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.slab)) },
+    Field { name: "mem_committed", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.committed)) },
+    Field { name: "swap_total", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.swap_total)) },
+    Field { name: "swap_free", unit: Unit::Bytes, get: |r| int(r.sample.memory.map(|m| m.swap_free)) },
+    Field { name: "major_faults_per_s", unit: Unit::Plain, get: |r| r.rate(|s| Some(s.vm?.major_faults)) },
+    Field { name: "swap_in_per_s", unit: Unit::Plain, get: |r| r.rate(|s| Some(s.vm?.swap_in)) },
+    Field { name: "swap_out_per_s", unit: Unit::Plain, get: |r| r.rate(|s| Some(s.vm?.swap_out)) },
+    Field { name: "oom_kills", unit: Unit::Plain, get: |r| int(r.sample.vm.map(|v| v.oom_kills)) },
     Field {
         name: "psi_cpu_some_avg10",
         unit: Unit::Percent,
@@ -485,36 +289,12 @@ pub const SYSTEM: &[Field<SystemRow>] = &[
         unit: Unit::Percent,
         get: |r| r.stall(|s| s.pressure.io.as_ref(), true),
     },
-    Field {
-        name: "files_allocated",
-        unit: Unit::Plain,
-        get: |r| int(r.sample.files.map(|f| f.allocated)),
-    },
-    Field {
-        name: "files_max",
-        unit: Unit::Plain,
-        get: |r| int(r.sample.files.map(|f| f.max)),
-    },
-    Field {
-        name: "processes",
-        unit: Unit::Plain,
-        get: |r| int(r.sample.tasks.map(|t| t.processes)),
-    },
-    Field {
-        name: "threads",
-        unit: Unit::Plain,
-        get: |r| int(r.sample.tasks.map(|t| t.threads)),
-    },
-    Field {
-        name: "pid_max",
-        unit: Unit::Plain,
-        get: |r| int(r.sample.tasks.map(|t| t.pid_max)),
-    },
-    Field {
-        name: "threads_max",
-        unit: Unit::Plain,
-        get: |r| int(r.sample.tasks.map(|t| t.threads_max)),
-    },
+    Field { name: "files_allocated", unit: Unit::Plain, get: |r| int(r.sample.files.map(|f| f.allocated)) },
+    Field { name: "files_max", unit: Unit::Plain, get: |r| int(r.sample.files.map(|f| f.max)) },
+    Field { name: "processes", unit: Unit::Plain, get: |r| int(r.sample.tasks.map(|t| t.processes)) },
+    Field { name: "threads", unit: Unit::Plain, get: |r| int(r.sample.tasks.map(|t| t.threads)) },
+    Field { name: "pid_max", unit: Unit::Plain, get: |r| int(r.sample.tasks.map(|t| t.pid_max)) },
+    Field { name: "threads_max", unit: Unit::Plain, get: |r| int(r.sample.tasks.map(|t| t.threads_max)) },
 ];
 
 struct ProcessRow {
@@ -530,222 +310,66 @@ impl ProcessRow {
 }
 
 const PROCESSES: &[Field<ProcessRow>] = &[
-    Field {
-        name: "time",
-        unit: Unit::Plain,
-        get: |r| Value::Text(format_ms_rfc3339(r.time_ms)),
-    },
-    Field {
-        name: "time_ms",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.time_ms),
-    },
-    Field {
-        name: "pid",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.process.pid.into()),
-    },
-    Field {
-        name: "ppid",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.process.ppid.into()),
-    },
-    Field {
-        name: "uid",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.process.uid.into()),
-    },
-    Field {
-        name: "comm",
-        unit: Unit::Plain,
-        get: |r| Value::Text(r.process.comm.to_string()),
-    },
-    Field {
-        name: "state",
-        unit: Unit::Plain,
-        get: |r| Value::Text(r.process.state.to_string()),
-    },
-    Field {
-        name: "threads",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.process.threads.into()),
-    },
-    Field {
-        name: "cpu_pct",
-        unit: Unit::Percent,
-        get: |r| r.rate(ProcessRates::cpu),
-    },
-    Field {
-        name: "cpu_user_pct",
-        unit: Unit::Percent,
-        get: |r| r.rate(|p| p.cpu_user),
-    },
-    Field {
-        name: "cpu_system_pct",
-        unit: Unit::Percent,
-        get: |r| r.rate(|p| p.cpu_system),
-    },
-    Field {
-        name: "rss",
-        unit: Unit::Bytes,
-        get: |r| Value::Int(r.process.rss_bytes as i64),
-    },
-    Field {
-        name: "vsize",
-        unit: Unit::Bytes,
-        get: |r| Value::Int(r.process.vsize_bytes as i64),
-    },
-    Field {
-        name: "swap",
-        unit: Unit::Bytes,
-        get: |r| Value::Int(r.process.swap_bytes as i64),
-    },
-    Field {
-        name: "minor_faults_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|p| p.minor_faults),
-    },
-    Field {
-        name: "major_faults_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|p| p.major_faults),
-    },
-    Field {
-        name: "fds",
-        unit: Unit::Plain,
-        get: |r| r.process.fds.map(u64::from).into(),
-    },
-    Field {
-        name: "read_bytes_per_s",
-        unit: Unit::Bytes,
-        get: |r| r.rates.and_then(|p| p.read_bytes).into(),
-    },
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.time_ms)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.time_ms) },
+    Field { name: "pid", unit: Unit::Plain, get: |r| Value::Int(r.process.pid.into()) },
+    Field { name: "ppid", unit: Unit::Plain, get: |r| Value::Int(r.process.ppid.into()) },
+    Field { name: "uid", unit: Unit::Plain, get: |r| Value::Int(r.process.uid.into()) },
+    Field { name: "comm", unit: Unit::Plain, get: |r| Value::Text(r.process.comm.to_string()) },
+    Field { name: "state", unit: Unit::Plain, get: |r| Value::Text(r.process.state.to_string()) },
+    Field { name: "threads", unit: Unit::Plain, get: |r| Value::Int(r.process.threads.into()) },
+    Field { name: "cpu_pct", unit: Unit::Percent, get: |r| r.rate(ProcessRates::cpu) },
+    Field { name: "cpu_user_pct", unit: Unit::Percent, get: |r| r.rate(|p| p.cpu_user) },
+    Field { name: "cpu_system_pct", unit: Unit::Percent, get: |r| r.rate(|p| p.cpu_system) },
+    Field { name: "rss", unit: Unit::Bytes, get: |r| Value::Int(r.process.rss_bytes as i64) },
+    Field { name: "vsize", unit: Unit::Bytes, get: |r| Value::Int(r.process.vsize_bytes as i64) },
+    Field { name: "swap", unit: Unit::Bytes, get: |r| Value::Int(r.process.swap_bytes as i64) },
+    Field { name: "minor_faults_per_s", unit: Unit::Plain, get: |r| r.rate(|p| p.minor_faults) },
+    Field { name: "major_faults_per_s", unit: Unit::Plain, get: |r| r.rate(|p| p.major_faults) },
+    Field { name: "fds", unit: Unit::Plain, get: |r| r.process.fds.map(u64::from).into() },
+    Field { name: "read_bytes_per_s", unit: Unit::Bytes, get: |r| r.rates.and_then(|p| p.read_bytes).into() },
     Field {
         name: "write_bytes_per_s",
         unit: Unit::Bytes,
         get: |r| r.rates.and_then(|p| p.write_bytes).into(),
     },
-    Field {
-        name: "start_ticks",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.process.start_ticks as i64),
-    },
-    Field {
-        name: "cmdline",
-        unit: Unit::Plain,
-        get: |r| Value::Text(r.process.cmdline.to_string()),
-    },
+    Field { name: "start_ticks", unit: Unit::Plain, get: |r| Value::Int(r.process.start_ticks as i64) },
+    Field { name: "cmdline", unit: Unit::Plain, get: |r| Value::Text(r.process.cmdline.to_string()) },
 ];
 
 const SOCKETS: &[Field<(i64, PortSockets)>] = &[
-    Field {
-        name: "time",
-        unit: Unit::Plain,
-        get: |r| Value::Text(format_ms_rfc3339(r.0)),
-    },
-    Field {
-        name: "time_ms",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.0),
-    },
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.0)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.0) },
     Field {
         name: "direction",
         unit: Unit::Plain,
         get: |r| Value::Text(format!("{:?}", r.1.direction).to_lowercase()),
     },
-    Field {
-        name: "port",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.1.port.into()),
-    },
-    Field {
-        name: "state",
-        unit: Unit::Plain,
-        get: |r| Value::Text(r.1.state.clone()),
-    },
-    Field {
-        name: "count",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.1.count.into()),
-    },
-    Field {
-        name: "accept_queue",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.1.queued.into()),
-    },
-    Field {
-        name: "backlog",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.1.backlog.into()),
-    },
+    Field { name: "port", unit: Unit::Plain, get: |r| Value::Int(r.1.port.into()) },
+    Field { name: "state", unit: Unit::Plain, get: |r| Value::Text(r.1.state.clone()) },
+    Field { name: "count", unit: Unit::Plain, get: |r| Value::Int(r.1.count.into()) },
+    Field { name: "accept_queue", unit: Unit::Plain, get: |r| Value::Int(r.1.queued.into()) },
+    Field { name: "backlog", unit: Unit::Plain, get: |r| Value::Int(r.1.backlog.into()) },
 ];
 
 const FILESYSTEMS: &[Field<(i64, Filesystem)>] = &[
-    Field {
-        name: "time",
-        unit: Unit::Plain,
-        get: |r| Value::Text(format_ms_rfc3339(r.0)),
-    },
-    Field {
-        name: "time_ms",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.0),
-    },
-    Field {
-        name: "mount_point",
-        unit: Unit::Plain,
-        get: |r| Value::Text(r.1.mount_point.clone()),
-    },
-    Field {
-        name: "device",
-        unit: Unit::Plain,
-        get: |r| Value::Text(r.1.device.clone()),
-    },
-    Field {
-        name: "type",
-        unit: Unit::Plain,
-        get: |r| Value::Text(r.1.fs_type.clone()),
-    },
-    Field {
-        name: "size",
-        unit: Unit::Bytes,
-        get: |r| Value::Int(r.1.size_bytes as i64),
-    },
-    Field {
-        name: "used",
-        unit: Unit::Bytes,
-        get: |r| Value::Int(r.1.used_bytes as i64),
-    },
-    Field {
-        name: "available",
-        unit: Unit::Bytes,
-        get: |r| Value::Int(r.1.avail_bytes as i64),
-    },
-    Field {
-        name: "used_pct",
-        unit: Unit::Percent,
-        get: |r| Value::Real(used_pct(&r.1)),
-    },
-    Field {
-        name: "inodes_total",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.1.inodes_total as i64),
-    },
-    Field {
-        name: "inodes_used",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.1.inodes_used as i64),
-    },
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.0)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.0) },
+    Field { name: "mount_point", unit: Unit::Plain, get: |r| Value::Text(r.1.mount_point.clone()) },
+    Field { name: "device", unit: Unit::Plain, get: |r| Value::Text(r.1.device.clone()) },
+    Field { name: "type", unit: Unit::Plain, get: |r| Value::Text(r.1.fs_type.clone()) },
+    Field { name: "size", unit: Unit::Bytes, get: |r| Value::Int(r.1.size_bytes as i64) },
+    Field { name: "used", unit: Unit::Bytes, get: |r| Value::Int(r.1.used_bytes as i64) },
+    Field { name: "available", unit: Unit::Bytes, get: |r| Value::Int(r.1.avail_bytes as i64) },
+    Field { name: "used_pct", unit: Unit::Percent, get: |r| Value::Real(used_pct(&r.1)) },
+    Field { name: "inodes_total", unit: Unit::Plain, get: |r| Value::Int(r.1.inodes_total as i64) },
+    Field { name: "inodes_used", unit: Unit::Plain, get: |r| Value::Int(r.1.inodes_used as i64) },
 ];
 
 /// Used space as `df` shows it: of the space usable without root's reserve.
 pub fn used_pct(fs: &Filesystem) -> f64 {
     let usable = fs.used_bytes + fs.avail_bytes;
-    if usable == 0 {
-        0.0
-    } else {
-        fs.used_bytes as f64 * 100.0 / usable as f64
-    }
+    if usable == 0 { 0.0 } else { fs.used_bytes as f64 * 100.0 / usable as f64 }
 }
 
 struct DiskRow {
@@ -762,56 +386,16 @@ impl DiskRow {
 }
 
 const DISKS: &[Field<DiskRow>] = &[
-    Field {
-        name: "time",
-        unit: Unit::Plain,
-        get: |r| Value::Text(format_ms_rfc3339(r.time_ms)),
-    },
-    Field {
-        name: "time_ms",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.time_ms),
-    },
-    Field {
-        name: "disk",
-        unit: Unit::Plain,
-        get: |r| Value::Text(r.name.clone()),
-    },
-    Field {
-        name: "reads_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|d| d.reads),
-    },
-    Field {
-        name: "writes_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|d| d.writes),
-    },
-    Field {
-        name: "read_bytes_per_s",
-        unit: Unit::Bytes,
-        get: |r| r.rate(|d| d.read_bytes),
-    },
-    Field {
-        name: "write_bytes_per_s",
-        unit: Unit::Bytes,
-        get: |r| r.rate(|d| d.write_bytes),
-    },
-    Field {
-        name: "busy_pct",
-        unit: Unit::Percent,
-        get: |r| r.rate(|d| d.busy),
-    },
-    Field {
-        name: "wait_ms",
-        unit: Unit::Plain,
-        get: |r| r.rate(|d| d.wait_ms),
-    },
-    Field {
-        name: "in_flight",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.in_flight as i64),
-    },
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.time_ms)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.time_ms) },
+    Field { name: "disk", unit: Unit::Plain, get: |r| Value::Text(r.name.clone()) },
+    Field { name: "reads_per_s", unit: Unit::Plain, get: |r| r.rate(|d| d.reads) },
+    Field { name: "writes_per_s", unit: Unit::Plain, get: |r| r.rate(|d| d.writes) },
+    Field { name: "read_bytes_per_s", unit: Unit::Bytes, get: |r| r.rate(|d| d.read_bytes) },
+    Field { name: "write_bytes_per_s", unit: Unit::Bytes, get: |r| r.rate(|d| d.write_bytes) },
+    Field { name: "busy_pct", unit: Unit::Percent, get: |r| r.rate(|d| d.busy) },
+    Field { name: "wait_ms", unit: Unit::Plain, get: |r| r.rate(|d| d.wait_ms) },
+    Field { name: "in_flight", unit: Unit::Plain, get: |r| Value::Int(r.in_flight as i64) },
 ];
 
 /// TCP counters of the whole machine over the interval, per second.
@@ -831,10 +415,7 @@ impl TcpRates {
             active_opens: r(prev.tcp_active_opens, cur.tcp_active_opens),
             passive_opens: r(prev.tcp_passive_opens, cur.tcp_passive_opens),
             attempt_fails: r(prev.tcp_attempt_fails, cur.tcp_attempt_fails),
-            resets: r(
-                prev.tcp_estab_resets + prev.tcp_out_resets,
-                cur.tcp_estab_resets + cur.tcp_out_resets,
-            ),
+            resets: r(prev.tcp_estab_resets + prev.tcp_out_resets, cur.tcp_estab_resets + cur.tcp_out_resets),
             retransmits: r(prev.tcp_retrans_segs, cur.tcp_retrans_segs),
             listen_overflows: r(prev.listen_overflows, cur.listen_overflows),
         }
@@ -856,11 +437,7 @@ impl NetRow {
     }
 
     fn tcp(&self, part: fn(&TcpRates) -> Option<f64>) -> Value {
-        self.totals
-            .as_ref()
-            .and_then(|(_, tcp)| tcp.as_ref())
-            .and_then(part)
-            .into()
+        self.totals.as_ref().and_then(|(_, tcp)| tcp.as_ref()).and_then(part).into()
     }
 
     fn count(&self, part: fn(&NetTotals) -> u64) -> Value {
@@ -869,109 +446,44 @@ impl NetRow {
 }
 
 const NET: &[Field<NetRow>] = &[
-    Field {
-        name: "time",
-        unit: Unit::Plain,
-        get: |r| Value::Text(format_ms_rfc3339(r.time_ms)),
-    },
-    Field {
-        name: "time_ms",
-        unit: Unit::Plain,
-        get: |r| Value::Int(r.time_ms),
-    },
-    Field {
-        name: "interface",
-        unit: Unit::Plain,
-        get: |r| Value::Text(r.name.clone()),
-    },
-    Field {
-        name: "rx_bytes_per_s",
-        unit: Unit::Bytes,
-        get: |r| r.rate(|i| i.rx_bytes),
-    },
-    Field {
-        name: "tx_bytes_per_s",
-        unit: Unit::Bytes,
-        get: |r| r.rate(|i| i.tx_bytes),
-    },
-    Field {
-        name: "rx_packets_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|i| i.rx_packets),
-    },
-    Field {
-        name: "tx_packets_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|i| i.tx_packets),
-    },
-    Field {
-        name: "rx_errors_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|i| i.rx_errors),
-    },
-    Field {
-        name: "tx_errors_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|i| i.tx_errors),
-    },
-    Field {
-        name: "rx_drops_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|i| i.rx_drops),
-    },
-    Field {
-        name: "tx_drops_per_s",
-        unit: Unit::Plain,
-        get: |r| r.rate(|i| i.tx_drops),
-    },
-    Field {
-        name: "tcp_active_opens_per_s",
-        unit: Unit::Plain,
-        get: |r| r.tcp(|t| t.active_opens),
-    },
-    Field {
-        name: "tcp_passive_opens_per_s",
-        unit: Unit::Plain,
-        get: |r| r.tcp(|t| t.passive_opens),
-    },
-    Field {
-        name: "tcp_attempt_fails_per_s",
-        unit: Unit::Plain,
-        get: |r| r.tcp(|t| t.attempt_fails),
-    },
-    Field {
-        name: "tcp_resets_per_s",
-        unit: Unit::Plain,
-        get: |r| r.tcp(|t| t.resets),
-    },
-    Field {
-        name: "tcp_retransmits_per_s",
-        unit: Unit::Plain,
-        get: |r| r.tcp(|t| t.retransmits),
-    },
-    Field {
-        name: "listen_overflows_per_s",
-        unit: Unit::Plain,
-        get: |r| r.tcp(|t| t.listen_overflows),
-    },
-    Field {
-        name: "tcp_established",
-        unit: Unit::Plain,
-        get: |r| r.count(|t| t.tcp_curr_estab),
-    },
-    Field {
-        name: "tcp_time_wait",
-        unit: Unit::Plain,
-        get: |r| r.count(|t| t.tcp_time_wait),
-    },
-    Field {
-        name: "tcp_orphans",
-        unit: Unit::Plain,
-        get: |r| r.count(|t| t.tcp_orphan),
-    },
-    Field {
-        name: "sockets_used",
-        unit: Unit::Plain,
-        get: |r| r.count(|t| t.sockets_used),
-    },
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.time_ms)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.time_ms) },
+    Field { name: "interface", unit: Unit::Plain, get: |r| Value::Text(r.name.clone()) },
+    Field { name: "rx_bytes_per_s", unit: Unit::Bytes, get: |r| r.rate(|i| i.rx_bytes) },
+    Field { name: "tx_bytes_per_s", unit: Unit::Bytes, get: |r| r.rate(|i| i.tx_bytes) },
+    Field { name: "rx_packets_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.rx_packets) },
+    Field { name: "tx_packets_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.tx_packets) },
+    Field { name: "rx_errors_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.rx_errors) },
+    Field { name: "tx_errors_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.tx_errors) },
+    Field { name: "rx_drops_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.rx_drops) },
+    Field { name: "tx_drops_per_s", unit: Unit::Plain, get: |r| r.rate(|i| i.tx_drops) },
+    Field { name: "tcp_active_opens_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.active_opens) },
+    Field { name: "tcp_passive_opens_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.passive_opens) },
+    Field { name: "tcp_attempt_fails_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.attempt_fails) },
+    Field { name: "tcp_resets_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.resets) },
+    Field { name: "tcp_retransmits_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.retransmits) },
+    Field { name: "listen_overflows_per_s", unit: Unit::Plain, get: |r| r.tcp(|t| t.listen_overflows) },
+    Field { name: "tcp_established", unit: Unit::Plain, get: |r| r.count(|t| t.tcp_curr_estab) },
+    Field { name: "tcp_time_wait", unit: Unit::Plain, get: |r| r.count(|t| t.tcp_time_wait) },
+    Field { name: "tcp_orphans", unit: Unit::Plain, get: |r| r.count(|t| t.tcp_orphan) },
+    Field { name: "sockets_used", unit: Unit::Plain, get: |r| r.count(|t| t.sockets_used) },
 ];
+
+const PROBES: &[Field<(i64, ProbeResult)>] = &[
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.0)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.0) },
+    Field { name: "target", unit: Unit::Plain, get: |r| Value::Text(r.1.target.clone()) },
+    Field { name: "outcome", unit: Unit::Plain, get: |r| Value::Text(outcome_name(&r.1)) },
+    Field { name: "latency_ms", unit: Unit::Plain, get: |r| Value::Real(r.1.latency_us as f64 / 1000.0) },
+    Field {
+        name: "connect_ms",
+        unit: Unit::Plain,
+        get: |r| r.1.connect_us.map(|us| us as f64 / 1000.0).into(),
+    },
+    Field { name: "detail", unit: Unit::Plain, get: |r| Value::Text(r.1.detail.clone()) },
+];
+
+/// `ok`, `refused`, `timeout`, ...: the names the JSON report uses too.
+pub fn outcome_name(probe: &ProbeResult) -> String {
+    serde_json::to_value(probe.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}

@@ -136,11 +136,7 @@ pub fn bytes(v: f64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{value:.0} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    if unit == 0 { format!("{value:.0} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 #[cfg(test)]
@@ -154,54 +150,23 @@ mod tests {
     }
 
     const FIELDS: &[Field<Row>] = &[
-        Field {
-            name: "name",
-            unit: Unit::Plain,
-            get: |r| Value::Text(r.name.into()),
-        },
-        Field {
-            name: "size",
-            unit: Unit::Bytes,
-            get: |r| Value::Int(r.size as i64),
-        },
-        Field {
-            name: "pct",
-            unit: Unit::Percent,
-            get: |r| r.pct.into(),
-        },
+        Field { name: "name", unit: Unit::Plain, get: |r| Value::Text(r.name.into()) },
+        Field { name: "size", unit: Unit::Bytes, get: |r| Value::Int(r.size as i64) },
+        Field { name: "pct", unit: Unit::Percent, get: |r| r.pct.into() },
     ];
 
     fn render(format: Format) -> String {
         let mut buf = Vec::new();
         let mut w = RowWriter::new(FIELDS, format, Box::new(&mut buf)).unwrap();
-        w.row(
-            FIELDS,
-            &Row {
-                name: "a, \"quoted\"",
-                size: 1536,
-                pct: Some(12.34567),
-            },
-        )
-        .unwrap();
-        w.row(
-            FIELDS,
-            &Row {
-                name: "b",
-                size: 0,
-                pct: None,
-            },
-        )
-        .unwrap();
+        w.row(FIELDS, &Row { name: "a, \"quoted\"", size: 1536, pct: Some(12.34567) }).unwrap();
+        w.row(FIELDS, &Row { name: "b", size: 0, pct: None }).unwrap();
         w.finish().unwrap();
         String::from_utf8(buf).unwrap()
     }
 
     #[test]
     fn csv_quotes_text_and_leaves_nulls_empty() {
-        assert_eq!(
-            render(Format::Csv),
-            "name,size,pct\n\"a, \"\"quoted\"\"\",1536,12.346\nb,0,\n"
-        );
+        assert_eq!(render(Format::Csv), "name,size,pct\n\"a, \"\"quoted\"\"\",1536,12.346\nb,0,\n");
     }
 
     #[test]

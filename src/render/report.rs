@@ -24,11 +24,8 @@ pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()>
     }
     writeln!(out, "{}", r.headline)?;
     let w = &r.window;
-    let coverage = if w.expected_samples == 0 {
-        0.0
-    } else {
-        w.samples as f64 * 100.0 / w.expected_samples as f64
-    };
+    let coverage =
+        if w.expected_samples == 0 { 0.0 } else { w.samples as f64 * 100.0 / w.expected_samples as f64 };
     writeln!(
         out,
         "window {} → {}: {} samples ({coverage:.0}% of the expected {}); baseline: {} samples in the hour before",
@@ -41,11 +38,7 @@ pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()>
     if let Some(first) = r.timeline.first().map(|m| m.first_sample_ms)
         && first > w.from_ms + 60_000
     {
-        writeln!(
-            out,
-            "(recording began {}: nothing is known before that)",
-            format_ms_clock(first)
-        )?;
+        writeln!(out, "(recording began {}: nothing is known before that)", format_ms_clock(first))?;
     }
     writeln!(out)?;
     if r.findings.iter().all(|f| f.severity == Severity::Info) {
@@ -93,11 +86,7 @@ pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()>
                 opt(m.open_files, |v| v.to_string()),
                 opt(m.connections, |v| v.to_string()),
                 opt(m.fullest_fs_pct, |v| format!("{v:.0}")),
-                if m.lateness_ms >= 1000 {
-                    format_duration_ms(m.lateness_ms)
-                } else {
-                    String::new()
-                },
+                if m.lateness_ms >= 1000 { format_duration_ms(m.lateness_ms) } else { String::new() },
             ]);
         }
         for column in 1..12 {
@@ -117,11 +106,7 @@ pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()>
     }
     if let Some(last) = &r.last_sample {
         let mut users = UserNames::default();
-        writeln!(
-            out,
-            "\nLast sample ({}), top by CPU:",
-            format_ms_clock(last.time_ms)
-        )?;
+        writeln!(out, "\nLast sample ({}), top by CPU:", format_ms_clock(last.time_ms))?;
         writeln!(out, "{}", process_lines(&last.top_cpu, &mut users))?;
         writeln!(out, "Top by memory (RSS):")?;
         writeln!(out, "{}", process_lines(&last.top_memory, &mut users))?;
@@ -136,11 +121,7 @@ fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
 fn process_lines(lines: &[ProcessLine], users: &mut UserNames) -> comfy_table::Table {
     let mut t = table_with(&["PID", "USER", "S", "CPU%", "RSS", "THR", "FDS", "COMMAND"]);
     for p in lines {
-        let command = if p.cmdline.is_empty() {
-            format!("[{}]", p.comm)
-        } else {
-            p.cmdline.clone()
-        };
+        let command = if p.cmdline.is_empty() { format!("[{}]", p.comm) } else { p.cmdline.clone() };
         t.add_row(vec![
             p.pid.to_string(),
             users.name(p.uid),
@@ -166,20 +147,9 @@ pub fn gaps(periods: &[Period], now_ms: i64, format: Format, out: &mut dyn Write
         return writeln!(out);
     }
     if periods.is_empty() {
-        return writeln!(
-            out,
-            "No unresponsive periods: every run stopped cleanly and no tick was late."
-        );
+        return writeln!(out, "No unresponsive periods: every run stopped cleanly and no tick was late.");
     }
-    let mut t = table_with(&[
-        "#",
-        "KIND",
-        "LAST SAMPLE",
-        "BACK",
-        "LENGTH",
-        "BOOT",
-        "SAMPLES BEFORE",
-    ]);
+    let mut t = table_with(&["#", "KIND", "LAST SAMPLE", "BACK", "LENGTH", "BOOT", "SAMPLES BEFORE"]);
     for p in periods {
         let boot = match &p.next_boot_id {
             Some(next) => format!("{} → {}", short(&p.boot_id), short(next)),

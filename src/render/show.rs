@@ -26,20 +26,11 @@ pub fn show(
     let offset = match asked_ms {
         Some(asked) if asked != s.time_ms => {
             let side = if s.time_ms < asked { "before" } else { "after" };
-            format!(
-                " ({} {side} {})",
-                format_duration_ms((asked - s.time_ms).abs()),
-                format_ms_local(asked)
-            )
+            format!(" ({} {side} {})", format_duration_ms((asked - s.time_ms).abs()), format_ms_local(asked))
         }
         _ => String::new(),
     };
-    writeln!(
-        out,
-        "Sample at {}{offset}, run {}",
-        format_ms_local(s.time_ms),
-        cur.run_id
-    )?;
+    writeln!(out, "Sample at {}{offset}, run {}", format_ms_local(s.time_ms), cur.run_id)?;
     if s.lateness_ms > 0 {
         writeln!(
             out,
@@ -57,28 +48,24 @@ pub fn show(
         let mut by_cpu = table.clone();
         rates::rank_by_cpu(&mut by_cpu);
         writeln!(out, "\nTop {top} by CPU")?;
-        writeln!(
-            out,
-            "{}",
-            process_table(&by_cpu[..top.min(by_cpu.len())], &mut users)
-        )?;
+        writeln!(out, "{}", process_table(&by_cpu[..top.min(by_cpu.len())], &mut users))?;
         let mut by_memory = table.clone();
         rates::rank_by_memory(&mut by_memory);
         writeln!(out, "\nTop {top} by memory (RSS)")?;
-        writeln!(
-            out,
-            "{}",
-            process_table(&by_memory[..top.min(by_memory.len())], &mut users)
-        )?;
+        writeln!(out, "{}", process_table(&by_memory[..top.min(by_memory.len())], &mut users))?;
         let blocked: Vec<_> = table.iter().filter(|(p, _)| p.state == 'D').cloned().collect();
         if !blocked.is_empty() {
             writeln!(out, "\nIn D state (uninterruptible): {}", blocked.len())?;
-            writeln!(
-                out,
-                "{}",
-                process_table(&blocked[..top.max(10).min(blocked.len())], &mut users)
-            )?;
+            writeln!(out, "{}", process_table(&blocked[..top.max(10).min(blocked.len())], &mut users))?;
         }
+    }
+    if let Some(list) = s.probes.as_ref().filter(|l| !l.is_empty()) {
+        let mut t = table_with(&["PROBE", "OUTCOME", "LATENCY", "DETAIL"]);
+        for p in list {
+            let latency = format_duration_ms((p.latency_us / 1000) as i64);
+            t.add_row(vec![p.target.clone(), super::export::outcome_name(p), latency, p.detail.clone()]);
+        }
+        writeln!(out, "\nProbes\n{t}")?;
     }
     if let Some(list) = &s.filesystems {
         let mut fullest: Vec<_> = list.iter().collect();
@@ -154,12 +141,7 @@ fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::R
     }
     writeln!(out)?;
     if let Some(m) = s.memory {
-        write!(
-            out,
-            "memory {} available of {}",
-            bytes(m.available as f64),
-            bytes(m.total as f64)
-        )?;
+        write!(out, "memory {} available of {}", bytes(m.available as f64), bytes(m.total as f64))?;
         write!(
             out,
             ", swap {} used of {}",
@@ -167,15 +149,9 @@ fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::R
             bytes(m.swap_total as f64)
         )?;
     }
-    let psi = [
-        ("cpu", s.pressure.cpu),
-        ("memory", s.pressure.memory),
-        ("io", s.pressure.io),
-    ];
-    let parts: Vec<String> = psi
-        .iter()
-        .filter_map(|(name, p)| p.map(|p| format!("{name} {:.1}%", p.some_avg10)))
-        .collect();
+    let psi = [("cpu", s.pressure.cpu), ("memory", s.pressure.memory), ("io", s.pressure.io)];
+    let parts: Vec<String> =
+        psi.iter().filter_map(|(name, p)| p.map(|p| format!("{name} {:.1}%", p.some_avg10))).collect();
     if !parts.is_empty() {
         write!(out, "; pressure {} (some, avg10)", parts.join(" "))?;
     }
@@ -199,11 +175,7 @@ pub fn table_with(header: &[&str]) -> Table {
 pub fn process_table(rows: &[(&Process, Option<ProcessRates>)], users: &mut UserNames) -> Table {
     let mut t = table_with(&["PID", "USER", "S", "CPU%", "RSS", "THR", "FDS", "COMMAND"]);
     for (p, r) in rows {
-        let command = if p.cmdline.is_empty() {
-            format!("[{}]", p.comm)
-        } else {
-            p.cmdline.to_string()
-        };
+        let command = if p.cmdline.is_empty() { format!("[{}]", p.comm) } else { p.cmdline.to_string() };
         t.add_row(vec![
             p.pid.to_string(),
             users.name(p.uid),

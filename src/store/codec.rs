@@ -152,9 +152,7 @@ pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T
             }
             OP_CHANGE => {
                 ensure!(count == 1, "snapshot frame changes {count} rows at once");
-                let base = prev_rows
-                    .get(i)
-                    .context("snapshot frame changes a row that does not exist")?;
+                let base = prev_rows.get(i).context("snapshot frame changes a row that does not exist")?;
                 rows.push(T::decode(base, &mut input)?);
                 i += 1;
             }
@@ -166,10 +164,7 @@ pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T
     }
     // Rows not mentioned at the end of a frame were kept implicitly only if
     // the encoder said so; anything else is a damaged frame.
-    ensure!(
-        i == prev_rows.len(),
-        "snapshot frame ends before the previous table does"
-    );
+    ensure!(i == prev_rows.len(), "snapshot frame ends before the previous table does");
     Ok(rows)
 }
 
@@ -310,12 +305,7 @@ mod tests {
     }
 
     fn row(id: u64, value: u64) -> Row {
-        Row {
-            id,
-            value,
-            name: format!("process number {id}"),
-            maybe: id.is_multiple_of(2).then_some(id),
-        }
+        Row { id, value, name: format!("process number {id}"), maybe: id.is_multiple_of(2).then_some(id) }
     }
 
     fn round_trip(prev: Option<&[Row]>, new: &[Row]) -> usize {
@@ -340,10 +330,7 @@ mod tests {
         second.remove(1);
         second.insert(5, row(13, 2));
         let delta_size = round_trip(Some(&first), &second);
-        assert!(
-            delta_size * 20 < key_size,
-            "delta {delta_size} bytes vs key frame {key_size}"
-        );
+        assert!(delta_size * 20 < key_size, "delta {delta_size} bytes vs key frame {key_size}");
         assert!(is_key_frame(&encode(None, &first)));
         assert!(!is_key_frame(&encode(Some(&first), &second)));
     }
@@ -360,12 +347,8 @@ mod tests {
         round_trip(Some(&[]), &[]);
         round_trip(Some(&[row(1, 1)]), &[]);
         round_trip(Some(&[]), &[row(1, 1)]);
-        let extremes = [Row {
-            id: u64::MAX,
-            value: u64::MAX,
-            name: String::new(),
-            maybe: Some(u64::MAX - 1),
-        }];
+        let extremes =
+            [Row { id: u64::MAX, value: u64::MAX, name: String::new(), maybe: Some(u64::MAX - 1) }];
         round_trip(Some(&[row(1, 0)]), &extremes);
     }
 
@@ -375,14 +358,8 @@ mod tests {
         let mut second = first.clone();
         second[3].value = 99;
         let frame = encode(Some(&first), &second);
-        assert!(
-            decode_frame::<Row>(None, &frame).is_err(),
-            "a delta needs its base"
-        );
-        assert!(
-            decode_frame::<Row>(Some(&first[..10]), &frame).is_err(),
-            "wrong base"
-        );
+        assert!(decode_frame::<Row>(None, &frame).is_err(), "a delta needs its base");
+        assert!(decode_frame::<Row>(Some(&first[..10]), &frame).is_err(), "wrong base");
         for cut in 0..frame.len() {
             let _ = decode_frame::<Row>(Some(&first), &frame[..cut]);
         }

@@ -154,24 +154,12 @@ mod tests {
     #[test]
     fn columns_round_trip_a_sample() {
         let mut sample = Sample {
-            cpu: Some(CpuTimes {
-                user: u64::MAX,
-                ncpu: 2,
-                ..CpuTimes::default()
-            }),
-            memory: Some(Memory {
-                total: 24 << 30,
-                available: 1,
-                ..Memory::default()
-            }),
+            cpu: Some(CpuTimes { user: u64::MAX, ncpu: 2, ..CpuTimes::default() }),
+            memory: Some(Memory { total: 24 << 30, available: 1, ..Memory::default() }),
             ..Sample::default()
         };
-        sample.pressure.io = Some(Psi {
-            some_avg10: 1.5,
-            some_total_us: 7,
-            full_avg10: None,
-            full_total_us: Some(3),
-        });
+        sample.pressure.io =
+            Some(Psi { some_avg10: 1.5, some_total_us: 7, full_avg10: None, full_total_us: Some(3) });
         let mut back = Sample::default();
         for column in SCALARS {
             if let Some(value) = (column.get)(&sample) {

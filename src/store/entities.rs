@@ -124,16 +124,7 @@ impl Entity for Disk {
 
 /// Disk counters in their stored order (the order `decode` reads them).
 fn disk_counters(d: &Disk) -> [u64; 8] {
-    [
-        d.reads,
-        d.read_sectors,
-        d.read_ms,
-        d.writes,
-        d.write_sectors,
-        d.write_ms,
-        d.in_flight,
-        d.io_ms,
-    ]
+    [d.reads, d.read_sectors, d.read_ms, d.writes, d.write_sectors, d.write_ms, d.in_flight, d.io_ms]
 }
 
 impl Entity for Interface {
@@ -167,16 +158,7 @@ impl Entity for Interface {
 
 /// Interface counters in their stored order (the order `decode` reads them).
 fn interface_counters(i: &Interface) -> [u64; 8] {
-    [
-        i.rx_bytes,
-        i.tx_bytes,
-        i.rx_packets,
-        i.tx_packets,
-        i.rx_errors,
-        i.tx_errors,
-        i.rx_drops,
-        i.tx_drops,
-    ]
+    [i.rx_bytes, i.tx_bytes, i.rx_packets, i.tx_packets, i.rx_errors, i.tx_errors, i.rx_drops, i.tx_drops]
 }
 
 impl Entity for PortSockets {
@@ -323,36 +305,13 @@ mod tests {
             inodes_total: 655_360,
             inodes_used: 1000,
         };
-        check(
-            vec![fs.clone()],
-            vec![Filesystem {
-                used_bytes: 10 << 30,
-                ..fs
-            }],
-        );
+        check(vec![fs.clone()], vec![Filesystem { used_bytes: 10 << 30, ..fs }]);
 
-        let disk = Disk {
-            name: "vda".into(),
-            reads: 10,
-            writes: 99,
-            io_ms: 7,
-            ..Disk::default()
-        };
+        let disk = Disk { name: "vda".into(), reads: 10, writes: 99, io_ms: 7, ..Disk::default() };
         check(vec![disk.clone()], vec![Disk { in_flight: 4, ..disk }]);
 
-        let nic = Interface {
-            name: "eth0".into(),
-            rx_bytes: 1 << 40,
-            tx_drops: 3,
-            ..Interface::default()
-        };
-        check(
-            vec![nic.clone()],
-            vec![Interface {
-                rx_bytes: (1 << 40) + 1500,
-                ..nic
-            }],
-        );
+        let nic = Interface { name: "eth0".into(), rx_bytes: 1 << 40, tx_drops: 3, ..Interface::default() };
+        check(vec![nic.clone()], vec![Interface { rx_bytes: (1 << 40) + 1500, ..nic }]);
 
         let listen = PortSockets {
             direction: Direction::Listen,
@@ -379,11 +338,7 @@ mod tests {
             connect_us: Some(100),
             detail: String::new(),
         };
-        let hung = ProbeResult {
-            outcome: ProbeOutcome::Timeout,
-            latency_us: 1_000_000,
-            ..ok.clone()
-        };
+        let hung = ProbeResult { outcome: ProbeOutcome::Timeout, latency_us: 1_000_000, ..ok.clone() };
         check(vec![ok], vec![hung]);
     }
 }

@@ -15,12 +15,7 @@ pub fn check_version(conn: &Connection, path: &Path) -> Result<usize> {
     let have: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let have = usize::try_from(have).unwrap_or(usize::MAX);
     if have > MIGRATIONS.len() {
-        return Err(BadInput::NewerSchema {
-            path: path.into(),
-            found: have,
-            known: MIGRATIONS.len(),
-        }
-        .into());
+        return Err(BadInput::NewerSchema { path: path.into(), found: have, known: MIGRATIONS.len() }.into());
     }
     Ok(have)
 }
@@ -29,8 +24,7 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let have = check_version(conn, path)?;
     let tx = conn.transaction()?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(have) {
-        tx.execute_batch(sql)
-            .with_context(|| format!("applying migration {:04}", i + 1))?;
+        tx.execute_batch(sql).with_context(|| format!("applying migration {:04}", i + 1))?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
     tx.commit()?;
@@ -52,17 +46,9 @@ mod tests {
         names.sort();
         assert_eq!(names.len(), MIGRATIONS.len());
         for (i, name) in names.iter().enumerate() {
-            assert!(
-                name.starts_with(&format!("{:04}_", i + 1)),
-                "{name} out of sequence"
-            );
+            assert!(name.starts_with(&format!("{:04}_", i + 1)), "{name} out of sequence");
             let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
-            assert_eq!(
-                text,
-                MIGRATIONS[i],
-                "{name} is not the embedded migration {}",
-                i + 1
-            );
+            assert_eq!(text, MIGRATIONS[i], "{name} is not the embedded migration {}", i + 1);
         }
     }
 
@@ -70,9 +56,6 @@ mod tests {
     fn migrations_apply_to_an_empty_database() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn, Path::new(":memory:")).unwrap();
-        assert_eq!(
-            check_version(&conn, Path::new(":memory:")).unwrap(),
-            MIGRATIONS.len()
-        );
+        assert_eq!(check_version(&conn, Path::new(":memory:")).unwrap(), MIGRATIONS.len());
     }
 }

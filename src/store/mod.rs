@@ -91,18 +91,10 @@ impl Store {
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
         }
         let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
-        anyhow::ensure!(
-            mode == "wal",
-            "{}: SQLite refused WAL mode (got {mode})",
-            path.display()
-        );
+        anyhow::ensure!(mode == "wal", "{}: SQLite refused WAL mode (got {mode})", path.display());
         conn.pragma_update(None, "synchronous", "full")?;
         migrate::migrate(&mut conn, path).with_context(|| format!("preparing {}", path.display()))?;
-        Ok(Store {
-            conn,
-            path: path.into(),
-            encoder: FrameEncoder::default(),
-        })
+        Ok(Store { conn, path: path.into(), encoder: FrameEncoder::default() })
     }
 
     /// Opens an existing database for reading; never writes to it.
@@ -123,11 +115,7 @@ impl Store {
             }
             .into());
         }
-        Ok(Store {
-            conn,
-            path: path.into(),
-            encoder: FrameEncoder::default(),
-        })
+        Ok(Store { conn, path: path.into(), encoder: FrameEncoder::default() })
     }
 
     pub fn path(&self) -> &Path {
@@ -238,15 +226,11 @@ impl Store {
     }
 
     pub fn latest_sample_time(&self) -> Result<Option<i64>> {
-        Ok(self
-            .conn
-            .query_row("SELECT max(time_ms) FROM samples", [], |r| r.get(0))?)
+        Ok(self.conn.query_row("SELECT max(time_ms) FROM samples", [], |r| r.get(0))?)
     }
 
     pub fn latest_sample(&self) -> Result<Option<i64>> {
-        Ok(self
-            .conn
-            .query_row("SELECT max(id) FROM samples", [], |r| r.get(0))?)
+        Ok(self.conn.query_row("SELECT max(id) FROM samples", [], |r| r.get(0))?)
     }
 }
 
@@ -328,14 +312,7 @@ fn insert_sample(conn: &mut Connection, run_id: i64, sample: &Sample, frames: &F
 
 /// The names of the fixed columns, the scalars and the blobs, in insert order.
 pub(crate) fn sample_columns() -> Vec<&'static str> {
-    let mut names = vec![
-        "run_id",
-        "key_id",
-        "time_ms",
-        "lateness_ms",
-        "suspended_ms",
-        "collect_us",
-    ];
+    let mut names = vec!["run_id", "key_id", "time_ms", "lateness_ms", "suspended_ms", "collect_us"];
     names.extend(columns::SCALARS.iter().map(|c| c.name));
     names.extend(tables::BLOB_COLUMNS);
     names
@@ -344,11 +321,7 @@ pub(crate) fn sample_columns() -> Vec<&'static str> {
 fn insert_sql() -> String {
     let names = sample_columns();
     let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-    format!(
-        "INSERT INTO samples ({}) VALUES ({})",
-        names.join(", "),
-        marks.join(", ")
-    )
+    format!("INSERT INTO samples ({}) VALUES ({})", names.join(", "), marks.join(", "))
 }
 
 /// Creates a new database file, mode 0600 (command lines can hold secrets),
@@ -373,18 +346,11 @@ fn create_file(path: &Path) -> Result<()> {
 /// can use, and gives the read-only connection that checked it.
 fn validate(path: &Path) -> Result<Connection> {
     let refuse = |reason: &str| -> anyhow::Error {
-        BadInput::NotFlightrec {
-            path: path.into(),
-            reason: reason.into(),
-        }
-        .into()
+        BadInput::NotFlightrec { path: path.into(), reason: reason.into() }.into()
     };
     let mut header = [0u8; 16];
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let len = file
-        .metadata()
-        .with_context(|| format!("reading {}", path.display()))?
-        .len();
+    let len = file.metadata().with_context(|| format!("reading {}", path.display()))?.len();
     if len == 0 {
         return Err(refuse("the file is empty, not a flightrec database"));
     }
@@ -403,14 +369,11 @@ fn validate(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(damaged)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    let app_id: i32 = conn
-        .pragma_query_value(None, "application_id", |r| r.get(0))
-        .map_err(damaged)?;
+    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(damaged)?;
     if app_id != APPLICATION_ID {
         return Err(refuse("an SQLite database of another program"));
     }
     // Reading the schema touches the first pages: a damaged file fails here.
-    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0))
-        .map_err(damaged)?;
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)).map_err(damaged)?;
     Ok(conn)
 }

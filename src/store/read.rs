@@ -28,11 +28,9 @@ impl Store {
     ) -> Result<()> {
         let start = if tables.any() {
             self.conn
-                .query_row(
-                    "SELECT key_id FROM samples WHERE id >= ?1 ORDER BY id LIMIT 1",
-                    [from_id],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT key_id FROM samples WHERE id >= ?1 ORDER BY id LIMIT 1", [from_id], |r| {
+                    r.get(0)
+                })
                 .unwrap_or(from_id)
         } else {
             from_id
@@ -40,10 +38,8 @@ impl Store {
         let names = sample_columns();
         let mut selected: Vec<&str> = vec!["id"];
         selected.extend(names.iter().filter(|n| tables.any() || !BLOB_COLUMNS.contains(n)));
-        let sql = format!(
-            "SELECT {} FROM samples WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
-            selected.join(", ")
-        );
+        let sql =
+            format!("SELECT {} FROM samples WHERE id BETWEEN ?1 AND ?2 ORDER BY id", selected.join(", "));
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query([start, to_id])?;
         let mut chain = Bases::default();

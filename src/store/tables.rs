@@ -98,11 +98,7 @@ fn frame<T: Entity>(
 /// Applies one frame to its base; the sample's table is the result.
 fn replay<T: Entity>(base: &mut Option<Vec<T>>, frame: Option<&[u8]>) -> Result<Option<Vec<T>>> {
     let Some(frame) = frame else { return Ok(None) };
-    let base_rows = if codec::is_key_frame(frame) {
-        None
-    } else {
-        base.as_deref()
-    };
+    let base_rows = if codec::is_key_frame(frame) { None } else { base.as_deref() };
     let rows = codec::decode_frame(base_rows, frame)?;
     *base = Some(rows.clone());
     Ok(Some(rows))

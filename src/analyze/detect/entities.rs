@@ -43,10 +43,7 @@ fn counts_by<K: std::hash::Hash + Eq + Clone + Ord>(
     }
     keys.into_iter()
         .map(|key| {
-            let series = per_sample
-                .iter()
-                .map(|(t, c)| (*t, c.get(&key).copied().unwrap_or(0.0)))
-                .collect();
+            let series = per_sample.iter().map(|(t, c)| (*t, c.get(&key).copied().unwrap_or(0.0))).collect();
             (key, series)
         })
         .collect()
@@ -75,11 +72,7 @@ fn process_pileups(w: &Window, found: &mut Vec<Finding>) {
         found.push(Finding {
             kind: "process_pileup",
             category: Category::Processes,
-            severity: if rise.increase() >= 50.0 {
-                Severity::High
-            } else {
-                Severity::Medium
-            },
+            severity: if rise.increase() >= 50.0 { Severity::High } else { Severity::Medium },
             subject: name.to_string(),
             summary: format!(
                 "{name} processes rose from {:.0} to {:.0} in {} ({} → {}){}",
@@ -88,11 +81,7 @@ fn process_pileups(w: &Window, found: &mut Vec<Finding>) {
                 span(rise.to_ms - rise.from_ms),
                 at(rise.from_ms),
                 at(rise.to_ms),
-                if last < rise.to {
-                    format!(", {last:.0} at the end")
-                } else {
-                    String::new()
-                }
+                if last < rise.to { format!(", {last:.0} at the end") } else { String::new() }
             ),
             first_seen_ms: Some(rise.from_ms),
             values: values([
@@ -111,28 +100,15 @@ fn process_states(w: &Window, found: &mut Vec<Finding>) {
         w.samples,
         |s| s.processes.is_some(),
         |s, counts: &mut HashMap<char, f64>| {
-            for p in s
-                .processes
-                .iter()
-                .flatten()
-                .filter(|p| matches!(p.state, 'Z' | 'D'))
-            {
+            for p in s.processes.iter().flatten().filter(|p| matches!(p.state, 'Z' | 'D')) {
                 *counts.entry(p.state).or_default() += 1.0;
             }
         },
     );
     for (state, series) in by_state {
         let (kind, what, min) = match state {
-            'Z' => (
-                "zombies",
-                "zombie processes (exited, not reaped by their parent)",
-                20.0,
-            ),
-            _ => (
-                "d_state",
-                "processes in D state (uninterruptible, usually waiting on I/O)",
-                5.0,
-            ),
+            'Z' => ("zombies", "zombie processes (exited, not reaped by their parent)", 20.0),
+            _ => ("d_state", "processes in D state (uninterruptible, usually waiting on I/O)", 5.0),
         };
         let Some((peak_ms, peak)) = series::max(&series).filter(|(_, v)| *v >= min) else {
             continue;
@@ -142,21 +118,13 @@ fn process_states(w: &Window, found: &mut Vec<Finding>) {
         found.push(Finding {
             kind,
             category: Category::Processes,
-            severity: if peak >= 4.0 * min {
-                Severity::High
-            } else {
-                Severity::Medium
-            },
+            severity: if peak >= 4.0 * min { Severity::High } else { Severity::Medium },
             subject: names.first().cloned().unwrap_or_else(|| what.into()),
             summary: format!(
                 "{peak:.0} {what} at {}, ≥ {min:.0} since {}{}",
                 at(peak_ms),
                 at(since.unwrap_or(peak_ms)),
-                if names.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", names.join(", "))
-                }
+                if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) }
             ),
             first_seen_ms: since,
             values: values([("peak", json!(peak)), ("peak_ms", json!(peak_ms))]),
@@ -170,13 +138,7 @@ fn state_names(samples: &[Stored], state: char, time_ms: i64) -> Vec<String> {
         return Vec::new();
     };
     let mut counts: HashMap<&str, usize> = HashMap::new();
-    for p in sample
-        .sample
-        .processes
-        .iter()
-        .flatten()
-        .filter(|p| p.state == state)
-    {
+    for p in sample.sample.processes.iter().flatten().filter(|p| p.state == state) {
         *counts.entry(&p.comm).or_default() += 1;
     }
     let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
@@ -186,12 +148,8 @@ fn state_names(samples: &[Stored], state: char, time_ms: i64) -> Vec<String> {
 
 /// One process whose memory or open files grew steadily through the window.
 fn process_growth(w: &Window, found: &mut Vec<Finding>) {
-    let with_tables: Vec<&Sample> = w
-        .samples
-        .iter()
-        .map(|s| &s.sample)
-        .filter(|s| s.processes.is_some())
-        .collect();
+    let with_tables: Vec<&Sample> =
+        w.samples.iter().map(|s| &s.sample).filter(|s| s.processes.is_some()).collect();
     let (Some(first), Some(last)) = (with_tables.first(), with_tables.last()) else {
         return;
     };
@@ -206,11 +164,7 @@ fn process_growth(w: &Window, found: &mut Vec<Finding>) {
             found.push(Finding {
                 kind: "memory_growth",
                 category: Category::Memory,
-                severity: if grew >= 0.25 * total_mem {
-                    Severity::High
-                } else {
-                    Severity::Medium
-                },
+                severity: if grew >= 0.25 * total_mem { Severity::High } else { Severity::Medium },
                 subject: p.comm.to_string(),
                 summary: format!(
                     "{} (pid {}) grew steadily from {} to {} RSS in {} ({:.0}% of memory)",
@@ -286,14 +240,10 @@ fn socket_pileups(w: &Window, found: &mut Vec<Finding>) {
             continue;
         };
         let (subject, what) = match direction {
-            Direction::Outgoing => (
-                format!("remote port {port}"),
-                format!("outgoing connections to port {port}"),
-            ),
-            _ => (
-                format!("port {port}"),
-                format!("connections to local port {port}"),
-            ),
+            Direction::Outgoing => {
+                (format!("remote port {port}"), format!("outgoing connections to port {port}"))
+            }
+            _ => (format!("port {port}"), format!("connections to local port {port}")),
         };
         found.push(Finding {
             kind: if direction == Direction::Outgoing {
@@ -302,11 +252,7 @@ fn socket_pileups(w: &Window, found: &mut Vec<Finding>) {
                 "connection_pileup"
             },
             category: Category::Sockets,
-            severity: if rise.to >= 100.0 {
-                Severity::High
-            } else {
-                Severity::Medium
-            },
+            severity: if rise.to >= 100.0 { Severity::High } else { Severity::Medium },
             subject,
             summary: format!(
                 "{what} piled up from {:.0} to {:.0} in {} ({} → {})",
@@ -334,12 +280,7 @@ fn socket_states(w: &Window, found: &mut Vec<Finding>) {
         w.samples,
         |s| s.sockets.is_some(),
         |s, counts: &mut HashMap<(u16, String), f64>| {
-            for p in s
-                .sockets
-                .iter()
-                .flatten()
-                .filter(|p| p.state == "SYN_RECV" || p.state == "CLOSE_WAIT")
-            {
+            for p in s.sockets.iter().flatten().filter(|p| p.state == "SYN_RECV" || p.state == "CLOSE_WAIT") {
                 *counts.entry((p.port, p.state.clone())).or_default() += f64::from(p.count);
             }
         },
@@ -356,22 +297,14 @@ fn socket_states(w: &Window, found: &mut Vec<Finding>) {
         found.push(Finding {
             kind: "socket_state_pileup",
             category: Category::Sockets,
-            severity: if peak >= 100.0 {
-                Severity::High
-            } else {
-                Severity::Medium
-            },
+            severity: if peak >= 100.0 { Severity::High } else { Severity::Medium },
             subject: format!("port {port}"),
             summary: format!(
                 "{peak:.0} connections in {state} on port {port} at {} ({meaning})",
                 at(peak_ms)
             ),
             first_seen_ms: series::first_at_or_above(&series, 20.0),
-            values: values([
-                ("port", json!(port)),
-                ("state", json!(state)),
-                ("peak", json!(peak)),
-            ]),
+            values: values([("port", json!(port)), ("state", json!(state)), ("peak", json!(peak))]),
         });
     }
 }
@@ -381,25 +314,19 @@ fn accept_queues(w: &Window, found: &mut Vec<Finding>) {
     for s in w.samples {
         for p in s.sample.sockets.iter().flatten() {
             if p.direction == Direction::Listen && p.backlog > 0 && p.queued >= p.backlog {
-                full.entry(p.port)
-                    .or_default()
-                    .push((s.sample.time_ms, p.queued, p.backlog));
+                full.entry(p.port).or_default().push((s.sample.time_ms, p.queued, p.backlog));
             }
         }
     }
-    let dropped = w.samples.first().zip(w.samples.last()).and_then(|(a, b)| {
-        Some(
-            b.sample
-                .net?
-                .listen_drops
-                .saturating_sub(a.sample.net?.listen_drops),
-        )
-    });
+    let dropped = w
+        .samples
+        .first()
+        .zip(w.samples.last())
+        .and_then(|(a, b)| Some(b.sample.net?.listen_drops.saturating_sub(a.sample.net?.listen_drops)));
     for (port, times) in full {
         let (since, queued, backlog) = times[0];
-        let drops = dropped
-            .filter(|d| *d > 0)
-            .map_or(String::new(), |d| format!(", {d} connections dropped"));
+        let drops =
+            dropped.filter(|d| *d > 0).map_or(String::new(), |d| format!(", {d} connections dropped"));
         found.push(Finding {
             kind: "accept_queue_full",
             category: Category::Sockets,
@@ -417,19 +344,10 @@ fn accept_queues(w: &Window, found: &mut Vec<Finding>) {
 }
 
 fn stopped_listening(w: &Window, found: &mut Vec<Finding>) {
-    let with_sockets: Vec<&Sample> = w
-        .samples
-        .iter()
-        .map(|s| &s.sample)
-        .filter(|s| s.sockets.is_some())
-        .collect();
+    let with_sockets: Vec<&Sample> =
+        w.samples.iter().map(|s| &s.sample).filter(|s| s.sockets.is_some()).collect();
     let listening = |s: &Sample| -> HashSet<u16> {
-        s.sockets
-            .iter()
-            .flatten()
-            .filter(|p| p.direction == Direction::Listen)
-            .map(|p| p.port)
-            .collect()
+        s.sockets.iter().flatten().filter(|p| p.direction == Direction::Listen).map(|p| p.port).collect()
     };
     let (Some(first), Some(last)) = (with_sockets.first(), with_sockets.last()) else {
         return;
@@ -438,19 +356,14 @@ fn stopped_listening(w: &Window, found: &mut Vec<Finding>) {
     let mut gone: Vec<u16> = listening(first).difference(&now).copied().collect();
     gone.sort_unstable();
     for port in gone {
-        let when = with_sockets
-            .iter()
-            .find(|s| !listening(s).contains(&port))
-            .map_or(last.time_ms, |s| s.time_ms);
+        let when =
+            with_sockets.iter().find(|s| !listening(s).contains(&port)).map_or(last.time_ms, |s| s.time_ms);
         found.push(Finding {
             kind: "stopped_listening",
             category: Category::Sockets,
             severity: Severity::High,
             subject: format!("port {port}"),
-            summary: format!(
-                "port {port} stopped listening by {}: its server exited or closed it",
-                at(when)
-            ),
+            summary: format!("port {port} stopped listening by {}: its server exited or closed it", at(when)),
             first_seen_ms: Some(when),
             values: values([("port", json!(port))]),
         });
@@ -465,11 +378,7 @@ fn filesystems(w: &Window, found: &mut Vec<Finding>) {
         w.samples,
         |s| s.filesystems.is_some(),
         |s, counts: &mut HashMap<String, f64>| {
-            for fs in s
-                .filesystems
-                .iter()
-                .flatten()
-                .filter(|fs| !ALWAYS_FULL.contains(&fs.fs_type.as_str()))
+            for fs in s.filesystems.iter().flatten().filter(|fs| !ALWAYS_FULL.contains(&fs.fs_type.as_str()))
             {
                 counts.insert(fs.mount_point.clone(), used_pct(fs));
             }
@@ -489,24 +398,16 @@ fn filesystems(w: &Window, found: &mut Vec<Finding>) {
                 ),
             )
         } else if peak >= 95.0 {
-            (
-                Severity::Medium,
-                format!("{mount} reached {peak:.1}% full at {}", at(peak_ms)),
-            )
+            (Severity::Medium, format!("{mount} reached {peak:.1}% full at {}", at(peak_ms)))
         } else if let Some(eta) = time_to_full(&series) {
             (
                 Severity::Medium,
-                format!(
-                    "{mount} is filling: {peak:.1}% full, full in about {} at this rate",
-                    span(eta)
-                ),
+                format!("{mount} is filling: {peak:.1}% full, full in about {} at this rate", span(eta)),
             )
         } else {
             continue;
         };
-        let from = rise.map_or(String::new(), |r| {
-            format!(" (from {:.0}% at {})", r.from, at(r.from_ms))
-        });
+        let from = rise.map_or(String::new(), |r| format!(" (from {:.0}% at {})", r.from, at(r.from_ms)));
         let writers = top_writers(w.samples, rise.map_or(peak_ms, |r| r.from_ms), peak_ms);
         let writing = if writers.is_empty() {
             String::new()
@@ -545,22 +446,13 @@ fn time_to_full(series: &[(i64, f64)]) -> Option<i64> {
 /// The processes that wrote the most bytes between two times, "name (pid
 /// N) 12.0 MiB/s".
 fn top_writers(samples: &[Stored], from_ms: i64, to_ms: i64) -> Vec<String> {
-    let at_time = |t: i64| {
-        samples
-            .iter()
-            .map(|s| &s.sample)
-            .filter(|s| s.processes.is_some())
-            .find(|s| s.time_ms >= t)
-    };
+    let at_time =
+        |t: i64| samples.iter().map(|s| &s.sample).filter(|s| s.processes.is_some()).find(|s| s.time_ms >= t);
     let (Some(a), Some(b)) = (at_time(from_ms), at_time(to_ms)) else {
         return Vec::new();
     };
     let (a, b) = if a.time_ms == b.time_ms {
-        match samples
-            .iter()
-            .map(|s| &s.sample)
-            .rfind(|s| s.processes.is_some() && s.time_ms < b.time_ms)
-        {
+        match samples.iter().map(|s| &s.sample).rfind(|s| s.processes.is_some() && s.time_ms < b.time_ms) {
             Some(before) => (before, b),
             None => return Vec::new(),
         }
@@ -570,12 +462,8 @@ fn top_writers(samples: &[Stored], from_ms: i64, to_ms: i64) -> Vec<String> {
     let Some(seconds) = rates::elapsed_s(a, b) else {
         return Vec::new();
     };
-    let before: HashMap<(u32, u64), u64> = a
-        .processes
-        .iter()
-        .flatten()
-        .filter_map(|p| Some((p.key(), p.write_bytes?)))
-        .collect();
+    let before: HashMap<(u32, u64), u64> =
+        a.processes.iter().flatten().filter_map(|p| Some((p.key(), p.write_bytes?))).collect();
     let mut rates: Vec<(String, f64)> = b
         .processes
         .iter()
@@ -586,27 +474,16 @@ fn top_writers(samples: &[Stored], from_ms: i64, to_ms: i64) -> Vec<String> {
         })
         .collect();
     rates.sort_by(|x, y| y.1.total_cmp(&x.1));
-    rates
-        .iter()
-        .take(3)
-        .map(|(who, rate)| format!("{who} {}/s", bytes(*rate)))
-        .collect()
+    rates.iter().take(3).map(|(who, rate)| format!("{who} {}/s", bytes(*rate))).collect()
 }
 
 fn inodes(w: &Window, found: &mut Vec<Finding>) {
-    let Some(last) = w
-        .samples
-        .iter()
-        .rev()
-        .find_map(|s| s.sample.filesystems.as_ref().map(|f| (s.sample.time_ms, f)))
+    let Some(last) =
+        w.samples.iter().rev().find_map(|s| s.sample.filesystems.as_ref().map(|f| (s.sample.time_ms, f)))
     else {
         return;
     };
-    for fs in last
-        .1
-        .iter()
-        .filter(|fs| fs.inodes_total > 0 && !ALWAYS_FULL.contains(&fs.fs_type.as_str()))
-    {
+    for fs in last.1.iter().filter(|fs| fs.inodes_total > 0 && !ALWAYS_FULL.contains(&fs.fs_type.as_str())) {
         let pct = fs.inodes_used as f64 * 100.0 / fs.inodes_total as f64;
         if pct < 95.0 {
             continue;
@@ -614,21 +491,14 @@ fn inodes(w: &Window, found: &mut Vec<Finding>) {
         found.push(Finding {
             kind: "inodes_exhausted",
             category: Category::Filesystem,
-            severity: if pct >= 99.9 {
-                Severity::High
-            } else {
-                Severity::Medium
-            },
+            severity: if pct >= 99.9 { Severity::High } else { Severity::Medium },
             subject: fs.mount_point.clone(),
             summary: format!(
                 "{} has {pct:.1}% of its inodes in use ({} of {}): no new files can be created once full",
                 fs.mount_point, fs.inodes_used, fs.inodes_total
             ),
             first_seen_ms: Some(last.0),
-            values: values([
-                ("mount_point", json!(fs.mount_point)),
-                ("inodes_used_pct", json!(pct)),
-            ]),
+            values: values([("mount_point", json!(fs.mount_point)), ("inodes_used_pct", json!(pct))]),
         });
     }
 }

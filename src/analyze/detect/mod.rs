@@ -3,6 +3,7 @@
 //! baseline is large. "Nothing abnormal" is a valid answer.
 
 mod entities;
+mod probes;
 mod system;
 
 use super::series::Series;
@@ -16,15 +17,13 @@ pub fn all(window: &Window) -> Vec<Finding> {
     let mut found = Vec::new();
     system::detect(window, &mut found);
     entities::detect(window, &mut found);
+    probes::detect(window, &mut found);
     found
 }
 
 /// One number per sample of the window, where the sample has it.
 pub(super) fn scalar(samples: &[crate::store::Stored], get: impl Fn(&Sample) -> Option<f64>) -> Series {
-    samples
-        .iter()
-        .filter_map(|s| Some((s.sample.time_ms, get(&s.sample)?)))
-        .collect()
+    samples.iter().filter_map(|s| Some((s.sample.time_ms, get(&s.sample)?))).collect()
 }
 
 /// A time of day for summaries.

@@ -24,12 +24,7 @@ pub fn detect(w: &Window, found: &mut Vec<Finding>) {
 }
 
 fn ncpu(w: &Window) -> f64 {
-    w.samples
-        .iter()
-        .rev()
-        .find_map(|s| s.sample.cpu.map(|c| c.ncpu))
-        .unwrap_or(1)
-        .max(1) as f64
+    w.samples.iter().rev().find_map(|s| s.sample.cpu.map(|c| c.ncpu)).unwrap_or(1).max(1) as f64
 }
 
 fn load(w: &Window, found: &mut Vec<Finding>) {
@@ -44,11 +39,7 @@ fn load(w: &Window, found: &mut Vec<Finding>) {
     if peak < 2.0 * cpus || peak < 2.0 * before.max(0.5) {
         return;
     }
-    let severity = if peak >= 4.0 * cpus {
-        Severity::High
-    } else {
-        Severity::Medium
-    };
+    let severity = if peak >= 4.0 * cpus { Severity::High } else { Severity::Medium };
     let running = scalar(w.samples, |s| Some(s.cpu?.procs_running as f64));
     let queue = series::max(&running).map_or(0.0, |(_, v)| v);
     let rise = largest_rise(&load);
@@ -114,15 +105,9 @@ fn top_cpu_consumers(w: &Window, found: &mut Vec<Finding>) {
         category: Category::Cpu,
         severity: Severity::Info,
         subject: ranked[0].0.to_string(),
-        summary: format!(
-            "most CPU in the window (% of one CPU, summed by command): {}",
-            names.join(", ")
-        ),
+        summary: format!("most CPU in the window (% of one CPU, summed by command): {}", names.join(", ")),
         first_seen_ms: None,
-        values: ranked
-            .iter()
-            .map(|(n, pct)| (n.to_string(), json!(pct)))
-            .collect(),
+        values: ranked.iter().map(|(n, pct)| (n.to_string(), json!(pct))).collect(),
     });
 }
 
@@ -143,11 +128,7 @@ fn cpu_steal(w: &Window, found: &mut Vec<Finding>) {
     found.push(Finding {
         kind: "cpu_steal",
         category: Category::Cpu,
-        severity: if mean >= 30.0 {
-            Severity::High
-        } else {
-            Severity::Medium
-        },
+        severity: if mean >= 30.0 { Severity::High } else { Severity::Medium },
         subject: "cpu steal".into(),
         summary: format!(
             "the hypervisor took {mean:.0}% of CPU time on average (steal), up to {:.0}% at {}",
@@ -161,12 +142,7 @@ fn cpu_steal(w: &Window, found: &mut Vec<Finding>) {
 
 fn memory(w: &Window, found: &mut Vec<Finding>) {
     let available = scalar(w.samples, |s| Some(s.memory?.available as f64));
-    let total = w
-        .samples
-        .iter()
-        .rev()
-        .find_map(|s| s.sample.memory.map(|m| m.total))
-        .unwrap_or(0) as f64;
+    let total = w.samples.iter().rev().find_map(|s| s.sample.memory.map(|m| m.total)).unwrap_or(0) as f64;
     let Some((low_ms, low)) = series::min(&available) else {
         return;
     };
@@ -181,11 +157,7 @@ fn memory(w: &Window, found: &mut Vec<Finding>) {
     found.push(Finding {
         kind: "memory_low",
         category: Category::Memory,
-        severity: if pct < 5.0 {
-            Severity::High
-        } else {
-            Severity::Medium
-        },
+        severity: if pct < 5.0 { Severity::High } else { Severity::Medium },
         subject: "memory".into(),
         summary: format!(
             "available memory fell from {} to {} ({pct:.1}% of {}) at {}",
@@ -195,11 +167,7 @@ fn memory(w: &Window, found: &mut Vec<Finding>) {
             at(low_ms)
         ),
         first_seen_ms: series::first_at_or_below(&available, 0.1 * total),
-        values: values([
-            ("available_min", json!(low)),
-            ("total", json!(total)),
-            ("at_ms", json!(low_ms)),
-        ]),
+        values: values([("available_min", json!(low)), ("total", json!(total)), ("at_ms", json!(low_ms))]),
     });
 }
 
@@ -212,19 +180,13 @@ fn oom_kills(w: &Window, found: &mut Vec<Finding>) {
     if count < 1.0 {
         return;
     }
-    let when = kills
-        .iter()
-        .find(|(_, v)| *v > first.1)
-        .map_or(last.0, |(t, _)| *t);
+    let when = kills.iter().find(|(_, v)| *v > first.1).map_or(last.0, |(t, _)| *t);
     found.push(Finding {
         kind: "oom_kill",
         category: Category::Memory,
         severity: Severity::High,
         subject: "oom killer".into(),
-        summary: format!(
-            "the OOM killer killed {count:.0} process(es), the first by {}",
-            at(when)
-        ),
+        summary: format!("the OOM killer killed {count:.0} process(es), the first by {}", at(when)),
         first_seen_ms: Some(when),
         values: values([("kills", json!(count))]),
     });
@@ -276,13 +238,7 @@ fn pressure(w: &Window, found: &mut Vec<Finding>) {
     type Get = fn(&Sample) -> Option<f64>;
     let checks: [(&str, &str, Get, f64, f64); 5] = [
         ("cpu", "some", |s| Some(s.pressure.cpu?.some_avg10), 50.0, 80.0),
-        (
-            "memory",
-            "some",
-            |s| Some(s.pressure.memory?.some_avg10),
-            20.0,
-            50.0,
-        ),
+        ("memory", "some", |s| Some(s.pressure.memory?.some_avg10), 20.0, 50.0),
         ("memory", "full", |s| s.pressure.memory?.full_avg10, 10.0, 30.0),
         ("io", "some", |s| Some(s.pressure.io?.some_avg10), 40.0, 80.0),
         ("io", "full", |s| s.pressure.io?.full_avg10, 20.0, 50.0),
@@ -319,11 +275,7 @@ fn open_files(w: &Window, found: &mut Vec<Finding>) {
     found.push(Finding {
         kind: "file_handles_near_limit",
         category: Category::FileDescriptors,
-        severity: if peak >= 95.0 {
-            Severity::High
-        } else {
-            Severity::Medium
-        },
+        severity: if peak >= 95.0 { Severity::High } else { Severity::Medium },
         subject: "open files".into(),
         summary: format!("open files reached {peak:.0}% of fs.file-max at {}", at(peak_ms)),
         first_seen_ms: series::first_at_or_above(&used, 80.0),
@@ -370,9 +322,7 @@ fn disks(w: &Window, found: &mut Vec<Finding>) {
         for disk in cur.disks.iter().flatten() {
             let old = prev.disks.iter().flatten().find(|d| d.name == disk.name);
             if let Some(r) = old.and_then(|old| rates::disk_rates(old, disk, seconds)) {
-                busy.entry(disk.name.clone())
-                    .or_default()
-                    .push((cur.time_ms, r.busy, r.wait_ms));
+                busy.entry(disk.name.clone()).or_default().push((cur.time_ms, r.busy, r.wait_ms));
             }
         }
     }
@@ -418,11 +368,7 @@ fn lateness(w: &Window, found: &mut Vec<Finding>) {
     found.push(Finding {
         kind: "recorder_late",
         category: Category::Recorder,
-        severity: if peak >= 10_000.0 {
-            Severity::High
-        } else {
-            Severity::Medium
-        },
+        severity: if peak >= 10_000.0 { Severity::High } else { Severity::Medium },
         subject: "flightrec".into(),
         summary: format!(
             "the recorder itself ran up to {} late ({late_ticks} late ticks) at {}{ending}",
@@ -430,9 +376,6 @@ fn lateness(w: &Window, found: &mut Vec<Finding>) {
             at(peak_ms)
         ),
         first_seen_ms: series::first_at_or_above(&late, threshold),
-        values: values([
-            ("lateness_ms_max", json!(peak)),
-            ("late_ticks", json!(late_ticks)),
-        ]),
+        values: values([("lateness_ms_max", json!(peak)), ("late_ticks", json!(late_ticks))]),
     });
 }
