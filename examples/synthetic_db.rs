@@ -55,7 +55,7 @@ fn main() -> Result<()> {
         let stalled = n % 50_000 == 25_000;
         let sample = Sample {
             time_ms: if stalled { time_ms + 30_000 } else { time_ms },
-            lateness_ms: if stalled { 30_000 } else { (n % 7) as i64 },
+            lateness_ms: if stalled { 30_000 } else { n % 7 },
             collect_us: 9000,
             load: Some(LoadAvg { load1: 0.5 + (n % 10) as f64 / 10.0, load5: 0.6, load15: 0.7 }),
             cpu: Some(CpuTimes {
