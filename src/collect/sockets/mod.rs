@@ -1,6 +1,8 @@
 //! TCP sockets (IPv4 and IPv6) counted per port, direction and state, from
-//! the kernel's socket table in `/proc/net/tcp` and `/proc/net/tcp6`
-//! (`proc_net`).
+//! the kernel's socket table: read over NETLINK_SOCK_DIAG (`netlink`), or
+//! from `/proc/net/tcp` and `/proc/net/tcp6` (`proc_net`) where netlink is
+//! refused. Both feed one `Tally`, so both give the same rows, except that
+//! /proc/net/tcp does not show backlog limits (`backlog` is 0 there).
 //!
 //! Listening sockets give one `Listen` row per port with their accept queues
 //! and backlogs summed. A connection whose local port is a listening port is
@@ -9,28 +11,62 @@
 //! (direction, port, state name) so consecutive samples encode as small
 //! deltas.
 
+mod netlink;
 mod proc_net;
 
 use crate::sample::{Direction, PortSockets};
 use anyhow::Result;
 
 pub struct SocketReader {
-    proc_net: proc_net::ProcNet,
+    source: Source,
     tally: Tally,
 }
 
+enum Source {
+    Netlink(netlink::DiagSocket),
+    ProcNet(proc_net::ProcNet),
+}
+
 impl SocketReader {
+    /// Reads over netlink where the kernel allows it, else /proc/net/tcp.
     pub fn new() -> Self {
+        Self::netlink().unwrap_or_else(|err| {
+            warn_fallback(&err);
+            Self::proc_net()
+        })
+    }
+
+    pub fn netlink() -> Result<Self> {
+        Ok(SocketReader {
+            source: Source::Netlink(netlink::DiagSocket::open()?),
+            tally: Tally::default(),
+        })
+    }
+
+    pub fn proc_net() -> Self {
         SocketReader {
-            proc_net: proc_net::ProcNet::new(),
+            source: Source::ProcNet(proc_net::ProcNet::new()),
             tally: Tally::default(),
         }
     }
 
-    /// The current sockets as rows.
+    /// The current sockets as rows. A netlink failure switches this reader
+    /// to /proc/net/tcp for good, starting with this very read: the kernel
+    /// refusing (no inet_diag module, a seccomp or LSM policy) does not heal
+    /// by itself, and a sample at a bad moment is the one that matters.
     pub fn read(&mut self) -> Result<Vec<PortSockets>> {
         self.tally.clear();
-        self.proc_net.read(&mut self.tally)?;
+        if let Source::Netlink(diag) = &mut self.source {
+            let tally = &mut self.tally;
+            if let Err(err) = diag.dump(|socket| tally.add(socket)) {
+                self.source = Source::ProcNet(proc_net::ProcNet::new());
+                warn_fallback(&err);
+                self.tally.clear();
+            }
+        }
+        if let Source::ProcNet(files) = &mut self.source {
+            files.read(&mut self.tally)?;
+        }
         Ok(self.tally.rows())
     }
 }
@@ -39,6 +75,12 @@ impl Default for SocketReader {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Says why sockets now come from /proc/net/tcp: the rows stay right, but
+/// each read costs more. Printed once per reader, as the switch is final.
+fn warn_fallback(err: &anyhow::Error) {
+    eprintln!("flightrec: warning: sockets: {err:#}; reading /proc/net/tcp instead");
 }
 
 /// One socket, as every source describes it. Numbers are the kernel's:
@@ -168,6 +210,9 @@ fn count(n: usize) -> u32 {
 mod tests {
     use super::*;
     use Direction::{Incoming, Listen, Outgoing};
+    use std::net::{TcpListener, TcpStream};
+    use std::thread::sleep;
+    use std::time::Duration;
 
     fn row(direction: Direction, port: u16, state: &str, count: u32) -> PortSockets {
         PortSockets {
@@ -279,5 +324,75 @@ mod tests {
         assert_eq!(tally.rows().len(), 1);
         tally.clear();
         assert!(tally.rows().is_empty());
+    }
+
+    /// A loopback listener that never accepts, with `n` clients connected
+    /// to it. The sockets close when the returned values are dropped.
+    fn unaccepted_connections(n: usize) -> (TcpListener, Vec<TcpStream>, u16) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let clients = (0..n)
+            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        (listener, clients, port)
+    }
+
+    fn find(rows: &[PortSockets], direction: Direction, port: u16, state: &str) -> PortSockets {
+        rows.iter()
+            .find(|r| (r.direction, r.port, r.state.as_str()) == (direction, port, state))
+            .unwrap_or_else(|| panic!("no {direction:?} {port} {state} row in {rows:#?}"))
+            .clone()
+    }
+
+    #[test]
+    fn counts_loopback_connections_waiting_to_be_accepted() {
+        let (_listener, _clients, port) = unaccepted_connections(20);
+        let mut reader = SocketReader::netlink().unwrap();
+        // connect() returns once the client has the SYN-ACK; the server side
+        // joins the accept queue when the kernel has handled the last ACK,
+        // which can be a moment later.
+        let mut rows = reader.read().unwrap();
+        for _ in 0..100 {
+            if find(&rows, Listen, port, "LISTEN").queued == 20 {
+                break;
+            }
+            sleep(Duration::from_millis(10));
+            rows = reader.read().unwrap();
+        }
+        assert!(matches!(reader.source, Source::Netlink(_)), "fell back");
+        let listen = find(&rows, Listen, port, "LISTEN");
+        assert_eq!((listen.count, listen.queued), (1, 20), "{listen:?}");
+        assert!(listen.backlog > 0, "{listen:?}");
+        // Exactly 20: the backlog (at least 128) did not truncate.
+        assert_eq!(find(&rows, Incoming, port, "ESTABLISHED").count, 20);
+        assert_eq!(find(&rows, Outgoing, port, "ESTABLISHED").count, 20);
+    }
+
+    #[test]
+    fn netlink_and_proc_net_give_the_same_rows() {
+        let (_listener, _clients, port) = unaccepted_connections(5);
+        let mut netlink = SocketReader::netlink().unwrap();
+        let mut proc_net = SocketReader::proc_net();
+        // /proc/net/tcp does not show backlog limits.
+        let mut read_netlink = || -> Vec<PortSockets> {
+            let mut rows = netlink.read().unwrap();
+            rows.iter_mut().for_each(|row| row.backlog = 0);
+            rows
+        };
+        // Other tests and processes open and close sockets meanwhile: compare
+        // only when netlink saw the same table just before and just after.
+        for _ in 0..50 {
+            let before = read_netlink();
+            let fallback = proc_net.read().unwrap();
+            let after = read_netlink();
+            if before == after {
+                assert!(matches!(netlink.source, Source::Netlink(_)), "fell back");
+                assert_eq!(fallback, before);
+                assert_eq!(find(&fallback, Listen, port, "LISTEN").count, 1);
+                return;
+            }
+            sleep(Duration::from_millis(20));
+        }
+        panic!("the socket table never held still across three reads");
     }
 }
