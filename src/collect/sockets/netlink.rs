@@ -80,12 +80,13 @@ impl DiagSocket {
         self.seq = self.seq.wrapping_add(1);
         let fd = self.fd.as_raw_fd();
         let kernel = NetlinkAddr::new(0, 0);
-        socket::sendto(fd, &request(family, self.seq), &kernel, MsgFlags::empty())
+        let req = request(family, self.seq);
+        retry_interrupted(|| socket::sendto(fd, &req, &kernel, MsgFlags::empty()))
             .context("sending the request")?;
         loop {
             // MSG_TRUNC makes recv return the datagram's real length, so a
             // datagram larger than the buffer is an error, not lost sockets.
-            let len = socket::recv(fd, &mut self.buf, MsgFlags::MSG_TRUNC)
+            let len = retry_interrupted(|| socket::recv(fd, &mut self.buf, MsgFlags::MSG_TRUNC))
                 .context("receiving the reply")?;
             ensure!(
                 len <= self.buf.len(),
@@ -95,6 +96,18 @@ impl DiagSocket {
             if parse_reply(&self.buf[..len], self.seq, each)? == Reply::Done {
                 return Ok(());
             }
+        }
+    }
+}
+
+/// Runs a socket call again when a signal interrupted it: with a receive
+/// timeout set, the kernel never restarts socket calls by itself, and a
+/// signal must not count as netlink failing.
+fn retry_interrupted<T>(mut call: impl FnMut() -> nix::Result<T>) -> nix::Result<T> {
+    loop {
+        match call() {
+            Err(Errno::EINTR) => continue,
+            other => return other,
         }
     }
 }
