@@ -257,7 +257,8 @@ pub enum Direction {
 
 /// TCP sockets counted per port, direction and state. For `Listen` rows,
 /// `queued` is the current accept-queue length summed over the port's
-/// listeners and `backlog` their summed limit; elsewhere both are 0.
+/// listeners and `backlog` their summed limit (0 when unknown: the
+/// /proc/net/tcp fallback does not show it); elsewhere both are 0.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PortSockets {
     pub direction: Direction,

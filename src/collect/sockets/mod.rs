@@ -37,17 +37,11 @@ impl SocketReader {
     }
 
     pub fn netlink() -> Result<Self> {
-        Ok(SocketReader {
-            source: Source::Netlink(netlink::DiagSocket::open()?),
-            tally: Tally::default(),
-        })
+        Ok(SocketReader { source: Source::Netlink(netlink::DiagSocket::open()?), tally: Tally::default() })
     }
 
     pub fn proc_net() -> Self {
-        SocketReader {
-            source: Source::ProcNet(proc_net::ProcNet::new()),
-            tally: Tally::default(),
-        }
+        SocketReader { source: Source::ProcNet(proc_net::ProcNet::new()), tally: Tally::default() }
     }
 
     /// The current sockets as rows. A netlink failure switches this reader
@@ -141,11 +135,9 @@ impl Tally {
 
     fn add(&mut self, socket: Socket) {
         if socket.state == TCP_LISTEN {
-            self.listeners
-                .push((socket.local_port, socket.rqueue, socket.wqueue));
+            self.listeners.push((socket.local_port, socket.rqueue, socket.wqueue));
         } else {
-            self.connections
-                .push((socket.local_port, socket.remote_port, socket.state));
+            self.connections.push((socket.local_port, socket.remote_port, socket.state));
         }
     }
 
@@ -167,9 +159,7 @@ impl Tally {
 
         self.keys.clear();
         for &(local_port, remote_port, state) in &self.connections {
-            let incoming = rows[..listening]
-                .binary_search_by_key(&local_port, |row| row.port)
-                .is_ok();
+            let incoming = rows[..listening].binary_search_by_key(&local_port, |row| row.port).is_ok();
             self.keys.push(if incoming {
                 (Direction::Incoming, local_port, state)
             } else {
@@ -187,12 +177,10 @@ impl Tally {
         }));
         // Keys sort by state number, rows by state name; and states sharing
         // a name (SYN_RECV and NEW_SYN_RECV) become one row.
-        rows[listening..].sort_unstable_by(|a, b| {
-            (a.direction, a.port, &a.state).cmp(&(b.direction, b.port, &b.state))
-        });
+        rows[listening..]
+            .sort_unstable_by(|a, b| (a.direction, a.port, &a.state).cmp(&(b.direction, b.port, &b.state)));
         rows.dedup_by(|next, kept| {
-            let same = (next.direction, next.port, &next.state)
-                == (kept.direction, kept.port, &kept.state);
+            let same = (next.direction, next.port, &next.state) == (kept.direction, kept.port, &kept.state);
             if same {
                 kept.count = kept.count.saturating_add(next.count);
             }
@@ -215,21 +203,11 @@ mod tests {
     use std::time::Duration;
 
     fn row(direction: Direction, port: u16, state: &str, count: u32) -> PortSockets {
-        PortSockets {
-            direction,
-            port,
-            state: state.to_string(),
-            count,
-            queued: 0,
-            backlog: 0,
-        }
+        PortSockets { direction, port, state: state.to_string(), count, queued: 0, backlog: 0 }
     }
 
     fn listen(port: u16, queued: u32) -> PortSockets {
-        PortSockets {
-            queued,
-            ..row(Listen, port, "LISTEN", 1)
-        }
+        PortSockets { queued, ..row(Listen, port, "LISTEN", 1) }
     }
 
     /// Captured in a fresh network namespace (kernel 6.18) holding: on
@@ -273,20 +251,9 @@ mod tests {
     fn sums_listeners_sharing_a_port() {
         let mut tally = Tally::default();
         for (rqueue, wqueue) in [(100, 100), (7, 128)] {
-            tally.add(Socket {
-                state: TCP_LISTEN,
-                local_port: 25,
-                remote_port: 0,
-                rqueue,
-                wqueue,
-            });
+            tally.add(Socket { state: TCP_LISTEN, local_port: 25, remote_port: 0, rqueue, wqueue });
         }
-        let expected = PortSockets {
-            count: 2,
-            queued: 107,
-            backlog: 228,
-            ..row(Listen, 25, "LISTEN", 0)
-        };
+        let expected = PortSockets { count: 2, queued: 107, backlog: 228, ..row(Listen, 25, "LISTEN", 0) };
         assert_eq!(tally.rows(), vec![expected]);
     }
 
@@ -294,13 +261,7 @@ mod tests {
     fn folds_new_syn_recv_into_syn_recv_and_sorts_states_by_name() {
         let mut tally = Tally::default();
         for state in [12, 3, 1, 99] {
-            tally.add(Socket {
-                state,
-                local_port: 40000,
-                remote_port: 8891,
-                rqueue: 0,
-                wqueue: 0,
-            });
+            tally.add(Socket { state, local_port: 40000, remote_port: 8891, rqueue: 0, wqueue: 0 });
         }
         let expected = vec![
             row(Outgoing, 8891, "ESTABLISHED", 1),
@@ -313,13 +274,7 @@ mod tests {
     #[test]
     fn clear_forgets_the_previous_read() {
         let mut tally = Tally::default();
-        let socket = Socket {
-            state: 1,
-            local_port: 40000,
-            remote_port: 443,
-            rqueue: 0,
-            wqueue: 0,
-        };
+        let socket = Socket { state: 1, local_port: 40000, remote_port: 443, rqueue: 0, wqueue: 0 };
         tally.add(socket);
         assert_eq!(tally.rows().len(), 1);
         tally.clear();
@@ -331,9 +286,7 @@ mod tests {
     fn unaccepted_connections(n: usize) -> (TcpListener, Vec<TcpStream>, u16) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let clients = (0..n)
-            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
-            .collect();
+        let clients = (0..n).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
         (listener, clients, port)
     }
 

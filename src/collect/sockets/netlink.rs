@@ -60,11 +60,7 @@ impl DiagSocket {
         let timeout = TimeVal::seconds(REPLY_TIMEOUT_SECS);
         socket::setsockopt(&fd, sockopt::ReceiveTimeout, &timeout)
             .context("setting a receive timeout on the NETLINK_SOCK_DIAG socket")?;
-        Ok(DiagSocket {
-            fd,
-            buf: vec![0; BUF_LEN],
-            seq: 0,
-        })
+        Ok(DiagSocket { fd, buf: vec![0; BUF_LEN], seq: 0 })
     }
 
     /// Feeds every IPv4 and IPv6 TCP socket to `each`.
@@ -141,11 +137,7 @@ pub enum Reply {
 /// are skipped.
 pub fn parse_reply(mut buf: &[u8], seq: u32, each: &mut impl FnMut(Socket)) -> Result<Reply> {
     while !buf.is_empty() {
-        ensure!(
-            buf.len() >= NLMSG_HDRLEN,
-            "{} stray bytes after the last netlink message",
-            buf.len()
-        );
+        ensure!(buf.len() >= NLMSG_HDRLEN, "{} stray bytes after the last netlink message", buf.len());
         let len = u32_at(buf, 0) as usize;
         ensure!(
             (NLMSG_HDRLEN..=buf.len()).contains(&len),
@@ -178,10 +170,7 @@ pub fn parse_reply(mut buf: &[u8], seq: u32, each: &mut impl FnMut(Socket)) -> R
                 if errno == 0 {
                     continue;
                 }
-                bail!(
-                    "the kernel refused the request: {}",
-                    Errno::from_raw(-errno)
-                );
+                bail!("the kernel refused the request: {}", Errno::from_raw(-errno));
             }
             _ => {}
         }
@@ -268,30 +257,15 @@ mod tests {
         first.extend(message(SOCK_DIAG_BY_FAMILY, 3, &diag(12, 25, 40001, 0, 0)));
         let (reply, sockets) = parse(&first, 3);
         assert_eq!(reply.unwrap(), Reply::More);
-        let listener = Socket {
-            state: 10,
-            local_port: 25,
-            remote_port: 0,
-            rqueue: 100,
-            wqueue: 128,
-        };
-        let request = Socket {
-            state: 12,
-            local_port: 25,
-            remote_port: 40001,
-            rqueue: 0,
-            wqueue: 0,
-        };
+        let listener = Socket { state: 10, local_port: 25, remote_port: 0, rqueue: 100, wqueue: 128 };
+        let request = Socket { state: 12, local_port: 25, remote_port: 40001, rqueue: 0, wqueue: 0 };
         assert_eq!(sockets, vec![listener, request]);
 
         let mut last = message(SOCK_DIAG_BY_FAMILY, 3, &diag(1, 40002, 8891, 0, 5));
         last.extend(message(NLMSG_DONE, 3, &0i32.to_ne_bytes()));
         let (reply, sockets) = parse(&last, 3);
         assert_eq!(reply.unwrap(), Reply::Done);
-        assert_eq!(
-            (sockets[0].local_port, sockets[0].remote_port),
-            (40002, 8891)
-        );
+        assert_eq!((sockets[0].local_port, sockets[0].remote_port), (40002, 8891));
     }
 
     #[test]

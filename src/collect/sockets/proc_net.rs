@@ -19,10 +19,7 @@ pub struct ProcNet {
 
 impl ProcNet {
     pub fn new() -> Self {
-        ProcNet {
-            tcp: ProcFile::new("/proc/net/tcp"),
-            tcp6: ProcFile::new("/proc/net/tcp6"),
-        }
+        ProcNet { tcp: ProcFile::new("/proc/net/tcp"), tcp6: ProcFile::new("/proc/net/tcp6") }
     }
 
     /// Adds every socket of both files to `tally`.
@@ -52,13 +49,9 @@ fn is_not_found(err: &anyhow::Error) -> bool {
 pub fn parse(text: &str, mut each: impl FnMut(Socket)) -> Result<()> {
     for line in text.lines() {
         let mut fields = line.split_ascii_whitespace();
-        let (Some(slot), Some(local), Some(remote), Some(state), Some(queues)) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
+        let (Some(slot), Some(local), Some(remote), Some(state), Some(queues)) =
+            (fields.next(), fields.next(), fields.next(), fields.next(), fields.next())
+        else {
             continue;
         };
         if slot == "sl" {
@@ -70,9 +63,7 @@ pub fn parse(text: &str, mut each: impl FnMut(Socket)) -> Result<()> {
 }
 
 fn socket(local: &str, remote: &str, state: &str, queues: &str) -> Result<Socket> {
-    let (tx_queue, rx_queue) = queues
-        .split_once(':')
-        .context("expected tx_queue:rx_queue")?;
+    let (tx_queue, rx_queue) = queues.split_once(':').context("expected tx_queue:rx_queue")?;
     Ok(Socket {
         state: u8::from_str_radix(state, 16).context("expected a hex state")?,
         local_port: port(local)?,
@@ -83,9 +74,8 @@ fn socket(local: &str, remote: &str, state: &str, queues: &str) -> Result<Socket
 }
 
 fn port(address: &str) -> Result<u16> {
-    let (_, port) = address
-        .rsplit_once(':')
-        .with_context(|| format!("{address:?}: expected ADDRESS:PORT"))?;
+    let (_, port) =
+        address.rsplit_once(':').with_context(|| format!("{address:?}: expected ADDRESS:PORT"))?;
     u16::from_str_radix(port, 16).with_context(|| format!("{address:?}: expected a hex port"))
 }
 
