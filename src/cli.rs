@@ -30,6 +30,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Write samples as rows for other tools
     Export(ExportArgs),
+    /// Check the database: SQLite's integrity check and every snapshot decoded
+    Check,
 }
 
 #[derive(Args)]

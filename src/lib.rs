@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod cli;
 pub mod collect;
 pub mod error;
+pub mod harden;
 pub mod rates;
 pub mod record;
 pub mod render;

@@ -23,10 +23,11 @@ fn main() -> ExitCode {
         Command::Gaps(args) => gaps_command(&db, args),
         Command::Show(args) => show_command(&db, args),
         Command::Export(args) => export_command(&db, args),
+        Command::Check => check_command(&db),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => fail(err),
+        Err(err) => fail(err, &db),
     }
 }
 
@@ -131,10 +132,36 @@ fn export_command(db: &Path, args: ExportArgs) -> Result<()> {
     Ok(())
 }
 
-fn fail(err: anyhow::Error) -> ExitCode {
+fn check_command(db: &Path) -> Result<()> {
+    let store = Store::open_read_only(db)?;
+    let health = store.check()?;
+    if health.problems.is_empty() {
+        println!("{}: ok: {} samples in {} runs, every snapshot decodes", db.display(), health.samples, health.runs);
+        return Ok(());
+    }
+    for problem in &health.problems {
+        println!("{}: {problem}", db.display());
+    }
+    Err(BadInput::Unusable {
+        path: db.into(),
+        reason: format!("damaged: {} problems found; copy out what `export` can still read", health.problems.len()),
+    }
+    .into())
+}
+
+fn fail(err: anyhow::Error, db: &Path) -> ExitCode {
     let broken_pipe = |e: &io::Error| e.kind() == io::ErrorKind::BrokenPipe;
     if err.chain().any(|e| e.downcast_ref().is_some_and(broken_pipe)) {
         return ExitCode::SUCCESS; // `flightrec export | head`
+    }
+    // Damage found in the middle of reading is bad input like damage found
+    // at open: say which file and what to do.
+    let damaged = |e: &rusqlite::Error| {
+        matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase))
+    };
+    if err.chain().any(|e| e.downcast_ref().is_some_and(damaged)) {
+        eprintln!("flightrec: {}: the database is damaged ({err:#}); `flightrec check` lists the damage", db.display());
+        return ExitCode::from(2);
     }
     eprintln!("flightrec: {err:#}");
     let bad_input = err.chain().any(|e| e.is::<BadInput>());

@@ -32,6 +32,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     let mut store = Store::open_for_recording(db)?;
     let host = host::read()?;
     raise_fd_limit();
+    crate::harden::apply();
     let mut collector = Collector::new()?;
     let run_id = store.begin_run(&Run {
         id: 0,

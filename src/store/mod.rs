@@ -7,6 +7,7 @@
 //! through a read-only connection before anything writes to it, so a
 //! foreign, damaged or newer file is refused with its bytes untouched.
 
+mod check;
 pub mod codec;
 pub mod columns;
 mod entities;
