@@ -39,6 +39,10 @@ pub struct RecordArgs {
     /// Time between samples, 100ms to 1h
     #[arg(long, default_value = "5s")]
     pub interval: String,
+    /// Mask what REGEX matches in command lines before storing them (repeatable;
+    /// password=, token=, secret=, key= values and user:pass@ in URLs are always masked)
+    #[arg(long, value_name = "REGEX")]
+    pub redact: Vec<String>,
 }
 
 #[derive(Args)]

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use flightrec::cli::{Cli, Command, ExportArgs, GapsArgs, RecordArgs, ReportArgs, ShowArgs};
+use flightrec::collect::redact::Redactor;
 use flightrec::error::BadInput;
 use flightrec::render::{self, export, show};
 use flightrec::report::{self, Target};
@@ -38,7 +39,8 @@ fn record_command(db: &Path, args: RecordArgs) -> Result<()> {
         Duration::from_millis(100),
         Duration::from_secs(3600),
     )?;
-    record::run(db, record::Options { interval })
+    let redactor = Redactor::new(&args.redact)?;
+    record::run(db, record::Options { interval, redactor })
 }
 
 /// Window before a period that `gaps` counts samples in, as `report` does.
@@ -136,7 +138,12 @@ fn check_command(db: &Path) -> Result<()> {
     let store = Store::open_read_only(db)?;
     let health = store.check()?;
     if health.problems.is_empty() {
-        println!("{}: ok: {} samples in {} runs, every snapshot decodes", db.display(), health.samples, health.runs);
+        println!(
+            "{}: ok: {} samples in {} runs, every snapshot decodes",
+            db.display(),
+            health.samples,
+            health.runs
+        );
         return Ok(());
     }
     for problem in &health.problems {
@@ -144,7 +151,10 @@ fn check_command(db: &Path) -> Result<()> {
     }
     Err(BadInput::Unusable {
         path: db.into(),
-        reason: format!("damaged: {} problems found; copy out what `export` can still read", health.problems.len()),
+        reason: format!(
+            "damaged: {} problems found; copy out what `export` can still read",
+            health.problems.len()
+        ),
     }
     .into())
 }
@@ -157,10 +167,16 @@ fn fail(err: anyhow::Error, db: &Path) -> ExitCode {
     // Damage found in the middle of reading is bad input like damage found
     // at open: say which file and what to do.
     let damaged = |e: &rusqlite::Error| {
-        matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase))
+        matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+        )
     };
     if err.chain().any(|e| e.downcast_ref().is_some_and(damaged)) {
-        eprintln!("flightrec: {}: the database is damaged ({err:#}); `flightrec check` lists the damage", db.display());
+        eprintln!(
+            "flightrec: {}: the database is damaged ({err:#}); `flightrec check` lists the damage",
+            db.display()
+        );
         return ExitCode::from(2);
     }
     eprintln!("flightrec: {err:#}");

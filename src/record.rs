@@ -6,6 +6,7 @@
 //! are committed when the disk returns. SIGTERM and SIGINT stop the loop;
 //! the writer commits what is queued and marks the run cleanly stopped.
 
+use crate::collect::redact::Redactor;
 use crate::collect::{Collector, host};
 use crate::sample::Sample;
 use crate::store::{Run, Store};
@@ -26,6 +27,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 pub struct Options {
     pub interval: Duration,
+    /// Applied to command lines before they are stored.
+    pub redactor: Redactor,
 }
 
 pub fn run(db: &Path, options: Options) -> Result<()> {
@@ -33,7 +36,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     let host = host::read()?;
     raise_fd_limit();
     crate::harden::apply();
-    let mut collector = Collector::new()?;
+    let mut collector = Collector::new(options.redactor)?;
     let run_id = store.begin_run(&Run {
         id: 0,
         boot_id: host.boot_id,

@@ -5,6 +5,7 @@
 //! The worker takes that risk instead of the sampling loop: if it hangs, new
 //! processes go unnamed (their `comm` still shows) until it returns.
 
+use super::redact::Redactor;
 use crate::sample::CMDLINE_MAX;
 use anyhow::{Context, Result};
 use nix::fcntl::{OFlag, openat};
@@ -32,14 +33,14 @@ pub struct Answer {
 }
 
 impl CmdlineReader {
-    pub fn spawn() -> Result<Self> {
+    pub fn spawn(redactor: Redactor) -> Result<Self> {
         let (requests, inbox) = sync_channel::<(u32, u64)>(QUEUE);
         let (outbox, answers) = sync_channel::<Answer>(QUEUE);
         std::thread::Builder::new()
             .name("cmdline".into())
             .spawn(move || {
                 for (pid, start_ticks) in inbox {
-                    let Some(cmdline) = read(pid, start_ticks) else {
+                    let Some(cmdline) = read(pid, start_ticks, &redactor) else {
                         continue;
                     };
                     if outbox.send(Answer { pid, start_ticks, cmdline }).is_err() {
@@ -79,7 +80,7 @@ impl CmdlineReader {
 
 /// Reads the first `CMDLINE_MAX` bytes of one command line, arguments joined
 /// by spaces. `None` when the process is gone or is another one by now.
-fn read(pid: u32, start_ticks: u64) -> Option<Arc<str>> {
+fn read(pid: u32, start_ticks: u64, redactor: &Redactor) -> Option<Arc<str>> {
     // Opening the directory pins the process: if the pid has been reused
     // since it was asked for, the start time read through it differs.
     let dir = File::open(format!("/proc/{pid}")).ok()?;
@@ -94,7 +95,7 @@ fn read(pid: u32, start_ticks: u64) -> Option<Arc<str>> {
     }
     let mut raw = Vec::with_capacity(CMDLINE_MAX);
     open("cmdline")?.take(CMDLINE_MAX as u64).read_to_end(&mut raw).ok()?;
-    Some(Arc::from(join_args(&raw)))
+    Some(Arc::from(redactor.apply(&join_args(&raw))))
 }
 
 /// NUL-separated arguments → one line; invalid UTF-8 is replaced, never
@@ -122,9 +123,10 @@ mod tests {
         let me = std::process::id();
         let stat = std::fs::read(format!("/proc/{me}/stat")).unwrap();
         let start = super::super::process::parse_stat(&stat).unwrap().start_ticks;
-        let line = read(me, start).unwrap();
+        let none = Redactor::new(&[]).unwrap();
+        let line = read(me, start, &none).unwrap();
         let first = std::env::args().next().unwrap();
         assert!(line.starts_with(&first), "{line:?} should start with {first:?}");
-        assert!(read(me, start + 1).is_none(), "another start time is another process");
+        assert!(read(me, start + 1, &none).is_none(), "another start time is another process");
     }
 }

@@ -14,6 +14,7 @@ pub mod netdev;
 pub mod pressure;
 pub mod process;
 pub mod procfile;
+pub mod redact;
 pub mod snmp;
 pub mod sockets;
 pub mod stat;
@@ -48,7 +49,7 @@ pub struct Collector {
 }
 
 impl Collector {
-    pub fn new() -> Result<Self> {
+    pub fn new(redactor: redact::Redactor) -> Result<Self> {
         Ok(Collector {
             loadavg: ProcFile::new("/proc/loadavg"),
             stat: ProcFile::new("/proc/stat"),
@@ -66,7 +67,7 @@ impl Collector {
             sockstat: ProcFile::new("/proc/net/sockstat"),
             diskstats: ProcFile::new("/proc/diskstats"),
             mountinfo: ProcFile::new("/proc/self/mountinfo"),
-            processes: process::ProcessTable::new()?,
+            processes: process::ProcessTable::new(redactor)?,
             sockets: sockets::SocketReader::new(),
             warnings: Warnings::new(),
         })

@@ -15,6 +15,7 @@
 
 use super::cmdline::CmdlineReader;
 use super::procfile::read_all_at;
+use super::redact::Redactor;
 use crate::sample::Process;
 use crate::warn::Warnings;
 use anyhow::{Context, Result, bail};
@@ -60,7 +61,7 @@ struct Entry {
 }
 
 impl ProcessTable {
-    pub fn new() -> Result<Self> {
+    pub fn new(redactor: Redactor) -> Result<Self> {
         let proc_dir = Dir::open("/proc", OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())
             .context("opening /proc")?;
         let proc_fd = nix::fcntl::open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
@@ -76,7 +77,7 @@ impl ProcessTable {
             tick: 0,
             page_size,
             fd_count_in_size: kernel_at_least(6, 2),
-            cmdlines: CmdlineReader::spawn()?,
+            cmdlines: CmdlineReader::spawn(redactor)?,
             buf: Vec::with_capacity(1024),
         })
     }
