@@ -43,6 +43,15 @@ pub struct RecordArgs {
     /// password=, token=, secret=, key= values and user:pass@ in URLs are always masked)
     #[arg(long, value_name = "REGEX")]
     pub redact: Vec<String>,
+    /// Delete samples older than this
+    #[arg(long, default_value = "14d")]
+    pub retain: String,
+    /// Largest the database may grow; the oldest samples go first
+    #[arg(long, default_value = "1GiB")]
+    pub max_size: String,
+    /// Free space kept inside the database so recording goes on when the disk is full
+    #[arg(long, default_value = "64MiB")]
+    pub reserve: String,
 }
 
 #[derive(Args)]

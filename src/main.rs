@@ -8,7 +8,7 @@ use flightrec::collect::redact::Redactor;
 use flightrec::error::BadInput;
 use flightrec::render::{self, export, show};
 use flightrec::report::{self, Target};
-use flightrec::store::{self, Store, Tables};
+use flightrec::store::{self, Limits, Store, Tables};
 use flightrec::{record, time};
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
@@ -40,7 +40,24 @@ fn record_command(db: &Path, args: RecordArgs) -> Result<()> {
         Duration::from_secs(3600),
     )?;
     let redactor = Redactor::new(&args.redact)?;
-    record::run(db, record::Options { interval, redactor })
+    let retain = time::parse_interval(
+        "--retain",
+        &args.retain,
+        Duration::from_secs(60),
+        Duration::from_secs(10 * 366 * 86_400),
+    )?;
+    let max_size = time::parse_size("--max-size", &args.max_size)?;
+    let reserve = time::parse_size("--reserve", &args.reserve)?;
+    if reserve >= max_size {
+        return Err(BadInput::BadValue {
+            option: "--reserve",
+            value: args.reserve,
+            reason: format!("must be smaller than --max-size ({})", args.max_size),
+        }
+        .into());
+    }
+    let limits = Limits { retain, max_size, reserve };
+    record::run(db, record::Options { interval, limits, redactor })
 }
 
 /// Window before a period that `gaps` counts samples in, as `report` does.

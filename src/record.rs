@@ -9,7 +9,7 @@
 use crate::collect::redact::Redactor;
 use crate::collect::{Collector, host};
 use crate::sample::Sample;
-use crate::store::{Run, Store};
+use crate::store::{Limits, Run, Store};
 use crate::warn::Warnings;
 use anyhow::{Context, Result};
 use nix::time::{ClockId, clock_gettime};
@@ -25,8 +25,12 @@ const QUEUE_CAPACITY: usize = 400;
 /// Wait between attempts to commit a sample that failed to commit.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// How often the writer enforces retention and tops up the reserve.
+const UPKEEP_EVERY: Duration = Duration::from_secs(60);
+
 pub struct Options {
     pub interval: Duration,
+    pub limits: Limits,
     /// Applied to command lines before they are stored.
     pub redactor: Redactor,
 }
@@ -58,10 +62,10 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     let queue = Arc::new(Queue::default());
     let writer = {
         let queue = queue.clone();
-        let interval = options.interval;
+        let (interval, limits) = (options.interval, options.limits);
         std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || write_samples(store, run_id, interval, &queue))
+            .spawn(move || Writer::new(store, run_id, interval, limits).run(&queue))
             .context("starting the writer thread")?
     };
 
@@ -210,31 +214,116 @@ enum Next {
     Stop(String),
 }
 
-fn write_samples(mut store: Store, run_id: i64, interval: Duration, queue: &Queue) -> Result<()> {
-    let mut warnings = Warnings::new();
-    loop {
-        match queue.wait() {
-            Next::Sample(sample) => {
-                if let Err(err) = store.commit(run_id, interval, &sample) {
-                    warnings.warn("commit", &format!("{}: {err:#}; retrying", store.path().display()));
-                    queue.retry(*sample);
-                    std::thread::sleep(RETRY_AFTER);
+/// The writer thread: commits queued samples, keeps the file within its
+/// limits between commits, and rides out a full disk.
+struct Writer {
+    store: Store,
+    run_id: i64,
+    interval: Duration,
+    limits: Limits,
+    warnings: Warnings,
+    last_upkeep: Option<std::time::Instant>,
+    disk_full: bool,
+}
+
+impl Writer {
+    fn new(store: Store, run_id: i64, interval: Duration, limits: Limits) -> Self {
+        Writer {
+            store,
+            run_id,
+            interval,
+            limits,
+            warnings: Warnings::new(),
+            last_upkeep: None,
+            disk_full: false,
+        }
+    }
+
+    fn run(mut self, queue: &Queue) -> Result<()> {
+        loop {
+            self.upkeep();
+            match queue.wait() {
+                Next::Sample(sample) => {
+                    if let Err(err) = self.store.commit(self.run_id, self.interval, &sample) {
+                        let full = is_disk_full(&err);
+                        self.warnings
+                            .warn("commit", &format!("{}: {err:#}; retrying", self.store.path().display()));
+                        queue.retry(*sample);
+                        if full {
+                            self.make_room();
+                        } else {
+                            std::thread::sleep(RETRY_AFTER);
+                        }
+                    } else if self.disk_full {
+                        self.disk_full = false;
+                        self.event("disk-recovered", "commits succeed again".into());
+                    }
                 }
-            }
-            Next::Dropped(count) => {
-                let detail = format!("{count} samples dropped: commits stalled longer than the queue holds");
-                warnings.warn("queue", &detail);
-                if let Err(err) = store.add_event(run_id, wall_ms(), "samples-dropped", &detail) {
-                    warnings.warn("commit", &format!("{err:#}"));
+                Next::Dropped(count) => {
+                    let detail =
+                        format!("{count} samples dropped: commits stalled longer than the queue holds");
+                    self.warnings.warn("queue", &detail);
+                    self.event("samples-dropped", detail);
                 }
-            }
-            Next::Stop(reason) => {
-                store.end_run(run_id, wall_ms(), &reason).context("marking the run stopped")?;
-                eprintln!("flightrec: stopped on {reason}");
-                return Ok(());
+                Next::Stop(reason) => {
+                    self.store.end_run(self.run_id, wall_ms(), &reason).context("marking the run stopped")?;
+                    eprintln!("flightrec: stopped on {reason}");
+                    return Ok(());
+                }
             }
         }
     }
+
+    fn event(&mut self, kind: &str, detail: String) {
+        if let Err(err) = self.store.add_event(self.run_id, wall_ms(), kind, &detail) {
+            self.warnings.warn("event", &format!("recording {kind}: {err:#}"));
+        }
+    }
+
+    /// Retention and the reserve, once a minute; failures are warnings (a
+    /// full disk is handled by `make_room`).
+    fn upkeep(&mut self) {
+        if self.last_upkeep.is_some_and(|t| t.elapsed() < UPKEEP_EVERY) {
+            return;
+        }
+        self.last_upkeep = Some(std::time::Instant::now());
+        if let Err(err) = self.store.prune(wall_ms(), &self.limits) {
+            self.warnings.warn("retention", &format!("{err:#}"));
+        }
+        if !self.disk_full
+            && let Err(err) = self.store.top_up_reserve(self.limits.reserve)
+            && !is_disk_full(&err)
+        {
+            self.warnings.warn("reserve", &format!("{err:#}"));
+        }
+    }
+
+    /// The disk is full and the reserve spent: say so once, then give up
+    /// the oldest detail so the next commit fits.
+    fn make_room(&mut self) {
+        if !self.disk_full {
+            self.disk_full = true;
+            self.event(
+                "disk-full",
+                format!("{}: no space left; dropping the oldest process tables", self.store.path().display()),
+            );
+        }
+        match self.store.drop_oldest_detail() {
+            Ok(true) => {}
+            Ok(false) => std::thread::sleep(RETRY_AFTER),
+            Err(err) => {
+                self.warnings.warn("disk full", &format!("{err:#}"));
+                std::thread::sleep(RETRY_AFTER);
+            }
+        }
+    }
+}
+
+fn is_disk_full(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code)
+            == Some(rusqlite::ErrorCode::DiskFull)
+    })
 }
 
 /// One stat file stays open per process: lift the soft limit on open files

@@ -13,9 +13,11 @@ pub mod columns;
 mod entities;
 pub mod migrate;
 mod read;
+mod retention;
 mod tables;
 
 pub use read::{Irregular, Stored};
+pub use retention::Limits;
 pub use tables::Tables;
 
 use crate::error::BadInput;
@@ -34,6 +36,9 @@ const APPLICATION_ID: i32 = 0x464c_5243;
 /// A key frame at least this often, so decoding any sample reads at most
 /// this much of the run.
 const KEY_FRAME_EVERY: Duration = Duration::from_secs(300);
+
+/// Bytes of the write-ahead log kept after a checkpoint.
+const WAL_SIZE_LIMIT: i64 = 8 << 20;
 
 /// How long a reader or the recorder waits for a lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -94,6 +99,9 @@ impl Store {
         let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
         anyhow::ensure!(mode == "wal", "{}: SQLite refused WAL mode (got {mode})", path.display());
         conn.pragma_update(None, "synchronous", "full")?;
+        // The WAL is reused from its start after each checkpoint; capping
+        // what stays of it keeps it from holding on to a burst's size.
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         migrate::migrate(&mut conn, path).with_context(|| format!("preparing {}", path.display()))?;
         Ok(Store { conn, path: path.into(), encoder: FrameEncoder::default() })
     }

@@ -1,0 +1,153 @@
+//! Keeping the file within its limits, and room inside it for bad days.
+//!
+//! - Retention: samples older than `--retain`, and the oldest samples while
+//!   the file holds more than `--max-size` less the reserve, are deleted a
+//!   segment at a time (a key frame and the deltas after it), so every
+//!   remaining frame chain still starts at its key frame.
+//! - Reserve: free pages kept inside the file (`--reserve`). SQLite reuses
+//!   free pages before it grows the file, so when the filesystem is full,
+//!   commits go on into the reserve.
+//! - Room on a full disk: when even the reserve is gone, the oldest process
+//!   tables (the bulk of the file) are dropped before any system scalar.
+//!
+//! Each step is one short transaction, called by the writer between
+//! commits: it never delays a tick.
+
+use super::Store;
+use anyhow::Result;
+use rusqlite::OptionalExtension;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub retain: Duration,
+    pub max_size: u64,
+    pub reserve: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { retain: Duration::from_secs(14 * 86_400), max_size: 1 << 30, reserve: 64 << 20 }
+    }
+}
+
+/// Segments deleted per call at most, so one call stays short.
+const SEGMENTS_PER_CALL: usize = 8;
+
+impl Store {
+    /// Bytes in pages that hold data (the file less its free pages).
+    pub fn used_bytes(&self) -> Result<u64> {
+        let (pages, free, size) = self.page_counts()?;
+        Ok(pages.saturating_sub(free) * size)
+    }
+
+    /// Bytes in free pages: the reserve as it stands.
+    pub fn free_bytes(&self) -> Result<u64> {
+        let (_, free, size) = self.page_counts()?;
+        Ok(free * size)
+    }
+
+    fn page_counts(&self) -> Result<(u64, u64, u64)> {
+        let get = |pragma: &str| -> Result<u64> {
+            Ok(self.conn.pragma_query_value(None, pragma, |r| r.get::<_, i64>(0))? as u64)
+        };
+        Ok((get("page_count")?, get("freelist_count")?, get("page_size")?))
+    }
+
+    /// Deletes what is past the limits, oldest first; gives the number of
+    /// samples deleted.
+    pub fn prune(&mut self, now_ms: i64, limits: &Limits) -> Result<u64> {
+        let cutoff_ms = now_ms - limits.retain.as_millis() as i64;
+        let room = limits.max_size.saturating_sub(limits.reserve);
+        let mut deleted = 0;
+        for _ in 0..SEGMENTS_PER_CALL {
+            let Some((first, next_key, next_key_ms)) = self.oldest_segment()? else { break };
+            let too_old = next_key_ms <= cutoff_ms;
+            if !too_old && self.used_bytes()? <= room {
+                break;
+            }
+            let tx = self.conn.transaction()?;
+            deleted +=
+                tx.execute("DELETE FROM samples WHERE id >= ?1 AND id < ?2", [first, next_key])? as u64;
+            tx.execute("DELETE FROM events WHERE time_ms < ?1", [next_key_ms.min(cutoff_ms)])?;
+            // Runs no sample refers to any more, except the newest.
+            tx.execute(
+                "DELETE FROM runs WHERE id < (SELECT run_id FROM samples ORDER BY id LIMIT 1)
+                 AND id < (SELECT max(id) FROM runs)",
+                [],
+            )?;
+            tx.commit()?;
+        }
+        Ok(deleted)
+    }
+
+    /// The oldest segment: its first sample, the next key frame and that
+    /// key frame's time. `None` when only one segment is left (the live one
+    /// is never deleted).
+    fn oldest_segment(&self) -> Result<Option<(i64, i64, i64)>> {
+        let Some(first) =
+            self.conn.query_row("SELECT min(id) FROM samples", [], |r| r.get::<_, Option<i64>>(0))?
+        else {
+            return Ok(None);
+        };
+        // Walks forward by id from `first` and stops at the first key frame.
+        let next: Option<(i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT id, time_ms FROM samples WHERE id > ?1 AND key_id = id ORDER BY id LIMIT 1",
+                [first],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(next.map(|(id, time)| (first, id, time)))
+    }
+
+    /// Grows the free pages to `reserve` bytes, by writing a filler row and
+    /// deleting it in one transaction: its pages stay in the file, free.
+    /// Fails harmlessly (nothing changes) when the disk has no room.
+    pub fn top_up_reserve(&mut self, reserve: u64) -> Result<()> {
+        let missing = reserve.saturating_sub(self.free_bytes()?);
+        // Small shortfalls are not worth a write: top up in large steps.
+        if missing < reserve / 4 {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute("INSERT INTO reserve (filler) VALUES (zeroblob(?1))", [missing as i64])?;
+        tx.execute("DELETE FROM reserve", [])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Makes room when the disk is full and the reserve is spent: drops the
+    /// process tables of the oldest segment that still has them. Gives
+    /// false when there is nothing left to drop.
+    pub fn drop_oldest_detail(&mut self) -> Result<bool> {
+        let found: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM samples WHERE process_table IS NOT NULL ORDER BY id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(first) = found else { return Ok(false) };
+        let end: i64 = self
+            .conn
+            .query_row(
+                "SELECT id FROM samples WHERE id > ?1 AND key_id = id ORDER BY id LIMIT 1",
+                [first],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(i64::MAX);
+        // A whole segment at once: a chain missing its key frame would not
+        // decode, a chain missing all its frames is simply absent.
+        let key: i64 =
+            self.conn.query_row("SELECT key_id FROM samples WHERE id = ?1", [first], |r| r.get(0))?;
+        self.conn.execute(
+            "UPDATE samples SET process_table = NULL WHERE id >= ?1 AND id < ?2",
+            [key.min(first), end],
+        )?;
+        Ok(true)
+    }
+}
