@@ -850,4 +850,51 @@ mod tests {
         assert_eq!(merge(file.clone(), Config::default()), file);
         assert_eq!(merge(Config::default(), file.clone()), file);
     }
+
+    /// The example with every setting line ("#" directly before a key or a
+    /// table header) switched on, to check that what it shows is accepted.
+    fn uncommented(example: &str) -> String {
+        example
+            .lines()
+            .map(|line| match line.strip_prefix('#') {
+                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '[') => rest,
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn generic_example_parses_with_and_without_its_settings() {
+        let example = include_str!("../contrib/flightrec.toml.example");
+        assert_eq!(
+            parse_ok(example),
+            Config::default(),
+            "every setting is left at its default"
+        );
+        let all = parse_ok(&uncommented(example));
+        assert_eq!(
+            (
+                all.db.is_some(),
+                all.interval,
+                all.retain,
+                all.max_size,
+                all.reserve
+            ),
+            (
+                true,
+                Some(Duration::from_secs(5)),
+                Some(Duration::from_secs(14 * 86_400)),
+                Some(1 << 30),
+                Some(64 << 20)
+            )
+        );
+        let lists = [
+            all.redact.len(),
+            all.watch_dirs.len(),
+            all.watch_logs.len(),
+            all.probes.len(),
+        ];
+        assert!(lists.iter().all(|&n| n > 0), "{all:?}");
+    }
 }
