@@ -897,4 +897,38 @@ mod tests {
         ];
         assert!(lists.iter().all(|&n| n > 0), "{all:?}");
     }
+
+    #[test]
+    fn postfix_example_parses() {
+        let config = parse_ok(include_str!("../contrib/postfix-clamav.toml.example"));
+        let targets: Vec<&str> = config.probes.iter().map(|p| p.target.as_str()).collect();
+        assert_eq!(
+            targets,
+            [
+                "milter:127.0.0.1:8891",
+                "smtp:127.0.0.1:25",
+                "clamd:unix:/var/run/clamav/clamd.ctl"
+            ]
+        );
+        assert_eq!(config.probes[1].expect.as_deref(), Some("220"));
+        assert!(config.probes[1].timeout.is_some());
+        assert_eq!(
+            config.watch_dirs,
+            [
+                "/var/spool/postfix/deferred",
+                "/var/spool/postfix/active",
+                "/var/spool/postfix/incoming"
+            ]
+            .map(PathBuf::from)
+        );
+        assert!(config.watch_logs.contains(&PathBuf::from("/var/log/mail.log")));
+        // Nothing a probe's timeout could exceed.
+        let interval = config.interval.unwrap();
+        assert!(
+            config
+                .probes
+                .iter()
+                .all(|p| p.timeout.unwrap_or_default() <= interval)
+        );
+    }
 }
