@@ -136,7 +136,7 @@ fn load_if_present(path: &Path) -> Result<Option<Config>> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(BadInput::Unusable {
             path: path.to_owned(),
-            reason: "larger than 1 MiB, which no configuration is; check the path given to --config"
+            reason: "larger than 1 MiB, which no configuration is; is this the configuration file?"
                 .to_owned(),
         }
         .into());
@@ -185,7 +185,7 @@ fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Config, BadInput> {
         path: path.to_owned(),
         line: line_at(bytes, err.valid_up_to()),
         key: None,
-        reason: "not UTF-8 text, so not a TOML file; check the path given to --config".to_owned(),
+        reason: "not UTF-8 text, so not TOML; is this the configuration file?".to_owned(),
     })?;
     parse(path, text)
 }
@@ -195,7 +195,7 @@ fn parse(path: &Path, text: &str) -> Result<Config, BadInput> {
     let table = DeTable::parse(text).map_err(|err| doc.syntax_error(&err))?;
     let mut config = Config::default();
     // Each probe with where its target is written, to point at a repeat.
-    let mut probes: Vec<(ProbeConfig, Range<usize>)> = Vec::new();
+    let mut probes: Vec<(ProbeConfig, Range<usize>, &str)> = Vec::new();
     for (key, value) in in_file_order(table.get_ref()) {
         match key.get_ref().as_ref() {
             "db" => config.db = Some(doc.path_value("db", value)?),
@@ -225,7 +225,7 @@ fn parse(path: &Path, text: &str) -> Result<Config, BadInput> {
             "probes" => {
                 for item in doc.array("probes", value, "[\"tcp:127.0.0.1:25\"]")? {
                     let target = doc.target("probes", item)?;
-                    probes.push((ProbeConfig::new(target), item.span()));
+                    probes.push((ProbeConfig::new(target), item.span(), "probes"));
                 }
             }
             "probe" => {
@@ -244,17 +244,17 @@ fn parse(path: &Path, text: &str) -> Result<Config, BadInput> {
             name => return Err(doc.unknown_key(key, name, name, KEYS)),
         }
     }
-    for (i, (probe, span)) in probes.iter().enumerate() {
-        if let Some((_, first)) = probes[..i].iter().find(|(p, _)| p.target == probe.target) {
+    for (i, (probe, span, key)) in probes.iter().enumerate() {
+        if let Some((_, first, _)) = probes[..i].iter().find(|(p, ..)| p.target == probe.target) {
             let first = line_at(text.as_bytes(), first.start);
             return Err(doc.error(
                 span,
-                "probe",
+                key,
                 format!("{:?} is already probed at line {first}; keep one", probe.target),
             ));
         }
     }
-    config.probes = probes.into_iter().map(|(probe, _)| probe).collect();
+    config.probes = probes.into_iter().map(|(probe, ..)| probe).collect();
     Ok(config)
 }
 
@@ -431,8 +431,12 @@ impl Doc<'_> {
         }
     }
 
-    /// One `[[probe]]` table, with where its target is written.
-    fn probe_table(&self, table: &Spanned<DeValue<'_>>) -> Result<(ProbeConfig, Range<usize>), BadInput> {
+    /// One `[[probe]]` table, with where and under which key its target
+    /// is written.
+    fn probe_table(
+        &self,
+        table: &Spanned<DeValue<'_>>,
+    ) -> Result<(ProbeConfig, Range<usize>, &'static str), BadInput> {
         let DeValue::Table(entries) = table.get_ref() else {
             return Err(self.error(
                 &table.span(),
@@ -465,7 +469,7 @@ impl Doc<'_> {
             ));
         };
         probe.target = target;
-        Ok((probe, span))
+        Ok((probe, span, "probe.target"))
     }
 }
 
@@ -728,8 +732,14 @@ mod tests {
         assert_err(
             "probes = [\"tcp:127.0.0.1:25\"]\n[[probe]]\ntarget = \"tcp:127.0.0.1:25\"\n",
             3,
-            "probe",
+            "probe.target",
             "\"tcp:127.0.0.1:25\" is already probed at line 1",
+        );
+        assert_err(
+            "probes = [\n  \"tcp:127.0.0.1:25\",\n  \"tcp:127.0.0.1:25\",\n]\n",
+            3,
+            "probes",
+            "already probed at line 2",
         );
     }
 
