@@ -21,4 +21,17 @@ pub enum BadInput {
     NewerSchema { path: PathBuf, found: usize, known: usize },
     #[error("{}: {reason}", .path.display())]
     Unusable { path: PathBuf, reason: String },
+    /// A mistake in a configuration file, located for the person fixing it.
+    /// `key` is `None` where no key is to blame (not TOML, not UTF-8).
+    #[error(
+        "{} line {line}{}: {reason}",
+        .path.display(),
+        .key.as_ref().map(|key| format!(", key {key:?}")).unwrap_or_default()
+    )]
+    BadConfig {
+        path: PathBuf,
+        line: usize,
+        key: Option<String>,
+        reason: String,
+    },
 }
