@@ -34,24 +34,29 @@ pub enum Command {
     Check,
 }
 
+/// Every setting of `record` is optional here: the command line wins over
+/// the configuration file, which wins over the defaults shown.
 #[derive(Args)]
 pub struct RecordArgs {
-    /// Time between samples, 100ms to 1h
-    #[arg(long, default_value = "5s")]
-    pub interval: String,
+    /// Configuration file [default: /etc/flightrec.toml when it exists]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Time between samples, 100ms to 1h [default: 5s]
+    #[arg(long)]
+    pub interval: Option<String>,
     /// Mask what REGEX matches in command lines before storing them (repeatable;
     /// password=, token=, secret=, key= values and user:pass@ in URLs are always masked)
     #[arg(long, value_name = "REGEX")]
     pub redact: Vec<String>,
-    /// Delete samples older than this
-    #[arg(long, default_value = "14d")]
-    pub retain: String,
-    /// Largest the database may grow; the oldest samples go first
-    #[arg(long, default_value = "1GiB")]
-    pub max_size: String,
-    /// Free space kept inside the database so recording goes on when the disk is full
-    #[arg(long, default_value = "64MiB")]
-    pub reserve: String,
+    /// Delete samples older than this [default: 14d]
+    #[arg(long)]
+    pub retain: Option<String>,
+    /// Largest the database may grow; the oldest samples go first [default: 1GiB]
+    #[arg(long)]
+    pub max_size: Option<String>,
+    /// Free space kept inside the database so recording goes on when the disk is full [default: 64MiB]
+    #[arg(long)]
+    pub reserve: Option<String>,
 }
 
 #[derive(Args)]

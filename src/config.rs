@@ -78,11 +78,7 @@ pub struct ProbeConfig {
 impl ProbeConfig {
     /// A probe as `--probe` gives it: a target and nothing else.
     pub fn new(target: impl Into<String>) -> Self {
-        Self {
-            target: target.into(),
-            timeout: None,
-            expect: None,
-        }
+        Self { target: target.into(), timeout: None, expect: None }
     }
 }
 
@@ -207,9 +203,7 @@ fn parse(path: &Path, text: &str) -> Result<Config, BadInput> {
             "reserve" => config.reserve = Some(doc.size("reserve", value, "\"64MiB\"")?),
             "redact" => {
                 for item in doc.array("redact", value, "['password=\\S+']")? {
-                    config
-                        .redact
-                        .push(doc.string("redact", item, "'password=\\S+'")?.to_owned());
+                    config.redact.push(doc.string("redact", item, "'password=\\S+'")?.to_owned());
                 }
             }
             "watch_dirs" => {
@@ -498,9 +492,7 @@ mod tests {
             Ok(config) => panic!("parsed: {config:?}"),
             Err(err @ BadInput::BadConfig { .. }) => {
                 let message = err.to_string();
-                let BadInput::BadConfig { line, key, .. } = err else {
-                    unreachable!()
-                };
+                let BadInput::BadConfig { line, key, .. } = err else { unreachable!() };
                 (line, key, message)
             }
             Err(other) => panic!("not BadConfig: {other}"),
@@ -581,24 +573,9 @@ mod tests {
 
     #[test]
     fn bad_duration_names_line_key_and_value() {
-        assert_err(
-            "db = \"/x.db\"\n\ninterval = \"5x\"\n",
-            3,
-            "interval",
-            "\"5x\": not a duration",
-        );
-        assert_err(
-            "interval = \"10ms\"\n",
-            1,
-            "interval",
-            "must be between 100ms and 1h",
-        );
-        assert_err(
-            "retain = \"30m\"\n",
-            1,
-            "retain",
-            "must be between 1h and 10years",
-        );
+        assert_err("db = \"/x.db\"\n\ninterval = \"5x\"\n", 3, "interval", "\"5x\": not a duration");
+        assert_err("interval = \"10ms\"\n", 1, "interval", "must be between 100ms and 1h");
+        assert_err("retain = \"30m\"\n", 1, "retain", "must be between 1h and 10years");
         assert_err("retain = \"11y\"\n", 1, "retain", "must be between");
         assert_eq!(parse_ok("retain = \"10y\"\n").retain, Some(*RETAIN_RANGE.end()));
         assert_err(
@@ -611,35 +588,15 @@ mod tests {
 
     #[test]
     fn bad_size_names_line_key_and_value() {
-        assert_err(
-            "\nmax_size = \"lots\"\n",
-            2,
-            "max_size",
-            "\"lots\": not a size; try 1GiB",
-        );
+        assert_err("\nmax_size = \"lots\"\n", 2, "max_size", "\"lots\": not a size; try 1GiB");
         assert_err("reserve = \"64 parsecs\"\n", 1, "reserve", "not a size");
     }
 
     #[test]
     fn unknown_keys_are_named_with_a_way_out() {
-        assert_err(
-            "interval = \"5s\"\nintervall = \"5s\"\n",
-            2,
-            "intervall",
-            "the keys are db, interval,",
-        );
-        assert_err(
-            "max-size = \"1GiB\"\n",
-            1,
-            "max-size",
-            "did you mean \"max_size\"?",
-        );
-        assert_err(
-            "watch_dir = [\"/tmp\"]\n",
-            1,
-            "watch_dir",
-            "did you mean \"watch_dirs\"?",
-        );
+        assert_err("interval = \"5s\"\nintervall = \"5s\"\n", 2, "intervall", "the keys are db, interval,");
+        assert_err("max-size = \"1GiB\"\n", 1, "max-size", "did you mean \"max_size\"?");
+        assert_err("watch_dir = [\"/tmp\"]\n", 1, "watch_dir", "did you mean \"watch_dirs\"?");
         assert_err("[record]\ninterval = \"5s\"\n", 1, "record", "unknown key");
         assert_err(
             "[[probe]]\ntarget = \"tcp:127.0.0.1:25\"\nretries = 3\n",
@@ -664,42 +621,17 @@ mod tests {
             "interval",
             "expected a string in quotes, like \"5s\"; found integer 5",
         );
-        assert_err(
-            "max_size = 1073741824\n",
-            1,
-            "max_size",
-            "like \"1GiB\"; found integer",
-        );
-        assert_err(
-            "watch_dirs = \"/var/spool\"\n",
-            1,
-            "watch_dirs",
-            "expected a list in brackets",
-        );
-        assert_err(
-            "watch_logs = [\n  \"/var/log/a\",\n  7,\n]\n",
-            3,
-            "watch_logs",
-            "found integer 7",
-        );
-        assert_err(
-            "probes = [\"tcp:127.0.0.1:25\", true]\n",
-            1,
-            "probes",
-            "found boolean true",
-        );
+        assert_err("max_size = 1073741824\n", 1, "max_size", "like \"1GiB\"; found integer");
+        assert_err("watch_dirs = \"/var/spool\"\n", 1, "watch_dirs", "expected a list in brackets");
+        assert_err("watch_logs = [\n  \"/var/log/a\",\n  7,\n]\n", 3, "watch_logs", "found integer 7");
+        assert_err("probes = [\"tcp:127.0.0.1:25\", true]\n", 1, "probes", "found boolean true");
         assert_err(
             "[probe]\ntarget = \"tcp:127.0.0.1:25\"\n",
             1,
             "probe",
             "[[probe]] tables, in double brackets",
         );
-        assert_err(
-            "probe = [\"tcp:127.0.0.1:25\"]\n",
-            1,
-            "probe",
-            "expected a [[probe]] table",
-        );
+        assert_err("probe = [\"tcp:127.0.0.1:25\"]\n", 1, "probe", "expected a [[probe]] table");
         assert_err("db = \"\"\n", 1, "db", "is empty");
         assert_err(
             "[[probe]]\ntarget = \"tcp:127.0.0.1:25\"\nexpect = 220\n",
@@ -711,24 +643,9 @@ mod tests {
 
     #[test]
     fn probe_mistakes_are_pointed_at() {
-        assert_err(
-            "interval = \"5s\"\n[[probe]]\ntimeout = \"2s\"\n",
-            2,
-            "probe",
-            "has no target",
-        );
-        assert_err(
-            "probes = [\"127.0.0.1:25\"]\n",
-            1,
-            "probes",
-            "not a probe target; write KIND:ADDRESS",
-        );
-        assert_err(
-            "[[probe]]\ntarget = \"tcp:\"\n",
-            2,
-            "probe.target",
-            "not a probe target",
-        );
+        assert_err("interval = \"5s\"\n[[probe]]\ntimeout = \"2s\"\n", 2, "probe", "has no target");
+        assert_err("probes = [\"127.0.0.1:25\"]\n", 1, "probes", "not a probe target; write KIND:ADDRESS");
+        assert_err("[[probe]]\ntarget = \"tcp:\"\n", 2, "probe.target", "not a probe target");
         assert_err(
             "probes = [\"tcp:127.0.0.1:25\"]\n[[probe]]\ntarget = \"tcp:127.0.0.1:25\"\n",
             3,
@@ -757,10 +674,7 @@ mod tests {
     fn garbage_and_non_utf8_name_the_line() {
         let (line, key, message) = parse_err("interval = \"5s\"\nthis is not toml\n");
         assert_eq!((line, key), (2, None));
-        assert!(
-            message.starts_with("/etc/flightrec.toml line 2: not valid TOML: "),
-            "{message}"
-        );
+        assert!(message.starts_with("/etc/flightrec.toml line 2: not valid TOML: "), "{message}");
 
         let (line, key, message) = parse_err("interval = \"5s\"\n\nunterminated = \"oops\n");
         assert_eq!((line, key), (3, None), "{message}");
@@ -768,11 +682,7 @@ mod tests {
         let mut bytes = b"interval = \"5s\"\n# caf".to_vec();
         bytes.extend([0xe9, b'\n']);
         match parse_bytes(Path::new(PATH), &bytes) {
-            Err(
-                err @ BadInput::BadConfig {
-                    line: 2, key: None, ..
-                },
-            ) => {
+            Err(err @ BadInput::BadConfig { line: 2, key: None, .. }) => {
                 assert!(err.to_string().contains("line 2: not UTF-8"), "{err}")
             }
             other => panic!("{other:?}"),
@@ -810,19 +720,13 @@ mod tests {
         std::fs::write(&path, "interval = \"5s\"\nretain = \"forever\"\n").unwrap();
         let err = load(&path).unwrap_err();
         assert!(err.is::<BadInput>(), "{err:#}");
-        let expected = format!(
-            "{} line 2, key \"retain\": \"forever\": not a duration",
-            path.display()
-        );
+        let expected = format!("{} line 2, key \"retain\": \"forever\": not a duration", path.display());
         assert!(format!("{err:#}").starts_with(&expected), "{err:#}");
 
         let huge = scratch("huge.toml");
         std::fs::write(&huge, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
         let err = load(&huge).unwrap_err();
-        assert!(
-            err.is::<BadInput>() && err.to_string().contains("larger than 1 MiB"),
-            "{err:#}"
-        );
+        assert!(err.is::<BadInput>() && err.to_string().contains("larger than 1 MiB"), "{err:#}");
     }
 
     #[test]
@@ -836,10 +740,7 @@ mod tests {
             redact: vec!["file".into()],
             watch_dirs: vec!["/file/dir".into()],
             watch_logs: vec!["/file/log".into()],
-            probes: vec![
-                ProbeConfig::new("tcp:127.0.0.1:25"),
-                ProbeConfig::new("tcp:127.0.0.1:8891"),
-            ],
+            probes: vec![ProbeConfig::new("tcp:127.0.0.1:25"), ProbeConfig::new("tcp:127.0.0.1:8891")],
         };
         let cli = Config {
             interval: Some(Duration::from_secs(1)),
@@ -877,20 +778,10 @@ mod tests {
     #[test]
     fn generic_example_parses_with_and_without_its_settings() {
         let example = include_str!("../contrib/flightrec.toml.example");
-        assert_eq!(
-            parse_ok(example),
-            Config::default(),
-            "every setting is left at its default"
-        );
+        assert_eq!(parse_ok(example), Config::default(), "every setting is left at its default");
         let all = parse_ok(&uncommented(example));
         assert_eq!(
-            (
-                all.db.is_some(),
-                all.interval,
-                all.retain,
-                all.max_size,
-                all.reserve
-            ),
+            (all.db.is_some(), all.interval, all.retain, all.max_size, all.reserve),
             (
                 true,
                 Some(Duration::from_secs(5)),
@@ -899,12 +790,7 @@ mod tests {
                 Some(64 << 20)
             )
         );
-        let lists = [
-            all.redact.len(),
-            all.watch_dirs.len(),
-            all.watch_logs.len(),
-            all.probes.len(),
-        ];
+        let lists = [all.redact.len(), all.watch_dirs.len(), all.watch_logs.len(), all.probes.len()];
         assert!(lists.iter().all(|&n| n > 0), "{all:?}");
     }
 
@@ -914,31 +800,18 @@ mod tests {
         let targets: Vec<&str> = config.probes.iter().map(|p| p.target.as_str()).collect();
         assert_eq!(
             targets,
-            [
-                "milter:127.0.0.1:8891",
-                "smtp:127.0.0.1:25",
-                "clamd:unix:/var/run/clamav/clamd.ctl"
-            ]
+            ["milter:127.0.0.1:8891", "smtp:127.0.0.1:25", "clamd:unix:/var/run/clamav/clamd.ctl"]
         );
         assert_eq!(config.probes[1].expect.as_deref(), Some("220"));
         assert!(config.probes[1].timeout.is_some());
         assert_eq!(
             config.watch_dirs,
-            [
-                "/var/spool/postfix/deferred",
-                "/var/spool/postfix/active",
-                "/var/spool/postfix/incoming"
-            ]
-            .map(PathBuf::from)
+            ["/var/spool/postfix/deferred", "/var/spool/postfix/active", "/var/spool/postfix/incoming"]
+                .map(PathBuf::from)
         );
         assert!(config.watch_logs.contains(&PathBuf::from("/var/log/mail.log")));
         // Nothing a probe's timeout could exceed.
         let interval = config.interval.unwrap();
-        assert!(
-            config
-                .probes
-                .iter()
-                .all(|p| p.timeout.unwrap_or_default() <= interval)
-        );
+        assert!(config.probes.iter().all(|p| p.timeout.unwrap_or_default() <= interval));
     }
 }

@@ -28,10 +28,5 @@ pub enum BadInput {
         .path.display(),
         .key.as_ref().map(|key| format!(", key {key:?}")).unwrap_or_default()
     )]
-    BadConfig {
-        path: PathBuf,
-        line: usize,
-        key: Option<String>,
-        reason: String,
-    },
+    BadConfig { path: PathBuf, line: usize, key: Option<String>, reason: String },
 }

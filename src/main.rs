@@ -5,21 +5,23 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use flightrec::cli::{Cli, Command, ExportArgs, GapsArgs, RecordArgs, ReportArgs, ShowArgs};
 use flightrec::collect::redact::Redactor;
+use flightrec::config::{self, Config};
 use flightrec::error::BadInput;
 use flightrec::render::{self, export, show};
 use flightrec::report::{self, Target};
 use flightrec::store::{self, Limits, Store, Tables};
 use flightrec::{record, time};
 use std::io::{self, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let db = cli.db.unwrap_or_else(store::default_path);
+    // `record` also takes the database from its configuration file.
+    let db = cli.db.clone().or_else(store::env_path).unwrap_or_else(store::default_path);
     let result = match cli.command {
-        Command::Record(args) => record_command(&db, args),
+        Command::Record(args) => record_command(cli.db, args),
         Command::Report(args) => report_command(&db, args),
         Command::Gaps(args) => gaps_command(&db, args),
         Command::Show(args) => show_command(&db, args),
@@ -32,32 +34,53 @@ fn main() -> ExitCode {
     }
 }
 
-fn record_command(db: &Path, args: RecordArgs) -> Result<()> {
-    let interval = time::parse_interval(
-        "--interval",
-        &args.interval,
-        Duration::from_millis(100),
-        Duration::from_secs(3600),
-    )?;
-    let redactor = Redactor::new(&args.redact)?;
-    let retain = time::parse_interval(
-        "--retain",
-        &args.retain,
-        Duration::from_secs(60),
-        Duration::from_secs(10 * 366 * 86_400),
-    )?;
-    let max_size = time::parse_size("--max-size", &args.max_size)?;
-    let reserve = time::parse_size("--reserve", &args.reserve)?;
-    if reserve >= max_size {
+fn record_command(db: Option<PathBuf>, args: RecordArgs) -> Result<()> {
+    let file = match &args.config {
+        Some(path) => config::load(path)?,
+        None => config::load_default()?.unwrap_or_default(),
+    };
+    let settings = config::merge(file, command_line_config(&args)?);
+    let defaults = Limits::default();
+    let limits = Limits {
+        retain: settings.retain.unwrap_or(defaults.retain),
+        max_size: settings.max_size.unwrap_or(defaults.max_size),
+        reserve: settings.reserve.unwrap_or(defaults.reserve),
+    };
+    if limits.reserve >= limits.max_size {
         return Err(BadInput::BadValue {
             option: "--reserve",
-            value: args.reserve,
-            reason: format!("must be smaller than --max-size ({})", args.max_size),
+            value: limits.reserve.to_string(),
+            reason: format!("must be smaller than --max-size ({} bytes)", limits.max_size),
         }
         .into());
     }
-    let limits = Limits { retain, max_size, reserve };
-    record::run(db, record::Options { interval, limits, redactor })
+    let options = record::Options {
+        interval: settings.interval.unwrap_or(record::DEFAULT_INTERVAL),
+        limits,
+        redactor: Redactor::new(&settings.redact)?,
+    };
+    // --db, then $FLIGHTREC_DB, then the file's `db`, then the default.
+    let db = db.or_else(store::env_path).or(settings.db).unwrap_or_else(store::default_path);
+    record::run(&db, options)
+}
+
+/// The command line's settings, parsed as the configuration file's are.
+fn command_line_config(args: &RecordArgs) -> Result<Config> {
+    let range = |r: &std::ops::RangeInclusive<Duration>| (*r.start(), *r.end());
+    let duration = |option: &'static str, value: &Option<String>, (min, max): (Duration, Duration)| {
+        value.as_deref().map(|v| time::parse_interval(option, v, min, max)).transpose()
+    };
+    let size = |option: &'static str, value: &Option<String>| {
+        value.as_deref().map(|v| time::parse_size(option, v)).transpose()
+    };
+    Ok(Config {
+        interval: duration("--interval", &args.interval, range(&config::INTERVAL_RANGE))?,
+        retain: duration("--retain", &args.retain, range(&config::RETAIN_RANGE))?,
+        max_size: size("--max-size", &args.max_size)?,
+        reserve: size("--reserve", &args.reserve)?,
+        redact: args.redact.clone(),
+        ..Config::default()
+    })
 }
 
 /// Window before a period that `gaps` counts samples in, as `report` does.

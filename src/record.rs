@@ -28,6 +28,10 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How often the writer enforces retention and tops up the reserve.
 const UPKEEP_EVERY: Duration = Duration::from_secs(60);
 
+/// Time between samples when neither the command line nor the
+/// configuration file says.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+
 pub struct Options {
     pub interval: Duration,
     pub limits: Limits,

@@ -43,12 +43,14 @@ const WAL_SIZE_LIMIT: i64 = 8 << 20;
 /// How long a reader or the recorder waits for a lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The default database: `$FLIGHTREC_DB`, else /var/lib/flightrec for root,
-/// else the XDG state directory.
+/// The database named by `$FLIGHTREC_DB`, if set.
+pub fn env_path() -> Option<PathBuf> {
+    std::env::var_os("FLIGHTREC_DB").filter(|p| !p.is_empty()).map(PathBuf::from)
+}
+
+/// The default database: /var/lib/flightrec for root, else the XDG state
+/// directory.
 pub fn default_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("FLIGHTREC_DB").filter(|p| !p.is_empty()) {
-        return PathBuf::from(path);
-    }
     if nix::unistd::geteuid().is_root() {
         return PathBuf::from("/var/lib/flightrec/flightrec.db");
     }
