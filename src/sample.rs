@@ -35,6 +35,15 @@ pub struct Sample {
     pub interfaces: Option<Vec<Interface>>,
     /// Configured dependency probes, one result each.
     pub probes: Option<Vec<ProbeResult>>,
+    /// Watched directories (`--watch-dir`), e.g. mail queues.
+    pub watched_dirs: Option<Vec<WatchedDir>>,
+    /// Watched log files (`--watch-log`).
+    pub watched_logs: Option<Vec<WatchedLog>>,
+    /// Kernel messages that arrived since the previous sample, worth keeping
+    /// (warning or worse, or a known incident pattern).
+    pub kernel_messages: Option<Vec<KernelMessage>>,
+    /// Processes in D state with their kernel stacks (root only).
+    pub blocked_tasks: Option<Vec<BlockedTask>>,
 }
 
 /// `/proc/loadavg`.
@@ -319,4 +328,66 @@ pub struct ProbeResult {
     /// What was received on a protocol error, the HTTP status, the SMTP
     /// greeting delay; empty when there is nothing to add.
     pub detail: String,
+}
+
+/// One watched directory: what lies below it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WatchedDir {
+    pub path: String,
+    /// Regular files below the directory, at any depth walked.
+    pub files: u64,
+    pub bytes: u64,
+    /// False when the walk was cut short (depth, entries or time bound):
+    /// the counts are then lower bounds.
+    pub complete: bool,
+}
+
+/// One watched log file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WatchedLog {
+    pub path: String,
+    /// Bytes appended since watching began: a counter that survives
+    /// rotation (rename and copytruncate), so any two samples give a rate.
+    pub bytes_written: u64,
+    /// Lines appended since watching began, counted in what was read.
+    pub lines_written: u64,
+    /// Current size of the file.
+    pub size: u64,
+    /// The most frequent message templates since the previous sample.
+    pub templates: Vec<LogTemplate>,
+    /// True when not every new byte was read this sample (a flood): the
+    /// template counts come from a bounded read and are a sample of them.
+    pub sampled: bool,
+}
+
+/// Lines of one shape: numbers, hex ids, IPs and pids masked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogTemplate {
+    pub template: String,
+    pub count: u64,
+    /// One real line of this template.
+    pub example: String,
+}
+
+/// One kernel message, or a flood of the same one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KernelMessage {
+    /// Wall time, converted from the kernel's monotonic timestamp.
+    pub time_ms: i64,
+    /// syslog priority: 0 emergency ... 4 warning ... 7 debug.
+    pub priority: u8,
+    pub text: String,
+    /// How many more times the same text came in this sample.
+    pub repeats: u32,
+}
+
+/// A process in D state and where in the kernel it waits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlockedTask {
+    pub pid: u32,
+    pub comm: String,
+    /// /proc/PID/wchan: the kernel function it sleeps in.
+    pub wchan: String,
+    /// /proc/PID/stack, one frame per line, bounded.
+    pub stack: String,
 }
