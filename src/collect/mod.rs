@@ -12,6 +12,7 @@ pub mod meminfo;
 pub mod mounts;
 pub mod netdev;
 pub mod pressure;
+pub mod probe;
 pub mod process;
 pub mod procfile;
 pub mod redact;
