@@ -44,6 +44,10 @@ pub struct RecordArgs {
     /// Time between samples, 100ms to 1h [default: 5s]
     #[arg(long)]
     pub interval: Option<String>,
+    /// Probe a dependency every sample (repeatable): tcp:HOST:PORT, smtp:HOST:PORT,
+    /// milter:HOST:PORT, milter:unix:/PATH, clamd:HOST:PORT, clamd:unix:/PATH, http:URL
+    #[arg(long, value_name = "SPEC")]
+    pub probe: Vec<String>,
     /// Mask what REGEX matches in command lines before storing them (repeatable;
     /// password=, token=, secret=, key= values and user:pass@ in URLs are always masked)
     #[arg(long, value_name = "REGEX")]

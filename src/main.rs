@@ -4,8 +4,9 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use flightrec::cli::{Cli, Command, ExportArgs, GapsArgs, RecordArgs, ReportArgs, ShowArgs};
+use flightrec::collect::probe;
 use flightrec::collect::redact::Redactor;
-use flightrec::config::{self, Config};
+use flightrec::config::{self, Config, ProbeConfig};
 use flightrec::error::BadInput;
 use flightrec::render::{self, export, show};
 use flightrec::report::{self, Target};
@@ -54,14 +55,40 @@ fn record_command(db: Option<PathBuf>, args: RecordArgs) -> Result<()> {
         }
         .into());
     }
+    let interval = settings.interval.unwrap_or(record::DEFAULT_INTERVAL);
     let options = record::Options {
-        interval: settings.interval.unwrap_or(record::DEFAULT_INTERVAL),
+        interval,
         limits,
         redactor: Redactor::new(&settings.redact)?,
+        probes: probe_specs(&settings.probes, interval)?,
     };
     // --db, then $FLIGHTREC_DB, then the file's `db`, then the default.
     let db = db.or_else(store::env_path).or(settings.db).unwrap_or_else(store::default_path);
     record::run(&db, options)
+}
+
+/// Probes as configured; a timeout never exceeds the interval, so a probe
+/// can never hold back the next tick.
+fn probe_specs(probes: &[ProbeConfig], interval: Duration) -> Result<Vec<probe::ProbeSpec>> {
+    let mut specs = Vec::with_capacity(probes.len());
+    for p in probes {
+        let mut spec = probe::parse(&p.target)?;
+        let timeout = p.timeout.unwrap_or(probe::DEFAULT_TIMEOUT).min(interval);
+        spec = spec.with_timeout(timeout);
+        if let Some(expect) = &p.expect {
+            if !matches!(spec.protocol(), probe::Protocol::Tcp | probe::Protocol::Smtp) {
+                return Err(BadInput::BadValue {
+                    option: "expect",
+                    value: expect.clone(),
+                    reason: format!("only tcp and smtp probes read a banner; {} does not", p.target),
+                }
+                .into());
+            }
+            spec = spec.with_expect(expect.clone());
+        }
+        specs.push(spec);
+    }
+    Ok(specs)
 }
 
 /// The command line's settings, parsed as the configuration file's are.
@@ -79,6 +106,7 @@ fn command_line_config(args: &RecordArgs) -> Result<Config> {
         max_size: size("--max-size", &args.max_size)?,
         reserve: size("--reserve", &args.reserve)?,
         redact: args.redact.clone(),
+        probes: args.probe.iter().map(ProbeConfig::new).collect(),
         ..Config::default()
     })
 }

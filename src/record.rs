@@ -6,6 +6,7 @@
 //! are committed when the disk returns. SIGTERM and SIGINT stop the loop;
 //! the writer commits what is queued and marks the run cleanly stopped.
 
+use crate::collect::probe::{self, ProbeSpec};
 use crate::collect::redact::Redactor;
 use crate::collect::{Collector, host};
 use crate::sample::Sample;
@@ -37,6 +38,8 @@ pub struct Options {
     pub limits: Limits,
     /// Applied to command lines before they are stored.
     pub redactor: Redactor,
+    /// Dependencies to probe every tick, concurrently with the sampling.
+    pub probes: Vec<ProbeSpec>,
 }
 
 pub fn run(db: &Path, options: Options) -> Result<()> {
@@ -73,14 +76,21 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
             .context("starting the writer thread")?
     };
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let reason = runtime.block_on(sample_until_signal(&mut collector, options.interval, &queue))?;
+    // One worker runs the probes while this thread reads /proc.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let probes = Arc::new(options.probes);
+    let reason = runtime.block_on(sample_until_signal(&mut collector, options.interval, probes, &queue))?;
     queue.close(reason);
     writer.join().map_err(|_| anyhow::anyhow!("the writer thread panicked"))?
 }
 
 /// Ticks until SIGTERM or SIGINT; gives the stop reason.
-async fn sample_until_signal(collector: &mut Collector, interval: Duration, queue: &Queue) -> Result<String> {
+async fn sample_until_signal(
+    collector: &mut Collector,
+    interval: Duration,
+    probes: Arc<Vec<ProbeSpec>>,
+    queue: &Queue,
+) -> Result<String> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
@@ -94,8 +104,17 @@ async fn sample_until_signal(collector: &mut Collector, interval: Duration, queu
         }
         let started = std::time::Instant::now();
         let (lateness_ms, suspended_ms) = schedule.fired(tick);
-        let mut sample = Sample { time_ms: wall_ms(), lateness_ms, suspended_ms, ..collector.sample() };
+        let time_ms = wall_ms();
+        let probing = (!probes.is_empty()).then(|| {
+            let probes = probes.clone();
+            tokio::spawn(async move { probe::probe_all(&probes).await })
+        });
+        let mut sample = Sample { time_ms, lateness_ms, suspended_ms, ..collector.sample() };
         sample.collect_us = started.elapsed().as_micros() as i64;
+        // Each probe is bounded by its timeout, itself at most the interval.
+        if let Some(task) = probing {
+            sample.probes = task.await.ok();
+        }
         queue.push(sample);
     }
 }

@@ -40,9 +40,7 @@ mod tests {
     const SHORT: Duration = Duration::from_millis(300);
 
     async fn probe_server(server: &Server) -> ProbeResult {
-        let spec = parse(&format!("clamd:{}", server.addr))
-            .unwrap()
-            .with_timeout(SHORT);
+        let spec = parse(&format!("clamd:{}", server.addr)).unwrap().with_timeout(SHORT);
         probe(&spec).await
     }
 

@@ -57,9 +57,7 @@ mod tests {
     const SHORT: Duration = Duration::from_millis(300);
 
     async fn probe_path(server: &Server, path: &str) -> ProbeResult {
-        let spec = parse(&format!("http:http://{}{path}", server.addr))
-            .unwrap()
-            .with_timeout(SHORT);
+        let spec = parse(&format!("http:http://{}{path}", server.addr)).unwrap().with_timeout(SHORT);
         probe(&spec).await
     }
 
@@ -87,14 +85,8 @@ mod tests {
         assert_eq!(result.outcome, ProbeOutcome::Ok, "{result:?}");
         assert_eq!(result.detail, "HTTP/1.1 200 OK");
         let request = String::from_utf8(server.request().await).unwrap();
-        assert!(
-            request.starts_with("GET /health?full=1 HTTP/1.0\r\n"),
-            "{request}"
-        );
-        assert!(
-            request.contains(&format!("\r\nHost: {}\r\n", server.addr)),
-            "{request}"
-        );
+        assert!(request.starts_with("GET /health?full=1 HTTP/1.0\r\n"), "{request}");
+        assert!(request.contains(&format!("\r\nHost: {}\r\n", server.addr)), "{request}");
         assert!(request.ends_with("\r\n\r\n"), "{request}");
     }
 

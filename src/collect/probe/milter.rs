@@ -135,10 +135,7 @@ mod tests {
 
     #[test]
     fn request_is_an_optneg_packet() {
-        assert_eq!(
-            request(),
-            [0, 0, 0, 13, b'O', 0, 0, 0, 6, 0, 0, 1, 0xff, 0, 0x1f, 0xff, 0xff]
-        );
+        assert_eq!(request(), [0, 0, 0, 13, b'O', 0, 0, 0, 6, 0, 0, 1, 0xff, 0, 0x1f, 0xff, 0xff]);
     }
 
     #[test]
@@ -168,9 +165,7 @@ mod tests {
     }
 
     async fn probe_server(server: &Server) -> crate::sample::ProbeResult {
-        let spec = parse(&format!("milter:{}", server.addr))
-            .unwrap()
-            .with_timeout(SHORT);
+        let spec = parse(&format!("milter:{}", server.addr)).unwrap().with_timeout(SHORT);
         probe(&spec).await
     }
 
@@ -220,11 +215,7 @@ mod tests {
     #[tokio::test]
     async fn missing_unix_socket_is_refused() {
         let dir = TempDir::create();
-        let spec = parse(&format!(
-            "milter:unix:{}",
-            dir.0.join("clamav-milter.ctl").display()
-        ))
-        .unwrap();
+        let spec = parse(&format!("milter:unix:{}", dir.0.join("clamav-milter.ctl").display())).unwrap();
         let result = probe(&spec).await;
         assert_eq!(result.outcome, ProbeOutcome::Refused, "{result:?}");
         assert_eq!(result.connect_us, None);
@@ -235,10 +226,7 @@ mod tests {
         let server = Server::tcp(Script::answer(17, b"HTTP/1.1 400 Bad Request\r\n\r\n"));
         let result = probe_server(&server).await;
         assert_eq!(result.outcome, ProbeOutcome::ProtocolError, "{result:?}");
-        assert!(
-            result.detail.starts_with("HTTP/1.1 400 Bad Request\\r\\n"),
-            "{result:?}"
-        );
+        assert!(result.detail.starts_with("HTTP/1.1 400 Bad Request\\r\\n"), "{result:?}");
     }
 
     #[tokio::test]

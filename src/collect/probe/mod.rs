@@ -46,11 +46,7 @@ pub async fn probe_all(specs: &[ProbeSpec]) -> Vec<ProbeResult> {
                 *slot = Some(result);
             }
         }
-        if done.iter().all(Option::is_some) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        if done.iter().all(Option::is_some) { Poll::Ready(()) } else { Poll::Pending }
     })
     .await;
     done.into_iter().flatten().collect()
@@ -60,11 +56,7 @@ pub async fn probe_all(specs: &[ProbeSpec]) -> Vec<ProbeResult> {
 /// never fails: every way it can end is an outcome.
 pub async fn probe(spec: &ProbeSpec) -> ProbeResult {
     let start = Instant::now();
-    let mut progress = Progress {
-        phase: Phase::Resolving,
-        connect_us: None,
-        received: Vec::new(),
-    };
+    let mut progress = Progress { phase: Phase::Resolving, connect_us: None, received: Vec::new() };
     let ended = match tokio::time::timeout(spec.timeout(), run(spec, start, &mut progress)).await {
         Ok(ended) => ended,
         Err(_) => progress.timed_out(spec.timeout()),
@@ -106,10 +98,9 @@ impl Progress {
             Phase::Answering if self.received.is_empty() => {
                 format!("connected, no answer within {within}")
             }
-            Phase::Answering => format!(
-                "connected, answer incomplete within {within}: {}",
-                escape(&self.received)
-            ),
+            Phase::Answering => {
+                format!("connected, answer incomplete within {within}: {}", escape(&self.received))
+            }
         };
         Ended::new(ProbeOutcome::Timeout, detail)
     }
@@ -140,19 +131,15 @@ impl Ended {
     /// speak the protocol: a protocol error, not a local failure.
     fn io(err: io::Error, received: &[u8]) -> Self {
         match err.kind() {
-            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => Ended::new(
-                ProbeOutcome::ProtocolError,
-                format!("connection reset {}", after(received)),
-            ),
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
+                Ended::new(ProbeOutcome::ProtocolError, format!("connection reset {}", after(received)))
+            }
             _ => Ended::new(ProbeOutcome::Error, err.to_string()),
         }
     }
 
     fn closed(received: &[u8]) -> Self {
-        Ended::new(
-            ProbeOutcome::ProtocolError,
-            format!("connection closed {}", after(received)),
-        )
+        Ended::new(ProbeOutcome::ProtocolError, format!("connection closed {}", after(received)))
     }
 }
 
@@ -360,11 +347,7 @@ mod tests {
         let servers: Vec<Server> = (0..5).map(|_| Server::tcp(Script::Silent)).collect();
         let specs: Vec<ProbeSpec> = servers
             .iter()
-            .map(|server| {
-                parse(&format!("smtp:{}", server.addr))
-                    .unwrap()
-                    .with_timeout(SHORT)
-            })
+            .map(|server| parse(&format!("smtp:{}", server.addr)).unwrap().with_timeout(SHORT))
             .collect();
         let results = probe_all(&specs).await;
         assert_eq!(results.len(), 5);

@@ -36,10 +36,7 @@ where
 /// Whether the greeting can be judged: its first line is not the expected
 /// one, or its last line (`220 ...`, not `220-...`) has come.
 fn greeting_done(received: &[u8], expect: &str) -> bool {
-    let mut lines = received
-        .split_inclusive(|&b| b == b'\n')
-        .filter(|line| line.ends_with(b"\n"))
-        .peekable();
+    let mut lines = received.split_inclusive(|&b| b == b'\n').filter(|line| line.ends_with(b"\n")).peekable();
     match lines.peek() {
         None => false,
         Some(first) if !first.starts_with(expect.as_bytes()) => true,
@@ -90,9 +87,7 @@ mod tests {
     #[tokio::test]
     async fn silent_server_is_a_timeout_after_connect() {
         let server = Server::tcp(Script::Silent);
-        let spec = parse(&format!("smtp:{}", server.addr))
-            .unwrap()
-            .with_timeout(SHORT);
+        let spec = parse(&format!("smtp:{}", server.addr)).unwrap().with_timeout(SHORT);
         let result = probe(&spec).await;
         assert_eq!(result.outcome, ProbeOutcome::Timeout, "{result:?}");
         assert!(result.connect_us.is_some(), "{result:?}");
@@ -101,15 +96,10 @@ mod tests {
     #[tokio::test]
     async fn greeting_cut_short_is_a_timeout_quoting_it() {
         let server = Server::tcp(Script::answer(0, b"220-mail.example\r\n"));
-        let spec = parse(&format!("smtp:{}", server.addr))
-            .unwrap()
-            .with_timeout(SHORT);
+        let spec = parse(&format!("smtp:{}", server.addr)).unwrap().with_timeout(SHORT);
         let result = probe(&spec).await;
         assert_eq!(result.outcome, ProbeOutcome::Timeout, "{result:?}");
-        assert_eq!(
-            result.detail,
-            "connected, answer incomplete within 300ms: 220-mail.example\\r\\n"
-        );
+        assert_eq!(result.detail, "connected, answer incomplete within 300ms: 220-mail.example\\r\\n");
     }
 
     #[tokio::test]
@@ -130,9 +120,7 @@ mod tests {
     #[tokio::test]
     async fn configured_expectation_replaces_220() {
         let server = Server::tcp(Script::answer(0, b"220 mail.example ESMTP\r\n"));
-        let spec = parse(&format!("smtp:{}", server.addr))
-            .unwrap()
-            .with_expect("220 relay".into());
+        let spec = parse(&format!("smtp:{}", server.addr)).unwrap().with_expect("220 relay".into());
         let result = probe(&spec).await;
         assert_eq!(result.outcome, ProbeOutcome::ProtocolError, "{result:?}");
     }

@@ -70,10 +70,7 @@ impl ProbeSpec {
     /// greeting for `smtp` (otherwise `220`). The other protocols check
     /// their own answer and ignore it.
     pub fn with_expect(self, expect: String) -> Self {
-        ProbeSpec {
-            expect: Some(expect),
-            ..self
-        }
+        ProbeSpec { expect: Some(expect), ..self }
     }
 
     /// The spec as written, trimmed: the probe's identity across samples.
@@ -106,9 +103,7 @@ pub fn parse(spec: &str) -> Result<ProbeSpec, BadInput> {
         value: target.to_string(),
         reason: format!("{reason}; expected {FORMS}"),
     };
-    let (name, rest) = target
-        .split_once(':')
-        .ok_or_else(|| bad("no protocol before ':'".into()))?;
+    let (name, rest) = target.split_once(':').ok_or_else(|| bad("no protocol before ':'".into()))?;
     let (protocol, endpoint) = match name {
         "tcp" => (Protocol::Tcp, inet(rest).map_err(bad)?),
         "smtp" => (Protocol::Smtp, inet(rest).map_err(bad)?),
@@ -117,13 +112,7 @@ pub fn parse(spec: &str) -> Result<ProbeSpec, BadInput> {
         "http" => http(rest).map_err(bad)?,
         _ => return Err(bad(format!("unknown protocol {name:?}"))),
     };
-    Ok(ProbeSpec {
-        target: target.to_string(),
-        protocol,
-        endpoint,
-        timeout: DEFAULT_TIMEOUT,
-        expect: None,
-    })
+    Ok(ProbeSpec { target: target.to_string(), protocol, endpoint, timeout: DEFAULT_TIMEOUT, expect: None })
 }
 
 fn inet_or_unix(text: &str) -> Result<Endpoint, String> {
@@ -138,22 +127,15 @@ fn unix(path: &str) -> Result<Endpoint, String> {
         return Err(format!("socket path {path:?} is not absolute"));
     }
     if path.len() > UNIX_PATH_MAX || path.contains('\0') {
-        return Err(format!(
-            "socket path {path:?} is longer than {UNIX_PATH_MAX} bytes or holds a NUL"
-        ));
+        return Err(format!("socket path {path:?} is longer than {UNIX_PATH_MAX} bytes or holds a NUL"));
     }
     Ok(Endpoint::Unix(Path::new(path).to_path_buf()))
 }
 
 /// `HOST:PORT`, the port after the last colon so that `[::1]:25` works.
 fn inet(text: &str) -> Result<Endpoint, String> {
-    let (host, port) = text
-        .rsplit_once(':')
-        .ok_or_else(|| format!("{text:?} has no :PORT"))?;
-    Ok(Endpoint::Inet {
-        host: host_part(host)?,
-        port: port_part(port)?,
-    })
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| format!("{text:?} has no :PORT"))?;
+    Ok(Endpoint::Inet { host: host_part(host)?, port: port_part(port)? })
 }
 
 fn port_part(text: &str) -> Result<u16, String> {
@@ -165,12 +147,8 @@ fn port_part(text: &str) -> Result<u16, String> {
 
 fn host_part(text: &str) -> Result<Host, String> {
     if let Some(inner) = text.strip_prefix('[') {
-        let inner = inner
-            .strip_suffix(']')
-            .ok_or_else(|| format!("host {text:?} has no closing ']'"))?;
-        let ip: Ipv6Addr = inner
-            .parse()
-            .map_err(|_| format!("{inner:?} is not an IPv6 address"))?;
+        let inner = inner.strip_suffix(']').ok_or_else(|| format!("host {text:?} has no closing ']'"))?;
+        let ip: Ipv6Addr = inner.parse().map_err(|_| format!("{inner:?} is not an IPv6 address"))?;
         return Ok(Host::Ip(ip.into()));
     }
     if text.is_empty() {
@@ -193,9 +171,7 @@ fn is_name(text: &str) -> bool {
     text.len() <= 253
         && text.split('.').all(|label| {
             (1..=63).contains(&label.len())
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -214,10 +190,7 @@ fn http(url: &str) -> Result<(Protocol, Endpoint), String> {
         return Err("user names in the URL are not supported".into());
     }
     let path = path.split('#').next().unwrap_or_default();
-    if path
-        .bytes()
-        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    {
+    if path.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
         return Err(format!("path {path:?} holds spaces or control characters"));
     }
     let path = match path {
@@ -226,17 +199,11 @@ fn http(url: &str) -> Result<(Protocol, Endpoint), String> {
         path => path.to_string(),
     };
     let endpoint = if authority.ends_with(']') || !authority.contains(':') {
-        Endpoint::Inet {
-            host: host_part(authority)?,
-            port: 80,
-        }
+        Endpoint::Inet { host: host_part(authority)?, port: 80 }
     } else {
         inet(authority)?
     };
-    let protocol = Protocol::Http {
-        authority: authority.to_string(),
-        path,
-    };
+    let protocol = Protocol::Http { authority: authority.to_string(), path };
     Ok((protocol, endpoint))
 }
 
@@ -252,11 +219,7 @@ mod tests {
     fn parses_every_form() {
         let v4 = |a, b, c, d| Host::Ip(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
         let cases = [
-            (
-                "tcp:127.0.0.1:25",
-                Protocol::Tcp,
-                inet_endpoint(v4(127, 0, 0, 1), 25),
-            ),
+            ("tcp:127.0.0.1:25", Protocol::Tcp, inet_endpoint(v4(127, 0, 0, 1), 25)),
             ("smtp:mail.example.org:587", Protocol::Smtp, {
                 inet_endpoint(Host::Name("mail.example.org".into()), 587)
             }),
@@ -271,11 +234,7 @@ mod tests {
                 Protocol::Milter,
                 Endpoint::Unix("/var/run/clamav/clamav-milter.ctl".into()),
             ),
-            (
-                "clamd:127.0.0.1:3310",
-                Protocol::Clamd,
-                inet_endpoint(v4(127, 0, 0, 1), 3310),
-            ),
+            ("clamd:127.0.0.1:3310", Protocol::Clamd, inet_endpoint(v4(127, 0, 0, 1), 3310)),
             (
                 "clamd:unix:/run/clamav/clamd.ctl",
                 Protocol::Clamd,
@@ -304,10 +263,7 @@ mod tests {
         ];
         for (text, authority, path, port) in cases {
             let spec = parse(text).unwrap();
-            let expected = Protocol::Http {
-                authority: authority.into(),
-                path: path.into(),
-            };
+            let expected = Protocol::Http { authority: authority.into(), path: path.into() };
             assert_eq!(spec.protocol(), &expected, "{text}");
             let Endpoint::Inet { port: got, .. } = spec.endpoint() else {
                 panic!("{text}: not an inet endpoint");
@@ -359,10 +315,7 @@ mod tests {
         ];
         for (text, reason) in cases {
             let message = parse(text).unwrap_err().to_string();
-            assert!(
-                message.starts_with(&format!("--probe {:?}: ", text.trim())),
-                "{text}: {message}"
-            );
+            assert!(message.starts_with(&format!("--probe {:?}: ", text.trim())), "{text}: {message}");
             assert!(message.contains(reason), "{text}: {message}");
             assert!(message.contains("milter:unix:/PATH"), "{text}: {message}");
         }

@@ -47,9 +47,7 @@ mod tests {
     #[tokio::test]
     async fn expected_banner_is_ok() {
         let server = Server::tcp(Script::answer(0, b"SSH-2.0-OpenSSH_9.6\r\n"));
-        let spec = parse(&format!("tcp:{}", server.addr))
-            .unwrap()
-            .with_expect("SSH-".into());
+        let spec = parse(&format!("tcp:{}", server.addr)).unwrap().with_expect("SSH-".into());
         let result = probe(&spec).await;
         assert_eq!(result.outcome, ProbeOutcome::Ok, "{result:?}");
         assert!(result.detail.starts_with("banner after "), "{result:?}");
@@ -58,10 +56,8 @@ mod tests {
     #[tokio::test]
     async fn silence_when_a_banner_is_expected_is_a_timeout_after_connect() {
         let server = Server::tcp(Script::Silent);
-        let spec = parse(&format!("tcp:{}", server.addr))
-            .unwrap()
-            .with_timeout(SHORT)
-            .with_expect("220".into());
+        let spec =
+            parse(&format!("tcp:{}", server.addr)).unwrap().with_timeout(SHORT).with_expect("220".into());
         let result = probe(&spec).await;
         assert_eq!(result.outcome, ProbeOutcome::Timeout, "{result:?}");
         assert!(result.connect_us.is_some(), "{result:?}");
@@ -79,9 +75,7 @@ mod tests {
     #[tokio::test]
     async fn wrong_banner_is_a_protocol_error_quoting_it() {
         let server = Server::tcp(Script::answer(0, b"554 go away\r\n"));
-        let spec = parse(&format!("tcp:{}", server.addr))
-            .unwrap()
-            .with_expect("220".into());
+        let spec = parse(&format!("tcp:{}", server.addr)).unwrap().with_expect("220".into());
         let result = probe(&spec).await;
         assert_eq!(result.outcome, ProbeOutcome::ProtocolError, "{result:?}");
         assert_eq!(result.detail, "554 go away\\r\\n");
@@ -90,9 +84,7 @@ mod tests {
     #[tokio::test]
     async fn endless_line_is_cut_at_the_read_limit() {
         let server = Server::tcp(Script::answer(0, &[b'x'; 10_000]));
-        let spec = parse(&format!("tcp:{}", server.addr))
-            .unwrap()
-            .with_expect("220".into());
+        let spec = parse(&format!("tcp:{}", server.addr)).unwrap().with_expect("220".into());
         let result = probe(&spec).await;
         assert_eq!(result.outcome, ProbeOutcome::ProtocolError, "{result:?}");
         assert!(result.detail.ends_with("..."), "{result:?}");

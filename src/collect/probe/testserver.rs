@@ -18,28 +18,16 @@ pub enum Script {
     Silent,
     /// Waits for `wait_for` bytes of request and writes `reply`; then
     /// hangs up, or reads until the client closes.
-    Answer {
-        wait_for: usize,
-        reply: Vec<u8>,
-        hang_up: bool,
-    },
+    Answer { wait_for: usize, reply: Vec<u8>, hang_up: bool },
 }
 
 impl Script {
     pub fn answer(wait_for: usize, reply: &[u8]) -> Self {
-        Script::Answer {
-            wait_for,
-            reply: reply.to_vec(),
-            hang_up: false,
-        }
+        Script::Answer { wait_for, reply: reply.to_vec(), hang_up: false }
     }
 
     pub fn hang_up(wait_for: usize, reply: &[u8]) -> Self {
-        Script::Answer {
-            wait_for,
-            reply: reply.to_vec(),
-            hang_up: true,
-        }
+        Script::Answer { wait_for, reply: reply.to_vec(), hang_up: true }
     }
 }
 
@@ -69,12 +57,7 @@ impl Server {
                 connections.spawn(play(stream, script.clone(), tx.clone()));
             }
         });
-        Some(Server {
-            addr: local.to_string(),
-            requests,
-            task,
-            _dir: None,
-        })
+        Some(Server { addr: local.to_string(), requests, task, _dir: None })
     }
 
     pub fn unix(script: Script) -> Self {
@@ -88,12 +71,7 @@ impl Server {
                 connections.spawn(play(stream, script.clone(), tx.clone()));
             }
         });
-        Server {
-            addr: format!("unix:{}", path.display()),
-            requests,
-            task,
-            _dir: Some(dir),
-        }
+        Server { addr: format!("unix:{}", path.display()), requests, task, _dir: Some(dir) }
     }
 
     /// Everything the next client sent, once it closed.
@@ -115,12 +93,7 @@ async fn play<S>(mut stream: S, script: Script, tx: mpsc::UnboundedSender<Vec<u8
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Script::Answer {
-        wait_for,
-        reply,
-        hang_up,
-    } = script
-    else {
+    let Script::Answer { wait_for, reply, hang_up } = script else {
         std::future::pending::<()>().await;
         return;
     };
