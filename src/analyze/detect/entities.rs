@@ -235,14 +235,23 @@ fn socket_pileups(w: &Window, found: &mut Vec<Finding>) {
             }
         },
     );
-    for ((direction, port), series) in by_port {
-        let Some(rise) = pileup(&series, 20.0) else {
+    let rising: BTreeMap<(Direction, u16), series::Rise> =
+        by_port.iter().filter_map(|(key, series)| Some((*key, pileup(series, 20.0)?))).collect();
+    for (&(direction, port), &rise) in &rising {
+        // A server on this machine shows its clients' connections from both
+        // ends: say it once, from the server's side.
+        let loopback = rising.contains_key(&(Direction::Incoming, port));
+        if direction == Direction::Outgoing && loopback {
             continue;
-        };
+        }
         let (subject, what) = match direction {
             Direction::Outgoing => {
                 (format!("remote port {port}"), format!("outgoing connections to port {port}"))
             }
+            _ if rising.contains_key(&(Direction::Outgoing, port)) => (
+                format!("port {port}"),
+                format!("connections to local port {port} (clients on this machine)"),
+            ),
             _ => (format!("port {port}"), format!("connections to local port {port}")),
         };
         found.push(Finding {
