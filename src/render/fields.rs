@@ -59,7 +59,7 @@ impl<'a> RowWriter<'a> {
         match format {
             Format::Csv => {
                 let mut csv = csv::Writer::from_writer(out);
-                csv.write_record(fields.iter().map(|f| f.name))?;
+                csv.write_record(fields.iter().map(|f| f.name)).map_err(csv_io)?;
                 writer.csv = Some(csv);
             }
             Format::Jsonl => writer.out = Some(out),
@@ -70,7 +70,7 @@ impl<'a> RowWriter<'a> {
     pub fn row<T>(&mut self, fields: &[Field<T>], row: &T) -> io::Result<()> {
         if let Some(csv) = &mut self.csv {
             let cells = fields.iter().map(|f| csv_cell((f.get)(row)));
-            return Ok(csv.write_record(cells)?);
+            return csv.write_record(cells).map_err(csv_io);
         }
         let out = self.out.as_mut().expect("jsonl output");
         let mut object = serde_json::Map::with_capacity(fields.len());
@@ -87,6 +87,15 @@ impl<'a> RowWriter<'a> {
             (_, Some(mut out)) => out.flush(),
             _ => Ok(()),
         }
+    }
+}
+
+/// The I/O error inside a CSV error, so that a closed pipe is seen as one
+/// (`flightrec export | head` ends quietly).
+fn csv_io(err: csv::Error) -> io::Error {
+    match err.into_kind() {
+        csv::ErrorKind::Io(err) => err,
+        other => io::Error::other(format!("{other:?}")),
     }
 }
 

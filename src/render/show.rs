@@ -89,7 +89,11 @@ pub fn show(
         writeln!(out, "\nFullest filesystems\n{t}")?;
     }
     if let Some(list) = &s.sockets {
-        let mut busiest: Vec<_> = list.iter().filter(|p| p.direction != Direction::Listen).collect();
+        // TIME_WAIT is what closed connections leave behind: a total says
+        // enough, a row per port would crowd out the live ones.
+        let time_wait: u32 = list.iter().filter(|p| p.state == "TIME_WAIT").map(|p| p.count).sum();
+        let mut busiest: Vec<_> =
+            list.iter().filter(|p| p.direction != Direction::Listen && p.state != "TIME_WAIT").collect();
         busiest.sort_by_key(|p| std::cmp::Reverse(p.count));
         let listening: HashMap<u16, (u32, u32)> = list
             .iter()
@@ -115,7 +119,7 @@ pub fn show(
             ports.sort_unstable();
             ports.iter().map(u16::to_string).collect()
         };
-        writeln!(out, "\nBusiest ports (listening: {})\n{t}", ports.join(" "))?;
+        writeln!(out, "\nBusiest ports (listening: {}; {time_wait} in TIME_WAIT)\n{t}", ports.join(" "))?;
     }
     Ok(())
 }
