@@ -49,7 +49,8 @@ CREATE TABLE samples (
     process_table BLOB, socket_table BLOB, filesystem_table BLOB, disk_table BLOB, interface_table BLOB,
     probe_table BLOB
 );
-CREATE INDEX samples_by_time ON samples(time_ms);
+-- No index on time_ms: ids follow time, and readers binary-search them
+-- (src/store/by_time.rs); an index would cost a page write per commit.
 -- Late or suspended ticks are rare: a partial index finds them without a
 -- scan and costs nothing on an ordinary commit. A stall threshold is never
 -- below 15 s (max(3 × interval, 15 s)), so this holds every candidate.

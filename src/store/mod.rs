@@ -7,6 +7,7 @@
 //! through a read-only connection before anything writes to it, so a
 //! foreign, damaged or newer file is refused with its bytes untouched.
 
+mod by_time;
 mod check;
 pub mod codec;
 pub mod columns;
@@ -23,7 +24,7 @@ pub use tables::Tables;
 use crate::error::BadInput;
 use crate::sample::Sample;
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, params};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -214,22 +215,8 @@ impl Store {
 
     /// The id of the sample nearest to `time_ms`, if any.
     pub fn nearest_sample(&self, time_ms: i64) -> Result<Option<i64>> {
-        let before: Option<(i64, i64)> = self
-            .conn
-            .query_row(
-                "SELECT id, time_ms FROM samples WHERE time_ms <= ?1 ORDER BY time_ms DESC LIMIT 1",
-                [time_ms],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let after: Option<(i64, i64)> = self
-            .conn
-            .query_row(
-                "SELECT id, time_ms FROM samples WHERE time_ms > ?1 ORDER BY time_ms LIMIT 1",
-                [time_ms],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+        let before = self.last_at_or_before(time_ms)?;
+        let after = self.first_at_or_after(time_ms)?;
         Ok(match (before, after) {
             (Some(b), Some(a)) => Some(if time_ms - b.1 <= a.1 - time_ms { b.0 } else { a.0 }),
             (b, a) => b.or(a).map(|(id, _)| id),
@@ -237,7 +224,7 @@ impl Store {
     }
 
     pub fn latest_sample_time(&self) -> Result<Option<i64>> {
-        Ok(self.conn.query_row("SELECT max(time_ms) FROM samples", [], |r| r.get(0))?)
+        Ok(self.last_at_or_before(i64::MAX)?.map(|(_, time)| time))
     }
 
     pub fn latest_sample(&self) -> Result<Option<i64>> {

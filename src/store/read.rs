@@ -66,12 +66,9 @@ impl Store {
 
     /// First and last sample ids with `from_ms <= time_ms <= to_ms`.
     pub fn ids_between(&self, from_ms: i64, to_ms: i64) -> Result<Option<(i64, i64)>> {
-        let (first, last): (Option<i64>, Option<i64>) = self.conn.query_row(
-            "SELECT min(id), max(id) FROM samples WHERE time_ms BETWEEN ?1 AND ?2",
-            [from_ms, to_ms],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok(first.zip(last))
+        let first = self.first_at_or_after(from_ms)?;
+        let last = self.last_at_or_before(to_ms)?;
+        Ok(first.zip(last).map(|((a, _), (b, _))| (a, b)).filter(|(a, b)| a <= b))
     }
 }
 
@@ -146,43 +143,40 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The last sample (id, time) of a run. Runs follow each other, so it
-    /// is the last sample before the next run started; found through the
-    /// time index rather than a scan.
+    /// The last sample (id, time) of a run: the last sample before the
+    /// next run started, or the last of all for the newest run.
     pub fn last_sample_of_run(
         &self,
         run_id: i64,
         next_run_start_ms: Option<i64>,
     ) -> Result<Option<(i64, i64)>> {
-        let found: Option<(i64, i64, i64)> = self
+        let found = match next_run_start_ms {
+            Some(start) => self.last_at_or_before(start - 1)?,
+            None => self.last_at_or_before(i64::MAX)?,
+        };
+        let Some((id, time)) = found else { return Ok(None) };
+        let owner: i64 =
+            self.conn.query_row("SELECT run_id FROM samples WHERE id = ?1", [id], |r| r.get(0))?;
+        if owner == run_id {
+            return Ok(Some((id, time)));
+        }
+        // A clock step can put another run's sample there: ask exactly.
+        Ok(self
             .conn
             .query_row(
-                "SELECT id, time_ms, run_id FROM samples WHERE time_ms < ?1 ORDER BY time_ms DESC, id DESC LIMIT 1",
-                [next_run_start_ms.unwrap_or(i64::MAX)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                "SELECT id, time_ms FROM samples WHERE run_id = ?1 ORDER BY id DESC LIMIT 1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?;
-        Ok(match found {
-            Some((id, time, run)) if run == run_id => Some((id, time)),
-            // A clock step can put another run's sample there: ask exactly.
-            Some(_) => self
-                .conn
-                .query_row(
-                    "SELECT id, time_ms FROM samples WHERE run_id = ?1 ORDER BY id DESC LIMIT 1",
-                    [run_id],
-                    |r| Ok(Some((r.get(0)?, r.get(1)?))),
-                )
-                .optional()?
-                .flatten(),
-            None => None,
-        })
+            .optional()?)
     }
 
     /// How many samples have `from_ms <= time_ms <= to_ms`.
     pub fn count_between(&self, from_ms: i64, to_ms: i64) -> Result<u64> {
+        let Some((first, last)) = self.ids_between(from_ms, to_ms)? else { return Ok(0) };
         let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM samples WHERE time_ms BETWEEN ?1 AND ?2",
-            [from_ms, to_ms],
+            "SELECT count(*) FROM samples WHERE id BETWEEN ?1 AND ?2",
+            [first, last],
             |r| r.get(0),
         )?;
         Ok(n as u64)
