@@ -6,6 +6,7 @@
 pub mod cmdline;
 pub mod diskstats;
 pub mod host;
+pub mod kmsg;
 pub mod limits;
 pub mod loadavg;
 pub mod meminfo;
