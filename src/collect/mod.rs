@@ -15,6 +15,7 @@ pub mod netdev;
 pub mod pressure;
 pub mod process;
 pub mod procfile;
+pub mod pstore;
 pub mod redact;
 pub mod snmp;
 pub mod sockets;
