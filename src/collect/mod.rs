@@ -19,6 +19,7 @@ pub mod pstore;
 pub mod redact;
 pub mod snmp;
 pub mod sockets;
+pub mod stacks;
 pub mod stat;
 pub mod vmstat;
 
