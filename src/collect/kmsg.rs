@@ -30,8 +30,8 @@ pub const KEPT_MAX: usize = 100;
 const READS_MAX: usize = 20_000;
 
 /// The kernel fails a read into a buffer smaller than the record with EINVAL
-/// and does not advance; 8 KiB is the largest record it formats
-/// (CONSOLE_EXT_LOG_MAX).
+/// and does not advance; no kernel formats a record longer than 8 KiB
+/// (CONSOLE_EXT_LOG_MAX; recent ones stop at 2 KiB).
 const RECORD_MAX: usize = 8192;
 
 /// Texts worth keeping whatever their priority: several of these are logged
@@ -62,7 +62,7 @@ const PATTERNS: &[&str] = &[
     "SYN flooding",
 ];
 
-/// Worst priority kept for itself: 4 is warning (0 emergency ... 7 debug).
+/// The least severe priority kept for itself: warning (0 emergency ... 7 debug).
 const WARNING: u8 = 4;
 
 /// An open `/dev/kmsg` and what it takes to read it incrementally.
@@ -295,7 +295,7 @@ impl Batch {
                 (count, false) => format!("more than {count} kernel messages"),
             };
             let text = format!("{what} lost: overwritten before flightrec read them");
-            // Unknown is what was lost: a warning that evidence is missing.
+            // What was lost is unknown; that evidence is missing is a warning.
             let note = KernelMessage { time_ms: lost.time_ms, priority: WARNING, text, repeats: 0 };
             self.kept.insert(lost.at, note);
         }
