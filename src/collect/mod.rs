@@ -6,6 +6,7 @@
 pub mod cmdline;
 pub mod diskstats;
 pub mod host;
+pub mod kmsg;
 pub mod limits;
 pub mod loadavg;
 pub mod meminfo;
@@ -15,9 +16,11 @@ pub mod pressure;
 pub mod probe;
 pub mod process;
 pub mod procfile;
+pub mod pstore;
 pub mod redact;
 pub mod snmp;
 pub mod sockets;
+pub mod stacks;
 pub mod stat;
 pub mod vmstat;
 
