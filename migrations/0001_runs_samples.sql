@@ -47,7 +47,7 @@ CREATE TABLE samples (
     listen_overflows INTEGER, listen_drops INTEGER,
     sockets_used INTEGER, tcp_inuse INTEGER, tcp_orphan INTEGER, tcp_time_wait INTEGER, udp_inuse INTEGER,
     process_table BLOB, socket_table BLOB, filesystem_table BLOB, disk_table BLOB, interface_table BLOB,
-    probe_table BLOB
+    probe_table BLOB, blocked_table BLOB
 );
 -- No index on time_ms: ids follow time, and readers binary-search them
 -- (src/store/by_time.rs); an index would cost a page write per commit.
@@ -56,13 +56,17 @@ CREATE TABLE samples (
 -- below 15 s (max(3 × interval, 15 s)), so this holds every candidate.
 CREATE INDEX samples_irregular ON samples(id) WHERE lateness_ms >= 15000 OR suspended_ms >= 1000;
 
--- Things the recorder itself noticed: samples dropped while the disk
--- stalled, and the like.
+-- Things that happened once rather than values sampled: kernel messages
+-- ('kernel', with their syslog priority and how often they repeated),
+-- crash records of an earlier boot ('pstore'), and what the recorder itself
+-- noticed ('samples-dropped', 'disk-full', 'disk-recovered').
 CREATE TABLE events (
     id INTEGER PRIMARY KEY,
     run_id INTEGER NOT NULL REFERENCES runs(id),
     time_ms INTEGER NOT NULL,
     kind TEXT NOT NULL,
+    priority INTEGER,
+    repeats INTEGER NOT NULL DEFAULT 0,
     detail TEXT NOT NULL
 );
 CREATE INDEX events_by_time ON events(time_ms);

@@ -191,11 +191,7 @@ fn export_command(db: &Path, args: ExportArgs) -> Result<()> {
             last_report = std::time::Instant::now();
         }
     };
-    let Some(range) = store.ids_between(from, to)? else {
-        // Still a valid, empty export: the header alone.
-        return export::export(&store, (1, 0), args.what, args.format, out, &mut progress);
-    };
-    export::export(&store, range, args.what, args.format, out, &mut progress)?;
+    export::export(&store, (from, to), args.what, args.format, out, &mut progress)?;
     if show_progress {
         eprintln!("\rflightrec: export done");
     }

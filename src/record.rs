@@ -7,10 +7,11 @@
 //! the writer commits what is queued and marks the run cleanly stopped.
 
 use crate::collect::probe::{self, ProbeSpec};
+use crate::collect::pstore;
 use crate::collect::redact::Redactor;
 use crate::collect::{Collector, host};
 use crate::sample::Sample;
-use crate::store::{Limits, Run, Store};
+use crate::store::{Event, Limits, Run, Store};
 use crate::warn::Warnings;
 use anyhow::{Context, Result};
 use nix::time::{ClockId, clock_gettime};
@@ -60,6 +61,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
         stop_ms: None,
         stop_reason: None,
     })?;
+    keep_crash_records(&mut store, run_id);
     eprintln!(
         "flightrec: recording every {} into {} (run {run_id})",
         humantime::format_duration(options.interval),
@@ -298,7 +300,7 @@ impl Writer {
     }
 
     fn event(&mut self, kind: &str, detail: String) {
-        if let Err(err) = self.store.add_event(self.run_id, wall_ms(), kind, &detail) {
+        if let Err(err) = self.store.add_event(self.run_id, &Event::note(wall_ms(), kind, detail)) {
             self.warnings.warn("event", &format!("recording {kind}: {err:#}"));
         }
     }
@@ -348,6 +350,30 @@ fn is_disk_full(err: &anyhow::Error) -> bool {
             == Some(rusqlite::ErrorCode::DiskFull)
     })
 }
+
+/// Crash records the kernel left in pstore (the console of the previous
+/// boot's death) are stored once, with the run before this one.
+fn keep_crash_records(store: &mut Store, run_id: i64) {
+    let records = match pstore::read_records(std::path::Path::new(PSTORE)) {
+        Ok(records) => records,
+        Err(err) => return eprintln!("flightrec: warning: crash records: {err:#}"),
+    };
+    let previous = store.runs().ok().and_then(|runs| runs.iter().rev().map(|r| r.id).find(|&id| id < run_id));
+    for record in records {
+        let text = record.note.as_deref().unwrap_or(&record.text);
+        let event = Event::note(record.time_ms, "pstore", format!("{}: {text}", record.name));
+        let stored = store.has_event(&event).and_then(|known| match known {
+            true => Ok(()),
+            false => store.add_event(previous.unwrap_or(run_id), &event),
+        });
+        if let Err(err) = stored {
+            eprintln!("flightrec: warning: storing crash record {}: {err:#}", record.name);
+        }
+    }
+}
+
+/// Where the kernel keeps crash records across a reboot.
+const PSTORE: &str = "/sys/fs/pstore";
 
 /// One stat file stays open per process: lift the soft limit on open files
 /// to the hard one so thousands of processes fit.

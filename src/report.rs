@@ -117,16 +117,29 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
     let baseline_from_ms = from_ms - BASELINE_MS;
     let baseline = read(store, baseline_from_ms, from_ms - 1, Tables::NONE)?;
     let interval_ms = store.runs()?.last().map_or(5000, |r| r.interval_ms).max(1);
+    // Kernel messages up to the period's end: the last words before a
+    // crash, and crash records written as it died, fall inside it.
+    let events_to = period.as_ref().and_then(|p| p.end_ms).unwrap_or(end_ms);
+    let events = store.events_between(from_ms, events_to)?;
     let window = Window {
         samples: &samples,
         baseline: &baseline,
         interval_ms,
         period_start_ms: period.as_ref().map(|p| p.start_ms),
+        events: &events,
     };
     let findings = analyze::findings(&window);
+    let mut headline = headline(period.as_ref(), end_ms, window_ms, now_ms);
+    // The kernel's own words name the cause when it spoke: say so first.
+    if let Some(said) = findings
+        .iter()
+        .find(|f| f.category == analyze::Category::Kernel && f.severity == analyze::Severity::High)
+    {
+        headline = format!("{headline}\n{}", said.summary);
+    }
     let expected = usize::try_from(window_ms / interval_ms).unwrap_or(0) + 1;
     Ok(Report {
-        headline: headline(period.as_ref(), end_ms, window_ms, now_ms),
+        headline,
         window: WindowInfo {
             from_ms,
             to_ms: end_ms,

@@ -20,6 +20,8 @@ pub struct Window<'a> {
     pub interval_ms: i64,
     /// Where the window ends because the machine stopped answering, if it did.
     pub period_start_ms: Option<i64>,
+    /// Kernel messages and crash records from the window to the period's end.
+    pub events: &'a [crate::store::Event],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -37,6 +39,7 @@ pub enum Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
+    Kernel,
     Dependency,
     Sockets,
     Processes,

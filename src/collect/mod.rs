@@ -49,8 +49,15 @@ pub struct Collector {
     mountinfo: ProcFile,
     processes: process::ProcessTable,
     sockets: sockets::SocketReader,
+    /// `None` where /dev/kmsg cannot be read (not root, no CAP_SYSLOG).
+    kmsg: Option<kmsg::KmsgReader>,
+    /// Stacks of D-state processes are readable by root only.
+    read_stacks: bool,
     warnings: Warnings,
 }
+
+/// D-state processes whose kernel stacks are read per sample at most.
+const STACKS_PER_SAMPLE: usize = 16;
 
 impl Collector {
     pub fn new(redactor: redact::Redactor) -> Result<Self> {
@@ -73,6 +80,10 @@ impl Collector {
             mountinfo: ProcFile::new("/proc/self/mountinfo"),
             processes: process::ProcessTable::new(redactor)?,
             sockets: sockets::SocketReader::new(),
+            kmsg: kmsg::KmsgReader::open()
+                .map_err(|err| eprintln!("flightrec: warning: kernel messages: {err:#}; not recording them"))
+                .ok(),
+            read_stacks: nix::unistd::geteuid().is_root(),
             warnings: Warnings::new(),
         })
     }
@@ -104,6 +115,10 @@ impl Collector {
         sample.processes = w.check("processes", processes);
         let tasks = tasks(sample.processes.as_deref(), &mut self.pid_max, &mut self.threads_max);
         sample.tasks = w.check("task limits", tasks);
+        if self.read_stacks {
+            sample.blocked_tasks = sample.processes.as_deref().map(blocked_stacks);
+        }
+        sample.kernel_messages = self.kmsg.as_mut().map(kmsg::KmsgReader::read);
         sample.sockets = w.check("sockets", self.sockets.read());
         sample.disks = w.check("diskstats", read_disks(&mut self.diskstats));
         sample.filesystems = w
@@ -122,6 +137,15 @@ impl Collector {
         snmp::parse_sockstat(self.sockstat.read()?, &mut net)?;
         Ok(net)
     }
+}
+
+/// Kernel stacks of the processes in D state, longest-blocked kind first:
+/// the ones using the least CPU have been waiting the longest.
+fn blocked_stacks(processes: &[crate::sample::Process]) -> Vec<crate::sample::BlockedTask> {
+    let mut blocked: Vec<&crate::sample::Process> = processes.iter().filter(|p| p.state == 'D').collect();
+    blocked.sort_by_key(|p| p.utime_ticks + p.stime_ticks);
+    let pids: Vec<(u32, &str)> = blocked.iter().map(|p| (p.pid, &*p.comm)).collect();
+    stacks::read_blocked(&pids, STACKS_PER_SAMPLE)
 }
 
 fn parse_file<T>(file: &mut ProcFile, parse: fn(&str) -> Result<T>) -> Result<T> {

@@ -6,7 +6,7 @@
 use super::fields::{Field, Format, RowWriter, Unit, Value};
 use crate::rates::{self, CpuPercent, DiskRates, InterfaceRates, ProcessRates};
 use crate::sample::{Filesystem, NetTotals, PortSockets, ProbeResult, Process, Sample};
-use crate::store::{Store, Stored, Tables};
+use crate::store::{Event, Store, Stored, Tables};
 use crate::time::format_ms_rfc3339;
 use anyhow::Result;
 use std::io::Write;
@@ -20,18 +20,28 @@ pub enum What {
     Disks,
     Net,
     Probes,
+    Events,
 }
 
-/// Exports the samples with ids `first..=last`; `progress` is told the
-/// number of rows written after each sample.
+/// Exports what happened with `from_ms <= time <= to_ms`; `progress` is
+/// told the number of rows written after each sample.
 pub fn export(
     store: &Store,
-    (first, last): (i64, i64),
+    (from_ms, to_ms): (i64, i64),
     what: What,
     format: Format,
     out: Box<dyn Write + '_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
+    if what == What::Events {
+        let mut w = RowWriter::new(EVENTS, format, out)?;
+        for event in store.events_between(from_ms, to_ms)? {
+            w.row(EVENTS, &event)?;
+        }
+        return Ok(w.finish()?);
+    }
+    // An empty range still gives a valid export: the header alone.
+    let (first, last) = store.ids_between(from_ms, to_ms)?.unwrap_or((1, 0));
     let tables = match what {
         What::System => Tables::NONE,
         What::Processes => Tables { processes: true, ..Tables::NONE },
@@ -40,6 +50,7 @@ pub fn export(
         What::Disks => Tables { disks: true, ..Tables::NONE },
         What::Net => Tables { interfaces: true, ..Tables::NONE },
         What::Probes => Tables { probes: true, ..Tables::NONE },
+        What::Events => Tables::NONE,
     };
     let ticks = rates::ticks_per_second();
     let mut rows = 0u64;
@@ -94,6 +105,7 @@ pub fn export(
             })?;
             w.finish()?;
         }
+        What::Events => {} // written above: events are not samples
         What::Probes => {
             let mut w = RowWriter::new(PROBES, format, out)?;
             store.for_each_sample(first, last, tables, |cur| {
@@ -487,3 +499,12 @@ const PROBES: &[Field<(i64, ProbeResult)>] = &[
 pub fn outcome_name(probe: &ProbeResult) -> String {
     serde_json::to_value(probe.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
+
+const EVENTS: &[Field<Event>] = &[
+    Field { name: "time", unit: Unit::Plain, get: |e| Value::Text(format_ms_rfc3339(e.time_ms)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |e| Value::Int(e.time_ms) },
+    Field { name: "kind", unit: Unit::Plain, get: |e| Value::Text(e.kind.clone()) },
+    Field { name: "priority", unit: Unit::Plain, get: |e| e.priority.map(u64::from).into() },
+    Field { name: "repeats", unit: Unit::Plain, get: |e| Value::Int(e.repeats.into()) },
+    Field { name: "detail", unit: Unit::Plain, get: |e| Value::Text(e.detail.clone()) },
+];

@@ -5,7 +5,7 @@
 
 use super::codec::{Entity, Reader, Writer};
 use crate::sample::{
-    Direction, Disk, Filesystem, Interface, PortSockets, ProbeOutcome, ProbeResult, Process,
+    BlockedTask, Direction, Disk, Filesystem, Interface, PortSockets, ProbeOutcome, ProbeResult, Process,
 };
 use anyhow::{Result, bail};
 
@@ -227,6 +227,30 @@ impl Entity for ProbeResult {
             latency_us: r.int(b.latency_us)?,
             connect_us: r.opt_int(b.connect_us)?,
             detail: r.string(&b.detail)?,
+        })
+    }
+}
+
+impl Entity for BlockedTask {
+    type Key = u32;
+
+    fn key(&self) -> u32 {
+        self.pid
+    }
+
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.int(self.pid.into(), b.pid.into());
+        w.text(&self.comm, &b.comm);
+        w.text(&self.wchan, &b.wchan);
+        w.text(&self.stack, &b.stack);
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        Ok(BlockedTask {
+            pid: r.int_as(b.pid)?,
+            comm: r.string(&b.comm)?,
+            wchan: r.string(&b.wchan)?,
+            stack: r.string(&b.stack)?,
         })
     }
 }

@@ -12,11 +12,13 @@ mod check;
 pub mod codec;
 pub mod columns;
 mod entities;
+mod events;
 pub mod migrate;
 mod read;
 mod retention;
 mod tables;
 
+pub use events::Event;
 pub use read::{Irregular, Stored};
 pub use retention::Limits;
 pub use tables::Tables;
@@ -164,14 +166,6 @@ impl Store {
         Ok(())
     }
 
-    pub fn add_event(&mut self, run_id: i64, time_ms: i64, kind: &str, detail: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO events (run_id, time_ms, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![run_id, time_ms, kind, detail],
-        )?;
-        Ok(())
-    }
-
     /// Commits one sample in its own transaction. On failure the sample is
     /// untouched, so the caller can try it again.
     pub fn commit(&mut self, run_id: i64, interval: Duration, sample: &Sample) -> Result<()> {
@@ -303,6 +297,9 @@ fn insert_sample(conn: &mut Connection, run_id: i64, sample: &Sample, frames: &F
     };
     if frames.key_id.is_none() {
         tx.execute("UPDATE samples SET key_id = id WHERE id = ?1", [id])?;
+    }
+    for message in sample.kernel_messages.iter().flatten() {
+        events::insert(&tx, run_id, &Event::kernel(message))?;
     }
     tx.commit()?;
     Ok(id)

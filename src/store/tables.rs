@@ -5,7 +5,7 @@
 //! a new table is one line here, an `Entity` impl and a migration.
 
 use super::codec::{self, Entity};
-use crate::sample::{Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, Sample};
+use crate::sample::{BlockedTask, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, Sample};
 use anyhow::{Context, Result};
 
 macro_rules! tables {
@@ -80,6 +80,7 @@ tables! {
     disks: Disk => "disk_table",
     interfaces: Interface => "interface_table",
     probes: ProbeResult => "probe_table",
+    blocked_tasks: BlockedTask => "blocked_table",
 }
 
 /// A frame for one table: a key frame when asked or when there is no base.

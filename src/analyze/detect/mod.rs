@@ -3,6 +3,7 @@
 //! baseline is large. "Nothing abnormal" is a valid answer.
 
 mod entities;
+mod kernel;
 mod probes;
 mod system;
 
@@ -11,13 +12,14 @@ use super::{Finding, Window};
 use crate::sample::Sample;
 
 pub fn all(window: &Window) -> Vec<Finding> {
-    if window.samples.is_empty() {
+    if window.samples.is_empty() && window.events.is_empty() {
         return Vec::new();
     }
     let mut found = Vec::new();
     system::detect(window, &mut found);
     entities::detect(window, &mut found);
     probes::detect(window, &mut found);
+    kernel::detect(window, &mut found);
     found
 }
 
