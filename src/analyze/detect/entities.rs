@@ -115,6 +115,7 @@ fn process_states(w: &Window, found: &mut Vec<Finding>) {
         };
         let since = series::first_at_or_above(&series, min);
         let names = state_names(w.samples, state, peak_ms);
+        let waiting = if state == 'D' { wait_channels(w.samples, peak_ms) } else { String::new() };
         found.push(Finding {
             kind,
             category: Category::Processes,
@@ -125,11 +126,33 @@ fn process_states(w: &Window, found: &mut Vec<Finding>) {
                 at(peak_ms),
                 at(since.unwrap_or(peak_ms)),
                 if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) }
-            ),
+            ) + &waiting,
             first_seen_ms: since,
             values: values([("peak", json!(peak)), ("peak_ms", json!(peak_ms))]),
         });
     }
+}
+
+/// Where blocked processes wait in the kernel at one sample, from their
+/// stacks: "; waiting in nfs_wait_bit_killable ×12".
+fn wait_channels(samples: &[Stored], time_ms: i64) -> String {
+    let Some(sample) = samples.iter().find(|s| s.sample.time_ms == time_ms) else { return String::new() };
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for task in sample.sample.blocked_tasks.iter().flatten() {
+        // The wait channel, or the innermost frame when the task just woke.
+        let place =
+            if task.wchan.is_empty() { task.stack.lines().next().unwrap_or_default() } else { &task.wchan };
+        if !place.is_empty() {
+            *counts.entry(place).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    if ranked.is_empty() {
+        return String::new();
+    }
+    let places: Vec<String> = ranked.iter().take(3).map(|(p, c)| format!("{p} ×{c}")).collect();
+    format!("; waiting in {}", places.join(", "))
 }
 
 /// The commands most often in `state` at one sample, "name ×count".
