@@ -19,6 +19,7 @@ pub mod snmp;
 pub mod sockets;
 pub mod stat;
 pub mod vmstat;
+pub mod watch_dir;
 
 use crate::sample::{Disk, NetTotals, Pressure, Sample, Tasks};
 use crate::warn::Warnings;
