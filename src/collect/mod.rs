@@ -20,6 +20,7 @@ pub mod sockets;
 pub mod stat;
 pub mod vmstat;
 pub mod watch_dir;
+pub mod watch_log;
 
 use crate::sample::{Disk, NetTotals, Pressure, Sample, Tasks};
 use crate::warn::Warnings;
