@@ -23,6 +23,8 @@ pub mod sockets;
 pub mod stacks;
 pub mod stat;
 pub mod vmstat;
+pub mod watch_dir;
+pub mod watch_log;
 
 use crate::sample::{Disk, NetTotals, Pressure, Sample, Tasks};
 use crate::warn::Warnings;
