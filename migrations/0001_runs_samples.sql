@@ -47,7 +47,7 @@ CREATE TABLE samples (
     listen_overflows INTEGER, listen_drops INTEGER,
     sockets_used INTEGER, tcp_inuse INTEGER, tcp_orphan INTEGER, tcp_time_wait INTEGER, udp_inuse INTEGER,
     process_table BLOB, socket_table BLOB, filesystem_table BLOB, disk_table BLOB, interface_table BLOB,
-    probe_table BLOB, blocked_table BLOB
+    probe_table BLOB, blocked_table BLOB, dir_table BLOB, log_table BLOB
 );
 -- No index on time_ms: ids follow time, and readers binary-search them
 -- (src/store/by_time.rs); an index would cost a page write per commit.

@@ -48,6 +48,12 @@ pub struct RecordArgs {
     /// milter:HOST:PORT, milter:unix:/PATH, clamd:HOST:PORT, clamd:unix:/PATH, http:URL
     #[arg(long, value_name = "SPEC")]
     pub probe: Vec<String>,
+    /// Count the files and bytes below DIR every sample, e.g. a mail queue (repeatable)
+    #[arg(long, value_name = "DIR")]
+    pub watch_dir: Vec<PathBuf>,
+    /// Measure what is appended to FILE every sample, with its most frequent lines (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub watch_log: Vec<PathBuf>,
     /// Mask what REGEX matches in command lines before storing them (repeatable;
     /// password=, token=, secret=, key= values and user:pass@ in URLs are always masked)
     #[arg(long, value_name = "REGEX")]

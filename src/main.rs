@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use flightrec::cli::{Cli, Command, ExportArgs, GapsArgs, RecordArgs, ReportArgs, ShowArgs};
+use flightrec::collect::Watch;
 use flightrec::collect::probe;
 use flightrec::collect::redact::Redactor;
 use flightrec::config::{self, Config, ProbeConfig};
@@ -61,6 +62,7 @@ fn record_command(db: Option<PathBuf>, args: RecordArgs) -> Result<()> {
         limits,
         redactor: Redactor::new(&settings.redact)?,
         probes: probe_specs(&settings.probes, interval)?,
+        watch: Watch { dirs: settings.watch_dirs, logs: settings.watch_logs },
     };
     // --db, then $FLIGHTREC_DB, then the file's `db`, then the default.
     let db = db.or_else(store::env_path).or(settings.db).unwrap_or_else(store::default_path);
@@ -107,6 +109,8 @@ fn command_line_config(args: &RecordArgs) -> Result<Config> {
         reserve: size("--reserve", &args.reserve)?,
         redact: args.redact.clone(),
         probes: args.probe.iter().map(ProbeConfig::new).collect(),
+        watch_dirs: args.watch_dir.clone(),
+        watch_logs: args.watch_log.clone(),
         ..Config::default()
     })
 }

@@ -9,7 +9,7 @@
 use crate::collect::probe::{self, ProbeSpec};
 use crate::collect::pstore;
 use crate::collect::redact::Redactor;
-use crate::collect::{Collector, host};
+use crate::collect::{Collector, Watch, host};
 use crate::sample::Sample;
 use crate::store::{Event, Limits, Run, Store};
 use crate::warn::Warnings;
@@ -41,6 +41,7 @@ pub struct Options {
     pub redactor: Redactor,
     /// Dependencies to probe every tick, concurrently with the sampling.
     pub probes: Vec<ProbeSpec>,
+    pub watch: Watch,
 }
 
 pub fn run(db: &Path, options: Options) -> Result<()> {
@@ -48,7 +49,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     let host = host::read()?;
     raise_fd_limit();
     crate::harden::apply();
-    let mut collector = Collector::new(options.redactor)?;
+    let mut collector = Collector::new(options.redactor, &options.watch)?;
     let run_id = store.begin_run(&Run {
         id: 0,
         boot_id: host.boot_id,

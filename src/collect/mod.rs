@@ -55,14 +55,25 @@ pub struct Collector {
     kmsg: Option<kmsg::KmsgReader>,
     /// Stacks of D-state processes are readable by root only.
     read_stacks: bool,
+    dirs: Vec<watch_dir::DirWatcher>,
+    logs: Vec<watch_log::LogWatcher>,
+    /// Log lines kept as examples can hold secrets too.
+    redactor: redact::Redactor,
     warnings: Warnings,
+}
+
+/// Directories and log files to watch (`--watch-dir`, `--watch-log`).
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
+    pub dirs: Vec<std::path::PathBuf>,
+    pub logs: Vec<std::path::PathBuf>,
 }
 
 /// D-state processes whose kernel stacks are read per sample at most.
 const STACKS_PER_SAMPLE: usize = 16;
 
 impl Collector {
-    pub fn new(redactor: redact::Redactor) -> Result<Self> {
+    pub fn new(redactor: redact::Redactor, watch: &Watch) -> Result<Self> {
         Ok(Collector {
             loadavg: ProcFile::new("/proc/loadavg"),
             stat: ProcFile::new("/proc/stat"),
@@ -80,12 +91,15 @@ impl Collector {
             sockstat: ProcFile::new("/proc/net/sockstat"),
             diskstats: ProcFile::new("/proc/diskstats"),
             mountinfo: ProcFile::new("/proc/self/mountinfo"),
-            processes: process::ProcessTable::new(redactor)?,
+            processes: process::ProcessTable::new(redactor.clone())?,
             sockets: sockets::SocketReader::new(),
             kmsg: kmsg::KmsgReader::open()
                 .map_err(|err| eprintln!("flightrec: warning: kernel messages: {err:#}; not recording them"))
                 .ok(),
             read_stacks: nix::unistd::geteuid().is_root(),
+            dirs: watch.dirs.iter().map(watch_dir::DirWatcher::new).collect(),
+            logs: watch.logs.iter().map(watch_log::LogWatcher::new).collect(),
+            redactor,
             warnings: Warnings::new(),
         })
     }
@@ -126,6 +140,18 @@ impl Collector {
         sample.filesystems = w
             .check("mountinfo", parse_file(&mut self.mountinfo, mounts::parse_mountinfo))
             .map(|list| mounts::filesystems(&list));
+        if !self.dirs.is_empty() {
+            sample.watched_dirs =
+                Some(self.dirs.iter_mut().filter_map(|d| w.check("watched directory", d.read())).collect());
+        }
+        if !self.logs.is_empty() {
+            let mut logs: Vec<_> =
+                self.logs.iter_mut().filter_map(|l| w.check("watched log", l.read())).collect();
+            for template in logs.iter_mut().flat_map(|l| l.templates.iter_mut()) {
+                template.example = self.redactor.apply(&template.example);
+            }
+            sample.watched_logs = Some(logs);
+        }
         sample
     }
 

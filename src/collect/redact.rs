@@ -15,6 +15,7 @@ const SECRET_ARGUMENT: &str =
 /// `scheme://user:password@host`.
 const URL_CREDENTIALS: &str = r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@";
 
+#[derive(Clone)]
 pub struct Redactor {
     patterns: Vec<(Regex, &'static str)>,
 }

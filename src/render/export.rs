@@ -5,7 +5,9 @@
 
 use super::fields::{Field, Format, RowWriter, Unit, Value};
 use crate::rates::{self, CpuPercent, DiskRates, InterfaceRates, ProcessRates};
-use crate::sample::{Filesystem, NetTotals, PortSockets, ProbeResult, Process, Sample};
+use crate::sample::{
+    Filesystem, LogTemplate, NetTotals, PortSockets, ProbeResult, Process, Sample, WatchedDir, WatchedLog,
+};
 use crate::store::{Event, Store, Stored, Tables};
 use crate::time::format_ms_rfc3339;
 use anyhow::Result;
@@ -20,6 +22,8 @@ pub enum What {
     Disks,
     Net,
     Probes,
+    Dirs,
+    Logs,
     Events,
 }
 
@@ -50,6 +54,8 @@ pub fn export(
         What::Disks => Tables { disks: true, ..Tables::NONE },
         What::Net => Tables { interfaces: true, ..Tables::NONE },
         What::Probes => Tables { probes: true, ..Tables::NONE },
+        What::Dirs => Tables { watched_dirs: true, ..Tables::NONE },
+        What::Logs => Tables { watched_logs: true, ..Tables::NONE },
         What::Events => Tables::NONE,
     };
     let ticks = rates::ticks_per_second();
@@ -106,6 +112,52 @@ pub fn export(
             w.finish()?;
         }
         What::Events => {} // written above: events are not samples
+        What::Dirs => {
+            let mut w = RowWriter::new(DIRS, format, out)?;
+            store.for_each_sample(first, last, tables, |cur| {
+                for dir in cur.sample.watched_dirs.iter().flatten() {
+                    w.row(DIRS, &(cur.sample.time_ms, dir.clone()))?;
+                    rows += 1;
+                }
+                progress(rows);
+                Ok(())
+            })?;
+            w.finish()?;
+        }
+        What::Logs => {
+            let mut w = RowWriter::new(LOGS, format, out)?;
+            store.for_each_sample(first, last, tables, |cur| {
+                let before = same_run(&prev, &cur);
+                let seconds = before.and_then(|p| rates::elapsed_s(p, &cur.sample));
+                for log in cur.sample.watched_logs.iter().flatten() {
+                    let old =
+                        before.and_then(|p| p.watched_logs.as_ref()?.iter().find(|l| l.path == log.path));
+                    let rate = |get: fn(&WatchedLog) -> u64| {
+                        old.zip(seconds).and_then(|(old, s)| rates::per_second(get(old), get(log), s))
+                    };
+                    let row = LogRow {
+                        time_ms: cur.sample.time_ms,
+                        log: log.clone(),
+                        bytes_per_s: rate(|l| l.bytes_written),
+                        lines_per_s: rate(|l| l.lines_written),
+                        template: None,
+                    };
+                    // One row per template, or one without when the log was quiet.
+                    if log.templates.is_empty() {
+                        w.row(LOGS, &row)?;
+                        rows += 1;
+                    }
+                    for template in &log.templates {
+                        w.row(LOGS, &LogRow { template: Some(template.clone()), ..row.clone() })?;
+                        rows += 1;
+                    }
+                }
+                progress(rows);
+                prev = Some(cur);
+                Ok(())
+            })?;
+            w.finish()?;
+        }
         What::Probes => {
             let mut w = RowWriter::new(PROBES, format, out)?;
             store.for_each_sample(first, last, tables, |cur| {
@@ -507,4 +559,44 @@ const EVENTS: &[Field<Event>] = &[
     Field { name: "priority", unit: Unit::Plain, get: |e| e.priority.map(u64::from).into() },
     Field { name: "repeats", unit: Unit::Plain, get: |e| Value::Int(e.repeats.into()) },
     Field { name: "detail", unit: Unit::Plain, get: |e| Value::Text(e.detail.clone()) },
+];
+
+const DIRS: &[Field<(i64, WatchedDir)>] = &[
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.0)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.0) },
+    Field { name: "path", unit: Unit::Plain, get: |r| Value::Text(r.1.path.clone()) },
+    Field { name: "files", unit: Unit::Plain, get: |r| Value::Int(r.1.files as i64) },
+    Field { name: "bytes", unit: Unit::Bytes, get: |r| Value::Int(r.1.bytes as i64) },
+    Field { name: "complete", unit: Unit::Plain, get: |r| Value::Int(r.1.complete.into()) },
+];
+
+/// One watched log at one sample, with one of its templates.
+#[derive(Clone)]
+struct LogRow {
+    time_ms: i64,
+    log: WatchedLog,
+    bytes_per_s: Option<f64>,
+    lines_per_s: Option<f64>,
+    template: Option<LogTemplate>,
+}
+
+const LOGS: &[Field<LogRow>] = &[
+    Field { name: "time", unit: Unit::Plain, get: |r| Value::Text(format_ms_rfc3339(r.time_ms)) },
+    Field { name: "time_ms", unit: Unit::Plain, get: |r| Value::Int(r.time_ms) },
+    Field { name: "path", unit: Unit::Plain, get: |r| Value::Text(r.log.path.clone()) },
+    Field { name: "bytes_per_s", unit: Unit::Bytes, get: |r| r.bytes_per_s.into() },
+    Field { name: "lines_per_s", unit: Unit::Plain, get: |r| r.lines_per_s.into() },
+    Field { name: "size", unit: Unit::Bytes, get: |r| Value::Int(r.log.size as i64) },
+    Field { name: "sampled", unit: Unit::Plain, get: |r| Value::Int(r.log.sampled.into()) },
+    Field {
+        name: "template",
+        unit: Unit::Plain,
+        get: |r| Value::Text(r.template.as_ref().map(|t| t.template.clone()).unwrap_or_default()),
+    },
+    Field { name: "count", unit: Unit::Plain, get: |r| r.template.as_ref().map(|t| t.count).into() },
+    Field {
+        name: "example",
+        unit: Unit::Plain,
+        get: |r| Value::Text(r.template.as_ref().map(|t| t.example.clone()).unwrap_or_default()),
+    },
 ];

@@ -5,7 +5,8 @@
 
 use super::codec::{Entity, Reader, Writer};
 use crate::sample::{
-    BlockedTask, Direction, Disk, Filesystem, Interface, PortSockets, ProbeOutcome, ProbeResult, Process,
+    BlockedTask, Direction, Disk, Filesystem, Interface, LogTemplate, PortSockets, ProbeOutcome, ProbeResult,
+    Process, WatchedDir, WatchedLog,
 };
 use anyhow::{Result, bail};
 
@@ -252,6 +253,69 @@ impl Entity for BlockedTask {
             wchan: r.string(&b.wchan)?,
             stack: r.string(&b.stack)?,
         })
+    }
+}
+
+impl Entity for WatchedDir {
+    type Key = String;
+
+    fn key(&self) -> String {
+        self.path.clone()
+    }
+
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.text(&self.path, &b.path);
+        w.int(self.files, b.files);
+        w.int(self.bytes, b.bytes);
+        w.int(self.complete.into(), b.complete.into());
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        Ok(WatchedDir {
+            path: r.string(&b.path)?,
+            files: r.int(b.files)?,
+            bytes: r.int(b.bytes)?,
+            complete: r.int(b.complete.into())? != 0,
+        })
+    }
+}
+
+impl Entity for WatchedLog {
+    type Key = String;
+
+    fn key(&self) -> String {
+        self.path.clone()
+    }
+
+    /// Templates are new each sample: written whole, not as deltas.
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.text(&self.path, &b.path);
+        w.int(self.bytes_written, b.bytes_written);
+        w.int(self.lines_written, b.lines_written);
+        w.int(self.size, b.size);
+        w.int(self.sampled.into(), b.sampled.into());
+        w.varint(self.templates.len() as u64);
+        for t in &self.templates {
+            w.text(&t.template, "");
+            w.int(t.count, 0);
+            w.text(&t.example, "");
+        }
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        let path = r.string(&b.path)?;
+        let bytes_written = r.int(b.bytes_written)?;
+        let lines_written = r.int(b.lines_written)?;
+        let size = r.int(b.size)?;
+        let sampled = r.int(b.sampled.into())? != 0;
+        let count = r.varint()?;
+        // Each template takes at least three bytes: a count beyond what
+        // the frame could hold is damage, not a reason to allocate.
+        let mut templates = Vec::with_capacity(count.min(64) as usize);
+        for _ in 0..count {
+            templates.push(LogTemplate { template: r.string("")?, count: r.int(0)?, example: r.string("")? });
+        }
+        Ok(WatchedLog { path, bytes_written, lines_written, size, templates, sampled })
     }
 }
 

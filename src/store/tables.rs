@@ -5,7 +5,10 @@
 //! a new table is one line here, an `Entity` impl and a migration.
 
 use super::codec::{self, Entity};
-use crate::sample::{BlockedTask, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, Sample};
+use crate::sample::{
+    BlockedTask, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, Sample, WatchedDir,
+    WatchedLog,
+};
 use anyhow::{Context, Result};
 
 macro_rules! tables {
@@ -81,6 +84,8 @@ tables! {
     interfaces: Interface => "interface_table",
     probes: ProbeResult => "probe_table",
     blocked_tasks: BlockedTask => "blocked_table",
+    watched_dirs: WatchedDir => "dir_table",
+    watched_logs: WatchedLog => "log_table",
 }
 
 /// A frame for one table: a key frame when asked or when there is no base.

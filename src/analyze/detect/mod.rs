@@ -6,6 +6,7 @@ mod entities;
 mod kernel;
 mod probes;
 mod system;
+mod watched;
 
 use super::series::Series;
 use super::{Finding, Window};
@@ -20,6 +21,7 @@ pub fn all(window: &Window) -> Vec<Finding> {
     entities::detect(window, &mut found);
     probes::detect(window, &mut found);
     kernel::detect(window, &mut found);
+    watched::detect(window, &mut found);
     found
 }
 

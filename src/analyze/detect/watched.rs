@@ -1,0 +1,119 @@
+//! Watched directories that grow (a mail queue going from 200 to 80,000
+//! messages) and watched logs that flood (a scanner writing one error line
+//! in a loop until the log partition is full), with the line they repeat
+//! and the filesystem they fill.
+
+use super::{at, scalar, span};
+use crate::analyze::series::{self, largest_rise};
+use crate::analyze::{Category, Finding, Severity, Window, values};
+use crate::render::export::used_pct;
+use crate::render::fields::bytes;
+use crate::sample::{Sample, WatchedLog};
+use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
+
+/// A log writing this much per second floods; a tenth of it is worth a word.
+const FLOOD_BYTES_PER_S: f64 = 1024.0 * 1024.0;
+
+pub fn detect(w: &Window, found: &mut Vec<Finding>) {
+    directories(w, found);
+    logs(w, found);
+}
+
+fn paths<T>(w: &Window, list: fn(&Sample) -> Option<&Vec<T>>, path: fn(&T) -> &str) -> BTreeSet<String> {
+    w.samples.iter().filter_map(|s| list(&s.sample)).flatten().map(|t| path(t).to_string()).collect()
+}
+
+fn directories(w: &Window, found: &mut Vec<Finding>) {
+    for dir in paths(w, |s| s.watched_dirs.as_ref(), |d| &d.path) {
+        let entry = |s: &Sample| s.watched_dirs.as_ref()?.iter().find(|d| d.path == dir).cloned();
+        let files = scalar(w.samples, |s| Some(entry(s)?.files as f64));
+        let Some(rise) = largest_rise(&files).filter(|r| r.increase() >= 100.0 && r.to >= 2.0 * r.from)
+        else {
+            continue;
+        };
+        let last = w.samples.iter().rev().find_map(|s| entry(&s.sample));
+        let size = last.as_ref().map_or(String::new(), |d| format!(" ({})", bytes(d.bytes as f64)));
+        let partial =
+            if last.is_some_and(|d| !d.complete) { "; the walk was cut short, so at least that" } else { "" };
+        found.push(Finding {
+            kind: "directory_growth",
+            category: Category::Filesystem,
+            severity: if rise.increase() >= 1000.0 { Severity::High } else { Severity::Medium },
+            subject: dir.clone(),
+            summary: format!(
+                "{dir} grew from {:.0} to {:.0} files{size} in {} ({} → {}){partial}",
+                rise.from,
+                rise.to,
+                span(rise.to_ms - rise.from_ms),
+                at(rise.from_ms),
+                at(rise.to_ms)
+            ),
+            first_seen_ms: Some(rise.from_ms),
+            values: values([("path", json!(dir)), ("from", json!(rise.from)), ("to", json!(rise.to))]),
+        });
+    }
+}
+
+fn logs(w: &Window, found: &mut Vec<Finding>) {
+    for path in paths(w, |s| s.watched_logs.as_ref(), |l| &l.path) {
+        let written = scalar(w.samples, |s| Some(log_at(s, &path)?.bytes_written as f64));
+        let (Some(&(t0, b0)), Some(&(t1, b1))) = (written.first(), written.last()) else { continue };
+        if t1 <= t0 {
+            continue;
+        }
+        let rate = (b1 - b0) / ((t1 - t0) as f64 / 1000.0);
+        if rate < FLOOD_BYTES_PER_S / 10.0 {
+            continue;
+        }
+        // The busiest stretch: when the log first wrote at a flood's pace.
+        let pace: Vec<(i64, f64)> = written
+            .windows(2)
+            .map(|p| (p[1].0, (p[1].1 - p[0].1) / ((p[1].0 - p[0].0).max(1) as f64 / 1000.0)))
+            .collect();
+        let since = series::first_at_or_above(&pace, rate / 2.0).unwrap_or(t0);
+        let mut templates: HashMap<&str, (u64, &str)> = HashMap::new();
+        let mut sampled = false;
+        for log in w.samples.iter().filter_map(|s| log_at(&s.sample, &path)) {
+            sampled |= log.sampled;
+            for t in &log.templates {
+                let slot = templates.entry(&t.template).or_insert((0, &t.example));
+                slot.0 += t.count;
+            }
+        }
+        let top = templates.iter().max_by_key(|(_, (count, _))| *count);
+        let line = top.map_or(String::new(), |(template, (count, _))| {
+            let counted = if sampled { "in the lines read" } else { "times" };
+            format!("; top line ×{count} {counted}: \"{template}\"")
+        });
+        let filling = filesystem_of(w, &path)
+            .map_or(String::new(), |(mount, pct)| format!("; {mount} is {pct:.0}% full"));
+        found.push(Finding {
+            kind: "log_flood",
+            category: Category::Filesystem,
+            severity: if rate >= FLOOD_BYTES_PER_S { Severity::High } else { Severity::Medium },
+            subject: path.clone(),
+            summary: format!("{path} grew at {}/s since {}{line}{filling}", bytes(rate), at(since)),
+            first_seen_ms: Some(since),
+            values: values([
+                ("path", json!(path)),
+                ("bytes_per_s", json!(rate)),
+                ("top_template", json!(top.map(|(t, _)| *t))),
+                ("top_example", json!(top.map(|(_, (_, e))| *e))),
+            ]),
+        });
+    }
+}
+
+fn log_at<'a>(sample: &'a Sample, path: &str) -> Option<&'a WatchedLog> {
+    sample.watched_logs.as_ref()?.iter().find(|l| l.path == path)
+}
+
+/// The filesystem holding `path` at the end of the window and how full it
+/// is: the mount point that is the longest prefix of the path.
+fn filesystem_of(w: &Window, path: &str) -> Option<(String, f64)> {
+    let list = w.samples.iter().rev().find_map(|s| s.sample.filesystems.as_ref())?;
+    let holds = |mount: &str| mount == "/" || path == mount || path.starts_with(&format!("{mount}/"));
+    let fs = list.iter().filter(|f| holds(&f.mount_point)).max_by_key(|f| f.mount_point.len())?;
+    Some((fs.mount_point.clone(), used_pct(fs)))
+}
