@@ -1,0 +1,3 @@
+//! One module per concern of `flightrec record`, `show` and `export`.
+
+mod record;
