@@ -1,3 +1,4 @@
 //! One module per concern of `flightrec record`, `show` and `export`.
 
+mod processes;
 mod record;
