@@ -2,3 +2,4 @@
 
 mod processes;
 mod record;
+mod sockets;
