@@ -1,5 +1,6 @@
 //! One module per concern of `flightrec record`, `show` and `export`.
 
+mod bad_input;
 mod durability;
 mod processes;
 mod record;
