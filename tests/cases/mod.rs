@@ -4,4 +4,5 @@ mod bad_input;
 mod durability;
 mod processes;
 mod record;
+mod show;
 mod sockets;
