@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod durability;
+mod export;
 mod processes;
 mod record;
 mod show;
