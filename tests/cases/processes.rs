@@ -102,10 +102,14 @@ fn child_holding_100_open_files_shows_at_least_100_fds() {
     );
 }
 
-/// A busy loop shows near 100% CPU. On a machine so loaded that the loop
-/// cannot get a whole CPU even at the highest priority (a shared 2-core VM
-/// can be), "near 100" cannot hold; the figures must then still agree with
-/// what the kernel says the loop got.
+/// A busy loop shows near 100% CPU. Single samples are noisy on a loaded
+/// machine (a rate spans two samples' tick times, and the recorder can be
+/// preempted between stamping a tick and reading the process), so the test
+/// weighs them by their intervals: over a run of samples that noise
+/// cancels out but at the ends. And when the machine is so loaded that the
+/// loop cannot get a whole CPU even at the highest priority (a shared
+/// 2-core VM can be), "near 100" cannot hold; the figures must then still
+/// agree with what the kernel says the loop got.
 #[test]
 fn busy_child_shows_cpu_near_100_percent() {
     let dir = TempDir::new("busy");
@@ -123,55 +127,65 @@ fn busy_child_shows_cpu_near_100_percent() {
     let db = dir.join("flightrec.db");
     let mut recorder = Recorder::start(&dir, &db);
     recorder.wait_for_samples(1);
-    // Samples of a loop that has run for a second already.
+    let kernel_before = (now_ms(), cpu_ticks(busy.pid()));
+    // Samples of a loop that has run for a second already: (time_ms, cpu_pct).
     let pid = i64::from(busy.pid());
     let from = at_ms(spawned_ms + 1000);
-    let pcts = eventually_in_export(
+    let samples = eventually_in_export(
         &mut recorder,
         "processes",
         &["--from", &from],
-        "5 samples of the busy child after its first second",
+        "8 samples of the busy child after its first second",
         |rows| {
-            let pcts: Vec<f64> = rows
+            let samples: Vec<(i64, Option<f64>)> = rows
                 .iter()
                 .filter(|r| r.int("pid") == pid)
-                .filter_map(|r| r.real("cpu_pct"))
+                .map(|r| (r.int("time_ms"), r.real("cpu_pct")))
                 .collect();
-            if pcts.len() >= 5 {
-                Ok(pcts)
+            // The first row exported has no previous sample: no rate.
+            if samples.len() >= 9 {
+                Ok(samples)
             } else {
-                Err(format!("{pcts:?}"))
+                Err(format!("{samples:?}"))
             }
         },
     );
-    let got = cpu_share_since(busy.pid(), spawned_ms);
-    let best = pcts.iter().copied().fold(f64::MIN, f64::max);
-    let mean = pcts.iter().sum::<f64>() / pcts.len() as f64;
-    let shown = format!("cpu_pct {pcts:?}; per /proc the loop got {got:.0}% of a CPU");
+    let kernel_after = (now_ms(), cpu_ticks(busy.pid()));
+    // Ticks of USER_HZ (100 on Linux) per second are % of a CPU.
+    let got = (kernel_after.1 - kernel_before.1) / ((kernel_after.0 - kernel_before.0) as f64 / 1000.0);
+
+    let (mut weighted, mut span) = (0.0, 0.0);
+    for pair in samples.windows(2) {
+        let ((before, _), (at, pct)) = (pair[0], pair[1]);
+        let pct = pct.unwrap_or_else(|| panic!("no cpu_pct at {at}: {samples:?}"));
+        weighted += pct * (at - before) as f64;
+        span += (at - before) as f64;
+    }
+    let mean = weighted / span;
+    let shown = format!(
+        "cpu_pct over {span} ms: {mean:.1} on average, {samples:?}; per /proc the loop got {got:.0}% of a CPU"
+    );
     if got >= 80.0 {
-        assert!(best >= 60.0, "a busy loop should show near 100% CPU: {shown}");
+        assert!(mean >= 60.0, "a busy loop should show near 100% CPU: {shown}");
     }
     assert!(
         (mean - got).abs() <= 30.0,
         "the recorded CPU use should agree with the kernel's: {shown}"
     );
     assert!(
-        best <= 150.0 && mean <= 110.0,
+        mean <= 120.0,
         "one thread cannot use much more than 100% of a CPU: {shown}"
     );
 }
 
-/// The share of a CPU, in %, that /proc/PID/stat says a process has used
-/// since `since_ms` (in ticks of USER_HZ, 100 on Linux).
-fn cpu_share_since(pid: u32, since_ms: i64) -> f64 {
+/// utime + stime of a process, in ticks, from /proc/PID/stat.
+fn cpu_ticks(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .map_or("", |(_, rest)| rest)
         .split_whitespace()
         .collect();
-    // utime and stime: fields 14 and 15, counted after the command name.
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    let seconds = (now_ms() - since_ms) as f64 / 1000.0;
-    ticks / seconds
+    // Fields 14 and 15 of the file, counted here after the command name.
+    fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()
 }

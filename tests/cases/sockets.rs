@@ -55,7 +55,8 @@ fn held_connections_show_as_established_on_their_port() {
         0,
         "all connections were accepted: {listen:?}"
     );
-    assert!(listen.int("backlog") > 0, "a listener has a backlog: {listen:?}");
+    // No assertion on `backlog`: /proc/net/tcp does not show a listener's
+    // limit (its tx_queue is 0), only sock_diag does.
     for direction in ["incoming", "outgoing"] {
         let states: Vec<&str> = rows
             .iter()
