@@ -103,26 +103,66 @@ fn a_newer_schema_in_rollback_journal_mode_is_refused_untouched() {
     assert_refused_everywhere(&db, "newer");
 }
 
+/// A recorded flightrec file with pages `first..` (1-based; to the end
+/// when `count` is `None`) overwritten with random bytes.
+fn damaged_db(
+    dir: &TempDir,
+    first: impl FnOnce(&rusqlite::Connection) -> i64,
+    count: Option<usize>,
+) -> PathBuf {
+    let db = dir.join("damaged.db");
+    record_samples(dir, &db, 3);
+    let wal = dir.join("damaged.db-wal");
+    assert!(
+        fs::metadata(&wal).map_or(true, |m| m.len() == 0),
+        "the stopped recorder left its WAL unmerged: the damage would not be seen"
+    );
+    let conn = open_read_only(&db).unwrap();
+    let page_size = conn
+        .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
+        .unwrap() as usize;
+    let first = first(&conn) as usize;
+    drop(conn);
+    let mut bytes = fs::read(&db).unwrap();
+    let start = (first - 1) * page_size;
+    let end = count.map_or(bytes.len(), |n| start + n * page_size);
+    assert!(
+        first > 1 && end <= bytes.len(),
+        "pages {first}.. of {} bytes",
+        bytes.len()
+    );
+    fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut bytes[start..end])
+        .unwrap();
+    fs::write(&db, &bytes).unwrap();
+    db
+}
+
 /// A flightrec file whose first page is intact (SQLite header, application
 /// id, schema) but whose tables are garbage.
 #[test]
 fn a_damaged_database_is_refused_untouched() {
     let dir = TempDir::new("damaged");
-    let db = dir.join("damaged.db");
-    record_samples(&dir, &db, 3);
-    let conn = open_read_only(&db).unwrap();
-    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
-    let page_size = page_size as usize;
-    drop(conn);
-    let mut bytes = fs::read(&db).unwrap();
-    assert!(bytes.len() > 2 * page_size, "{} bytes", bytes.len());
-    let mut garbage = vec![0u8; bytes.len() - page_size];
-    fs::File::open("/dev/urandom")
+    let db = damaged_db(&dir, |_| 2, None);
+    assert_refused_everywhere(&db, "damaged");
+}
+
+/// Only the samples table's root page is garbage: the runs table still
+/// reads, so a recorder that checks no more than it needs could start a
+/// run and then fail every commit (and, before the fix, ignore SIGTERM).
+#[test]
+fn a_damaged_samples_table_is_refused_untouched() {
+    let dir = TempDir::new("damaged-samples");
+    let samples_root = |conn: &rusqlite::Connection| {
+        conn.query_row(
+            "SELECT rootpage FROM sqlite_schema WHERE name = 'samples'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap()
-        .read_exact(&mut garbage)
-        .unwrap();
-    bytes[page_size..].copy_from_slice(&garbage);
-    fs::write(&db, &bytes).unwrap();
+    };
+    let db = damaged_db(&dir, samples_root, Some(1));
     assert_refused_everywhere(&db, "damaged");
 }
 
