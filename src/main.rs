@@ -119,7 +119,6 @@ fn command_line_config(args: &RecordArgs) -> Result<Config> {
 const DEFAULT_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 fn report_command(db: &Path, args: ReportArgs) -> Result<()> {
-    let store = Store::open_read_only(db)?;
     let now = chrono::Local::now();
     let window =
         time::parse_interval("--window", &args.window, Duration::from_secs(60), Duration::from_secs(86_400))?;
@@ -128,6 +127,7 @@ fn report_command(db: &Path, args: ReportArgs) -> Result<()> {
         (None, Some(at)) => Target::At(time::parse_time("--at", at, now)?),
         (None, None) => Target::Newest,
     };
+    let store = Store::open_read_only(db)?;
     let found = report::report(&store, target, window.as_millis() as i64, now.timestamp_millis())?;
     let mut out = output(args.output.as_deref())?;
     render::report::report(&found, args.format, &mut out)?;
@@ -172,7 +172,6 @@ fn show_command(db: &Path, args: ShowArgs) -> Result<()> {
 }
 
 fn export_command(db: &Path, args: ExportArgs) -> Result<()> {
-    let store = Store::open_read_only(db)?;
     let now = chrono::Local::now();
     let from =
         args.from.as_deref().map(|t| time::parse_time("--from", t, now)).transpose()?.unwrap_or(i64::MIN);
@@ -185,6 +184,7 @@ fn export_command(db: &Path, args: ExportArgs) -> Result<()> {
         }
         .into());
     }
+    let store = Store::open_read_only(db)?;
     let out = output(args.output.as_deref())?;
     // Progress only where someone watches and the rows go elsewhere.
     let show_progress = args.output.is_some() && io::stderr().is_terminal();

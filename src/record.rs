@@ -27,6 +27,10 @@ const QUEUE_CAPACITY: usize = 400;
 /// Wait between attempts to commit a sample that failed to commit.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// After SIGTERM, how long the writer keeps trying to commit what is
+/// queued when commits fail, before it gives up and exits.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
 /// How often the writer enforces retention and tops up the reserve.
 const UPKEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -222,6 +226,18 @@ impl Queue {
         }
     }
 
+    fn stopping(&self) -> bool {
+        self.state.lock().expect("queue lock").stop.is_some()
+    }
+
+    /// Empties the queue; gives how many samples were in it.
+    fn abandon(&self) -> usize {
+        let mut state = self.state.lock().expect("queue lock");
+        let count = state.samples.len();
+        state.samples.clear();
+        count
+    }
+
     /// Puts back a sample that failed to commit, as the oldest; if newer
     /// samples filled the queue meanwhile, it is the one dropped.
     fn retry(&self, sample: Sample) {
@@ -266,6 +282,7 @@ impl Writer {
     }
 
     fn run(mut self, queue: &Queue) -> Result<()> {
+        let mut stop_asked: Option<std::time::Instant> = None;
         loop {
             self.upkeep();
             match queue.wait() {
@@ -275,6 +292,12 @@ impl Writer {
                         self.warnings
                             .warn("commit", &format!("{}: {err:#}; retrying", self.store.path().display()));
                         queue.retry(*sample);
+                        if queue.stopping() {
+                            let since = *stop_asked.get_or_insert_with(std::time::Instant::now);
+                            if since.elapsed() >= STOP_GRACE {
+                                return self.give_up(queue, err);
+                            }
+                        }
                         if full {
                             self.make_room();
                         } else {
@@ -298,6 +321,18 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Stopping while commits keep failing: say what is lost and exit.
+    fn give_up(mut self, queue: &Queue, err: anyhow::Error) -> Result<()> {
+        let lost = queue.abandon();
+        // Likely to fail as the commits did, but worth one try.
+        let _ = self.store.end_run(self.run_id, wall_ms(), "stopped with commits failing");
+        Err(err.context(format!(
+            "{}: stopped with {lost} samples not committed: commits kept failing for {}",
+            self.store.path().display(),
+            humantime::format_duration(STOP_GRACE)
+        )))
     }
 
     fn event(&mut self, kind: &str, detail: String) {

@@ -94,7 +94,11 @@ impl Store {
         if fresh {
             create_file(path)?;
         } else {
-            validate(path)?;
+            // Everything that could refuse the file is asked read-only,
+            // before the first write (switching to WAL rewrites the header).
+            let conn = validate(path)?;
+            migrate::check_version(&conn, path)?;
+            quick_check(&conn, path)?;
         }
         let mut conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -114,9 +118,9 @@ impl Store {
     /// Opens an existing database for reading; never writes to it.
     pub fn open_read_only(path: &Path) -> Result<Store> {
         if !path.exists() {
-            return Err(BadInput::NotFlightrec {
+            return Err(BadInput::Unusable {
                 path: path.into(),
-                reason: "no such file (start `flightrec record` first)".into(),
+                reason: "no such file; start `flightrec record` first, or pass --db".into(),
             }
             .into());
         }
@@ -334,6 +338,26 @@ fn create_file(path: &Path) -> Result<()> {
     // The umask could only have narrowed it; make sure of the exact mode.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("setting the mode of {}", path.display()))?;
+    Ok(())
+}
+
+/// SQLite's quick check (b-trees and pages, not indexes' contents): a file
+/// damaged beyond its first page is refused before the recorder writes to
+/// it. Readers skip it: they meet damage as they read, and say so.
+fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
+    let verdict: String =
+        conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0)).unwrap_or_else(|err| err.to_string());
+    if verdict != "ok" {
+        // SQLite's verdict spans lines; an error message is one line.
+        let verdict = verdict.lines().filter(|l| !l.starts_with("***")).collect::<Vec<_>>().join("; ");
+        return Err(BadInput::Unusable {
+            path: path.into(),
+            reason: format!(
+                "the database is damaged ({verdict}); `flightrec check` tells more, or pass another --db"
+            ),
+        }
+        .into());
+    }
     Ok(())
 }
 

@@ -42,9 +42,8 @@ fn newer_schema_db(dir: &TempDir, journal_mode: &str) -> PathBuf {
     let db = dir.join("newer.db");
     record_samples(dir, &db, 2);
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let mode: String = conn
-        .pragma_update_and_check(None, "journal_mode", journal_mode, |r| r.get(0))
-        .unwrap();
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", journal_mode, |r| r.get(0)).unwrap();
     assert_eq!(mode, journal_mode);
     conn.pragma_update(None, "user_version", 9999).unwrap();
     // Closing the last connection checkpoints the WAL into the file.
@@ -57,10 +56,7 @@ fn random_bytes_are_refused() {
     let dir = TempDir::new("random");
     let db = dir.join("random.db");
     let mut bytes = vec![0u8; 64 * 1024];
-    fs::File::open("/dev/urandom")
-        .unwrap()
-        .read_exact(&mut bytes)
-        .unwrap();
+    fs::File::open("/dev/urandom").unwrap().read_exact(&mut bytes).unwrap();
     fs::write(&db, &bytes).unwrap();
     assert_refused_everywhere(&db, "not an SQLite database");
 }
@@ -118,23 +114,14 @@ fn damaged_db(
         "the stopped recorder left its WAL unmerged: the damage would not be seen"
     );
     let conn = open_read_only(&db).unwrap();
-    let page_size = conn
-        .query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))
-        .unwrap() as usize;
+    let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0)).unwrap() as usize;
     let first = first(&conn) as usize;
     drop(conn);
     let mut bytes = fs::read(&db).unwrap();
     let start = (first - 1) * page_size;
     let end = count.map_or(bytes.len(), |n| start + n * page_size);
-    assert!(
-        first > 1 && end <= bytes.len(),
-        "pages {first}.. of {} bytes",
-        bytes.len()
-    );
-    fs::File::open("/dev/urandom")
-        .unwrap()
-        .read_exact(&mut bytes[start..end])
-        .unwrap();
+    assert!(first > 1 && end <= bytes.len(), "pages {first}.. of {} bytes", bytes.len());
+    fs::File::open("/dev/urandom").unwrap().read_exact(&mut bytes[start..end]).unwrap();
     fs::write(&db, &bytes).unwrap();
     db
 }
@@ -155,12 +142,7 @@ fn a_damaged_database_is_refused_untouched() {
 fn a_damaged_samples_table_is_refused_untouched() {
     let dir = TempDir::new("damaged-samples");
     let samples_root = |conn: &rusqlite::Connection| {
-        conn.query_row(
-            "SELECT rootpage FROM sqlite_schema WHERE name = 'samples'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap()
+        conn.query_row("SELECT rootpage FROM sqlite_schema WHERE name = 'samples'", [], |r| r.get(0)).unwrap()
     };
     let db = damaged_db(&dir, samples_root, Some(1));
     assert_refused_everywhere(&db, "damaged");
@@ -178,16 +160,8 @@ fn bad_times_and_intervals_exit_2_naming_the_option() {
         (&["show", "--at", "25:61"], "--at", "25:61"),
         (&["export", "--from", "yesterday-ish"], "--from", "yesterday-ish"),
         (&["export", "--to", "12:34:56:78"], "--to", "12:34:56:78"),
-        (
-            &["export", "--from", "@99999999999999999999"],
-            "--from",
-            "@99999999999999999999",
-        ),
-        (
-            &["export", "--from", "now", "--to", "1h ago"],
-            "--from",
-            "after --to",
-        ),
+        (&["export", "--from", "@99999999999999999999"], "--from", "@99999999999999999999"),
+        (&["export", "--from", "now", "--to", "1h ago"], "--from", "after --to"),
     ];
     for (command, option, detail) in cases {
         let mut args = command.to_vec();
@@ -202,10 +176,7 @@ fn bad_times_and_intervals_exit_2_naming_the_option() {
         );
         assert!(out.stdout.is_empty(), "{shown}: stdout:\n{}", out.stdout);
     }
-    assert!(
-        fs::read(&db).unwrap() == before,
-        "a refused read changed the file"
-    );
+    assert!(fs::read(&db).unwrap() == before, "a refused read changed the file");
 
     for interval in ["5x", "10ms", "2h", "", "-1s"] {
         let fresh = dir.join(&format!("never-{}.db", unique()));
@@ -213,15 +184,10 @@ fn bad_times_and_intervals_exit_2_naming_the_option() {
         let out = flightrec(&["record", "--db", path_str(&fresh), &option]);
         assert_eq!(out.code(), Some(2), "{option}: stderr:\n{}", out.stderr);
         assert!(
-            out.stderr
-                .starts_with(&format!("flightrec: --interval {interval:?}")),
+            out.stderr.starts_with(&format!("flightrec: --interval {interval:?}")),
             "{option}: expected a message about --interval, got:\n{}",
             out.stderr
         );
-        assert!(
-            !fresh.exists(),
-            "{option}: a refused record created {}",
-            fresh.display()
-        );
+        assert!(!fresh.exists(), "{option}: a refused record created {}", fresh.display());
     }
 }

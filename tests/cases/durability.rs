@@ -40,9 +40,7 @@ fn samples_in(db: &std::path::Path, run: i64, from: i64, to: i64) -> Vec<(i64, i
 
 /// Every run as `(id, stop_ms, stop_reason)`.
 fn runs(conn: &Connection) -> Vec<(i64, Option<i64>, Option<String>)> {
-    let mut stmt = conn
-        .prepare("SELECT id, stop_ms, stop_reason FROM runs ORDER BY id")
-        .unwrap();
+    let mut stmt = conn.prepare("SELECT id, stop_ms, stop_reason FROM runs ORDER BY id").unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .collect::<rusqlite::Result<_>>()
@@ -50,8 +48,7 @@ fn runs(conn: &Connection) -> Vec<(i64, Option<i64>, Option<String>)> {
 }
 
 fn integrity(conn: &Connection) -> String {
-    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap()
+    conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap()
 }
 
 #[test]
@@ -68,11 +65,7 @@ fn kill_9_keeps_every_sample_a_reader_saw_and_a_restart_appends_a_run() {
     eventually("a reader to see 8 samples", || {
         first.check_alive();
         seen.extend(samples(&reader).map_err(|e| e.to_string())?);
-        if seen.len() >= 8 {
-            Ok(())
-        } else {
-            Err(format!("{} seen", seen.len()))
-        }
+        if seen.len() >= 8 { Ok(()) } else { Err(format!("{} seen", seen.len())) }
     });
     drop(reader);
     first.kill9();
@@ -81,11 +74,7 @@ fn kill_9_keeps_every_sample_a_reader_saw_and_a_restart_appends_a_run() {
     assert_eq!(integrity(&conn), "ok");
     let after_kill = samples(&conn).unwrap();
     for (id, sample) in &seen {
-        assert_eq!(
-            after_kill.get(id),
-            Some(sample),
-            "sample {id} was committed and seen before kill -9"
-        );
+        assert_eq!(after_kill.get(id), Some(sample), "sample {id} was committed and seen before kill -9");
     }
     assert_eq!(runs(&conn), [(1, None, None)], "a killed run has no stop time");
     drop(conn);
@@ -104,9 +93,7 @@ fn kill_9_keeps_every_sample_a_reader_saw_and_a_restart_appends_a_run() {
     assert_eq!(runs[1].0, 2);
     assert!(runs[1].1.is_some(), "SIGTERM writes the stop time: {runs:?}");
     assert_eq!(runs[1].2.as_deref(), Some("SIGTERM"));
-    let start_ms: i64 = conn
-        .query_row("SELECT start_ms FROM runs WHERE id = 2", [], |r| r.get(0))
-        .unwrap();
+    let start_ms: i64 = conn.query_row("SELECT start_ms FROM runs WHERE id = 2", [], |r| r.get(0)).unwrap();
     assert!(runs[1].1.unwrap() >= start_ms, "{runs:?} started at {start_ms}");
 
     let all = samples(&conn).unwrap();
@@ -114,24 +101,15 @@ fn kill_9_keeps_every_sample_a_reader_saw_and_a_restart_appends_a_run() {
         assert_eq!(all.get(id), Some(sample), "sample {id} of the first run");
     }
     let last_of_first = *after_kill.keys().max().unwrap();
-    let new: Vec<(&i64, &(i64, i64))> = all
-        .iter()
-        .filter(|(id, _)| !after_kill.contains_key(id))
-        .collect();
+    let new: Vec<(&i64, &(i64, i64))> = all.iter().filter(|(id, _)| !after_kill.contains_key(id)).collect();
     assert!(new.len() >= 3, "{new:?}");
     for (id, (run, _)) in &new {
         assert_eq!(*run, 2, "new sample {id} belongs to the new run");
-        assert!(
-            **id > last_of_first,
-            "new sample {id} comes after {last_of_first}"
-        );
+        assert!(**id > last_of_first, "new sample {id} comes after {last_of_first}");
     }
     // Both runs read back through the binary too.
     let runs_exported: Vec<i64> = export(&db, "system", &[]).iter().map(|r| r.int("run")).collect();
-    assert!(
-        runs_exported.contains(&1) && runs_exported.contains(&2),
-        "{runs_exported:?}"
-    );
+    assert!(runs_exported.contains(&1) && runs_exported.contains(&2), "{runs_exported:?}");
 }
 
 /// The sampler never waits on the disk: while another connection holds the
@@ -175,11 +153,7 @@ fn samples_taken_while_the_database_is_locked_are_committed_after() {
     eventually("samples from after the stall", || {
         recorder.check_alive();
         let after = samples_in(&db, run, unlocked_ms, i64::MAX);
-        if after.len() >= 2 {
-            Ok(())
-        } else {
-            Err(format!("{after:?}"))
-        }
+        if after.len() >= 2 { Ok(()) } else { Err(format!("{after:?}")) }
     });
     let behind = samples_in(&db, run, locked_ms, unlocked_ms);
     let around = samples_in(&db, run, locked_ms - 1000, unlocked_ms + 1000);
@@ -191,11 +165,7 @@ fn samples_taken_while_the_database_is_locked_are_committed_after() {
     recorder.stop();
     let conn = open_read_only(&db).unwrap();
     let dropped: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM events WHERE kind = 'samples-dropped'",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT count(*) FROM events WHERE kind = 'samples-dropped'", [], |r| r.get(0))
         .unwrap();
     assert_eq!(dropped, 0, "a short stall drops nothing");
 }

@@ -39,14 +39,10 @@ fn jsonl_has_one_object_per_line_with_numbers_for_numbers() {
                 if TEXT_COLUMNS.contains(&key.as_str()) {
                     assert_eq!(value.as_str(), Some(text), "{what}.{key} in {line}");
                 } else if text.is_empty() {
-                    assert!(
-                        value.is_null(),
-                        "{what}.{key}: empty in CSV, null in JSON: {line}"
-                    );
+                    assert!(value.is_null(), "{what}.{key}: empty in CSV, null in JSON: {line}");
                 } else {
-                    let number = value
-                        .as_f64()
-                        .unwrap_or_else(|| panic!("{what}.{key} is not a number: {line}"));
+                    let number =
+                        value.as_f64().unwrap_or_else(|| panic!("{what}.{key} is not a number: {line}"));
                     assert_eq!(number, text.parse::<f64>().unwrap(), "{what}.{key} in {line}");
                     numbers_seen += 1;
                 }
@@ -77,11 +73,7 @@ fn from_and_to_limit_the_rows() {
     assert_eq!(got, want, "--from {from} --to {to}");
 
     // And as @EPOCH with milliseconds.
-    let rows = export(
-        &db,
-        "system",
-        &["--from", &at_ms(want[0]), "--to", &at_ms(want[3])],
-    );
+    let rows = export(&db, "system", &["--from", &at_ms(want[0]), "--to", &at_ms(want[3])]);
     let got: Vec<i64> = rows.iter().map(|r| r.int("time_ms")).collect();
     assert_eq!(got, want);
 
@@ -104,17 +96,8 @@ fn output_option_writes_the_file() {
     let path = path_str(&db);
     for (what, format) in [("system", "csv"), ("processes", "jsonl")] {
         let file = dir.join(&format!("{what}.{format}"));
-        let out = flightrec(&[
-            "export",
-            "--db",
-            path,
-            "--what",
-            what,
-            "--format",
-            format,
-            "-o",
-            path_str(&file),
-        ]);
+        let out =
+            flightrec(&["export", "--db", path, "--what", what, "--format", format, "-o", path_str(&file)]);
         assert!(out.stdout.is_empty(), "rows go to the file, not stdout");
         out.ok();
         let written = std::fs::read_to_string(&file).unwrap();
@@ -132,14 +115,8 @@ fn every_kind_exports_with_its_header() {
     let expected: [(&str, &[&str]); 6] = [
         ("system", &["run", "load1", "mem_total", "cpu_busy_pct"]),
         ("processes", &["pid", "ppid", "cpu_pct", "rss", "fds", "cmdline"]),
-        (
-            "sockets",
-            &["direction", "port", "state", "count", "accept_queue", "backlog"],
-        ),
-        (
-            "filesystems",
-            &["mount_point", "type", "size", "used", "available"],
-        ),
+        ("sockets", &["direction", "port", "state", "count", "accept_queue", "backlog"]),
+        ("filesystems", &["mount_point", "type", "size", "used", "available"]),
         ("disks", &["disk", "reads_per_s", "busy_pct", "in_flight"]),
         ("net", &["interface", "rx_bytes_per_s", "tcp_established"]),
     ];
@@ -148,10 +125,7 @@ fn every_kind_exports_with_its_header() {
         let (header, rows) = parse_csv(&out);
         assert_eq!(header[..2], ["time", "time_ms"], "--what {what}");
         for column in columns {
-            assert!(
-                header.iter().any(|h| h == column),
-                "--what {what}: no {column} in {header:?}"
-            );
+            assert!(header.iter().any(|h| h == column), "--what {what}: no {column} in {header:?}");
         }
         if matches!(what, "system" | "processes" | "filesystems" | "net") {
             assert!(!rows.is_empty(), "--what {what}: no rows");
@@ -167,37 +141,19 @@ fn export_into_a_closed_pipe_exits_0() {
     let db = dir.join("flightrec.db");
     record_samples(&dir, &db, 10);
     for format in ["csv", "jsonl"] {
-        let args = [
-            "export",
-            "--db",
-            path_str(&db),
-            "--what",
-            "processes",
-            "--format",
-            format,
-        ];
+        let args = ["export", "--db", path_str(&db), "--what", "processes", "--format", format];
         let size = flightrec(&args).ok().len();
         let mut child = Guard::spawn(
-            Command::new(BIN)
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
+            Command::new(BIN).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()),
         );
         let stdout = child.0.stdout.take().unwrap();
         // The smallest pipe, so the export cannot fit in it and must meet
         // the closed end.
         fcntl(&stdout, FcntlArg::F_SETPIPE_SZ(4096)).unwrap();
-        assert!(
-            size > 64 * 1024,
-            "the export ({size} bytes) must outgrow the pipe"
-        );
+        assert!(size > 64 * 1024, "the export ({size} bytes) must outgrow the pipe");
         let mut first = String::new();
         BufReader::new(stdout).read_line(&mut first).unwrap();
-        assert!(
-            first.starts_with(if format == "csv" { "time," } else { "{" }),
-            "{first}"
-        );
+        assert!(first.starts_with(if format == "csv" { "time," } else { "{" }), "{first}");
         // The reader is gone now.
         let status = wait_with_deadline(&mut child.0, "the export into a closed pipe");
         let mut stderr = String::new();

@@ -12,11 +12,7 @@ use std::process::{Command, Stdio};
 /// `sleep 1000.<unique>`: an argv no other process on the machine has.
 fn sleep_command(token: &str) -> Command {
     let mut command = Command::new("sleep");
-    command
-        .arg(token)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    command.arg(token).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     command
 }
 
@@ -24,9 +20,7 @@ fn sleep_command(token: &str) -> Command {
 fn sleeping_children_show_with_pid_parent_and_command_line() {
     let dir = TempDir::new("children");
     let token = format!("1000.{}", unique());
-    let children: Vec<Guard> = (0..30)
-        .map(|_| Guard::spawn(&mut sleep_command(&token)))
-        .collect();
+    let children: Vec<Guard> = (0..30).map(|_| Guard::spawn(&mut sleep_command(&token))).collect();
     let mut pids: Vec<i64> = children.iter().map(|c| i64::from(c.pid())).collect();
     pids.sort_unstable();
 
@@ -36,16 +30,9 @@ fn sleeping_children_show_with_pid_parent_and_command_line() {
     // Command lines are read by a worker thread and may arrive a sample
     // late: wait for a sample that names all 30.
     let found = eventually_in_export(&mut recorder, "processes", &[], "all 30 children named", |rows| {
-        let found: Vec<Row> = latest(&rows)
-            .into_iter()
-            .filter(|r| r.text("cmdline").contains(&token))
-            .cloned()
-            .collect();
-        if found.len() >= 30 {
-            Ok(found)
-        } else {
-            Err(format!("{} of 30 named", found.len()))
-        }
+        let found: Vec<Row> =
+            latest(&rows).into_iter().filter(|r| r.text("cmdline").contains(&token)).cloned().collect();
+        if found.len() >= 30 { Ok(found) } else { Err(format!("{} of 30 named", found.len())) }
     });
 
     let mut found_pids: Vec<i64> = found.iter().map(|r| r.int("pid")).collect();
@@ -91,15 +78,10 @@ fn child_holding_100_open_files_shows_at_least_100_fds() {
     let pid = i64::from(child.pid());
     let fds = eventually_in_export(&mut recorder, "processes", &[], "the child's fds", |rows| {
         let mine: Vec<&Row> = rows.iter().filter(|r| r.int("pid") == pid).collect();
-        mine.last()
-            .and_then(|r| r.real("fds"))
-            .ok_or_else(|| format!("rows of pid {pid}: {mine:?}"))
+        mine.last().and_then(|r| r.real("fds")).ok_or_else(|| format!("rows of pid {pid}: {mine:?}"))
     });
     // 100 files and stdin, stdout, stderr.
-    assert!(
-        (100.0..=110.0).contains(&fds),
-        "the child holds 103 fds, the export says {fds}"
-    );
+    assert!((100.0..=110.0).contains(&fds), "the child holds 103 fds, the export says {fds}");
 }
 
 /// A busy loop shows near 100% CPU. Single samples are noisy on a loaded
@@ -143,11 +125,7 @@ fn busy_child_shows_cpu_near_100_percent() {
                 .map(|r| (r.int("time_ms"), r.real("cpu_pct")))
                 .collect();
             // The first row exported has no previous sample: no rate.
-            if samples.len() >= 9 {
-                Ok(samples)
-            } else {
-                Err(format!("{samples:?}"))
-            }
+            if samples.len() >= 9 { Ok(samples) } else { Err(format!("{samples:?}")) }
         },
     );
     let kernel_after = (now_ms(), cpu_ticks(busy.pid()));
@@ -168,24 +146,14 @@ fn busy_child_shows_cpu_near_100_percent() {
     if got >= 80.0 {
         assert!(mean >= 60.0, "a busy loop should show near 100% CPU: {shown}");
     }
-    assert!(
-        (mean - got).abs() <= 30.0,
-        "the recorded CPU use should agree with the kernel's: {shown}"
-    );
-    assert!(
-        mean <= 120.0,
-        "one thread cannot use much more than 100% of a CPU: {shown}"
-    );
+    assert!((mean - got).abs() <= 30.0, "the recorded CPU use should agree with the kernel's: {shown}");
+    assert!(mean <= 120.0, "one thread cannot use much more than 100% of a CPU: {shown}");
 }
 
 /// utime + stime of a process, in ticks, from /proc/PID/stat.
 fn cpu_ticks(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
     // Fields 14 and 15 of the file, counted here after the command name.
     fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()
 }

@@ -18,21 +18,14 @@ fn system_export_has_rising_times_and_the_real_memory_total() {
     let rows = export(&db, "system", &[]);
     assert!(rows.len() >= 10, "only {} rows", rows.len());
     let times: Vec<i64> = rows.iter().map(|r| r.int("time_ms")).collect();
-    assert!(
-        times.windows(2).all(|w| w[0] < w[1]),
-        "time_ms must rise strictly: {times:?}"
-    );
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "time_ms must rise strictly: {times:?}");
     assert!(
         times[0] >= started_ms - 1000 && times[times.len() - 1] <= now_ms(),
         "times {times:?} are not from this test (started at {started_ms})"
     );
     let mem_total = mem_total_bytes();
     for row in &rows {
-        assert_eq!(
-            row.int("mem_total"),
-            mem_total,
-            "mem_total is MemTotal × 1024: {row:?}"
-        );
+        assert_eq!(row.int("mem_total"), mem_total, "mem_total is MemTotal × 1024: {row:?}");
         assert_eq!(row.int("run"), 1, "{row:?}");
         // RFC 3339 UTC with milliseconds, the same instant as time_ms.
         let time = row.text("time");
@@ -40,11 +33,7 @@ fn system_export_has_rising_times_and_the_real_memory_total() {
             time.len() == 24 && time.as_bytes()[10] == b'T' && time.ends_with('Z'),
             "time {time:?} is not like 2026-11-22T18:05:03.250Z"
         );
-        assert_eq!(
-            time[20..23].parse::<i64>().unwrap(),
-            row.int("time_ms") % 1000,
-            "{row:?}"
-        );
+        assert_eq!(time[20..23].parse::<i64>().unwrap(), row.int("time_ms") % 1000, "{row:?}");
     }
 }
 
@@ -72,9 +61,7 @@ fn sigint_stops_the_run_cleanly() {
 
     let conn = open_read_only(&db).unwrap();
     let (stop_ms, reason): (Option<i64>, Option<String>) = conn
-        .query_row("SELECT stop_ms, stop_reason FROM runs WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row("SELECT stop_ms, stop_reason FROM runs WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
     assert!(stop_ms.is_some(), "a run stopped by SIGINT has a stop time");
     assert_eq!(reason.as_deref(), Some("SIGINT"));

@@ -19,14 +19,8 @@ fn show_prints_load_top_lists_and_the_recorder_itself() {
 
     let out = flightrec(&["show", "--db", path]).ok();
     assert!(first_line(&out).starts_with("Sample at "), "{out}");
-    assert!(
-        out.lines().any(|l| l.starts_with("load ")),
-        "no load line:\n{out}"
-    );
-    assert!(
-        out.lines().any(|l| l.starts_with("memory ")),
-        "no memory line:\n{out}"
-    );
+    assert!(out.lines().any(|l| l.starts_with("load ")), "no load line:\n{out}");
+    assert!(out.lines().any(|l| l.starts_with("memory ")), "no memory line:\n{out}");
     assert!(out.contains("\nTop 5 by CPU\n"), "{out}");
     assert!(out.contains("\nTop 5 by memory"), "{out}");
 

@@ -14,9 +14,8 @@ fn held_connections_show_as_established_on_their_port() {
     let dir = TempDir::new("sockets");
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = i64::from(listener.local_addr().unwrap().port());
-    let clients: Vec<TcpStream> = (0..20)
-        .map(|_| TcpStream::connect((Ipv4Addr::LOCALHOST, port as u16)).unwrap())
-        .collect();
+    let clients: Vec<TcpStream> =
+        (0..20).map(|_| TcpStream::connect((Ipv4Addr::LOCALHOST, port as u16)).unwrap()).collect();
     // Accepted, so the accept queue is empty again.
     let servers: Vec<TcpStream> = (0..20).map(|_| listener.accept().unwrap().0).collect();
 
@@ -30,11 +29,8 @@ fn held_connections_show_as_established_on_their_port() {
         &[],
         "the sockets of the test's port",
         |rows| {
-            let ours: Vec<Row> = latest(&rows)
-                .into_iter()
-                .filter(|r| r.int("port") == port)
-                .cloned()
-                .collect();
+            let ours: Vec<Row> =
+                latest(&rows).into_iter().filter(|r| r.int("port") == port).cloned().collect();
             let established = |direction: &str| {
                 ours.iter()
                     .find(|r| r.text("direction") == direction && r.text("state") == "ESTABLISHED")
@@ -50,24 +46,13 @@ fn held_connections_show_as_established_on_their_port() {
     );
 
     let listen = rows.iter().find(|r| r.text("direction") == "listen").unwrap();
-    assert_eq!(
-        listen.int("accept_queue"),
-        0,
-        "all connections were accepted: {listen:?}"
-    );
+    assert_eq!(listen.int("accept_queue"), 0, "all connections were accepted: {listen:?}");
     // No assertion on `backlog`: /proc/net/tcp does not show a listener's
     // limit (its tx_queue is 0), only sock_diag does.
     for direction in ["incoming", "outgoing"] {
-        let states: Vec<&str> = rows
-            .iter()
-            .filter(|r| r.text("direction") == direction)
-            .map(|r| r.text("state"))
-            .collect();
-        assert_eq!(
-            states,
-            ["ESTABLISHED"],
-            "{direction} rows of port {port}: {rows:?}"
-        );
+        let states: Vec<&str> =
+            rows.iter().filter(|r| r.text("direction") == direction).map(|r| r.text("state")).collect();
+        assert_eq!(states, ["ESTABLISHED"], "{direction} rows of port {port}: {rows:?}");
     }
     drop((clients, servers));
 }

@@ -29,10 +29,7 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 pub fn unique() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .subsec_nanos();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").subsec_nanos();
     format!("{}{n:03}{nanos:09}", std::process::id())
 }
 
@@ -85,9 +82,7 @@ pub struct Guard(pub Child);
 
 impl Guard {
     pub fn spawn(command: &mut Command) -> Guard {
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+        let child = command.spawn().unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
         Guard(child)
     }
 
@@ -160,12 +155,7 @@ impl Recorder {
             .stderr(stderr)
             .spawn()
             .expect("starting flightrec record");
-        Recorder {
-            child,
-            db: db.into(),
-            log,
-            run_id: None,
-        }
+        Recorder { child, db: db.into(), log, run_id: None }
     }
 
     pub fn pid(&self) -> u32 {
@@ -210,11 +200,7 @@ impl Recorder {
         eventually(&format!("{n} samples of run {run}"), || {
             self.check_alive();
             let have = count_samples(&db, run);
-            if have >= n {
-                Ok(have)
-            } else {
-                Err(format!("{have} samples"))
-            }
+            if have >= n { Ok(have) } else { Err(format!("{have} samples")) }
         })
     }
 
@@ -228,11 +214,7 @@ impl Recorder {
         self.check_alive();
         signal(&mut self.child, how);
         let status = wait_with_deadline(&mut self.child, "the recorder");
-        assert!(
-            status.success(),
-            "the recorder exited with {status} on {how}; its stderr:\n{}",
-            self.log()
-        );
+        assert!(status.success(), "the recorder exited with {status} on {how}; its stderr:\n{}", self.log());
     }
 
     /// Kills the recorder the hard way and reaps it.
@@ -240,11 +222,7 @@ impl Recorder {
         self.check_alive();
         signal(&mut self.child, Signal::SIGKILL);
         let status = wait_with_deadline(&mut self.child, "the killed recorder");
-        assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&status),
-            Some(9),
-            "{status}"
-        );
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status}");
     }
 }
 
@@ -303,10 +281,8 @@ pub fn eventually_in_export_within<T>(
 
 /// A read-only connection, the way an outside reader would look.
 pub fn open_read_only(db: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        db,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    let conn =
+        Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     Ok(conn)
 }
@@ -318,10 +294,7 @@ pub fn count_samples(db: &Path, run: i64) -> i64 {
     }
     open_read_only(db)
         .and_then(|conn| {
-            conn.query_row("SELECT count(*) FROM samples WHERE run_id = ?1", [run], |r| {
-                r.get(0)
-            })
-            .optional()
+            conn.query_row("SELECT count(*) FROM samples WHERE run_id = ?1", [run], |r| r.get(0)).optional()
         })
         .ok()
         .flatten()
@@ -342,12 +315,7 @@ impl Outcome {
 
     /// Asserts exit 0 and gives stdout.
     pub fn ok(self) -> String {
-        assert!(
-            self.status.success(),
-            "expected success, got {}; stderr:\n{}",
-            self.status,
-            self.stderr
-        );
+        assert!(self.status.success(), "expected success, got {}; stderr:\n{}", self.status, self.stderr);
         self.stdout
     }
 }
@@ -360,11 +328,7 @@ pub fn flightrec(args: &[&str]) -> Outcome {
 /// Runs `flightrec ARGS` to its end, killed and failed after `patience`.
 pub fn flightrec_within(patience: Duration, args: &[&str]) -> Outcome {
     let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut guard = Guard::spawn(&mut command);
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
@@ -393,15 +357,12 @@ pub struct Row(pub HashMap<String, String>);
 
 impl Row {
     pub fn text(&self, column: &str) -> &str {
-        self.0
-            .get(column)
-            .unwrap_or_else(|| panic!("no column {column:?} in {:?}", self.0))
+        self.0.get(column).unwrap_or_else(|| panic!("no column {column:?} in {:?}", self.0))
     }
 
     pub fn int(&self, column: &str) -> i64 {
         let text = self.text(column);
-        text.parse()
-            .unwrap_or_else(|e| panic!("{column} {text:?} is not an integer ({e}) in {:?}", self.0))
+        text.parse().unwrap_or_else(|e| panic!("{column} {text:?} is not an integer ({e}) in {:?}", self.0))
     }
 
     /// A number, `None` when empty (a rate without a previous sample).
@@ -420,21 +381,12 @@ impl Row {
 /// The header and the rows of a CSV export.
 pub fn parse_csv(text: &str) -> (Vec<String>, Vec<Row>) {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .expect("a CSV header")
-        .iter()
-        .map(String::from)
-        .collect();
+    let header: Vec<String> = reader.headers().expect("a CSV header").iter().map(String::from).collect();
     let rows = reader
         .records()
         .map(|record| {
             let record = record.unwrap_or_else(|e| panic!("bad CSV ({e}):\n{text}"));
-            Row(header
-                .iter()
-                .cloned()
-                .zip(record.iter().map(String::from))
-                .collect())
+            Row(header.iter().cloned().zip(record.iter().map(String::from)).collect())
         })
         .collect();
     (header, rows)
@@ -458,10 +410,7 @@ pub fn latest(rows: &[Row]) -> Vec<&Row> {
 /// `MemTotal` from /proc/meminfo, in bytes.
 pub fn mem_total_bytes() -> i64 {
     let text = fs::read_to_string("/proc/meminfo").expect("reading /proc/meminfo");
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("MemTotal:"))
-        .expect("a MemTotal line");
+    let line = text.lines().find(|l| l.starts_with("MemTotal:")).expect("a MemTotal line");
     let kib: i64 = line
         .trim_start_matches("MemTotal:")
         .trim()
@@ -474,10 +423,7 @@ pub fn mem_total_bytes() -> i64 {
 
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
 }
 
 /// `ms` the way `--at`/`--from`/`--to` take an exact instant: `@SECONDS.mmm`.
