@@ -17,18 +17,21 @@
 # exit, on Ctrl-C and on failure. Root only; takes about two minutes.
 #
 #   sudo scripts/demo-postfix-milter.sh --yes [--force-existing]
-#        [--clients N] [--hold SECONDS]
+#        [--clients N] [--hold SECONDS] [--keep DIR]
+#
+# --keep DIR keeps the recorded database and Postfix's log in DIR, to dig
+# further with flightrec show/export; everything else is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-clients=250 hold=40 yes=0 force=0
+clients=250 hold=40 yes=0 force=0 keep=''
 milter_port=8891
 # What a run changed, kept outside the temporary directory so that a run
 # killed with -9 can be undone by the next one.
 state=/var/lib/flightrec-demo-postfix
 
 usage() {
-    echo "usage: $0 --yes [--force-existing] [--clients N] [--hold SECONDS]" >&2
+    echo "usage: $0 --yes [--force-existing] [--clients N] [--hold SECONDS] [--keep DIR]" >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
@@ -37,7 +40,10 @@ while [ $# -gt 0 ]; do
         --force-existing) force=1; shift ;;
         --clients) [ $# -ge 2 ] || usage; clients=$2; shift 2 ;;
         --hold) [ $# -ge 2 ] || usage; hold=$2; shift 2 ;;
-        -h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        --keep) [ $# -ge 2 ] || usage
+            case "$2" in /*) keep=$2 ;; *) keep=$OLDPWD/$2 ;; esac  # relative to where it was run
+            shift 2 ;;
+        -h|--help) sed -n '2,23s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) usage ;;
     esac
 done
@@ -87,13 +93,17 @@ listening() {
         END { exit !found }' "${files[@]}"
 }
 
-# "queued/backlog" of the listener on 127.0.0.1:25 (LISTEN rows of
-# /proc/net/tcp carry the accept queue in rx_queue and the backlog in tx_queue).
+# "queued/backlog" of the listener on 127.0.0.1:25. Without ss, only the
+# queue: /proc/net/tcp has it (rx_queue of the LISTEN row) but not the backlog.
 queue25() {
+    if command -v ss >/dev/null; then
+        ss -Hltn 'sport = :25' | awk 'NR == 1 { printf "%s/%s", $2, $3 } END { if (NR == 0) printf "none" }'
+        return
+    fi
     local local_addr st queues
     while read -r _ local_addr _ st queues _; do
         if [ "$local_addr" = 0100007F:0019 ] && [ "$st" = 0A ]; then
-            printf '%d/%d' "0x${queues#*:}" "0x${queues%:*}"
+            printf '%d' "0x${queues#*:}"
             return
         fi
     done < /proc/net/tcp
@@ -212,6 +222,10 @@ cleanup() {
     restore_system
     for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
     wait 2>/dev/null
+    if [ -n "$keep" ]; then
+        mkdir -p "$keep" && cp "$work/flightrec.db" "$work/maillog" "$keep/" 2>/dev/null &&
+            echo "kept the database and Postfix's log in $keep"
+    fi
     rm -rf "$work"
     if listening 25 && ! postfix_running; then
         echo "$0: warning: something still listens on port 25" >&2
@@ -401,9 +415,12 @@ recorder=''
 
 echo
 echo "What Postfix logged ($work/maillog):"
-grep -m 1 'reached its process limit' "$work/maillog" || true
 grep -m 1 "can't read SMFIC_OPTNEG" "$work/maillog" || true
-echo "  ... $(grep -c "can't read SMFIC_OPTNEG" "$work/maillog" || true) milter handshake timeouts, $(grep -c 'milter-reject: CONNECT' "$work/maillog" || true) sessions rejected with 451 after them"
+grep -m 1 'milter-reject: CONNECT' "$work/maillog" || true
+echo "  ... $(grep -c "can't read SMFIC_OPTNEG" "$work/maillog" || true) milter handshake timeouts, $(grep -c 'milter-reject: CONNECT' "$work/maillog" || true) sessions answered 451 after them"
+# master warns "has reached its process limit" only for services with stress
+# detection, which it turns off for services that listen on loopback only.
+echo "  (no \"reached its process limit\" warning: Postfix gives that only for services not bound to loopback only)"
 
 echo
 echo "\$ flightrec gaps"
