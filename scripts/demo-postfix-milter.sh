@@ -132,12 +132,26 @@ stop_postfix() {
     for pid in ${master:+"$master"} "${children[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
 }
 
+# Kill process $1 and its children if it still runs something from the
+# directory $2 (so that a recycled process id is left alone).
+kill_ours() {
+    local child
+    [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline" | grep -qF "$2/" || return 0
+    for child in $(pgrep -P "$1"); do kill -9 "$child" 2>/dev/null || true; done
+    kill -9 "$1" 2>/dev/null || true
+}
+
 # Undo what a run recorded in $state: stop the demo Postfix, restore
 # /etc/postfix (and restart the Postfix that ran before) or purge what was
 # installed, and forget the state. Used on exit and, first thing, after a
 # run that was killed before it could clean up.
 restore_system() {
     [ -d "$state" ] || return 0
+    local dir=''
+    [ -f "$state/work" ] && dir=$(cat "$state/work")
+    if [ -f "$state/pids" ] && [ -n "$dir" ]; then
+        while read -r p; do kill_ours "$p" "$dir"; done < "$state/pids"
+    fi
     if [ -f "$state/started" ]; then stop_postfix; fi
     if [ -f "$state/etc-postfix.tar" ]; then
         echo "restoring /etc/postfix from the backup"
@@ -165,6 +179,9 @@ restore_system() {
             getent group "$p" >/dev/null && ! grep -qx "group $p" "$state/present-ids" && groupdel "$p"
         done
     fi
+    # The temporary directory of a run that was killed (the current run's
+    # goes in cleanup, after --keep).
+    case "$dir" in /var/tmp/flightrec-postfix.*) [ "$dir" = "${work:-}" ] || rm -rf "$dir" ;; esac
     rm -rf "$state"
 }
 
@@ -207,20 +224,20 @@ fi
 work=$(mktemp -d /var/tmp/flightrec-postfix.XXXXXX)
 chmod 755 "$work"
 db=$work/flightrec.db
-pids=()
-clients_pid='' recorder=''
+recorder=''
+# Every helper started in the background, by process id, also in $state.
+started() { echo "$1" >> "$state/pids"; }
 
 cleanup() {
     local rc=$?
     trap '' INT TERM
     set +e
-    [ -n "$clients_pid" ] && kill -9 "$clients_pid" 2>/dev/null
     if [ -n "$recorder" ] && kill -0 "$recorder" 2>/dev/null; then
-        kill -TERM "$recorder"; sleep 1; kill -9 "$recorder" 2>/dev/null
+        kill -TERM "$recorder"    # timeout passes it on; the run ends cleanly
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$recorder" 2>/dev/null || break; sleep 0.3; done
     fi
     say "cleaning up"
-    restore_system
-    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
+    restore_system    # kills the helpers, stops Postfix, restores or purges
     wait 2>/dev/null
     if [ -n "$keep" ]; then
         mkdir -p "$keep" && cp "$work/flightrec.db" "$work/maillog" "$keep/" 2>/dev/null &&
@@ -239,6 +256,7 @@ trap 'exit 143' TERM
 
 # --- Record what will change, then change it. -----------------------------
 mkdir -m 700 "$state"
+echo "$work" > "$state/work"
 touch "$state/started"   # restore stops whatever Postfix runs by then
 if [ "$existing" -eq 1 ]; then
     say "backing up /etc/postfix (--force-existing)"
@@ -310,7 +328,8 @@ ln -s "$python" "$work/hung-milter"
 ln -s "$python" "$work/smtp-clients"
 cat > "$work/milter.py" <<'PY'
 # Listens, accepts, never says a word (as a filter wedged on a dead scanner).
-import socket, sys
+import signal, socket, sys
+signal.alarm(int(sys.argv[2]))   # gone by then whatever happens to the script
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1])))
@@ -326,6 +345,7 @@ cat > "$work/clients.py" <<'PY'
 # the session began (or the server hangs up). On SIGTERM, print a summary.
 import os, signal, socket, sys, threading, time
 n, rate, give_up = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+signal.alarm(int(n / rate + give_up + 10))   # gone by then whatever happens
 lock = threading.Lock()
 count = {"started": 0, "connected": 0, "greeted": 0, "rejected": 0, "gave up": 0, "failed": 0}
 greet_after = []
@@ -379,23 +399,24 @@ while True:
 PY
 
 say "starting the hung milter on 127.0.0.1:$milter_port, Postfix, and the recorder"
-"$work/hung-milter" "$work/milter.py" "$milter_port" & pids+=("$!")
+"$work/hung-milter" "$work/milter.py" "$milter_port" $((hold + 150)) & started "$!"
+disown "$!"    # killed with -9 at the end: no "Killed" notice
 sleep 0.5
 postfix start >/dev/null 2>&1 || { cat "$work/maillog" >&2 2>/dev/null; echo "$0: postfix start failed" >&2; exit 1; }
 for _ in $(seq 25); do listening 25 && break; sleep 0.2; done
 listening 25 || { echo "$0: Postfix does not listen on port 25" >&2; exit 1; }
 postfix status 2>&1 || true
 echo "port 25 accept queue: $(queue25) (queued/backlog)"
-"$bin" record --db "$db" --interval 1s \
+timeout $((hold + 60)) "$bin" record --db "$db" --interval 1s \
     --probe "milter:127.0.0.1:$milter_port" --probe smtp:127.0.0.1:25 \
     --probe "tcp:127.0.0.1:$milter_port" 2>"$work/recorder.log" &
-recorder=$!; pids+=("$recorder")
+recorder=$!; started "$recorder"
 echo "recording into $db; letting it settle..."
 sleep 5
 
 say "opening $clients SMTP sessions to 127.0.0.1:25 (25 per second) for ${hold}s"
 "$work/smtp-clients" "$work/clients.py" "$clients" 25 60 > "$work/clients.log" &
-clients_pid=$!; pids+=("$clients_pid")
+clients_pid=$!; started "$clients_pid"
 for t in $(seq "$hold"); do
     sleep 1
     if [ $((t % 5)) -eq 0 ]; then
@@ -404,14 +425,15 @@ for t in $(seq "$hold"); do
     fi
 done
 
-say "stopping the clients and the recorder"
-kill -TERM "$clients_pid" 2>/dev/null || true
-wait "$clients_pid" 2>/dev/null || true
-clients_pid=''
-cat "$work/clients.log"
+# The recorder first, so that its last samples show the incident in full, as
+# on the seed's server, which froze in the middle of it.
+say "stopping the recorder, then the clients"
 kill -TERM "$recorder"
 wait "$recorder" 2>/dev/null || true
 recorder=''
+kill -TERM "$clients_pid" 2>/dev/null || true
+wait "$clients_pid" 2>/dev/null || true
+cat "$work/clients.log"
 
 echo
 echo "What Postfix logged ($work/maillog):"
