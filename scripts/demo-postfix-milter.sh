@@ -147,7 +147,7 @@ kill_ours() {
 # run that was killed before it could clean up.
 restore_system() {
     [ -d "$state" ] || return 0
-    local dir=''
+    local dir='' p
     [ -f "$state/work" ] && dir=$(cat "$state/work")
     if [ -f "$state/pids" ] && [ -n "$dir" ]; then
         while read -r p; do kill_ours "$p" "$dir"; done < "$state/pids"
@@ -157,13 +157,13 @@ restore_system() {
         echo "restoring /etc/postfix from the backup"
         rm -rf /etc/postfix
         tar -C /etc -xpf "$state/etc-postfix.tar"
-        if [ -f "$state/was-running" ]; then
-            echo "starting the Postfix that was running before"
-            postfix start >/dev/null 2>&1 || echo "$0: warning: postfix start failed; check it by hand" >&2
-        fi
+    fi
+    if [ -f "$state/was-running" ]; then
+        echo "starting the Postfix that was running before"
+        postfix start >/dev/null 2>&1 || echo "$0: warning: postfix start failed; check it by hand" >&2
     fi
     if [ -s "$state/packages" ]; then
-        local purge=() p
+        local purge=()
         while read -r p; do installed "$p" && purge+=("$p"); done < "$state/packages"
         if [ ${#purge[@]} -gt 0 ]; then
             echo "purging what this script installed: ${purge[*]}"
@@ -174,10 +174,16 @@ restore_system() {
         if [ -f "$state/absent-files" ]; then
             while read -r p; do rm -f "$p"; done < "$state/absent-files"
         fi
-        getent passwd postfix >/dev/null && ! grep -qx 'user postfix' "$state/present-ids" && userdel postfix
-        for p in postdrop postfix; do
-            getent group "$p" >/dev/null && ! grep -qx "group $p" "$state/present-ids" && groupdel "$p"
-        done
+        if [ -f "$state/present-ids" ]; then
+            getent passwd postfix >/dev/null && ! grep -qx 'user postfix' "$state/present-ids" && userdel postfix
+            for p in postdrop postfix; do
+                getent group "$p" >/dev/null && ! grep -qx "group $p" "$state/present-ids" && groupdel "$p"
+            done
+        fi
+        # The debconf answer this script gave, if the purge did not take it.
+        if [ -f "$state/debconf-was-empty" ] && ! installed postfix; then
+            echo PURGE | debconf-communicate postfix >/dev/null 2>&1 || true
+        fi
     fi
     # The temporary directory of a run that was killed (the current run's
     # goes in cleanup, after --keep).
@@ -260,9 +266,12 @@ echo "$work" > "$state/work"
 touch "$state/started"   # restore stops whatever Postfix runs by then
 if [ "$existing" -eq 1 ]; then
     say "backing up /etc/postfix (--force-existing)"
-    tar -C /etc -cpf "$state/etc-postfix.tar" postfix
-    if postfix_running; then
-        touch "$state/was-running"
+    # Known before anything stops it, so that restore restarts it whenever
+    # this run ends; the backup counts only once it is complete.
+    if postfix_running; then touch "$state/was-running"; fi
+    tar -C /etc -cpf "$state/etc-postfix.tar.part" postfix
+    mv "$state/etc-postfix.tar.part" "$state/etc-postfix.tar"
+    if [ -f "$state/was-running" ]; then
         echo "stopping the running Postfix for the demo"
         stop_postfix
     fi
@@ -271,9 +280,7 @@ else
     if ! apt-cache policy postfix 2>/dev/null | grep -q 'Candidate: [0-9]'; then
         timeout 120 apt-get update -qq
     fi
-    # Exactly the packages apt is about to install, so that exit purges those
-    # and nothing else.
-    apt-get install -s --no-install-recommends postfix | awk '$1 == "Inst" { print $2 }' > "$state/packages"
+    # What the package's maintainer scripts may leave behind, as it was.
     for f in /etc/aliases /etc/aliases.db /etc/mailname; do
         [ -e "$f" ] || echo "$f"
     done > "$state/absent-files"
@@ -281,6 +288,10 @@ else
       getent group postfix >/dev/null && echo 'group postfix'
       getent group postdrop >/dev/null && echo 'group postdrop'
       true; } > "$state/present-ids"
+    [ -n "$(debconf-show postfix 2>/dev/null)" ] || touch "$state/debconf-was-empty"
+    # Exactly the packages apt is about to install, so that exit purges those
+    # and nothing else.
+    apt-get install -s --no-install-recommends postfix | awk '$1 == "Inst" { print $2 }' > "$state/packages"
     echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
     timeout 150 env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --download-only --no-install-recommends postfix >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postfix >"$work/apt.log" 2>&1 ||
