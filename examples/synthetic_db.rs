@@ -45,6 +45,7 @@ fn main() -> Result<()> {
                 hostname: "synthetic".into(),
                 kernel: "6.1.0-synthetic".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
+                pid: 1,
                 interval_ms: interval_s * 1000,
                 start_ms: time_ms,
                 stop_ms: None,

@@ -7,6 +7,9 @@ CREATE TABLE runs (
     hostname TEXT NOT NULL,
     kernel TEXT NOT NULL,
     version TEXT NOT NULL,
+    -- The recorder's own pid, so that findings leave it out (its open
+    -- files follow the number of processes it watches).
+    pid INTEGER NOT NULL,
     interval_ms INTEGER NOT NULL,
     start_ms INTEGER NOT NULL,
     stop_ms INTEGER,

@@ -25,6 +25,8 @@ command -v python3 >/dev/null || { echo "$0: needs python3 for the fake filter a
 work=$(mktemp -d)
 pids=()
 cleanup() {
+    # Disowned first, so that their deaths are not reported as job lines.
+    disown -a 2>/dev/null || true
     for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
     pkill -9 -f "$work/" 2>/dev/null || true
     rm -rf "$work"

@@ -61,6 +61,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
         hostname: host.hostname,
         kernel: host.kernel,
         version: env!("CARGO_PKG_VERSION").to_string(),
+        pid: std::process::id(),
         interval_ms: options.interval.as_millis() as i64,
         start_ms: wall_ms(),
         stop_ms: None,

@@ -116,7 +116,9 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
     let samples = read(store, from_ms, end_ms, Tables { interfaces: false, ..Tables::ALL })?;
     let baseline_from_ms = from_ms - BASELINE_MS;
     let baseline = read(store, baseline_from_ms, from_ms - 1, Tables::NONE)?;
-    let interval_ms = store.runs()?.last().map_or(5000, |r| r.interval_ms).max(1);
+    let runs = store.runs()?;
+    let interval_ms = runs.last().map_or(5000, |r| r.interval_ms).max(1);
+    let recorder_pids: Vec<u32> = runs.iter().map(|r| r.pid).collect();
     // Kernel messages up to the period's end: the last words before a
     // crash, and crash records written as it died, fall inside it.
     let events_to = period.as_ref().and_then(|p| p.end_ms).unwrap_or(end_ms);
@@ -127,6 +129,7 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
         interval_ms,
         period_start_ms: period.as_ref().map(|p| p.start_ms),
         events: &events,
+        recorder_pids: &recorder_pids,
     };
     let findings = analyze::findings(&window);
     let mut headline = headline(period.as_ref(), end_ms, window_ms, now_ms);

@@ -22,6 +22,8 @@ pub struct Window<'a> {
     pub period_start_ms: Option<i64>,
     /// Kernel messages and crash records from the window to the period's end.
     pub events: &'a [crate::store::Event],
+    /// The recorder's own processes: findings leave them out.
+    pub recorder_pids: &'a [u32],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -161,6 +161,7 @@ mod tests {
             hostname: "mail".into(),
             kernel: "6.1".into(),
             version: "0".into(),
+            pid: 1,
             interval_ms: 5000,
             start_ms,
             stop_ms,

@@ -74,6 +74,7 @@ pub struct Run {
     pub hostname: String,
     pub kernel: String,
     pub version: String,
+    pub pid: u32,
     pub interval_ms: i64,
     pub start_ms: i64,
     pub stop_ms: Option<i64>,
@@ -146,14 +147,15 @@ impl Store {
 
     pub fn begin_run(&mut self, run: &Run) -> Result<i64> {
         self.conn.execute(
-            "INSERT INTO runs (boot_id, boot_time_ms, hostname, kernel, version, interval_ms, start_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO runs (boot_id, boot_time_ms, hostname, kernel, version, pid, interval_ms, start_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 run.boot_id,
                 run.boot_time_ms,
                 run.hostname,
                 run.kernel,
                 run.version,
+                run.pid,
                 run.interval_ms,
                 run.start_ms
             ],
@@ -191,7 +193,7 @@ impl Store {
 
     pub fn runs(&self) -> Result<Vec<Run>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, boot_id, boot_time_ms, hostname, kernel, version, interval_ms, start_ms, stop_ms, stop_reason
+            "SELECT id, boot_id, boot_time_ms, hostname, kernel, version, pid, interval_ms, start_ms, stop_ms, stop_reason
              FROM runs ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -202,10 +204,11 @@ impl Store {
                 hostname: r.get(3)?,
                 kernel: r.get(4)?,
                 version: r.get(5)?,
-                interval_ms: r.get(6)?,
-                start_ms: r.get(7)?,
-                stop_ms: r.get(8)?,
-                stop_reason: r.get(9)?,
+                pid: r.get(6)?,
+                interval_ms: r.get(7)?,
+                start_ms: r.get(8)?,
+                stop_ms: r.get(9)?,
+                stop_reason: r.get(10)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -69,6 +69,20 @@ fn process_pileups(w: &Window, found: &mut Vec<Finding>) {
             continue;
         };
         let last = series.last().map_or(rise.to, |(_, v)| *v);
+        // Held at exactly its peak for a while: the mark of a limit.
+        let held =
+            series.iter().skip_while(|(t, _)| *t < rise.to_ms).take_while(|(_, v)| *v == rise.to).count();
+        let held_for = series
+            .iter()
+            .skip_while(|(t, _)| *t < rise.to_ms)
+            .nth(held.saturating_sub(1))
+            .map(|(t, _)| t - rise.to_ms);
+        let plateau = match held_for {
+            Some(ms) if held >= 3 && ms > 0 => {
+                format!(", then held at exactly {:.0} for {} (a limit?)", rise.to, span(ms))
+            }
+            _ => String::new(),
+        };
         found.push(Finding {
             kind: "process_pileup",
             category: Category::Processes,
@@ -81,7 +95,11 @@ fn process_pileups(w: &Window, found: &mut Vec<Finding>) {
                 span(rise.to_ms - rise.from_ms),
                 at(rise.from_ms),
                 at(rise.to_ms),
-                if last < rise.to { format!(", {last:.0} at the end") } else { String::new() }
+                if plateau.is_empty() && last < rise.to {
+                    format!(", {last:.0} at the end")
+                } else {
+                    plateau
+                }
             ),
             first_seen_ms: Some(rise.from_ms),
             values: values([
@@ -179,7 +197,7 @@ fn process_growth(w: &Window, found: &mut Vec<Finding>) {
     let total_mem = last.memory.map_or(0, |m| m.total) as f64;
     let start: HashMap<(u32, u64), &crate::sample::Process> =
         first.processes.iter().flatten().map(|p| (p.key(), p)).collect();
-    for p in last.processes.iter().flatten() {
+    for p in last.processes.iter().flatten().filter(|p| !w.recorder_pids.contains(&p.pid)) {
         let Some(old) = start.get(&p.key()) else { continue };
         let grew = p.rss_bytes.saturating_sub(old.rss_bytes) as f64;
         if total_mem > 0.0 && grew >= 0.1 * total_mem && steady(&with_tables, p.key(), |q| q.rss_bytes as f64)
@@ -284,7 +302,11 @@ fn socket_pileups(w: &Window, found: &mut Vec<Finding>) {
                 "connection_pileup"
             },
             category: Category::Sockets,
-            severity: if rise.to >= 100.0 { Severity::High } else { Severity::Medium },
+            severity: if rise.to >= 100.0 && port < EPHEMERAL_PORTS_FROM {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
             subject,
             summary: format!(
                 "{what} piled up from {:.0} to {:.0} in {} ({} → {})",
@@ -312,7 +334,12 @@ fn socket_states(w: &Window, found: &mut Vec<Finding>) {
         w.samples,
         |s| s.sockets.is_some(),
         |s, counts: &mut HashMap<(u16, String), f64>| {
-            for p in s.sockets.iter().flatten().filter(|p| p.state == "SYN_RECV" || p.state == "CLOSE_WAIT") {
+            for p in s
+                .sockets
+                .iter()
+                .flatten()
+                .filter(|p| matches!(p.state.as_str(), "SYN_RECV" | "SYN_SENT" | "CLOSE_WAIT"))
+            {
                 *counts.entry((p.port, p.state.clone())).or_default() += f64::from(p.count);
             }
         },
@@ -321,10 +348,12 @@ fn socket_states(w: &Window, found: &mut Vec<Finding>) {
         let Some((peak_ms, peak)) = series::max(&series).filter(|(_, v)| *v >= 20.0) else {
             continue;
         };
-        let meaning = if state == "SYN_RECV" {
-            "handshakes not completed: a SYN flood, or a server too slow to accept"
-        } else {
-            "the peer closed and the local program never did: it is stuck or leaking"
+        let meaning = match state.as_str() {
+            "SYN_RECV" => "handshakes not completed: a SYN flood, or a server too slow to accept",
+            "SYN_SENT" => {
+                "connection attempts not answered: the server's accept queue is full, or it is gone"
+            }
+            _ => "the peer closed and the local program never did: it is stuck or leaking",
         };
         found.push(Finding {
             kind: "socket_state_pileup",
@@ -385,7 +414,8 @@ fn stopped_listening(w: &Window, found: &mut Vec<Finding>) {
         return;
     };
     let now = listening(last);
-    let mut gone: Vec<u16> = listening(first).difference(&now).copied().collect();
+    let mut gone: Vec<u16> =
+        listening(first).difference(&now).copied().filter(|&port| port < EPHEMERAL_PORTS_FROM).collect();
     gone.sort_unstable();
     for port in gone {
         let when =
@@ -401,6 +431,11 @@ fn stopped_listening(w: &Window, found: &mut Vec<Finding>) {
         });
     }
 }
+
+/// Where Linux picks client ports by default (net.ipv4.ip_local_port_range):
+/// a listener up there is a program's temporary server, whose coming and
+/// going says little about the machine.
+const EPHEMERAL_PORTS_FROM: u16 = 32768;
 
 /// Filesystems that are read-only by nature always look full.
 const ALWAYS_FULL: [&str; 4] = ["squashfs", "iso9660", "erofs", "udf"];

@@ -19,21 +19,30 @@ pub fn detect(w: &Window, found: &mut Vec<Finding>) {
     for (target, results) in by_target {
         let failed: Vec<&(i64, &ProbeResult)> =
             results.iter().filter(|(_, r)| r.outcome != ProbeOutcome::Ok).collect();
-        let Some(&&(last_ms, last)) = failed.last() else { continue };
-        // The failure that the current run of failures began with.
-        let since = results.iter().rposition(|(_, r)| r.outcome == ProbeOutcome::Ok).map_or(0, |i| i + 1);
-        let streak = &results[since.min(results.len() - 1)..];
-        let since_ms = streak.first().map_or(last_ms, |(t, _)| *t);
-        let hung = last.outcome == ProbeOutcome::Timeout && last.connect_us.is_some();
-        let how = match last.outcome {
-            _ if hung => "accepts connections but does not answer".to_string(),
-            ProbeOutcome::Refused => "refuses connections: nothing listens there".to_string(),
-            ProbeOutcome::Timeout => "does not accept connections within the timeout".to_string(),
-            ProbeOutcome::ProtocolError => format!("answers wrongly ({})", last.detail),
-            ProbeOutcome::NoRoute => "cannot be reached (no route or no such host)".to_string(),
-            ProbeOutcome::Error | ProbeOutcome::Ok => format!("fails: {}", last.detail),
-        };
+        let Some(&&(last_ms, _)) = failed.last() else { continue };
+        // Still failing: describe the current run of failures, from the
+        // last success; recovered: describe every failure in the window.
         let still = results.last().is_some_and(|(_, r)| r.outcome != ProbeOutcome::Ok);
+        let streak = match results.iter().rposition(|(_, r)| r.outcome == ProbeOutcome::Ok) {
+            Some(ok) if still => &results[ok + 1..],
+            _ => &results[..],
+        };
+        let since_ms =
+            streak.iter().find(|(_, r)| r.outcome != ProbeOutcome::Ok).map_or(last_ms, |(t, _)| *t);
+        // Failures may change kind (a server that first accepts and hangs,
+        // then stops accepting): name each, in order.
+        let mut kinds: Vec<(&'static str, usize)> = Vec::new();
+        for (_, r) in streak.iter().filter(|(_, r)| r.outcome != ProbeOutcome::Ok) {
+            let kind = failure(r);
+            match kinds.last_mut() {
+                Some((last_kind, n)) if *last_kind == kind => *n += 1,
+                _ => kinds.push((kind, 1)),
+            }
+        }
+        let hung = streak.iter().any(|(_, r)| failure(r) == HUNG);
+        let how = kinds.iter().map(|(kind, n)| format!("{kind} ({n}×)")).collect::<Vec<_>>().join(", then ");
+        let wrong = streak.iter().rev().find(|(_, r)| r.outcome == ProbeOutcome::ProtocolError);
+        let answer = wrong.map_or(String::new(), |(_, r)| format!(" [{}]", r.detail));
         let ongoing =
             if still { format!(" since {}", at(since_ms)) } else { format!(", last at {}", at(last_ms)) };
         found.push(Finding {
@@ -41,14 +50,35 @@ pub fn detect(w: &Window, found: &mut Vec<Finding>) {
             category: Category::Dependency,
             severity: if failed.len() >= 2 || still { Severity::High } else { Severity::Medium },
             subject: target.to_string(),
-            summary: format!("{target} {how}: {} of {} probes failed{ongoing}", failed.len(), results.len()),
+            summary: format!(
+                "{target} {how}{answer}: {} of {} probes failed{ongoing}",
+                failed.len(),
+                results.len()
+            ),
             first_seen_ms: Some(failed[0].0),
             values: values([
                 ("failed", json!(failed.len())),
+                (
+                    "kinds",
+                    json!(kinds.iter().map(|(k, n)| json!({"kind": k, "count": n})).collect::<Vec<_>>()),
+                ),
                 ("probes", json!(results.len())),
-                ("outcome", json!(last.outcome)),
                 ("since_ms", json!(since_ms)),
             ]),
         });
+    }
+}
+
+const HUNG: &str = "accepted connections but did not answer";
+
+/// What one failed probe says about the dependency.
+fn failure(r: &ProbeResult) -> &'static str {
+    match r.outcome {
+        ProbeOutcome::Timeout if r.connect_us.is_some() => HUNG,
+        ProbeOutcome::Timeout => "did not accept connections within the timeout",
+        ProbeOutcome::Refused => "refused connections: nothing listens there",
+        ProbeOutcome::ProtocolError => "answered wrongly",
+        ProbeOutcome::NoRoute => "could not be reached (no route or no such host)",
+        ProbeOutcome::Error | ProbeOutcome::Ok => "failed",
     }
 }
