@@ -74,7 +74,7 @@ echo
 echo "## flightrec recorder core: cost per sample against the targets"
 echo
 echo "$(bench_conditions)."
-echo "Command: scripts/bench-core.sh $*"
+echo "Command: scripts/bench-core.sh ${*:-(defaults)}"
 echo
 echo "| figure | measured | issue 2 target | | issue 3 target | |"
 echo "|---|---:|---:|---|---:|---|"

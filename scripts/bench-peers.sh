@@ -90,7 +90,7 @@ echo
 echo "## flightrec, atop, sadc and the /proc floor, side by side"
 echo
 echo "$(bench_conditions); $(bench_stagger)."
-echo "Command: scripts/bench-peers.sh $*"
+echo "Command: scripts/bench-peers.sh ${*:-(defaults)}"
 echo
 bench_table_head
 bench_row "atop $(atop -V 2>/dev/null | awk '{print $2; exit}') (\`atop -w FILE $BENCH_INTERVAL\`)" atop 1

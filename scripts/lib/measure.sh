@@ -596,22 +596,27 @@ bench_join() {
 # bench_flightrec_details NAME: what flightrec's file and its own timing
 # say, after it stopped (its WAL then checkpointed into the database).
 bench_flightrec_details() {
-    local name=$1 db t0=${SNAP[t0:ms]} t1=${SNAP[t1:ms]} files row total final wal_t1 db_growth
+    local name=$1 db t0=${SNAP[t0:ms]} t1=${SNAP[t1:ms]} files row total final wal_t1 db_growth page_size
     read -ra files <<<"${REC_FILES[$name]}"
     db=${files[0]}
     row=$(timeout 60 sqlite3 -readonly -separator ' ' "$db" \
         "select count(*), sum(id = key_id), avg(collect_us), max(collect_us) from samples where time_ms > $t0 and time_ms <= $t1")
     total=$(timeout 60 sqlite3 -readonly "$db" "select count(*) from samples")
+    page_size=$(timeout 60 sqlite3 -readonly "$db" "pragma page_size")
     final=$(bench_bytes "$db" "$db-wal")
     wal_t1=$((${SNAP[t1:$name:bytes]} - ${SNAP[t1:$name:first_bytes]}))
     db_growth=$(bench_delta "$name" first_bytes)
     awk -v row="$row" -v total="$total" -v final="$final" -v wal="$wal_t1" -v dbg="$db_growth" \
-        -v wchar="${FIG[$name:wchar]}" 'BEGIN {
+        -v grown="$(bench_delta "$name" bytes)" -v wchar="${FIG[$name:wchar]}" -v page="$page_size" 'BEGIN {
         split(row, r, " ")
         printf "- flightrec in the window: %d samples, %d of them key frames; collect time %.1f ms average, %.1f ms max (its own collect_us, wall clock)\n",
             r[1], r[2], r[3] / 1000, r[4] / 1000
-        printf "- flightrec file: the database alone grew %.2f KB/sample, the WAL was %.0f KB at T1; after the clean stop (WAL checkpointed) the file holds %.2f KB per sample over all %d samples of the run\n",
-            dbg / r[1] / 1000, wal / 1000, final / total / 1000, total
+        printf "- flightrec file: of the %.2f KB/sample stored, the WAL took %.2f and the database %.2f; page size %d, so a WAL frame is %d bytes; WAL %.0f KB at T1\n",
+            grown / r[1] / 1000, (grown - dbg) / r[1] / 1000, dbg / r[1] / 1000, page, page + 24, wal / 1000
+        if (dbg == 0)
+            printf "- flightrec checkpoints: none in the window (the database did not grow): the WAL had not reached SQLite'"'"'s autocheckpoint (1000 pages by default), so the stored figure is WAL frames appended, and the copy of those pages into the database, which a longer run pays in disk writes, is not in the written figure\n"
+        printf "- flightrec after the clean stop (WAL checkpointed into the database): %.2f KB per sample, file size over all %d samples of the run (warm-up, key frames and schema included)\n",
+            final / total / 1000, total
         printf "- flightrec writes: %.2f KB/sample passed to write() (wchar), against the write_bytes above\n", wchar / 1000
     }'
 }
