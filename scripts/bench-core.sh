@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+#
+# scripts/bench-core.sh: the recorder core benchmark of issue 2, flightrec
+# alone. Builds flightrec (release), starts idle and busy processes, records
+# at the interval over the window, and prints CPU, storage, disk writes and
+# memory per sample against the targets of issues 2 and 3, each marked met
+# or not met, and how each figure was measured. The measuring code is
+# scripts/lib/measure.sh, shared with bench-peers.sh. Cleans up after itself.
+
+set -euo pipefail
+# shellcheck source=scripts/lib/measure.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/measure.sh"
+
+USAGE="usage: scripts/bench-core.sh [--procs N] [--minutes M | --seconds S] [--interval 5s]
+                             [--busy N] [--busy-percent P] [--dir DIR] [--keep]
+
+Runs \`flightrec record --interval Is\` with N extra idle processes on the
+machine and measures its CPU, memory, storage and disk writes per sample
+against the targets of issue 2 and issue 3.
+
+  --procs N         extra idle processes (sleep, distinct argv) [500]
+  --busy N          CPU burners (scripts/floor/busy.c) [2]
+  --busy-percent P  duty cycle of each burner, % of one CPU [10]
+  --minutes M       measured window [5]
+  --seconds S       measured window in seconds, for quick runs
+  --interval I      sampling interval, whole seconds [5s]
+  --dir DIR         where the work directory goes (a real disk, not tmpfs,
+                    or write_bytes reads 0) [/var/tmp]
+  --keep            keep the work directory (database, logs)"
+
+bench_parse_args "$USAGE" "$@"
+
+missing=()
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+bench_install "${missing[@]}"
+
+bench_init
+bench_build_flightrec
+bench_build_c
+bench_warn_others
+bench_log "starting $BENCH_PROCS idle processes and $BENCH_BUSY burners"
+bench_spawn_idle "$BENCH_PROCS"
+bench_spawn_busy "$BENCH_BUSY"
+
+T=$BENCH_TMP
+bench_launch_one() {
+    bench_start flightrec flightrec "$T/flightrec.db $T/flightrec.db-wal" \
+        "$FLIGHTREC" record --db "$T/flightrec.db" --interval "${BENCH_INTERVAL}s"
+}
+bench_log "starting flightrec"
+bench_launch flightrec
+BENCH_PROC_COUNT=$(bench_process_count)
+bench_measure
+bench_log "stopping flightrec"
+bench_stop_recorders
+bench_figures flightrec
+
+# row LABEL VALUE UNIT TARGET2 TARGET3: one line of the targets table; a
+# target is a number (the figure must be at most that) or "" for none.
+row() {
+    awk -v label="$1" -v value="$2" -v unit="$3" -v t2="$4" -v t3="$5" 'function verdict(t) {
+        if (t == "") return "| — | "
+        return sprintf("| ≤ %s %s | %s ", t, unit, (value == "nan" ? "not measured" : value + 0 <= t + 0 ? "met" : "**not met**"))
+    }
+    BEGIN {
+        shown = value == "nan" ? "—" : sprintf("%.2f %s", value, unit)
+        printf "| %s | %s %s%s|\n", label, shown, verdict(t2), verdict(t3)
+    }'
+}
+
+f=flightrec
+per_day=$((86400 / BENCH_INTERVAL))
+echo
+echo "## flightrec recorder core: cost per sample against the targets"
+echo
+echo "$(bench_conditions)."
+echo "Command: scripts/bench-core.sh ${*:-(defaults)}"
+echo
+echo "| figure | measured | issue 2 target | | issue 3 target | |"
+echo "|---|---:|---:|---|---:|---|"
+row "CPU per sample" "${FIG[$f:cpu]}" ms 45 22
+row "stored per sample (database + WAL growth)" "$(bench_div "${FIG[$f:stored]}" 1000)" KB 4 1.5
+row "disk written per sample (write_bytes)" "$(bench_div "${FIG[$f:written]}" 1000)" KB "" 16
+row "RSS steady (VmRSS)" "${FIG[$f:rss]}" MiB 16 12
+row "RSS peak (VmHWM)" "${FIG[$f:hwm]}" MiB "" 20
+echo
+awk -v stored="${FIG[$f:stored]}" -v written="${FIG[$f:written]}" -v cpu="${FIG[$f:cpu]}" -v n="$per_day" -v i="$BENCH_INTERVAL" 'BEGIN {
+    printf "Per day at %ss: %.1f MB stored, %.1f MB written to disk, %.0f s of CPU.\n", i, stored * n / 1e6, written * n / 1e6, cpu * n / 1000
+}'
+echo
+echo "How each figure was measured:"
+echo
+bench_method
+bench_samples_line flightrec
+bench_sched_line flightrec
+bench_flightrec_details flightrec
+bench_machine_line
