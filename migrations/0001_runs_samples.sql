@@ -73,8 +73,3 @@ CREATE TABLE events (
     detail TEXT NOT NULL
 );
 CREATE INDEX events_by_time ON events(time_ms);
-
--- Always empty: a filler row written and deleted in one transaction leaves
--- its pages free inside the file, as the disk-full reserve (see
--- src/store/retention.rs).
-CREATE TABLE reserve (filler BLOB);

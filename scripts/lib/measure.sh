@@ -357,6 +357,15 @@ bench_bytes() {
     echo "$total"
 }
 
+# Bytes in the pages of an SQLite database that hold data, as a reader sees
+# it (the WAL included): what the database really grew by, whether or not a
+# checkpoint fell in the window and however much room is reserved ahead.
+bench_used_bytes() {
+    timeout 60 sqlite3 -readonly "$1" \
+        "select (p.page_count - f.freelist_count) * s.page_size from pragma_page_count p, pragma_freelist_count f, pragma_page_size s" \
+        2>/dev/null || echo 0
+}
+
 # Busy and total ticks of the whole machine, from /proc/stat.
 bench_machine() {
     local _cpu user nice system idle iowait irq softirq steal _rest
@@ -382,6 +391,12 @@ bench_snapshot() {
         read -ra files <<<"${REC_FILES[$name]}"
         SNAP[$tag:$name:bytes]=$(bench_bytes "${files[@]}")
         SNAP[$tag:$name:first_bytes]=$(bench_bytes "${files[0]-}")
+        # flightrec reserves disk ahead and checkpoints in steps: its files'
+        # sizes say little per sample, the pages in use say what it stored.
+        if [[ $name == flightrec ]]; then
+            SNAP[$tag:$name:file_bytes]=${SNAP[$tag:$name:bytes]}
+            SNAP[$tag:$name:bytes]=$(bench_used_bytes "${files[0]}")
+        fi
     done
     for pid in "${BUSY_PIDS[@]}"; do
         busy=$((busy + $(bench_cpu_ticks "$pid")))
@@ -568,7 +583,7 @@ bench_stagger() {
 # How each figure was measured, one line each, for the recorders running.
 bench_method() {
     local kinds=" ${REC_KIND[*]} " sources=() files=()
-    [[ $kinds == *" flightrec "* ]] && sources+=("flightrec samples.time_ms (sqlite3)") && files+=("flightrec: database + -wal")
+    [[ $kinds == *" flightrec "* ]] && sources+=("flightrec samples.time_ms (sqlite3)") && files+=("flightrec: pages in use")
     [[ $kinds == *" atop "* ]] && sources+=("atop \`atop -r FILE -P CPU\`") && files+=("atop: its -w file")
     [[ $kinds == *" sadc "* ]] && sources+=("sadc \`sadf -U\`") && files+=("sadc: its data file")
     [[ $kinds == *" floor "* ]] && sources+=("floor its tick log")
@@ -603,19 +618,16 @@ bench_flightrec_details() {
         "select count(*), sum(id = key_id), avg(collect_us), max(collect_us) from samples where time_ms > $t0 and time_ms <= $t1")
     total=$(timeout 60 sqlite3 -readonly "$db" "select count(*) from samples")
     page_size=$(timeout 60 sqlite3 -readonly "$db" "pragma page_size")
-    final=$(bench_bytes "$db" "$db-wal")
-    wal_t1=$((${SNAP[t1:$name:bytes]} - ${SNAP[t1:$name:first_bytes]}))
-    db_growth=$(bench_delta "$name" first_bytes)
-    awk -v row="$row" -v total="$total" -v final="$final" -v wal="$wal_t1" -v dbg="$db_growth" \
-        -v grown="$(bench_delta "$name" bytes)" -v wchar="${FIG[$name:wchar]}" -v page="$page_size" 'BEGIN {
+    final=$(bench_used_bytes "$db")
+    wal_t1=$((${SNAP[t1:$name:file_bytes]} - ${SNAP[t1:$name:first_bytes]}))
+    awk -v row="$row" -v total="$total" -v final="$final" -v wal="$wal_t1" \
+        -v files="$(bench_delta "$name" file_bytes)" -v wchar="${FIG[$name:wchar]}" -v page="$page_size" 'BEGIN {
         split(row, r, " ")
         printf "- flightrec in the window: %d samples, %d of them key frames; collect time %.1f ms average, %.1f ms max (its own collect_us, wall clock)\n",
             r[1], r[2], r[3] / 1000, r[4] / 1000
-        printf "- flightrec file: of the %.2f KB/sample stored, the WAL took %.2f and the database %.2f; page size %d, so a WAL frame is %d bytes; WAL %.0f KB at T1\n",
-            grown / r[1] / 1000, (grown - dbg) / r[1] / 1000, dbg / r[1] / 1000, page, page + 24, wal / 1000
-        if (dbg == 0)
-            printf "- flightrec checkpoints: none in the window (the database did not grow): the WAL had not reached SQLite'"'"'s autocheckpoint (1000 pages by default), so the stored figure is WAL frames appended, and the copy of those pages into the database, which a longer run pays in disk writes, is not in the written figure\n"
-        printf "- flightrec after the clean stop (WAL checkpointed into the database): %.2f KB per sample, file size over all %d samples of the run (warm-up, key frames and schema included)\n",
+        printf "- flightrec stored: growth of the pages in use (page_count - freelist_count, read through the WAL, page size %d); its files (database + WAL sizes) grew %.2f KB/sample in the window, WAL %.0f KB at T1: the WAL fills and is copied into the database every 400 pages, and disk space is reserved ahead (--reserve)\n",
+            page, files / r[1] / 1000, wal / 1000
+        printf "- flightrec after the clean stop: %.2f KB per sample in use over all %d samples of the run (warm-up, key frames and schema included)\n",
             final / total / 1000, total
         printf "- flightrec writes: %.2f KB/sample passed to write() (wchar), against the write_bytes above\n", wchar / 1000
     }'

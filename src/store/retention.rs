@@ -4,17 +4,19 @@
 //!   the file holds more than `--max-size` less the reserve, are deleted a
 //!   segment at a time (a key frame and the deltas after it), so every
 //!   remaining frame chain still starts at its key frame.
-//! - Reserve: free pages kept inside the file (`--reserve`). SQLite reuses
-//!   free pages before it grows the file, so when the filesystem is full,
-//!   commits go on into the reserve.
+//! - Reserve: disk blocks allocated for the file past its end (and the
+//!   WAL's), plus free pages inside it (`--reserve`). When the filesystem is
+//!   full, the file still grows into blocks that are already its own, and
+//!   SQLite reuses free pages before it grows the file at all.
 //! - Room on a full disk: when even the reserve is gone, the oldest process
 //!   tables (the bulk of the file) are dropped before any system scalar.
 //!
 //! Each step is one short transaction, called by the writer between
 //! commits: it never delays a tick.
 
-use super::Store;
+use super::{Store, WAL_SIZE_LIMIT};
 use anyhow::Result;
+use nix::fcntl::{FallocateFlags, fallocate};
 use rusqlite::OptionalExtension;
 use std::time::Duration;
 
@@ -102,20 +104,25 @@ impl Store {
         Ok(next.map(|(id, time)| (first, id, time)))
     }
 
-    /// Grows the free pages to `reserve` bytes, by writing a filler row and
-    /// deleting it in one transaction: its pages stay in the file, free.
-    /// Fails harmlessly (nothing changes) when the disk has no room.
+    /// Keeps `reserve` bytes of disk ready for the file to grow into: free
+    /// pages inside it, plus blocks allocated past its end (fallocate with
+    /// KEEP_SIZE: reserved on disk, nothing written, the size unchanged).
+    /// Also makes sure the WAL can grow to its limit. On a full disk this
+    /// quietly does nothing: that is what the reserve is for.
     pub fn top_up_reserve(&mut self, reserve: u64) -> Result<()> {
-        let missing = reserve.saturating_sub(self.free_bytes()?);
-        // Small shortfalls are not worth a write: top up in large steps.
+        let Some(files) = &self.reserve_files else { return Ok(()) };
+        let db = nix::sys::stat::fstat(&files.db)?;
+        let size = db.st_size as u64;
+        let ahead = (db.st_blocks as u64 * 512).saturating_sub(size);
+        let free = self.free_bytes()?;
+        let missing = reserve.saturating_sub(free + ahead);
+        // Small shortfalls are not worth a call: top up in large steps.
         if missing < reserve / 4 {
             return Ok(());
         }
-        let tx = self.conn.transaction()?;
-        tx.execute("INSERT INTO reserve (filler) VALUES (zeroblob(?1))", [missing as i64])?;
-        tx.execute("DELETE FROM reserve", [])?;
-        tx.commit()?;
-        Ok(())
+        let want = reserve.saturating_sub(free);
+        allocate(&files.db, size, want)?;
+        allocate(&files.wal, 0, WAL_SIZE_LIMIT as u64)
     }
 
     /// Makes room when the disk is full and the reserve is spent: drops the
@@ -149,5 +156,13 @@ impl Store {
             [key.min(first), end],
         )?;
         Ok(true)
+    }
+}
+
+/// Reserves `len` bytes from `offset` without changing the file's size.
+fn allocate(file: &std::fs::File, offset: u64, len: u64) -> Result<()> {
+    match fallocate(file, FallocateFlags::FALLOC_FL_KEEP_SIZE, offset as i64, len as i64) {
+        Ok(()) | Err(nix::Error::ENOSPC) => Ok(()),
+        Err(err) => Err(anyhow::anyhow!("reserving disk space with fallocate: {err}")),
     }
 }
