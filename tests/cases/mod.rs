@@ -3,6 +3,7 @@
 mod bad_input;
 mod durability;
 mod export;
+mod garbage;
 mod processes;
 mod record;
 mod show;

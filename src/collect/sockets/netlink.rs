@@ -207,6 +207,14 @@ fn i32_at(buf: &[u8], at: usize) -> i32 {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// A reply is kernel memory, but a damaged one must be an error.
+        #[test]
+        fn any_reply_bytes_are_a_value_or_an_error(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = parse_reply(&bytes, 1, &mut |_| {});
+        }
+    }
+
     fn message(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
         let len = NLMSG_HDRLEN + payload.len();
         let mut msg = Vec::new();

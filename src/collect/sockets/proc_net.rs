@@ -83,6 +83,13 @@ fn port(address: &str) -> Result<u16> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_a_value_or_an_error(text in "\\PC{0,300}") {
+            let _ = parse(&text, |_| {});
+        }
+    }
+
     fn parse_one(line: &str) -> Result<Vec<Socket>> {
         let mut sockets = Vec::new();
         parse(line, |socket| sockets.push(socket))?;

@@ -229,6 +229,16 @@ fn syslog_prefix_len(line: &[u8]) -> usize {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Log files hold anything, including broken UTF-8.
+        #[test]
+        fn any_line_masks_without_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let mut out = Vec::new();
+            mask(&bytes, &mut out);
+            let _ = utf8_floor(&bytes, bytes.len() / 2);
+        }
+    }
+
     fn template(line: &str) -> String {
         let mut out = Vec::new();
         mask(line.as_bytes(), &mut out);
