@@ -37,190 +37,155 @@ pub fn export(
     out: Box<dyn Write + '_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
-    if what == What::Events {
-        let mut w = RowWriter::new(EVENTS, format, out)?;
-        for event in store.events_between(from_ms, to_ms)? {
-            w.row(EVENTS, &event)?;
-        }
-        return Ok(w.finish()?);
-    }
     // An empty range still gives a valid export: the header alone.
-    let (first, last) = store.ids_between(from_ms, to_ms)?.unwrap_or((1, 0));
-    let tables = match what {
-        What::System => Tables::NONE,
-        What::Processes => Tables { processes: true, ..Tables::NONE },
-        What::Sockets => Tables { sockets: true, ..Tables::NONE },
-        What::Filesystems => Tables { filesystems: true, ..Tables::NONE },
-        What::Disks => Tables { disks: true, ..Tables::NONE },
-        What::Net => Tables { interfaces: true, ..Tables::NONE },
-        What::Probes => Tables { probes: true, ..Tables::NONE },
-        What::Dirs => Tables { watched_dirs: true, ..Tables::NONE },
-        What::Logs => Tables { watched_logs: true, ..Tables::NONE },
-        What::Events => Tables::NONE,
-    };
+    let ids = store.ids_between(from_ms, to_ms)?.unwrap_or((1, 0));
+    let stream = Stream { store, ids, format, out, progress };
     let ticks = rates::ticks_per_second();
-    let mut rows = 0u64;
-    let mut prev: Option<Stored> = None;
     match what {
-        What::System => {
-            let mut w = RowWriter::new(SYSTEM, format, out)?;
-            store.for_each_sample(first, last, tables, |cur| {
-                w.row(SYSTEM, &SystemRow::new(same_run(&prev, &cur), &cur))?;
-                rows += 1;
-                progress(rows);
-                prev = Some(cur);
-                Ok(())
-            })?;
-            w.finish()?;
+        What::Events => {
+            let mut w = RowWriter::new(EVENTS, format, stream.out)?;
+            for event in store.events_between(from_ms, to_ms)? {
+                w.row(EVENTS, &event)?;
+            }
+            Ok(w.finish()?)
         }
-        What::Processes => {
-            let mut w = RowWriter::new(PROCESSES, format, out)?;
-            store.for_each_sample(first, last, tables, |cur| {
-                let time_ms = cur.sample.time_ms;
-                for (process, rates) in rates::process_table(same_run(&prev, &cur), &cur.sample, ticks) {
-                    w.row(PROCESSES, &ProcessRow { time_ms, process: process.clone(), rates })?;
-                    rows += 1;
-                }
-                progress(rows);
-                prev = Some(cur);
-                Ok(())
-            })?;
-            w.finish()?;
-        }
-        What::Sockets => {
-            let mut w = RowWriter::new(SOCKETS, format, out)?;
-            store.for_each_sample(first, last, tables, |cur| {
-                for sockets in cur.sample.sockets.iter().flatten() {
-                    w.row(SOCKETS, &(cur.sample.time_ms, sockets.clone()))?;
-                    rows += 1;
-                }
-                progress(rows);
-                Ok(())
-            })?;
-            w.finish()?;
-        }
+        What::System => stream.rows(Tables::NONE, SYSTEM, |prev, cur| vec![SystemRow::new(prev, cur)]),
+        What::Processes => stream.rows(Tables { processes: true, ..Tables::NONE }, PROCESSES, |prev, cur| {
+            let time_ms = cur.sample.time_ms;
+            let table = rates::process_table(prev, &cur.sample, ticks);
+            table.into_iter().map(|(p, rates)| ProcessRow { time_ms, process: p.clone(), rates }).collect()
+        }),
+        What::Sockets => stream.rows(Tables { sockets: true, ..Tables::NONE }, SOCKETS, |_, cur| {
+            stamped(cur, &cur.sample.sockets)
+        }),
         What::Filesystems => {
-            let mut w = RowWriter::new(FILESYSTEMS, format, out)?;
-            store.for_each_sample(first, last, tables, |cur| {
-                for fs in cur.sample.filesystems.iter().flatten() {
-                    w.row(FILESYSTEMS, &(cur.sample.time_ms, fs.clone()))?;
-                    rows += 1;
-                }
-                progress(rows);
-                Ok(())
-            })?;
-            w.finish()?;
+            stream.rows(Tables { filesystems: true, ..Tables::NONE }, FILESYSTEMS, |_, cur| {
+                stamped(cur, &cur.sample.filesystems)
+            })
         }
-        What::Events => {} // written above: events are not samples
-        What::Dirs => {
-            let mut w = RowWriter::new(DIRS, format, out)?;
-            store.for_each_sample(first, last, tables, |cur| {
-                for dir in cur.sample.watched_dirs.iter().flatten() {
-                    w.row(DIRS, &(cur.sample.time_ms, dir.clone()))?;
-                    rows += 1;
-                }
-                progress(rows);
-                Ok(())
-            })?;
-            w.finish()?;
-        }
-        What::Logs => {
-            let mut w = RowWriter::new(LOGS, format, out)?;
-            store.for_each_sample(first, last, tables, |cur| {
-                let before = same_run(&prev, &cur);
-                let seconds = before.and_then(|p| rates::elapsed_s(p, &cur.sample));
-                for log in cur.sample.watched_logs.iter().flatten() {
-                    let old =
-                        before.and_then(|p| p.watched_logs.as_ref()?.iter().find(|l| l.path == log.path));
-                    let rate = |get: fn(&WatchedLog) -> u64| {
-                        old.zip(seconds).and_then(|(old, s)| rates::per_second(get(old), get(log), s))
-                    };
-                    let row = LogRow {
-                        time_ms: cur.sample.time_ms,
-                        log: log.clone(),
-                        bytes_per_s: rate(|l| l.bytes_written),
-                        lines_per_s: rate(|l| l.lines_written),
-                        template: None,
-                    };
-                    // One row per template, or one without when the log was quiet.
-                    if log.templates.is_empty() {
-                        w.row(LOGS, &row)?;
-                        rows += 1;
-                    }
-                    for template in &log.templates {
-                        w.row(LOGS, &LogRow { template: Some(template.clone()), ..row.clone() })?;
-                        rows += 1;
-                    }
-                }
-                progress(rows);
-                prev = Some(cur);
-                Ok(())
-            })?;
-            w.finish()?;
-        }
-        What::Probes => {
-            let mut w = RowWriter::new(PROBES, format, out)?;
-            store.for_each_sample(first, last, tables, |cur| {
-                for probe in cur.sample.probes.iter().flatten() {
-                    w.row(PROBES, &(cur.sample.time_ms, probe.clone()))?;
-                    rows += 1;
-                }
-                progress(rows);
-                Ok(())
-            })?;
-            w.finish()?;
-        }
-        What::Disks => {
-            let mut w = RowWriter::new(DISKS, format, out)?;
-            store.for_each_sample(first, last, tables, |cur| {
-                let before = same_run(&prev, &cur);
-                let seconds = before.and_then(|p| rates::elapsed_s(p, &cur.sample));
-                for disk in cur.sample.disks.iter().flatten() {
-                    let old = before.and_then(|p| p.disks.as_ref()?.iter().find(|d| d.name == disk.name));
-                    let rates = old.zip(seconds).and_then(|(old, s)| rates::disk_rates(old, disk, s));
-                    let name = disk.name.clone();
-                    w.row(
-                        DISKS,
-                        &DiskRow { time_ms: cur.sample.time_ms, name, in_flight: disk.in_flight, rates },
-                    )?;
-                    rows += 1;
-                }
-                progress(rows);
-                prev = Some(cur);
-                Ok(())
-            })?;
-            w.finish()?;
-        }
-        What::Net => {
-            let mut w = RowWriter::new(NET, format, out)?;
-            store.for_each_sample(first, last, tables, |cur| {
-                let before = same_run(&prev, &cur);
-                let seconds = before.and_then(|p| rates::elapsed_s(p, &cur.sample));
-                for nic in cur.sample.interfaces.iter().flatten() {
-                    let old = before.and_then(|p| p.interfaces.as_ref()?.iter().find(|i| i.name == nic.name));
-                    let rates = old.zip(seconds).and_then(|(old, s)| rates::interface_rates(old, nic, s));
-                    let name = nic.name.clone();
-                    w.row(NET, &NetRow { time_ms: cur.sample.time_ms, name, rates, totals: None })?;
-                    rows += 1;
-                }
-                if let Some(totals) = &cur.sample.net {
-                    let old = before.and_then(|p| p.net.as_ref());
-                    let rates = old.zip(seconds).and_then(|(old, s)| {
-                        rates::interface_rates(&old.as_interface(), &totals.as_interface(), s)
-                    });
-                    let tcp = old.zip(seconds).map(|(old, s)| TcpRates::new(old, totals, s));
-                    let totals = Some((*totals, tcp));
-                    w.row(NET, &NetRow { time_ms: cur.sample.time_ms, name: "total".into(), rates, totals })?;
-                    rows += 1;
-                }
-                progress(rows);
-                prev = Some(cur);
-                Ok(())
-            })?;
-            w.finish()?;
-        }
+        What::Probes => stream
+            .rows(Tables { probes: true, ..Tables::NONE }, PROBES, |_, cur| stamped(cur, &cur.sample.probes)),
+        What::Dirs => stream.rows(Tables { watched_dirs: true, ..Tables::NONE }, DIRS, |_, cur| {
+            stamped(cur, &cur.sample.watched_dirs)
+        }),
+        What::Disks => stream.rows(Tables { disks: true, ..Tables::NONE }, DISKS, disk_rows),
+        What::Net => stream.rows(Tables { interfaces: true, ..Tables::NONE }, NET, net_rows),
+        What::Logs => stream.rows(Tables { watched_logs: true, ..Tables::NONE }, LOGS, log_rows),
     }
-    Ok(())
+}
+
+/// Writes rows sample by sample, in constant memory.
+struct Stream<'a, 'p> {
+    store: &'a Store,
+    ids: (i64, i64),
+    format: Format,
+    out: Box<dyn Write + 'a>,
+    progress: &'p mut dyn FnMut(u64),
+}
+
+impl Stream<'_, '_> {
+    /// `rows_of(previous sample of the same run, sample)` gives a sample's rows.
+    fn rows<T>(
+        self,
+        tables: Tables,
+        fields: &[Field<T>],
+        mut rows_of: impl FnMut(Option<&Sample>, &Stored) -> Vec<T>,
+    ) -> Result<()> {
+        let mut w = RowWriter::new(fields, self.format, self.out)?;
+        let mut prev: Option<Stored> = None;
+        let mut written = 0u64;
+        let progress = self.progress;
+        self.store.for_each_sample(self.ids.0, self.ids.1, tables, |cur| {
+            for row in rows_of(same_run(&prev, &cur), &cur) {
+                w.row(fields, &row)?;
+                written += 1;
+            }
+            progress(written);
+            prev = Some(cur);
+            Ok(())
+        })?;
+        Ok(w.finish()?)
+    }
+}
+
+/// A table's rows, each with the sample's time.
+fn stamped<T: Clone>(cur: &Stored, table: &Option<Vec<T>>) -> Vec<(i64, T)> {
+    table.iter().flatten().map(|row| (cur.sample.time_ms, row.clone())).collect()
+}
+
+/// The entry of `cur`'s table that matches `row` in the previous sample,
+/// with the seconds between the two: what a rate needs.
+fn before<'a, T>(
+    prev: Option<&'a Sample>,
+    cur: &Sample,
+    table: fn(&Sample) -> Option<&Vec<T>>,
+    same: impl Fn(&T) -> bool,
+) -> Option<(&'a T, f64)> {
+    let prev = prev?;
+    let old = table(prev)?.iter().find(|t| same(t))?;
+    Some((old, rates::elapsed_s(prev, cur)?))
+}
+
+fn disk_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<DiskRow> {
+    let s = &cur.sample;
+    s.disks
+        .iter()
+        .flatten()
+        .map(|disk| {
+            let old = before(prev, s, |s| s.disks.as_ref(), |d| d.name == disk.name);
+            let rates = old.and_then(|(old, seconds)| rates::disk_rates(old, disk, seconds));
+            DiskRow { time_ms: s.time_ms, name: disk.name.clone(), in_flight: disk.in_flight, rates }
+        })
+        .collect()
+}
+
+/// One row per interface, then the machine's totals with its TCP counters.
+fn net_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<NetRow> {
+    let s = &cur.sample;
+    let mut rows: Vec<NetRow> = s
+        .interfaces
+        .iter()
+        .flatten()
+        .map(|nic| {
+            let old = before(prev, s, |s| s.interfaces.as_ref(), |i| i.name == nic.name);
+            let rates = old.and_then(|(old, seconds)| rates::interface_rates(old, nic, seconds));
+            NetRow { time_ms: s.time_ms, name: nic.name.clone(), rates, totals: None }
+        })
+        .collect();
+    if let Some(totals) = &s.net {
+        let old = prev.and_then(|p| p.net.as_ref()).zip(prev.and_then(|p| rates::elapsed_s(p, s)));
+        let rates = old.and_then(|(old, seconds)| {
+            rates::interface_rates(&old.as_interface(), &totals.as_interface(), seconds)
+        });
+        let tcp = old.map(|(old, seconds)| TcpRates::new(old, totals, seconds));
+        rows.push(NetRow { time_ms: s.time_ms, name: "total".into(), rates, totals: Some((*totals, tcp)) });
+    }
+    rows
+}
+
+/// One row per template of each watched log, or one without when the log
+/// was quiet.
+fn log_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<LogRow> {
+    let s = &cur.sample;
+    let mut rows = Vec::new();
+    for log in s.watched_logs.iter().flatten() {
+        let old = before(prev, s, |s| s.watched_logs.as_ref(), |l| l.path == log.path);
+        let rate = |get: fn(&WatchedLog) -> u64| {
+            old.and_then(|(old, seconds)| rates::per_second(get(old), get(log), seconds))
+        };
+        let row = LogRow {
+            time_ms: s.time_ms,
+            log: log.clone(),
+            bytes_per_s: rate(|l| l.bytes_written),
+            lines_per_s: rate(|l| l.lines_written),
+            template: None,
+        };
+        if log.templates.is_empty() {
+            rows.push(row.clone());
+        }
+        rows.extend(log.templates.iter().map(|t| LogRow { template: Some(t.clone()), ..row.clone() }));
+    }
+    rows
 }
 
 /// The previous sample, if it belongs to the same run (rates across a
