@@ -1,9 +1,11 @@
-//! One module per concern of `flightrec record`, `show` and `export`.
+//! One module per concern of `flightrec record`, `show`, `export`, `gaps`
+//! and `report`.
 
 mod bad_input;
 mod durability;
 mod export;
 mod processes;
 mod record;
+mod report;
 mod show;
 mod sockets;
