@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod durability;
+mod evidence;
 mod export;
 mod processes;
 mod record;
