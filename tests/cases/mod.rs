@@ -5,6 +5,7 @@ mod bad_input;
 mod durability;
 mod evidence;
 mod export;
+mod listen_queue;
 mod processes;
 mod record;
 mod report;
