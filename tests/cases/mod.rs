@@ -1,10 +1,14 @@
-//! One module per concern of `flightrec record`, `show` and `export`.
+//! One module per concern of `flightrec record`, `show`, `export`, `gaps`
+//! and `report`.
 
 mod bad_input;
 mod durability;
+mod evidence;
 mod export;
 mod garbage;
+mod listen_queue;
 mod processes;
 mod record;
+mod report;
 mod show;
 mod sockets;

@@ -99,14 +99,6 @@ impl Drop for Guard {
     }
 }
 
-/// Sends `signal` to a child that has not been reaped yet (so its pid
-/// cannot have been reused).
-pub fn signal(child: &mut Child, signal: Signal) {
-    if let Ok(None) = child.try_wait() {
-        let _ = kill(Pid::from_raw(child.id() as i32), signal);
-    }
-}
-
 /// Waits for a child to exit; kills it and fails the test after `PATIENCE`.
 pub fn wait_with_deadline(child: &mut Child, what: &str) -> ExitStatus {
     wait_within(PATIENCE, child, what)
@@ -135,31 +127,83 @@ pub fn wait_within(patience: Duration, child: &mut Child, what: &str) -> ExitSta
 /// machine shared with builds and the other tests it would otherwise tick
 /// seconds late and make every wait here long.
 pub struct Recorder {
+    /// `nice` exec'ing the recorder, or `unshare` running it.
     child: Child,
+    /// The recorder's own pid, as this test sees it.
+    pid: u32,
     db: PathBuf,
     log: PathBuf,
     run_id: Option<i64>,
 }
 
+/// `unshare` options for a recorder alone in its own PID and network
+/// namespaces, with its own /proc: it sees no process but itself and no
+/// socket of anyone else, while memory, load, disks and mounts stay the
+/// machine's. Killed with `unshare` (`--kill-child`) if the test is.
+const ISOLATED: &[&str] = &["unshare", "--pid", "--fork", "--mount-proc", "--net", "--kill-child=SIGKILL"];
+
 impl Recorder {
     pub fn start(dir: &TempDir, db: &Path) -> Recorder {
+        Self::start_with(dir, db, &[])
+    }
+
+    /// With more arguments for `record`: `--probe`, `--watch-dir`,
+    /// `--watch-log`, `--config`.
+    pub fn start_with(dir: &TempDir, db: &Path, extra: &[&str]) -> Recorder {
+        Self::spawn(dir, db, &[], extra)
+    }
+
+    /// Alone in its own PID and network namespaces (see `ISOLATED`): what it
+    /// records of processes and sockets can only be its own.
+    pub fn start_isolated(dir: &TempDir, db: &Path) -> Recorder {
+        let mut recorder = Self::spawn(dir, db, ISOLATED, &[]);
+        let outer = recorder.child.id();
+        // `unshare` forks the recorder (`nice` execs it, keeping the pid).
+        let children = format!("/proc/{outer}/task/{outer}/children");
+        recorder.pid = eventually("unshare to start the recorder", || {
+            recorder.check_alive();
+            let text = fs::read_to_string(&children).map_err(|e| format!("{children}: {e}"))?;
+            text.split_whitespace().next().and_then(|pid| pid.parse().ok()).ok_or(text)
+        });
+        recorder
+    }
+
+    fn spawn(dir: &TempDir, db: &Path, wrapper: &[&str], extra: &[&str]) -> Recorder {
         let log = dir.join(&format!("recorder-{}.log", unique()));
         let stderr = File::create(&log).expect("creating the recorder's log");
-        let child = Command::new("nice")
+        let mut command = match wrapper.split_first() {
+            Some((program, options)) => {
+                let mut command = Command::new(program);
+                command.args(options).arg("nice");
+                command
+            }
+            None => Command::new("nice"),
+        };
+        let child = command
             .args(["-n", "-10", BIN, "record"])
             .arg("--db")
             .arg(db)
             .args(["--interval", "200ms"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
             .expect("starting flightrec record");
-        Recorder { child, db: db.into(), log, run_id: None }
+        let pid = child.id();
+        Recorder { child, pid, db: db.into(), log, run_id: None }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
+    }
+
+    /// Sends `how` to the recorder (SIGSTOP, SIGCONT, ...) while it runs
+    /// (its pid cannot have been reused: it is a child of ours, or of an
+    /// `unshare` that is a child of ours and exits with it).
+    pub fn signal(&mut self, how: Signal) {
+        self.check_alive();
+        let _ = kill(Pid::from_raw(self.pid as i32), how);
     }
 
     /// What the recorder wrote on stderr so far.
@@ -211,16 +255,14 @@ impl Recorder {
 
     /// Stops the recorder with `how` (SIGTERM or SIGINT); it must exit 0.
     pub fn stop_with(&mut self, how: Signal) {
-        self.check_alive();
-        signal(&mut self.child, how);
+        self.signal(how);
         let status = wait_with_deadline(&mut self.child, "the recorder");
         assert!(status.success(), "the recorder exited with {status} on {how}; its stderr:\n{}", self.log());
     }
 
     /// Kills the recorder the hard way and reaps it.
     pub fn kill9(&mut self) {
-        self.check_alive();
-        signal(&mut self.child, Signal::SIGKILL);
+        self.signal(Signal::SIGKILL);
         let status = wait_with_deadline(&mut self.child, "the killed recorder");
         assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status}");
     }
@@ -429,4 +471,52 @@ pub fn now_ms() -> i64 {
 /// `ms` the way `--at`/`--from`/`--to` take an exact instant: `@SECONDS.mmm`.
 pub fn at_ms(ms: i64) -> String {
     format!("@{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+}
+
+/// `flightrec report --format json [EXTRA...]`, parsed; must succeed.
+pub fn report_json(db: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["report", "--db", path_str(db), "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = flightrec(&args).ok();
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{out}"))
+}
+
+/// The report on the window ending now: what the recording just showed,
+/// whatever period (a stall of a busy machine) `report` would otherwise
+/// pick by itself.
+pub fn report_now(db: &Path) -> serde_json::Value {
+    report_json(db, &["--at", "now"])
+}
+
+/// `flightrec gaps --format json`: the periods, newest first.
+pub fn gaps_json(db: &Path) -> Vec<serde_json::Value> {
+    let out = flightrec(&["gaps", "--db", path_str(db), "--format", "json"]).ok();
+    let periods: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("gaps is not JSON ({e}):\n{out}"));
+    periods.as_array().unwrap_or_else(|| panic!("gaps is not a list:\n{out}")).clone()
+}
+
+/// The findings of a report, each as "severity kind [subject]: summary",
+/// for failure messages.
+pub fn list_findings(report: &serde_json::Value) -> String {
+    let lines: Vec<String> = report["findings"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|f| format!("{} {} [{}]: {}", f["severity"], f["kind"], f["subject"], f["summary"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    if lines.is_empty() { "no findings".into() } else { lines.join("\n") }
+}
+
+/// The one finding of `kind` about `subject`; fails the test, listing every
+/// finding, when there is none.
+pub fn finding<'a>(report: &'a serde_json::Value, kind: &str, subject: &str) -> &'a serde_json::Value {
+    report["findings"]
+        .as_array()
+        .and_then(|all| all.iter().find(|f| f["kind"] == kind && f["subject"] == subject))
+        .unwrap_or_else(|| {
+            panic!("no {kind} finding about {subject:?} in the report; it has:\n{}", list_findings(report))
+        })
 }
