@@ -118,7 +118,13 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
     let baseline = read(store, baseline_from_ms, from_ms - 1, Tables::NONE)?;
     let runs = store.runs()?;
     let interval_ms = runs.last().map_or(5000, |r| r.interval_ms).max(1);
-    let recorder_pids: Vec<u32> = runs.iter().map(|r| r.pid).collect();
+    // Only runs that overlap the window: an old run's pid may be another
+    // process's by now.
+    let recorder_pids: Vec<u32> = runs
+        .iter()
+        .filter(|r| r.start_ms <= end_ms && r.stop_ms.is_none_or(|stop| stop >= from_ms))
+        .map(|r| r.pid)
+        .collect();
     // Kernel messages up to the period's end: the last words before a
     // crash, and crash records written as it died, fall inside it.
     let events_to = period.as_ref().and_then(|p| p.end_ms).unwrap_or(end_ms);
@@ -140,7 +146,10 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
     {
         headline = format!("{headline}\n{}", said.summary);
     }
-    let expected = usize::try_from(window_ms / interval_ms).unwrap_or(0) + 1;
+    // Coverage of the part of the window after recording began there: the
+    // time before is said separately ("recording began ...").
+    let covered_from = samples.first().map_or(from_ms, |s| s.sample.time_ms.max(from_ms));
+    let expected = usize::try_from((end_ms - covered_from) / interval_ms).unwrap_or(0) + 1;
     Ok(Report {
         headline,
         window: WindowInfo {

@@ -11,6 +11,7 @@ use crate::sample::{
 use crate::store::{Event, Store, Stored, Tables};
 use crate::time::format_ms_rfc3339;
 use anyhow::Result;
+use std::collections::HashMap;
 use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -70,7 +71,12 @@ pub fn export(
         }),
         What::Disks => stream.rows(Tables { disks: true, ..Tables::NONE }, DISKS, disk_rows),
         What::Net => stream.rows(Tables { interfaces: true, ..Tables::NONE }, NET, net_rows),
-        What::Logs => stream.rows(Tables { watched_logs: true, ..Tables::NONE }, LOGS, log_rows),
+        What::Logs => {
+            let mut last_seen = LastSeen::default();
+            stream.rows(Tables { watched_logs: true, ..Tables::NONE }, LOGS, |_, cur| {
+                log_rows(&mut last_seen, cur)
+            })
+        }
     }
 }
 
@@ -163,15 +169,29 @@ fn net_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<NetRow> {
     rows
 }
 
+/// Each watched log as last seen in the run, with the time: a log can be
+/// missing from samples (between a rotation's rename and the new file), and
+/// its rate then spans the gap, so nothing written across it is lost.
+#[derive(Default)]
+struct LastSeen {
+    run_id: i64,
+    logs: HashMap<String, (i64, WatchedLog)>,
+}
+
 /// One row per template of each watched log, or one without when the log
 /// was quiet.
-fn log_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<LogRow> {
+fn log_rows(last_seen: &mut LastSeen, cur: &Stored) -> Vec<LogRow> {
     let s = &cur.sample;
+    if last_seen.run_id != cur.run_id {
+        *last_seen = LastSeen { run_id: cur.run_id, ..LastSeen::default() };
+    }
     let mut rows = Vec::new();
     for log in s.watched_logs.iter().flatten() {
-        let old = before(prev, s, |s| s.watched_logs.as_ref(), |l| l.path == log.path);
+        let old =
+            last_seen.logs.get(&log.path).map(|(time_ms, old)| (old, (s.time_ms - time_ms) as f64 / 1000.0));
         let rate = |get: fn(&WatchedLog) -> u64| {
-            old.and_then(|(old, seconds)| rates::per_second(get(old), get(log), seconds))
+            old.filter(|(_, seconds)| *seconds > 0.0)
+                .and_then(|(old, seconds)| rates::per_second(get(old), get(log), seconds))
         };
         let row = LogRow {
             time_ms: s.time_ms,
@@ -184,6 +204,7 @@ fn log_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<LogRow> {
             rows.push(row.clone());
         }
         rows.extend(log.templates.iter().map(|t| LogRow { template: Some(t.clone()), ..row.clone() }));
+        last_seen.logs.insert(log.path.clone(), (s.time_ms, log.clone()));
     }
     rows
 }
@@ -552,6 +573,8 @@ const LOGS: &[Field<LogRow>] = &[
     Field { name: "bytes_per_s", unit: Unit::Bytes, get: |r| r.bytes_per_s.into() },
     Field { name: "lines_per_s", unit: Unit::Plain, get: |r| r.lines_per_s.into() },
     Field { name: "size", unit: Unit::Bytes, get: |r| Value::Int(r.log.size as i64) },
+    Field { name: "bytes_written", unit: Unit::Bytes, get: |r| Value::Int(r.log.bytes_written as i64) },
+    Field { name: "lines_written", unit: Unit::Plain, get: |r| Value::Int(r.log.lines_written as i64) },
     Field { name: "sampled", unit: Unit::Plain, get: |r| Value::Int(r.log.sampled.into()) },
     Field {
         name: "template",

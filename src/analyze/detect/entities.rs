@@ -475,11 +475,11 @@ fn filesystems(w: &Window, found: &mut Vec<Finding>) {
             continue;
         };
         let from = rise.map_or(String::new(), |r| format!(" (from {:.0}% at {})", r.from, at(r.from_ms)));
-        let writers = top_writers(w.samples, rise.map_or(peak_ms, |r| r.from_ms), peak_ms);
+        let writers = top_writers(w.samples, w.recorder_pids, rise.map_or(peak_ms, |r| r.from_ms), peak_ms);
         let writing = if writers.is_empty() {
             String::new()
         } else {
-            format!("; writing most: {}", writers.join(", "))
+            format!("; writing most on the machine then: {}", writers.join(", "))
         };
         found.push(Finding {
             kind: "filesystem_full",
@@ -512,7 +512,7 @@ fn time_to_full(series: &[(i64, f64)]) -> Option<i64> {
 
 /// The processes that wrote the most bytes between two times, "name (pid
 /// N) 12.0 MiB/s".
-fn top_writers(samples: &[Stored], from_ms: i64, to_ms: i64) -> Vec<String> {
+fn top_writers(samples: &[Stored], recorder_pids: &[u32], from_ms: i64, to_ms: i64) -> Vec<String> {
     let at_time =
         |t: i64| samples.iter().map(|s| &s.sample).filter(|s| s.processes.is_some()).find(|s| s.time_ms >= t);
     let (Some(a), Some(b)) = (at_time(from_ms), at_time(to_ms)) else {
@@ -535,6 +535,7 @@ fn top_writers(samples: &[Stored], from_ms: i64, to_ms: i64) -> Vec<String> {
         .processes
         .iter()
         .flatten()
+        .filter(|p| !recorder_pids.contains(&p.pid))
         .filter_map(|p| {
             let wrote = p.write_bytes?.saturating_sub(*before.get(&p.key()).unwrap_or(&0));
             (wrote > 0).then(|| (format!("{} (pid {})", p.comm, p.pid), wrote as f64 / seconds))
