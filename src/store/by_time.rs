@@ -37,10 +37,11 @@ impl Store {
         }
     }
 
+    /// The first and last ids. Two queries: SQLite answers a lone min() or
+    /// max() from the end of the table, but both in one query scan it all.
     fn id_range(&self) -> Result<Option<(i64, i64)>> {
-        let (first, last): (Option<i64>, Option<i64>) =
-            self.conn
-                .query_row("SELECT min(id), max(id) FROM samples", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let first: Option<i64> = self.conn.query_row("SELECT min(id) FROM samples", [], |r| r.get(0))?;
+        let last: Option<i64> = self.conn.query_row("SELECT max(id) FROM samples", [], |r| r.get(0))?;
         Ok(first.zip(last))
     }
 
