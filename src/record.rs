@@ -304,9 +304,6 @@ impl Writer {
                         } else {
                             std::thread::sleep(RETRY_AFTER);
                         }
-                    } else if self.disk_full {
-                        self.disk_full = false;
-                        self.event("disk-recovered", "commits succeed again".into());
                     }
                 }
                 Next::Dropped(count) => {
@@ -352,11 +349,21 @@ impl Writer {
         if let Err(err) = self.store.prune(wall_ms(), &self.limits) {
             self.warnings.warn("retention", &format!("{err:#}"));
         }
-        if !self.disk_full
-            && let Err(err) = self.store.top_up_reserve(self.limits.reserve)
-            && !is_disk_full(&err)
-        {
+        if let Err(err) = self.store.top_up_reserve(self.limits.reserve) {
             self.warnings.warn("reserve", &format!("{err:#}"));
+        }
+        // The disk could not top the reserve up: turn the oldest detail
+        // into free pages now, while there is still room to write that
+        // change, rather than after the first commit fails.
+        let low = self.limits.reserve / 4;
+        match (self.store.reserve_left(), self.store.disk_available()) {
+            (Ok(left), Ok(disk)) if left < low && disk < low => self.make_room(),
+            (Ok(left), _) if left >= low && self.disk_full => {
+                self.disk_full = false;
+                self.event("disk-recovered", "the reserve is whole again".into());
+            }
+            (Err(err), _) | (_, Err(err)) => self.warnings.warn("reserve", &format!("{err:#}")),
+            _ => {}
         }
     }
 

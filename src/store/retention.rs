@@ -111,18 +111,31 @@ impl Store {
     /// quietly does nothing: that is what the reserve is for.
     pub fn top_up_reserve(&mut self, reserve: u64) -> Result<()> {
         let Some(files) = &self.reserve_files else { return Ok(()) };
-        let db = nix::sys::stat::fstat(&files.db)?;
-        let size = db.st_size as u64;
-        let ahead = (db.st_blocks as u64 * 512).saturating_sub(size);
+        let (size, ahead) = allocated_ahead(&files.db)?;
         let free = self.free_bytes()?;
         let missing = reserve.saturating_sub(free + ahead);
         // Small shortfalls are not worth a call: top up in large steps.
-        if missing < reserve / 4 {
+        if missing == 0 || missing < reserve / 4 {
             return Ok(());
         }
-        let want = reserve.saturating_sub(free);
-        allocate(&files.db, size, want)?;
+        allocate(&files.db, size, reserve.saturating_sub(free))?;
         allocate(&files.wal, 0, WAL_SIZE_LIMIT as u64)
+    }
+
+    /// Space left on the filesystem holding the database.
+    pub fn disk_available(&self) -> Result<u64> {
+        let st = nix::sys::statvfs::statvfs(&self.path)?;
+        Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
+    }
+
+    /// The room the file can still fill without new disk space: its free
+    /// pages and the blocks allocated past its end.
+    pub fn reserve_left(&self) -> Result<u64> {
+        let ahead = match &self.reserve_files {
+            Some(files) => allocated_ahead(&files.db)?.1,
+            None => 0,
+        };
+        Ok(self.free_bytes()? + ahead)
     }
 
     /// Makes room when the disk is full and the reserve is spent: drops the
@@ -159,8 +172,18 @@ impl Store {
     }
 }
 
+/// A file's size and the bytes allocated to it past that size.
+fn allocated_ahead(file: &std::fs::File) -> Result<(u64, u64)> {
+    let st = nix::sys::stat::fstat(file)?;
+    let size = st.st_size as u64;
+    Ok((size, (st.st_blocks as u64 * 512).saturating_sub(size)))
+}
+
 /// Reserves `len` bytes from `offset` without changing the file's size.
 fn allocate(file: &std::fs::File, offset: u64, len: u64) -> Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
     match fallocate(file, FallocateFlags::FALLOC_FL_KEEP_SIZE, offset as i64, len as i64) {
         Ok(()) | Err(nix::Error::ENOSPC) => Ok(()),
         Err(err) => Err(anyhow::anyhow!("reserving disk space with fallocate: {err}")),
