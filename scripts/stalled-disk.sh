@@ -108,7 +108,7 @@ echo "1. recording every 200ms; freezing the filesystem for ${freeze}s..."
 start_recorder 200ms
 a0=$(now_ms)
 fsfreeze --freeze "$mnt"
-sleep "$freeze"
+pause "$freeze"
 a1=$(now_ms)
 fsfreeze --unfreeze "$mnt"
 wait_committed "$a1"
@@ -119,7 +119,7 @@ echo "2. recording every 100ms; freezing the filesystem for ${overflow}s (the qu
 start_recorder 100ms
 b0=$(now_ms)
 fsfreeze --freeze "$mnt"
-sleep "$overflow"
+pause "$overflow"
 b1=$(now_ms)
 fsfreeze --unfreeze "$mnt"
 wait_committed "$b1"
@@ -142,7 +142,7 @@ locker=$!
 on_exit "stop_pid $locker KILL"
 sleep 0.5 # the lock is taken
 c0=$(now_ms)
-wait "$locker"
+wait "$locker" || failures+=("the connection holding the lock failed")
 c1=$(now_ms)
 wait_committed "$c1"
 measure c "$c0" "$c1" 200

@@ -63,7 +63,7 @@ if [ -n "$cgroup" ]; then
     mkdir "$cgroup"
     on_exit "rmdir '$cgroup'"
     # Every process left in it, killed by pid, until it is empty (≤ 10 s).
-    on_exit "for _ in \$(seq 100); do [ -s '$cgroup/cgroup.procs' ] || break; xargs -r kill -9 <'$cgroup/cgroup.procs' 2>/dev/null; sleep 0.1; done"
+    on_exit "for _ in \$(seq 100); do [ -n \"\$(cat '$cgroup/cgroup.procs')\" ] || break; xargs -r kill -9 <'$cgroup/cgroup.procs' 2>/dev/null; sleep 0.1; done"
     echo "$pids" >"$cgroup/pids.max"
     procs=$cgroup/cgroup.procs
     limit_note="pids cgroup $cgroup, pids.max $pids"
@@ -74,8 +74,9 @@ else
 fi
 
 started=()
+# SIGTERM first: the storm and the CPU hog take their children along.
 # shellcheck disable=SC2016 # the hogs running at exit
-on_exit 'for pid in "${started[@]}"; do stop_pid "$pid" KILL; done'
+on_exit 'for pid in "${started[@]}"; do stop_pid "$pid"; done'
 # background COMMAND...: starts a hog or helper, remembered for the cleanup.
 background() {
     "$@" &
@@ -88,9 +89,10 @@ phase() {
     shift
     start=$(now_ms)
     echo "  $name for ${seconds}s..."
-    "$@"
+    background "$@"
+    wait "${started[-1]}" || echo "    (the $name hog failed: exit $?)"
     echo "$name $start $(now_ms)" >>"$work/phases"
-    sleep 5
+    pause 5
 }
 
 echo "recording every 1s into $db, with a stall meter beside it..."
@@ -98,7 +100,7 @@ background "$bin" record --db "$db" --interval 1s --reserve 8MiB 2>"$work/record
 recorder=${started[-1]}
 background python3 "$hog" stallmeter "$work/stalls"
 quiet_start=$(now_ms)
-sleep 25
+pause 25
 echo "quiet $quiet_start $(now_ms)" >>"$work/phases"
 
 echo "the hogs, one after the other:"
@@ -108,12 +110,7 @@ phase storm python3 "$hog" storm "${storm_args[@]}"
 refused=$(sed -n 's/^max //p' "$cgroup/pids.events" 2>/dev/null || echo "n/a")
 phase memory python3 "$hog" memory "$seconds" "$memory"
 phase fds python3 "$hog" fds "$seconds" "$fds"
-cpu_hogs() {
-    background python3 "$hog" cpu "$1"
-    python3 "$hog" cpu "$1"
-    wait "${started[-1]}"
-}
-phase cpu cpu_hogs "$seconds"
+phase cpu python3 "$hog" cpu "$seconds" 2
 sleep 3
 
 echo "the report and the export..."

@@ -15,6 +15,7 @@ on_exit() {
 run_undo_steps() {
     local i
     trap - EXIT INT TERM
+    if [ -n "${pause_pid:-}" ]; then kill "$pause_pid" 2>/dev/null || true; fi
     for ((i = ${#undo_steps[@]} - 1; i >= 0; i--)); do
         eval "${undo_steps[i]}" || true
     done
@@ -71,6 +72,16 @@ stop_pid_loudly() {
     done
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+}
+
+# pause SECONDS: sleep, but let a signal end the script at once (bash runs
+# traps only between commands; `wait` is one that a signal interrupts).
+pause_pid=''
+pause() {
+    sleep "$1" &
+    pause_pid=$!
+    wait "$pause_pid" || true
+    pause_pid=''
 }
 
 # now_ms: wall clock in ms, as the recorder stores time_ms.

@@ -10,16 +10,36 @@ each named (its /proc comm) so that the report can name it:
         memhog: allocates and touches FRACTION of MemAvailable, holds it.
     python3 hog.py fds SECONDS COUNT
         fdhog: opens COUNT descriptors on /dev/null, holds them.
-    python3 hog.py cpu SECONDS
-        cpuhog: one busy loop (start two for two CPUs).
+    python3 hog.py cpu SECONDS N
+        cpuhog: N busy loops, N processes.
     python3 hog.py stallmeter OUT
         sleeps 100 ms at a time, until killed, and appends to OUT each time
         the machine woke it 100 ms late or more: "time_ms late_ms".
 """
 import os
 import resource
+import signal
 import sys
 import time
+
+
+def kill_on_term(children):
+    """SIGTERM (the script's cleanup) takes the children along."""
+
+    def handler(signum, frame):
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in children:  # reaped here, not left as zombies
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def name(comm):
@@ -35,6 +55,7 @@ def storm(seconds, cap, sleeper, procs=None):
     end = time.monotonic() + seconds
     forked = refused = 0
     children = set()
+    kill_on_term(children)
     while time.monotonic() < end:
         if len(children) >= cap:
             time.sleep(0.05)
@@ -91,11 +112,21 @@ def fds(seconds, count):
     time.sleep(seconds)
 
 
-def cpu(seconds):
+def cpu(seconds, count):
     name("cpuhog")
     end = time.monotonic() + seconds
+    children = set()
+    for _ in range(count - 1):
+        pid = os.fork()
+        if pid == 0:
+            children.clear()
+            break
+        children.add(pid)
+    kill_on_term(children)
     while time.monotonic() < end:
         pass
+    for pid in list(children):
+        os.waitpid(pid, 0)
 
 
 def stallmeter(out):
@@ -117,7 +148,7 @@ elif what == "memory":
 elif what == "fds":
     fds(float(args[0]), int(args[1]))
 elif what == "cpu":
-    cpu(float(args[0]))
+    cpu(float(args[0]), int(args[1]))
 elif what == "stallmeter":
     stallmeter(args[0])
 else:

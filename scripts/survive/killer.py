@@ -71,7 +71,14 @@ while time.time() < deadline:
         reason = "checkpoint"
         break
     time.sleep(0.0005 if watch else max(0.0, min(0.01, deadline - time.time())))
-os.kill(reader, signal.SIGSTOP)
+def signal_reader(sig):
+    try:
+        os.kill(reader, sig)
+    except ProcessLookupError:  # the script is ending
+        pass
+
+
+signal_reader(signal.SIGSTOP)
 try:
     at_ms = round((time.time() - start) * 1000)
     try:
@@ -84,5 +91,5 @@ try:
         time.sleep(0.001)
     cut = stamp() != before and checkpoint_cut_short()
 finally:
-    os.kill(reader, signal.SIGCONT)
+    signal_reader(signal.SIGCONT)
 print(reason, at_ms, "interrupted" if cut else "-", flush=True)
