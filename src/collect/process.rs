@@ -138,6 +138,9 @@ impl ProcessTable {
         let p = &mut entry.process;
         if *p.comm != *stat.comm {
             p.comm = Arc::from(stat.comm);
+            // A new name means an exec (same pid, same start time): the
+            // command line changed too, so it is read again.
+            entry.cmdline_asked = false;
         }
         p.ppid = stat.ppid;
         p.start_ticks = stat.start_ticks;

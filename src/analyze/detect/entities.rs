@@ -187,63 +187,96 @@ fn state_names(samples: &[Stored], state: char, time_ms: i64) -> Vec<String> {
     ranked.iter().take(3).map(|(n, c)| format!("{n} ×{c}")).collect()
 }
 
-/// One process whose memory or open files grew steadily through the window.
+/// A process through the window: first seen, and at its largest.
+struct Life<'a> {
+    first_ms: i64,
+    first: &'a crate::sample::Process,
+    peak_rss: (i64, &'a crate::sample::Process),
+    peak_fds: Option<(i64, u32)>,
+}
+
+/// Every process of the window, from the sample it first appears in: a
+/// process may start or end inside the window and still be the cause.
+fn lives<'a>(samples: &[&'a Sample], skip: &[u32]) -> Vec<Life<'a>> {
+    let mut by_key: HashMap<(u32, u64), Life<'a>> = HashMap::new();
+    for s in samples {
+        for p in s.processes.iter().flatten().filter(|p| !skip.contains(&p.pid)) {
+            let life = by_key.entry(p.key()).or_insert(Life {
+                first_ms: s.time_ms,
+                first: p,
+                peak_rss: (s.time_ms, p),
+                peak_fds: None,
+            });
+            if p.rss_bytes > life.peak_rss.1.rss_bytes {
+                life.peak_rss = (s.time_ms, p);
+            }
+            if let Some(fds) = p.fds.filter(|&f| life.peak_fds.is_none_or(|(_, peak)| f > peak)) {
+                life.peak_fds = Some((s.time_ms, fds));
+            }
+        }
+    }
+    let mut all: Vec<Life> = by_key.into_values().collect();
+    all.sort_by_key(|l| (l.first.pid, l.first.start_ticks));
+    all
+}
+
+/// Fds past which one process is worth naming whatever its history.
+const FDS_HELD: u32 = 10_000;
+
+/// One process whose memory or open files grew large in the window.
 fn process_growth(w: &Window, found: &mut Vec<Finding>) {
     let with_tables: Vec<&Sample> =
         w.samples.iter().map(|s| &s.sample).filter(|s| s.processes.is_some()).collect();
-    let (Some(first), Some(last)) = (with_tables.first(), with_tables.last()) else {
-        return;
-    };
-    let total_mem = last.memory.map_or(0, |m| m.total) as f64;
-    let start: HashMap<(u32, u64), &crate::sample::Process> =
-        first.processes.iter().flatten().map(|p| (p.key(), p)).collect();
-    for p in last.processes.iter().flatten().filter(|p| !w.recorder_pids.contains(&p.pid)) {
-        let Some(old) = start.get(&p.key()) else { continue };
-        let grew = p.rss_bytes.saturating_sub(old.rss_bytes) as f64;
-        if total_mem > 0.0 && grew >= 0.1 * total_mem && steady(&with_tables, p.key(), |q| q.rss_bytes as f64)
-        {
+    let total_mem = with_tables.last().and_then(|s| s.memory).map_or(0, |m| m.total) as f64;
+    for life in lives(&with_tables, w.recorder_pids) {
+        let (peak_ms, peak) = life.peak_rss;
+        let p = life.first;
+        let grew = peak.rss_bytes.saturating_sub(p.rss_bytes) as f64;
+        if total_mem > 0.0 && grew >= 0.1 * total_mem {
+            let how = if steady(&with_tables, p.key(), |q| q.rss_bytes as f64) { " steadily" } else { "" };
             found.push(Finding {
                 kind: "memory_growth",
                 category: Category::Memory,
                 severity: if grew >= 0.25 * total_mem { Severity::High } else { Severity::Medium },
                 subject: p.comm.to_string(),
                 summary: format!(
-                    "{} (pid {}) grew steadily from {} to {} RSS in {} ({:.0}% of memory)",
-                    p.comm,
+                    "{} (pid {}) grew{how} from {} to {} RSS in {} ({:.0}% of memory), by {}",
+                    peak.comm,
                     p.pid,
-                    bytes(old.rss_bytes as f64),
                     bytes(p.rss_bytes as f64),
-                    span(last.time_ms - first.time_ms),
-                    grew * 100.0 / total_mem
+                    bytes(peak.rss_bytes as f64),
+                    span(peak_ms - life.first_ms),
+                    peak.rss_bytes as f64 * 100.0 / total_mem,
+                    at(peak_ms)
                 ),
-                first_seen_ms: Some(first.time_ms),
+                first_seen_ms: Some(life.first_ms),
                 values: values([
                     ("pid", json!(p.pid)),
-                    ("rss_from", json!(old.rss_bytes)),
-                    ("rss_to", json!(p.rss_bytes)),
+                    ("rss_from", json!(p.rss_bytes)),
+                    ("rss_to", json!(peak.rss_bytes)),
                 ]),
             });
         }
-        let (Some(fds_then), Some(fds_now)) = (old.fds, p.fds) else {
-            continue;
-        };
-        if fds_now >= fds_then.saturating_mul(2) && fds_now - fds_then >= 200 {
+        let (Some(fds_then), Some((fds_ms, fds_peak))) = (p.fds, life.peak_fds) else { continue };
+        let rose = fds_peak >= fds_then.saturating_mul(2) && fds_peak - fds_then >= 200;
+        if rose || fds_peak >= FDS_HELD {
             found.push(Finding {
                 kind: "fd_growth",
                 category: Category::FileDescriptors,
-                severity: Severity::Medium,
+                severity: if fds_peak >= FDS_HELD { Severity::High } else { Severity::Medium },
                 subject: p.comm.to_string(),
                 summary: format!(
-                    "{} (pid {}) open files rose from {fds_then} to {fds_now} in {}",
+                    "{} (pid {}) open files rose from {fds_then} to {fds_peak} in {}, by {}",
                     p.comm,
                     p.pid,
-                    span(last.time_ms - first.time_ms)
+                    span(fds_ms - life.first_ms),
+                    at(fds_ms)
                 ),
-                first_seen_ms: Some(first.time_ms),
+                first_seen_ms: Some(life.first_ms),
                 values: values([
                     ("pid", json!(p.pid)),
                     ("fds_from", json!(fds_then)),
-                    ("fds_to", json!(fds_now)),
+                    ("fds_to", json!(fds_peak)),
                 ]),
             });
         }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 pub fn detect(w: &Window, found: &mut Vec<Finding>) {
     load(w, found);
+    top_cpu_consumers(w, found);
     cpu_steal(w, found);
     memory(w, found);
     oom_kills(w, found);
@@ -63,51 +64,66 @@ fn load(w: &Window, found: &mut Vec<Finding>) {
             ("run_queue_max", json!(queue)),
         ]),
     });
-    top_cpu_consumers(w, found);
 }
 
-/// Who used the CPU in the window: only worth saying when the load is.
+/// Who used the CPU in the window, by command: each process from the first
+/// to the last sample it appears in, so one that ran and exited inside the
+/// window counts too. A process near 100% of a CPU for a while is spinning.
 fn top_cpu_consumers(w: &Window, found: &mut Vec<Finding>) {
-    let (Some(first), Some(last)) = (w.samples.first(), w.samples.last()) else {
-        return;
-    };
-    let seconds = (last.sample.time_ms - first.sample.time_ms) as f64 / 1000.0;
-    if seconds <= 0.0 {
+    let (Some(first), Some(last)) = (w.samples.first(), w.samples.last()) else { return };
+    let window_s = (last.sample.time_ms - first.sample.time_ms) as f64 / 1000.0;
+    if window_s <= 0.0 {
         return;
     }
-    let ticks_at = |s: &Sample| -> HashMap<(u32, u64), (std::sync::Arc<str>, u64)> {
-        s.processes
-            .iter()
-            .flatten()
-            .map(|p| (p.key(), (p.comm.clone(), p.utime_ticks + p.stime_ticks)))
-            .collect()
-    };
-    let start = ticks_at(&first.sample);
-    let mut by_name: HashMap<std::sync::Arc<str>, f64> = HashMap::new();
-    for (key, (name, ticks)) in ticks_at(&last.sample) {
-        let used = ticks - start.get(&key).map_or(0, |(_, t)| *t).min(ticks);
-        *by_name.entry(name).or_default() += used as f64;
+    // Per process: name, first (time, ticks) and last (time, ticks) seen.
+    type Seen = (std::sync::Arc<str>, (i64, u64), (i64, u64));
+    let mut seen: HashMap<(u32, u64), Seen> = HashMap::new();
+    for s in w.samples {
+        for p in s.sample.processes.iter().flatten().filter(|p| !w.recorder_pids.contains(&p.pid)) {
+            let now = (s.sample.time_ms, p.utime_ticks + p.stime_ticks);
+            seen.entry(p.key()).and_modify(|e| e.2 = now).or_insert((p.comm.clone(), now, now));
+        }
     }
     let hz = rates::ticks_per_second();
-    let mut ranked: Vec<(std::sync::Arc<str>, f64)> = by_name
-        .into_iter()
-        .map(|(n, t)| (n, t * 100.0 / (hz * seconds)))
-        .filter(|(_, pct)| *pct >= 5.0)
-        .collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-    ranked.truncate(3);
-    if ranked.is_empty() {
-        return;
+    // By command: % of one CPU over the window, processes, and the longest
+    // stretch one of them spent at 90% of a CPU or more.
+    let mut by_name: HashMap<std::sync::Arc<str>, (f64, usize, f64)> = HashMap::new();
+    for (name, (t0, c0), (t1, c1)) in seen.into_values() {
+        let used_s = c1.saturating_sub(c0) as f64 / hz;
+        let alive_s = (t1 - t0) as f64 / 1000.0;
+        let entry = by_name.entry(name).or_default();
+        entry.0 += used_s * 100.0 / window_s;
+        entry.1 += 1;
+        if alive_s > 0.0 && used_s / alive_s >= 0.9 {
+            entry.2 = entry.2.max(alive_s);
+        }
     }
-    let names: Vec<String> = ranked.iter().map(|(n, pct)| format!("{n} {pct:.0}%")).collect();
+    let mut ranked: Vec<(std::sync::Arc<str>, (f64, usize, f64))> =
+        by_name.into_iter().filter(|(_, (pct, _, _))| *pct >= 5.0).collect();
+    ranked.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+    ranked.truncate(3);
+    let Some((top, _)) = ranked.first() else { return };
+    let spinning = ranked.iter().any(|(_, (_, _, busy_s))| *busy_s >= 30.0);
+    let names: Vec<String> = ranked
+        .iter()
+        .map(|(n, (pct, count, busy_s))| {
+            let many = if *count > 1 { format!(" ({count} processes)") } else { String::new() };
+            let spin = if *busy_s >= 30.0 {
+                format!(", one at ≥ 90% of a CPU for {}", span((*busy_s * 1000.0) as i64))
+            } else {
+                String::new()
+            };
+            format!("{n} {pct:.0}%{many}{spin}")
+        })
+        .collect();
     found.push(Finding {
         kind: "cpu_top_consumers",
         category: Category::Cpu,
-        severity: Severity::Info,
-        subject: ranked[0].0.to_string(),
-        summary: format!("most CPU in the window (% of one CPU, summed by command): {}", names.join(", ")),
+        severity: if spinning { Severity::Medium } else { Severity::Info },
+        subject: top.to_string(),
+        summary: format!("most CPU in the window (% of one CPU, by command): {}", names.join(", ")),
         first_seen_ms: None,
-        values: ranked.iter().map(|(n, pct)| (n.to_string(), json!(pct))).collect(),
+        values: ranked.iter().map(|(n, (pct, _, _))| (n.to_string(), json!(pct))).collect(),
     });
 }
 
@@ -150,10 +166,12 @@ fn memory(w: &Window, found: &mut Vec<Finding>) {
         return;
     }
     let pct = low * 100.0 / total;
-    if pct >= 10.0 {
+    let start = available.first().map_or(low, |(_, v)| *v);
+    // Low, or fallen by a quarter of all memory: either way worth a line.
+    let fell = start - low >= 0.25 * total;
+    if pct >= 10.0 && !fell {
         return;
     }
-    let start = available.first().map_or(low, |(_, v)| *v);
     found.push(Finding {
         kind: "memory_low",
         category: Category::Memory,
