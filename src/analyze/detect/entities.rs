@@ -265,13 +265,17 @@ fn process_growth(w: &Window, found: &mut Vec<Finding>) {
                 category: Category::FileDescriptors,
                 severity: if fds_peak >= FDS_HELD { Severity::High } else { Severity::Medium },
                 subject: p.comm.to_string(),
-                summary: format!(
-                    "{} (pid {}) open files rose from {fds_then} to {fds_peak} in {}, by {}",
-                    p.comm,
-                    p.pid,
-                    span(fds_ms - life.first_ms),
-                    at(fds_ms)
-                ),
+                summary: if rose {
+                    format!(
+                        "{} (pid {}) open files rose from {fds_then} to {fds_peak} in {}, by {}",
+                        p.comm,
+                        p.pid,
+                        span(fds_ms - life.first_ms),
+                        at(fds_ms)
+                    )
+                } else {
+                    format!("{} (pid {}) holds {fds_peak} open files at {}", p.comm, p.pid, at(fds_ms))
+                },
                 first_seen_ms: Some(life.first_ms),
                 values: values([
                     ("pid", json!(p.pid)),
