@@ -139,8 +139,8 @@ impl Store {
     }
 
     /// Makes room when the disk is full and the reserve is spent: drops the
-    /// process tables of the oldest segment that still has them. Gives
-    /// false when there is nothing left to drop.
+    /// process tables of the oldest segment that still has them, never the
+    /// live one. Gives false when there is nothing left to drop.
     pub fn drop_oldest_detail(&mut self) -> Result<bool> {
         let found: Option<i64> = self
             .conn
@@ -151,15 +151,17 @@ impl Store {
             )
             .optional()?;
         let Some(first) = found else { return Ok(false) };
-        let end: i64 = self
+        let end: Option<i64> = self
             .conn
             .query_row(
                 "SELECT id FROM samples WHERE id > ?1 AND key_id = id ORDER BY id LIMIT 1",
                 [first],
                 |r| r.get(0),
             )
-            .optional()?
-            .unwrap_or(i64::MAX);
+            .optional()?;
+        // The live segment (no key frame after it) is never touched: the
+        // recorder's next deltas chain from its key frame.
+        let Some(end) = end else { return Ok(false) };
         // A whole segment at once: a chain missing its key frame would not
         // decode, a chain missing all its frames is simply absent.
         let key: i64 =
@@ -187,5 +189,53 @@ fn allocate(file: &std::fs::File, offset: u64, len: u64) -> Result<()> {
     match fallocate(file, FallocateFlags::FALLOC_FL_KEEP_SIZE, offset as i64, len as i64) {
         Ok(()) | Err(nix::Error::ENOSPC) => Ok(()),
         Err(err) => Err(anyhow::anyhow!("reserving disk space with fallocate: {err}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{Process, Sample};
+    use crate::store::{Run, Tables};
+
+    #[test]
+    fn dropping_detail_never_breaks_the_live_chain() {
+        let dir = std::env::temp_dir().join(format!("flightrec-retention-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("drop.db");
+        let mut store = Store::open_for_recording(&path).unwrap();
+        let run = Run {
+            id: 0,
+            boot_id: "b".into(),
+            boot_time_ms: 0,
+            hostname: "h".into(),
+            kernel: "k".into(),
+            version: "v".into(),
+            pid: 1,
+            interval_ms: 100_000,
+            start_ms: 0,
+            stop_ms: None,
+            stop_reason: None,
+        };
+        let run_id = store.begin_run(&run).unwrap();
+        // A 100 s interval makes a key frame every 3 samples: two segments.
+        for i in 0..5u64 {
+            let process = Process { pid: 7, utime_ticks: i, ..Process::default() };
+            let sample =
+                Sample { time_ms: i as i64 * 100_000, processes: Some(vec![process]), ..Sample::default() };
+            store.commit(run_id, Duration::from_secs(100), &sample).unwrap();
+        }
+        assert!(store.drop_oldest_detail().unwrap(), "the first segment goes");
+        assert!(!store.drop_oldest_detail().unwrap(), "the live segment stays");
+        let mut tables = Vec::new();
+        store
+            .for_each_sample(1, 5, Tables::ALL, |s| {
+                tables.push(s.sample.processes.map(|p| p[0].utime_ticks));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(tables, [None, None, None, Some(3), Some(4)]);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
