@@ -171,8 +171,8 @@ impl ProcessTable {
     /// optional: without permission (another user's process, unprivileged)
     /// the field stays `None` or at its last value.
     fn refresh_details(&mut self, pid: u32) {
-        let status = self.read_in_proc(pid, "status").ok().and_then(|text| parse_status(&text));
-        let io = self.read_in_proc(pid, "io").ok().and_then(|text| parse_io(&text));
+        let status = self.parse_in_proc(pid, "status", parse_status);
+        let io = self.parse_in_proc(pid, "io", parse_io);
         let fds = self.count_fds(pid);
         let Some(entry) = self.entries.get_mut(&pid) else {
             return;
@@ -216,10 +216,13 @@ impl ProcessTable {
         openat(self.proc_fd.as_fd(), path.as_slice(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
     }
 
-    fn read_in_proc(&mut self, pid: u32, name: &str) -> Result<String> {
-        let file = File::from(self.open_in_proc(pid, name)?);
-        read_all_at(&file, &mut self.buf)?;
-        Ok(String::from_utf8_lossy(&self.buf).into_owned())
+    /// Reads /proc/PID/NAME into the reused buffer and parses it there:
+    /// no allocation per process. `None` when unreadable (gone, or not
+    /// permitted).
+    fn parse_in_proc<T>(&mut self, pid: u32, name: &str, parse: fn(&str) -> Option<T>) -> Option<T> {
+        let file = File::from(self.open_in_proc(pid, name).ok()?);
+        read_all_at(&file, &mut self.buf).ok()?;
+        parse(std::str::from_utf8(&self.buf).ok()?)
     }
 
     /// Takes the command lines the worker has read; waits briefly when this
