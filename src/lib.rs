@@ -13,6 +13,8 @@ pub mod record;
 pub mod render;
 pub mod report;
 pub mod sample;
+#[cfg(test)]
+mod scratch;
 pub mod store;
 pub mod time;
 pub mod warn;

@@ -188,26 +188,9 @@ impl Walk<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use std::fs;
     use std::path::Path;
-
-    /// A fresh directory for one test, removed when the test ends, pass or fail.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!("flightrec-watch-dir-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            Scratch(dir)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
 
     /// Writes `count` files of different sizes into a Postfix-like tree
     /// three levels deep (`A/B/C/file`); returns their total bytes.
@@ -225,7 +208,7 @@ mod tests {
 
     #[test]
     fn counts_nested_files_and_their_growth() {
-        let scratch = Scratch::new("nested");
+        let scratch = Scratch::new("watch-dir-nested");
         let top = scratch.0.join("deferred");
         let bytes = fill(&top, 0, 500);
         let mut watcher = DirWatcher::new(&top);
@@ -239,7 +222,7 @@ mod tests {
 
     #[test]
     fn ignores_symlinks_and_other_entries() {
-        let scratch = Scratch::new("links");
+        let scratch = Scratch::new("watch-dir-links");
         let top = scratch.0.join("queue");
         fill(&top, 0, 10);
         let outside = scratch.0.join("outside");
@@ -254,7 +237,7 @@ mod tests {
 
     #[test]
     fn says_when_cut_short() {
-        let scratch = Scratch::new("bounds");
+        let scratch = Scratch::new("watch-dir-bounds");
         let top = scratch.0.join("deep");
         fs::create_dir_all(top.join("1/2/3")).unwrap();
         fs::write(top.join("1/a"), "12345").unwrap();
@@ -277,7 +260,7 @@ mod tests {
 
     #[test]
     fn names_a_missing_top_directory() {
-        let scratch = Scratch::new("missing");
+        let scratch = Scratch::new("watch-dir-missing");
         let gone = scratch.0.join("no-such-queue");
         let err = DirWatcher::new(&gone).read().unwrap_err();
         let text = format!("{err:#}");

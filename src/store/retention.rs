@@ -200,9 +200,8 @@ mod tests {
 
     #[test]
     fn dropping_detail_never_breaks_the_live_chain() {
-        let dir = std::env::temp_dir().join(format!("flightrec-retention-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("drop.db");
+        let dir = crate::scratch::Scratch::new("retention");
+        let path = dir.0.join("drop.db");
         let mut store = Store::open_for_recording(&path).unwrap();
         let run = Run {
             id: 0,
@@ -235,7 +234,5 @@ mod tests {
             })
             .unwrap();
         assert_eq!(tables, [None, None, None, Some(3), Some(4)]);
-        drop(store);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -391,6 +391,7 @@ fn read_at_most(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
     use std::collections::HashMap;
     use std::io::Write;
 
@@ -398,24 +399,6 @@ mod tests {
         "postfix/smtpd[#]: warning: connect to Milter service inet:localhost:#: Connection refused";
     const DEFERRED: &str = "postfix/smtp[#]: #: to=<root@example.org>, relay=none, delay=#, \
                             status=deferred (connect to #[#]:#: Connection timed out)";
-
-    /// A fresh directory for one test, removed when the test ends, pass or fail.
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!("flightrec-watch-log-{name}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            Scratch(dir)
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
 
     /// Line `i` of a mail log: even lines a refused milter, odd ones a mail
     /// deferred to a dead relay; pids, ports, times, ids and IPs vary.
@@ -471,7 +454,7 @@ mod tests {
 
     #[test]
     fn counts_two_templates_exactly() {
-        let scratch = Scratch::new("two");
+        let scratch = Scratch::new("watch-log-two");
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
         write_lines(&mut log, 0..100);
@@ -506,7 +489,7 @@ mod tests {
 
     #[test]
     fn starting_mid_line_counts_that_line_but_not_its_text() {
-        let scratch = Scratch::new("midline");
+        let scratch = Scratch::new("watch-log-midline");
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
         log.write_all(b"Nov 18 18:00:09 mail-server postfix/smtpd[1]: warning: connect").unwrap();
@@ -523,7 +506,7 @@ mod tests {
 
     #[test]
     fn rename_rotation_loses_and_repeats_nothing() {
-        let scratch = Scratch::new("rename");
+        let scratch = Scratch::new("watch-log-rename");
         let path = scratch.0.join("mail.log");
         let mut old = appender(&path);
         let mut watcher = LogWatcher::new(&path);
@@ -554,7 +537,7 @@ mod tests {
 
     #[test]
     fn copytruncate_restarts_the_count() {
-        let scratch = Scratch::new("truncate");
+        let scratch = Scratch::new("watch-log-truncate");
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
         let mut watcher = LogWatcher::new(&path);
@@ -577,7 +560,7 @@ mod tests {
 
     #[test]
     fn a_flood_is_measured_not_stored() {
-        let scratch = Scratch::new("flood");
+        let scratch = Scratch::new("watch-log-flood");
         let path = scratch.0.join("clamd.log");
         let mut log = appender(&path);
         let mut watcher = LogWatcher::new(&path);
@@ -602,7 +585,7 @@ mod tests {
 
     #[test]
     fn long_lines_are_cut_not_buffered() {
-        let scratch = Scratch::new("long");
+        let scratch = Scratch::new("watch-log-long");
         let path = scratch.0.join("app.log");
         let mut log = appender(&path);
         let mut watcher = LogWatcher::new(&path);
@@ -621,7 +604,7 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_picked_up_when_it_appears() {
-        let scratch = Scratch::new("missing");
+        let scratch = Scratch::new("watch-log-missing");
         let path = scratch.0.join("later.log");
         let mut watcher = LogWatcher::new(&path);
         let err = format!("{:#}", watcher.read().unwrap_err());
