@@ -34,13 +34,7 @@ missing=()
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 bench_install "${missing[@]}"
 
-bench_init
-bench_build_flightrec
-bench_build_c
-bench_warn_others
-bench_log "starting $BENCH_PROCS idle processes and $BENCH_BUSY burners"
-bench_spawn_idle "$BENCH_PROCS"
-bench_spawn_busy "$BENCH_BUSY"
+bench_prepare
 
 T=$BENCH_TMP
 bench_launch_one() {
@@ -79,7 +73,7 @@ echo
 echo "| figure | measured | issue 2 target | | issue 3 target | |"
 echo "|---|---:|---:|---|---:|---|"
 row "CPU per sample" "${FIG[$f:cpu]}" ms 45 22
-row "stored per sample (database + WAL growth)" "$(bench_div "${FIG[$f:stored]}" 1000)" KB 4 1.5
+row "stored per sample (growth of pages in use)" "$(bench_div "${FIG[$f:stored]}" 1000)" KB 4 1.5
 row "disk written per sample (write_bytes)" "$(bench_div "${FIG[$f:written]}" 1000)" KB "" 16
 row "RSS steady (VmRSS)" "${FIG[$f:rss]}" MiB 16 12
 row "RSS peak (VmHWM)" "${FIG[$f:hwm]}" MiB "" 20

@@ -49,13 +49,7 @@ command -v sqlite3 >/dev/null || missing+=(sqlite3)
 bench_install "${missing[@]}"
 SADC=$(find_sadc) || bench_die "sysstat is installed but sadc was not found"
 
-bench_init
-bench_build_flightrec
-bench_build_c
-bench_warn_others
-bench_log "starting $BENCH_PROCS idle processes and $BENCH_BUSY burners"
-bench_spawn_idle "$BENCH_PROCS"
-bench_spawn_busy "$BENCH_BUSY"
+bench_prepare
 
 T=$BENCH_TMP
 bench_launch_one() {

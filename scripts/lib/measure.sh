@@ -652,3 +652,16 @@ bench_samples_line() {
     done
     echo "- Samples in the window: ${out%, }"
 }
+
+# Everything a benchmark needs before its recorders start: the work
+# directory, flightrec and the C helpers built, a warning about recorders
+# already running, the idle processes and the burners.
+bench_prepare() {
+    bench_init
+    bench_build_flightrec
+    bench_build_c
+    bench_warn_others
+    bench_log "starting $BENCH_PROCS idle processes and $BENCH_BUSY burners"
+    bench_spawn_idle "$BENCH_PROCS"
+    bench_spawn_busy "$BENCH_BUSY"
+}
