@@ -2,7 +2,7 @@
 //! own module; `main` calls one function per subcommand.
 
 use crate::render::export::What;
-use crate::render::fields::Format;
+use crate::model::columns::Format;
 use crate::render::report::Format as ReportFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

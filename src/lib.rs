@@ -11,7 +11,6 @@ pub mod harden;
 pub mod model;
 pub mod record;
 pub mod render;
-pub mod report;
 #[cfg(test)]
 mod scratch;
 pub mod store;

@@ -10,7 +10,7 @@ use flightrec::collect::redact::Redactor;
 use flightrec::config::{self, Config, ProbeConfig};
 use flightrec::error::BadInput;
 use flightrec::render::{self, export, show};
-use flightrec::report::{self, Target};
+use flightrec::analyze::report::{self, Target};
 use flightrec::store::{self, Limits, Store, Tables};
 use flightrec::{record, time};
 use std::io::{self, IsTerminal, Write};

@@ -3,5 +3,6 @@
 //! "is an open connection"). Collectors fill it, the store keeps it, the
 //! analysis and the renderers read it; it imports none of them.
 
+pub mod columns;
 pub mod rates;
 pub mod sample;

@@ -3,7 +3,7 @@
 //! ms. Rates come from `rates` against the previous sample of the same run;
 //! the first sample of a run has none (empty in CSV, null in JSON).
 
-use super::fields::{Field, Format, RowWriter, Unit, Value};
+use crate::model::columns::{Field, Format, RowWriter, Unit, Value};
 use crate::rates::{self, CpuPercent, DiskRates, InterfaceRates, ProcessRates};
 use crate::sample::{
     Filesystem, LogTemplate, NetTotals, PortSockets, ProbeResult, Process, Sample, WatchedDir, WatchedLog,

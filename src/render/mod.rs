@@ -2,6 +2,5 @@
 //! formats, not /proc.
 
 pub mod export;
-pub mod fields;
 pub mod report;
 pub mod show;

@@ -3,7 +3,7 @@
 //! in D state, the fullest filesystems and the busiest ports.
 
 use super::export::used_pct;
-use super::fields::bytes;
+use crate::model::columns::bytes;
 use crate::rates::{self, ProcessRates};
 use crate::sample::{Direction, Process, Sample};
 use crate::store::Stored;

@@ -8,7 +8,7 @@ use crate::analyze::series::{self, Series, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
 use crate::rates;
 use crate::render::export::used_pct;
-use crate::render::fields::bytes;
+use crate::model::columns::bytes;
 use crate::sample::{Direction, Sample};
 use crate::store::Stored;
 use serde_json::json;

@@ -179,9 +179,9 @@ fn memory(w: &Window, found: &mut Vec<Finding>) {
         subject: "memory".into(),
         summary: format!(
             "available memory fell from {} to {} ({pct:.1}% of {}) at {}",
-            crate::render::fields::bytes(start),
-            crate::render::fields::bytes(low),
-            crate::render::fields::bytes(total),
+            crate::model::columns::bytes(start),
+            crate::model::columns::bytes(low),
+            crate::model::columns::bytes(total),
             at(low_ms)
         ),
         first_seen_ms: series::first_at_or_below(&available, 0.1 * total),

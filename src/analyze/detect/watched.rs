@@ -7,7 +7,7 @@ use super::{at, scalar, span};
 use crate::analyze::series::{self, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
 use crate::render::export::used_pct;
-use crate::render::fields::bytes;
+use crate::model::columns::bytes;
 use crate::sample::{Sample, WatchedLog};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
