@@ -1,8 +1,8 @@
 //! The command line: arguments only. Each subcommand's work lives in its
 //! own module; `main` calls one function per subcommand.
 
-use crate::render::export::What;
-use crate::model::columns::Format;
+use crate::analyze::report;
+use crate::model::columns::{Format, What};
 use crate::render::report::Format as ReportFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -78,7 +78,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
     /// How much time before the period to explain
-    #[arg(long, default_value = "15m")]
+    #[arg(long, default_value = report::DEFAULT_WINDOW)]
     pub window: String,
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,

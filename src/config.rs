@@ -43,8 +43,13 @@ use anyhow::{Context, Result};
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
+use crate::cli::RecordArgs;
+use crate::collect::Watch;
+use crate::collect::probe;
+use crate::collect::redact::Redactor;
 use crate::error::BadInput;
-use crate::time;
+use crate::store::Limits;
+use crate::{record, time};
 
 /// Settings for `record` from one source, the file or the command line.
 /// `None` and empty lists mean "not given": defaults are applied by the
@@ -474,6 +479,86 @@ fn value_reason(err: BadInput) -> String {
         BadInput::BadValue { value, reason, .. } => format!("{value:?}: {reason}"),
         other => other.to_string(),
     }
+}
+
+/// What `record` runs with: the configuration file (`--config`, else the
+/// default one) with the command line laid over it, checked, and the
+/// database the file names, if it does.
+pub fn record_options(args: &RecordArgs) -> Result<(Option<PathBuf>, record::Options)> {
+    let file = match &args.config {
+        Some(path) => load(path)?,
+        None => load_default()?.unwrap_or_default(),
+    };
+    let settings = merge(file, command_line_config(args)?);
+    let defaults = Limits::default();
+    let limits = Limits {
+        retain: settings.retain.unwrap_or(defaults.retain),
+        max_size: settings.max_size.unwrap_or(defaults.max_size),
+        reserve: settings.reserve.unwrap_or(defaults.reserve),
+    };
+    if limits.reserve >= limits.max_size {
+        return Err(BadInput::BadValue {
+            option: "--reserve",
+            value: limits.reserve.to_string(),
+            reason: format!("must be smaller than --max-size ({} bytes)", limits.max_size),
+        }
+        .into());
+    }
+    let interval = settings.interval.unwrap_or(record::DEFAULT_INTERVAL);
+    let options = record::Options {
+        interval,
+        limits,
+        redactor: Redactor::new(&settings.redact)?,
+        probes: probe_specs(&settings.probes, interval)?,
+        watch: Watch { dirs: settings.watch_dirs, logs: settings.watch_logs },
+    };
+    Ok((settings.db, options))
+}
+
+/// Probes as configured; a timeout never exceeds the interval, so a probe
+/// can never hold back the next tick.
+fn probe_specs(probes: &[ProbeConfig], interval: Duration) -> Result<Vec<probe::ProbeSpec>> {
+    let mut specs = Vec::with_capacity(probes.len());
+    for configured in probes {
+        let mut spec = probe::parse(&configured.target)?;
+        let timeout = configured.timeout.unwrap_or(probe::DEFAULT_TIMEOUT).min(interval);
+        spec = spec.with_timeout(timeout);
+        if let Some(expect) = &configured.expect {
+            if !matches!(spec.protocol(), probe::Protocol::Tcp | probe::Protocol::Smtp) {
+                return Err(BadInput::BadValue {
+                    option: "expect",
+                    value: expect.clone(),
+                    reason: format!("only tcp and smtp probes read a banner; {} does not", configured.target),
+                }
+                .into());
+            }
+            spec = spec.with_expect(expect.clone());
+        }
+        specs.push(spec);
+    }
+    Ok(specs)
+}
+
+/// The command line's settings, parsed as the configuration file's are.
+fn command_line_config(args: &RecordArgs) -> Result<Config> {
+    let range = |r: &RangeInclusive<Duration>| (*r.start(), *r.end());
+    let duration = |option: &'static str, value: &Option<String>, (min, max): (Duration, Duration)| {
+        value.as_deref().map(|v| time::parse_interval(option, v, min, max)).transpose()
+    };
+    let size = |option: &'static str, value: &Option<String>| {
+        value.as_deref().map(|v| time::parse_size(option, v)).transpose()
+    };
+    Ok(Config {
+        interval: duration("--interval", &args.interval, range(&INTERVAL_RANGE))?,
+        retain: duration("--retain", &args.retain, range(&RETAIN_RANGE))?,
+        max_size: size("--max-size", &args.max_size)?,
+        reserve: size("--reserve", &args.reserve)?,
+        redact: args.redact.clone(),
+        probes: args.probe.iter().map(ProbeConfig::new).collect(),
+        watch_dirs: args.watch_dir.clone(),
+        watch_logs: args.watch_log.clone(),
+        ..Config::default()
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ pub mod report;
 pub mod series;
 pub mod timeline;
 
-use crate::store::Stored;
+use crate::model::Stored;
 use serde::Serialize;
 
 /// The samples a report explains.
@@ -22,7 +22,7 @@ pub struct Window<'a> {
     /// Where the window ends because the machine stopped answering, if it did.
     pub period_start_ms: Option<i64>,
     /// Kernel messages and crash records from the window to the period's end.
-    pub events: &'a [crate::store::Event],
+    pub events: &'a [crate::model::Event],
     /// The recorder's own processes: findings leave them out.
     pub recorder_pids: &'a [u32],
 }

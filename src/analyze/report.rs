@@ -6,11 +6,25 @@ use crate::analyze::periods::{self, Period, RunFacts};
 use crate::analyze::timeline::{self, Minute};
 use crate::analyze::{self, Finding, Window};
 use crate::error::BadInput;
-use crate::rates;
-use crate::store::{Store, Stored, Tables};
-use crate::time::{format_duration_ms, format_ms_local};
+use crate::model::Stored;
+use crate::model::human::{format_duration_ms, format_ms_local};
+use crate::model::rates;
+use crate::store::{Store, Tables};
+use crate::time;
 use anyhow::Result;
 use serde::Serialize;
+use std::time::Duration;
+
+/// How much time before a period `report` explains, and `gaps` counts
+/// samples in, unless `--window` says otherwise.
+pub const DEFAULT_WINDOW: &str = "15m";
+
+/// `--window`, in ms: a minute to a day.
+pub fn parse_window(text: &str) -> Result<i64, BadInput> {
+    let window =
+        time::parse_interval("--window", text, Duration::from_secs(60), Duration::from_secs(86_400))?;
+    Ok(window.as_millis() as i64)
+}
 
 /// How far back "rose" and "fell" look for a normal level.
 const BASELINE_MS: i64 = 3_600_000;
@@ -113,9 +127,9 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
         Target::At(at) => (None, at),
     };
     let from_ms = end_ms - window_ms;
-    let samples = read(store, from_ms, end_ms, Tables { interfaces: false, ..Tables::ALL })?;
+    let samples = store.window(from_ms, end_ms, Tables { interfaces: false, ..Tables::ALL })?;
     let baseline_from_ms = from_ms - BASELINE_MS;
-    let baseline = read(store, baseline_from_ms, from_ms - 1, Tables::NONE)?;
+    let baseline = store.window(baseline_from_ms, from_ms - 1, Tables::NONE)?;
     let runs = store.runs()?;
     let interval_ms = runs.last().map_or(5000, |r| r.interval_ms).max(1);
     // Only runs that overlap the window: an old run's pid may be another
@@ -167,17 +181,6 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
     })
 }
 
-fn read(store: &Store, from_ms: i64, to_ms: i64, tables: Tables) -> Result<Vec<Stored>> {
-    let mut samples = Vec::new();
-    if let Some((first, last)) = store.ids_between(from_ms, to_ms)? {
-        store.for_each_sample(first, last, tables, |s| {
-            samples.push(s);
-            Ok(())
-        })?;
-    }
-    Ok(samples)
-}
-
 fn headline(period: Option<&Period>, end_ms: i64, window_ms: i64, now_ms: i64) -> String {
     use periods::Kind;
     let Some(p) = period else {
@@ -213,7 +216,7 @@ fn last_sample(samples: &[Stored]) -> Option<LastSample> {
     let cur = &samples[index];
     let prev = index.checked_sub(1).map(|i| &samples[i]).filter(|p| p.run_id == cur.run_id);
     let table = rates::process_table(prev.map(|p| &p.sample), &cur.sample, rates::ticks_per_second());
-    let line = |(p, r): &(&crate::sample::Process, Option<rates::ProcessRates>)| ProcessLine {
+    let line = |(p, r): &(&crate::model::sample::Process, Option<rates::ProcessRates>)| ProcessLine {
         pid: p.pid,
         uid: p.uid,
         comm: p.comm.to_string(),

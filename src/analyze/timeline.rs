@@ -1,10 +1,9 @@
 //! A per-minute timeline of the window: one row per minute with the worst
 //! value of each headline number in that minute.
 
-use crate::rates;
-use crate::render::export::used_pct;
-use crate::sample::Direction;
-use crate::store::Stored;
+use crate::model::Stored;
+use crate::model::rates;
+use crate::model::sample::Filesystem;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -61,11 +60,11 @@ pub fn per_minute(samples: &[Stored]) -> Vec<Minute> {
         }
         max_u(&mut m.open_files, s.files.map(|f| f.allocated));
         if let Some(list) = &s.sockets {
-            let open = list.iter().filter(|p| p.direction != Direction::Listen && p.state != "TIME_WAIT");
+            let open = list.iter().filter(|p| p.is_open_connection());
             max_u(&mut m.connections, Some(open.map(|p| u64::from(p.count)).sum()));
         }
         if let Some(list) = &s.filesystems {
-            max_f(&mut m.fullest_fs_pct, list.iter().map(used_pct).max_by(f64::total_cmp));
+            max_f(&mut m.fullest_fs_pct, list.iter().map(Filesystem::used_pct).max_by(f64::total_cmp));
         }
         prev = Some(stored);
     }

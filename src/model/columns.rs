@@ -2,6 +2,9 @@
 //! the CSV header and the JSON key, the unit is for people (text only), the
 //! getter gives the raw value. A new column is one line, in every format.
 
+use super::human::bytes;
+use super::{Event, Stored};
+use anyhow::Result;
 use std::io::{self, Write};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +38,30 @@ pub struct Field<T> {
     pub name: &'static str,
     pub unit: Unit,
     pub get: fn(&T) -> Value,
+}
+
+/// The kinds of rows, one column list each (`export --what`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum What {
+    System,
+    Processes,
+    Sockets,
+    Filesystems,
+    Disks,
+    Net,
+    Probes,
+    Dirs,
+    Logs,
+    Events,
+}
+
+/// Where rows come from: the store, over the range of time asked for.
+pub trait Source {
+    /// Calls `each(previous sample of the same run, sample)` for every
+    /// sample, oldest first, with the tables that `what` needs.
+    fn pairs(&self, what: What, each: &mut dyn FnMut(Option<&Stored>, &Stored) -> Result<()>) -> Result<()>;
+
+    fn events(&self) -> Result<Vec<Event>>;
 }
 
 /// Output formats for rows.
@@ -136,18 +163,6 @@ pub fn human(value: &Value, unit: Unit) -> String {
     }
 }
 
-/// Binary units, one decimal: `512 B`, `4.0 KiB`, `1.2 GiB`.
-pub fn bytes(v: f64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = v;
-    let mut unit = 0;
-    while value.abs() >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{value:.0} B") } else { format!("{value:.1} {}", UNITS[unit]) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +207,5 @@ mod tests {
         assert_eq!(human(&Value::Int(1536), Unit::Bytes), "1.5 KiB");
         assert_eq!(human(&Value::Real(37.54), Unit::Percent), "37.5%");
         assert_eq!(human(&Value::Null, Unit::Plain), "-");
-        assert_eq!(bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB");
     }
 }

@@ -2,7 +2,7 @@
 //! counters become "per second" and "% of the interval". Any two samples of
 //! the same boot give a rate, so a missing sample loses nothing.
 
-use crate::sample::{CpuTimes, Disk, Interface, Process, Psi, Sample};
+use crate::model::sample::{CpuTimes, Disk, Interface, Process, Psi, Sample};
 use std::collections::HashMap;
 
 /// Clock ticks per second of /proc times (USER_HZ).

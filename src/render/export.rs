@@ -3,87 +3,59 @@
 //! ms. Rates come from `rates` against the previous sample of the same run;
 //! the first sample of a run has none (empty in CSV, null in JSON).
 
-use crate::model::columns::{Field, Format, RowWriter, Unit, Value};
-use crate::rates::{self, CpuPercent, DiskRates, InterfaceRates, ProcessRates};
-use crate::sample::{
+use crate::model::columns::{Field, Format, RowWriter, Source, Unit, Value, What};
+use crate::model::human::format_ms_rfc3339;
+use crate::model::rates::{self, CpuPercent, DiskRates, InterfaceRates, ProcessRates};
+use crate::model::sample::{
     Filesystem, LogTemplate, NetTotals, PortSockets, ProbeResult, Process, Sample, WatchedDir, WatchedLog,
 };
-use crate::store::{Event, Store, Stored, Tables};
-use crate::time::format_ms_rfc3339;
+use crate::model::{Event, Stored};
 use anyhow::Result;
 use std::collections::HashMap;
 use std::io::Write;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum What {
-    System,
-    Processes,
-    Sockets,
-    Filesystems,
-    Disks,
-    Net,
-    Probes,
-    Dirs,
-    Logs,
-    Events,
-}
-
-/// Exports what happened with `from_ms <= time <= to_ms`; `progress` is
-/// told the number of rows written after each sample.
+/// Exports the rows of `what` that `source` holds; `progress` is told the
+/// number of rows written after each sample.
 pub fn export(
-    store: &Store,
-    (from_ms, to_ms): (i64, i64),
+    source: &dyn Source,
     what: What,
     format: Format,
     out: Box<dyn Write + '_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
-    // An empty range still gives a valid export: the header alone.
-    let ids = store.ids_between(from_ms, to_ms)?.unwrap_or((1, 0));
-    let stream = Stream { store, ids, format, out, progress };
+    let stream = Stream { source, what, format, out, progress };
     let ticks = rates::ticks_per_second();
     match what {
         What::Events => {
             let mut w = RowWriter::new(EVENTS, format, stream.out)?;
-            for event in store.events_between(from_ms, to_ms)? {
+            for event in source.events()? {
                 w.row(EVENTS, &event)?;
             }
             Ok(w.finish()?)
         }
-        What::System => stream.rows(Tables::NONE, SYSTEM, |prev, cur| vec![SystemRow::new(prev, cur)]),
-        What::Processes => stream.rows(Tables { processes: true, ..Tables::NONE }, PROCESSES, |prev, cur| {
+        What::System => stream.rows(SYSTEM, |prev, cur| vec![SystemRow::new(prev, cur)]),
+        What::Processes => stream.rows(PROCESSES, |prev, cur| {
             let time_ms = cur.sample.time_ms;
             let table = rates::process_table(prev, &cur.sample, ticks);
             table.into_iter().map(|(p, rates)| ProcessRow { time_ms, process: p.clone(), rates }).collect()
         }),
-        What::Sockets => stream.rows(Tables { sockets: true, ..Tables::NONE }, SOCKETS, |_, cur| {
-            stamped(cur, &cur.sample.sockets)
-        }),
-        What::Filesystems => {
-            stream.rows(Tables { filesystems: true, ..Tables::NONE }, FILESYSTEMS, |_, cur| {
-                stamped(cur, &cur.sample.filesystems)
-            })
-        }
-        What::Probes => stream
-            .rows(Tables { probes: true, ..Tables::NONE }, PROBES, |_, cur| stamped(cur, &cur.sample.probes)),
-        What::Dirs => stream.rows(Tables { watched_dirs: true, ..Tables::NONE }, DIRS, |_, cur| {
-            stamped(cur, &cur.sample.watched_dirs)
-        }),
-        What::Disks => stream.rows(Tables { disks: true, ..Tables::NONE }, DISKS, disk_rows),
-        What::Net => stream.rows(Tables { interfaces: true, ..Tables::NONE }, NET, net_rows),
+        What::Sockets => stream.rows(SOCKETS, |_, cur| stamped(cur, &cur.sample.sockets)),
+        What::Filesystems => stream.rows(FILESYSTEMS, |_, cur| stamped(cur, &cur.sample.filesystems)),
+        What::Probes => stream.rows(PROBES, |_, cur| stamped(cur, &cur.sample.probes)),
+        What::Dirs => stream.rows(DIRS, |_, cur| stamped(cur, &cur.sample.watched_dirs)),
+        What::Disks => stream.rows(DISKS, disk_rows),
+        What::Net => stream.rows(NET, net_rows),
         What::Logs => {
             let mut last_seen = LastSeen::default();
-            stream.rows(Tables { watched_logs: true, ..Tables::NONE }, LOGS, |_, cur| {
-                log_rows(&mut last_seen, cur)
-            })
+            stream.rows(LOGS, |_, cur| log_rows(&mut last_seen, cur))
         }
     }
 }
 
 /// Writes rows sample by sample, in constant memory.
 struct Stream<'a, 'p> {
-    store: &'a Store,
-    ids: (i64, i64),
+    source: &'a dyn Source,
+    what: What,
     format: Format,
     out: Box<dyn Write + 'a>,
     progress: &'p mut dyn FnMut(u64),
@@ -93,21 +65,18 @@ impl Stream<'_, '_> {
     /// `rows_of(previous sample of the same run, sample)` gives a sample's rows.
     fn rows<T>(
         self,
-        tables: Tables,
         fields: &[Field<T>],
         mut rows_of: impl FnMut(Option<&Sample>, &Stored) -> Vec<T>,
     ) -> Result<()> {
         let mut w = RowWriter::new(fields, self.format, self.out)?;
-        let mut prev: Option<Stored> = None;
         let mut written = 0u64;
         let progress = self.progress;
-        self.store.for_each_sample(self.ids.0, self.ids.1, tables, |cur| {
-            for row in rows_of(same_run(&prev, &cur), &cur) {
+        self.source.pairs(self.what, &mut |prev, cur| {
+            for row in rows_of(prev.map(|p| &p.sample), cur) {
                 w.row(fields, &row)?;
                 written += 1;
             }
             progress(written);
-            prev = Some(cur);
             Ok(())
         })?;
         Ok(w.finish()?)
@@ -209,12 +178,6 @@ fn log_rows(last_seen: &mut LastSeen, cur: &Stored) -> Vec<LogRow> {
     rows
 }
 
-/// The previous sample, if it belongs to the same run (rates across a
-/// restart or a reboot would be meaningless).
-fn same_run<'a>(prev: &'a Option<Stored>, cur: &Stored) -> Option<&'a Sample> {
-    prev.as_ref().filter(|p| p.run_id == cur.run_id).map(|p| &p.sample)
-}
-
 /// One sample's scalars with the sample before it (system tables are not
 /// decoded for this export, so the copies are small).
 pub struct SystemRow {
@@ -244,7 +207,7 @@ impl SystemRow {
         self.cpu.as_ref().map(part).into()
     }
 
-    fn stall(&self, psi: fn(&Sample) -> Option<&crate::sample::Psi>, full: bool) -> Value {
+    fn stall(&self, psi: fn(&Sample) -> Option<&crate::model::sample::Psi>, full: bool) -> Value {
         let (Some(prev), Some(seconds)) = (&self.prev, self.seconds) else {
             return Value::Null;
         };
@@ -411,16 +374,10 @@ const FILESYSTEMS: &[Field<(i64, Filesystem)>] = &[
     Field { name: "size", unit: Unit::Bytes, get: |r| Value::Int(r.1.size_bytes as i64) },
     Field { name: "used", unit: Unit::Bytes, get: |r| Value::Int(r.1.used_bytes as i64) },
     Field { name: "available", unit: Unit::Bytes, get: |r| Value::Int(r.1.avail_bytes as i64) },
-    Field { name: "used_pct", unit: Unit::Percent, get: |r| Value::Real(used_pct(&r.1)) },
+    Field { name: "used_pct", unit: Unit::Percent, get: |r| Value::Real(r.1.used_pct()) },
     Field { name: "inodes_total", unit: Unit::Plain, get: |r| Value::Int(r.1.inodes_total as i64) },
     Field { name: "inodes_used", unit: Unit::Plain, get: |r| Value::Int(r.1.inodes_used as i64) },
 ];
-
-/// Used space as `df` shows it: of the space usable without root's reserve.
-pub fn used_pct(fs: &Filesystem) -> f64 {
-    let usable = fs.used_bytes + fs.avail_bytes;
-    if usable == 0 { 0.0 } else { fs.used_bytes as f64 * 100.0 / usable as f64 }
-}
 
 struct DiskRow {
     time_ms: i64,

@@ -1,6 +1,7 @@
 //! Renderers: samples and findings into text, CSV, JSON lines. They know
 //! formats, not /proc.
 
+pub mod check;
 pub mod export;
 pub mod report;
 pub mod show;

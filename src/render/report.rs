@@ -2,12 +2,12 @@
 //! the serialized `Report` / `Period` list: its shape is documented in the
 //! README and kept stable.
 
-use crate::model::columns::bytes;
 use super::show::{UserNames, table_with, truncate};
 use crate::analyze::Severity;
 use crate::analyze::periods::Period;
 use crate::analyze::report::{ProcessLine, Report};
-use crate::time::{format_duration_ms, format_ms_clock, format_ms_local};
+use crate::model::human::bytes;
+use crate::model::human::{format_duration_ms, format_ms_clock, format_ms_local};
 use comfy_table::CellAlignment;
 use std::io::{self, Write};
 

@@ -2,12 +2,11 @@
 //! CPU, memory, pressure, the top processes by CPU and by memory, processes
 //! in D state, the fullest filesystems and the busiest ports.
 
-use super::export::used_pct;
-use crate::model::columns::bytes;
-use crate::rates::{self, ProcessRates};
-use crate::sample::{Direction, Process, Sample};
-use crate::store::Stored;
-use crate::time::{format_duration_ms, format_ms_local};
+use crate::model::Stored;
+use crate::model::human::bytes;
+use crate::model::human::{format_duration_ms, format_ms_local};
+use crate::model::rates::{self, ProcessRates};
+use crate::model::sample::{Direction, Process, Sample};
 use comfy_table::{CellAlignment, Table, presets};
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -69,21 +68,16 @@ pub fn show(
     }
     if let Some(list) = &s.filesystems {
         let mut fullest: Vec<_> = list.iter().collect();
-        fullest.sort_by(|a, b| used_pct(b).total_cmp(&used_pct(a)));
+        fullest.sort_by(|a, b| b.used_pct().total_cmp(&a.used_pct()));
         let mut t = table_with(&["MOUNT", "TYPE", "USED", "SIZE", "USE%", "INODES%"]);
         for fs in fullest.iter().take(top) {
-            let inodes = if fs.inodes_total == 0 {
-                0.0
-            } else {
-                fs.inodes_used as f64 * 100.0 / fs.inodes_total as f64
-            };
             t.add_row(vec![
                 fs.mount_point.clone(),
                 fs.fs_type.clone(),
                 bytes(fs.used_bytes as f64),
                 bytes(fs.size_bytes as f64),
-                format!("{:.0}%", used_pct(fs)),
-                format!("{inodes:.0}%"),
+                format!("{:.0}%", fs.used_pct()),
+                format!("{:.0}%", fs.inodes_used_pct()),
             ]);
         }
         writeln!(out, "\nFullest filesystems\n{t}")?;
@@ -92,8 +86,7 @@ pub fn show(
         // TIME_WAIT is what closed connections leave behind: a total says
         // enough, a row per port would crowd out the live ones.
         let time_wait: u32 = list.iter().filter(|p| p.state == "TIME_WAIT").map(|p| p.count).sum();
-        let mut busiest: Vec<_> =
-            list.iter().filter(|p| p.direction != Direction::Listen && p.state != "TIME_WAIT").collect();
+        let mut busiest: Vec<_> = list.iter().filter(|p| p.is_open_connection()).collect();
         busiest.sort_by_key(|p| std::cmp::Reverse(p.count));
         let listening: HashMap<u16, (u32, u32)> = list
             .iter()
