@@ -2,8 +2,9 @@
 //! own module; `main` calls one function per subcommand.
 
 use crate::analyze::report;
-use crate::model::columns::{Format, What};
+use crate::model::catalogue::What;
 use crate::render::report::Format as ReportFormat;
+use crate::render::rows::Format;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 

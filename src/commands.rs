@@ -51,7 +51,8 @@ pub fn show(db: &Path, args: ShowArgs) -> Result<()> {
     let asked =
         args.at.as_deref().map(|at| time::parse_time("--at", at, chrono::Local::now())).transpose()?;
     let (prev, cur) = store.sample_with_previous(asked)?;
-    show::show(prev.as_ref(), &cur, asked, args.top, &mut io::stdout().lock())?;
+    let boot_time_ms = store.runs()?.iter().find(|run| run.id == cur.run_id).map(|run| run.boot_time_ms);
+    show::show(prev.as_ref(), &cur, asked, boot_time_ms, args.top, &mut io::stdout().lock())?;
     Ok(())
 }
 

@@ -7,8 +7,11 @@ use crate::analyze::timeline::{self, Minute};
 use crate::analyze::{self, Finding, Window};
 use crate::error::BadInput;
 use crate::model::Stored;
+use crate::model::catalogue::{ProcessRow, serialize_report_processes};
 use crate::model::human::{format_duration_ms, format_ms_local};
 use crate::model::rates;
+use crate::model::rates::ProcessRates;
+use crate::model::sample::Process;
 use crate::store::{Store, Tables};
 use crate::time;
 use anyhow::Result;
@@ -83,22 +86,10 @@ pub struct WindowInfo {
 #[derive(Debug, Serialize)]
 pub struct LastSample {
     pub time_ms: i64,
-    pub top_cpu: Vec<ProcessLine>,
-    pub top_memory: Vec<ProcessLine>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ProcessLine {
-    pub pid: u32,
-    pub uid: u32,
-    pub comm: String,
-    pub state: char,
-    /// % of one CPU over the last interval; absent for a new process.
-    pub cpu_pct: Option<f64>,
-    pub rss_bytes: u64,
-    pub threads: u32,
-    pub fds: Option<u32>,
-    pub cmdline: String,
+    #[serde(serialize_with = "serialize_report_processes")]
+    pub top_cpu: Vec<ProcessRow>,
+    #[serde(serialize_with = "serialize_report_processes")]
+    pub top_memory: Vec<ProcessRow>,
 }
 
 pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Result<Report> {
@@ -175,7 +166,9 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
             baseline_samples: baseline.len(),
         },
         timeline: timeline::per_minute(&samples),
-        last_sample: last_sample(&samples),
+        last_sample: last_sample(&samples, |run_id| {
+            runs.iter().find(|r| r.id == run_id).map(|r| r.boot_time_ms)
+        }),
         findings,
         period,
     })
@@ -210,30 +203,21 @@ fn headline(period: Option<&Period>, end_ms: i64, window_ms: i64, now_ms: i64) -
     }
 }
 
-/// Top processes of the newest sample in the window that has a process table.
-fn last_sample(samples: &[Stored]) -> Option<LastSample> {
+/// Top processes of the newest sample in the window that has a process
+/// table; `boot_time_ms` gives a run's boot, for processes' start times.
+fn last_sample(samples: &[Stored], boot_time_ms: impl Fn(i64) -> Option<i64>) -> Option<LastSample> {
     let index = samples.iter().rposition(|s| s.sample.processes.is_some())?;
     let cur = &samples[index];
     let prev = index.checked_sub(1).map(|i| &samples[i]).filter(|p| p.run_id == cur.run_id);
-    let table = rates::process_table(prev.map(|p| &p.sample), &cur.sample, rates::ticks_per_second());
-    let line = |(p, r): &(&crate::model::sample::Process, Option<rates::ProcessRates>)| ProcessLine {
-        pid: p.pid,
-        uid: p.uid,
-        comm: p.comm.to_string(),
-        state: p.state,
-        cpu_pct: r.map(|r| r.cpu()),
-        rss_bytes: p.rss_bytes,
-        threads: p.threads,
-        fds: p.fds,
-        cmdline: p.cmdline.to_string(),
+    let ticks = rates::ticks_per_second();
+    let table = rates::process_table(prev.map(|p| &p.sample), &cur.sample, ticks);
+    let boot = boot_time_ms(cur.run_id);
+    let top = |ranked: &[(&Process, Option<ProcessRates>)]| -> Vec<ProcessRow> {
+        ranked.iter().take(5).map(|(p, r)| ProcessRow::new(cur.sample.time_ms, p, *r, boot, ticks)).collect()
     };
     let mut by_cpu = table.clone();
     rates::rank_by_cpu(&mut by_cpu);
     let mut by_memory = table;
     rates::rank_by_memory(&mut by_memory);
-    Some(LastSample {
-        time_ms: cur.sample.time_ms,
-        top_cpu: by_cpu.iter().take(5).map(line).collect(),
-        top_memory: by_memory.iter().take(5).map(line).collect(),
-    })
+    Some(LastSample { time_ms: cur.sample.time_ms, top_cpu: top(&by_cpu), top_memory: top(&by_memory) })
 }

@@ -5,7 +5,7 @@
 //! the store keeps it, the analysis and the renderers read it; it imports
 //! none of them.
 
-pub mod columns;
+pub mod catalogue;
 mod facts;
 pub mod human;
 pub mod rates;

@@ -4,4 +4,6 @@
 pub mod check;
 pub mod export;
 pub mod report;
+pub mod rows;
 pub mod show;
+pub mod text;

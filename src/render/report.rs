@@ -2,10 +2,10 @@
 //! the serialized `Report` / `Period` list: its shape is documented in the
 //! README and kept stable.
 
-use super::show::{UserNames, table_with, truncate};
+use super::text::{UserNames, process_table, table_with};
 use crate::analyze::Severity;
 use crate::analyze::periods::Period;
-use crate::analyze::report::{ProcessLine, Report};
+use crate::analyze::report::Report;
 use crate::model::human::bytes;
 use crate::model::human::{format_duration_ms, format_ms_clock, format_ms_local};
 use comfy_table::CellAlignment;
@@ -107,38 +107,15 @@ pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()>
     if let Some(last) = &r.last_sample {
         let mut users = UserNames::default();
         writeln!(out, "\nLast sample ({}), top by CPU:", format_ms_clock(last.time_ms))?;
-        writeln!(out, "{}", process_lines(&last.top_cpu, &mut users))?;
+        writeln!(out, "{}", process_table(&last.top_cpu, &mut users))?;
         writeln!(out, "Top by memory (RSS):")?;
-        writeln!(out, "{}", process_lines(&last.top_memory, &mut users))?;
+        writeln!(out, "{}", process_table(&last.top_memory, &mut users))?;
     }
     Ok(())
 }
 
 fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
     value.map_or_else(|| "-".into(), show)
-}
-
-fn process_lines(lines: &[ProcessLine], users: &mut UserNames) -> comfy_table::Table {
-    let mut t = table_with(&["PID", "USER", "S", "CPU%", "RSS", "THR", "FDS", "COMMAND"]);
-    for p in lines {
-        let command = if p.cmdline.is_empty() { format!("[{}]", p.comm) } else { p.cmdline.clone() };
-        t.add_row(vec![
-            p.pid.to_string(),
-            users.name(p.uid),
-            p.state.to_string(),
-            opt(p.cpu_pct, |v| format!("{v:.1}")),
-            bytes(p.rss_bytes as f64),
-            p.threads.to_string(),
-            opt(p.fds, |v| v.to_string()),
-            truncate(&command, 80),
-        ]);
-    }
-    for column in [0, 3, 4, 5, 6] {
-        if let Some(c) = t.column_mut(column) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    t
 }
 
 pub fn gaps(periods: &[Period], now_ms: i64, format: Format, out: &mut dyn Write) -> io::Result<()> {

@@ -3,9 +3,10 @@
 //! analysis and the export draw on these and never on SQL or sample ids.
 
 use super::{Store, Tables};
-use crate::model::columns::{Source, What};
+use crate::model::catalogue::{Source, What};
 use crate::model::{Event, Stored};
 use anyhow::{Context, Result};
+use std::collections::HashMap;
 
 impl Store {
     /// Samples with `from_ms <= time <= to_ms`, oldest first.
@@ -73,13 +74,16 @@ pub struct Range<'a> {
     from_ms: i64,
     to_ms: i64,
     ids: Option<(i64, i64)>,
+    boot_times: HashMap<i64, i64>,
 }
 
 impl<'a> Range<'a> {
     /// Finds the range's samples now, so that a file too damaged to read
     /// fails before any output is written.
     pub fn new(store: &'a Store, from_ms: i64, to_ms: i64) -> Result<Self> {
-        Ok(Range { store, from_ms, to_ms, ids: store.ids_between(from_ms, to_ms)? })
+        let ids = store.ids_between(from_ms, to_ms)?;
+        let boot_times = store.runs()?.iter().map(|run| (run.id, run.boot_time_ms)).collect();
+        Ok(Range { store, from_ms, to_ms, ids, boot_times })
     }
 }
 
@@ -90,6 +94,10 @@ impl Source for Range<'_> {
 
     fn events(&self) -> Result<Vec<Event>> {
         self.store.events_between(self.from_ms, self.to_ms)
+    }
+
+    fn boot_time_ms(&self, run_id: i64) -> Option<i64> {
+        self.boot_times.get(&run_id).copied()
     }
 }
 

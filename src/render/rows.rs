@@ -1,68 +1,10 @@
-//! One field list per kind of row serves every output format: the name is
-//! the CSV header and the JSON key, the unit is for people (text only), the
-//! getter gives the raw value. A new column is one line, in every format.
+//! Rows for tools and for people, drawn from the catalogue: CSV and JSON
+//! lines carry raw numbers (JSON numbers, not strings; CSV text quoted),
+//! text tables show values with their unit (`1.2 GiB`, `37.5%`).
 
-use super::human::bytes;
-use super::{Event, Stored};
-use anyhow::Result;
+use crate::model::catalogue::{Field, Unit, Value};
+use crate::model::human::{bytes, format_duration_ms, format_ms_local};
 use std::io::{self, Write};
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Int(i64),
-    Real(f64),
-    Text(String),
-    Null,
-}
-
-impl From<Option<f64>> for Value {
-    fn from(value: Option<f64>) -> Self {
-        value.map_or(Value::Null, Value::Real)
-    }
-}
-
-impl From<Option<u64>> for Value {
-    fn from(value: Option<u64>) -> Self {
-        value.map_or(Value::Null, |v| Value::Int(v as i64))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Unit {
-    Plain,
-    Bytes,
-    Percent,
-}
-
-pub struct Field<T> {
-    pub name: &'static str,
-    pub unit: Unit,
-    pub get: fn(&T) -> Value,
-}
-
-/// The kinds of rows, one column list each (`export --what`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum What {
-    System,
-    Processes,
-    Sockets,
-    Filesystems,
-    Disks,
-    Net,
-    Probes,
-    Dirs,
-    Logs,
-    Events,
-}
-
-/// Where rows come from: the store, over the range of time asked for.
-pub trait Source {
-    /// Calls `each(previous sample of the same run, sample)` for every
-    /// sample, oldest first, with the tables that `what` needs.
-    fn pairs(&self, what: What, each: &mut dyn FnMut(Option<&Stored>, &Stored) -> Result<()>) -> Result<()>;
-
-    fn events(&self) -> Result<Vec<Event>>;
-}
 
 /// Output formats for rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -102,7 +44,7 @@ impl<'a> RowWriter<'a> {
         let out = self.out.as_mut().expect("jsonl output");
         let mut object = serde_json::Map::with_capacity(fields.len());
         for field in fields {
-            object.insert(field.name.to_string(), json_value((field.get)(row)));
+            object.insert(field.name.to_string(), (field.get)(row).to_json());
         }
         serde_json::to_writer(&mut *out, &object)?;
         out.write_all(b"\n")
@@ -129,27 +71,13 @@ fn csv_io(err: csv::Error) -> io::Error {
 fn csv_cell(value: Value) -> String {
     match value {
         Value::Int(v) => v.to_string(),
-        Value::Real(v) => round(v).to_string(),
+        Value::Real(v) => Value::round(v).to_string(),
         Value::Text(v) => v,
         Value::Null => String::new(),
     }
 }
 
-fn json_value(value: Value) -> serde_json::Value {
-    match value {
-        Value::Int(v) => v.into(),
-        Value::Real(v) => serde_json::Number::from_f64(round(v)).map_or(serde_json::Value::Null, Into::into),
-        Value::Text(v) => v.into(),
-        Value::Null => serde_json::Value::Null,
-    }
-}
-
-/// Rates carry no meaning past three decimals; fewer digits, smaller files.
-fn round(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
-}
-
-/// A value for people: `1.2 GiB`, `37.5%`, `12`.
+/// A value for people: `1.2 GiB`, `37.5%`, `12`, `40s`; `-` where missing.
 pub fn human(value: &Value, unit: Unit) -> String {
     match (value, unit) {
         (Value::Null, _) => "-".into(),
@@ -158,14 +86,21 @@ pub fn human(value: &Value, unit: Unit) -> String {
         (Value::Real(v), Unit::Bytes) => bytes(*v),
         (Value::Int(v), Unit::Percent) => format!("{v}%"),
         (Value::Real(v), Unit::Percent) => format!("{v:.1}%"),
-        (Value::Int(v), Unit::Plain) => v.to_string(),
-        (Value::Real(v), Unit::Plain) => format!("{v:.2}"),
+        (Value::Int(v), Unit::Milliseconds) => format_duration_ms(*v),
+        (Value::Real(v), Unit::Milliseconds) => format_duration_ms(*v as i64),
+        (Value::Int(v), Unit::Microseconds) => format_duration_ms(*v / 1000),
+        (Value::Real(v), Unit::Microseconds) => format_duration_ms(*v as i64 / 1000),
+        (Value::Int(v), Unit::Time) => format_ms_local(*v),
+        (Value::Real(v), Unit::Time) => format_ms_local(*v as i64),
+        (Value::Int(v), Unit::Plain | Unit::Count) => v.to_string(),
+        (Value::Real(v), Unit::Plain | Unit::Count) => format!("{v:.2}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::catalogue::{gauge, label};
 
     struct Row {
         name: &'static str,
@@ -174,9 +109,9 @@ mod tests {
     }
 
     const FIELDS: &[Field<Row>] = &[
-        Field { name: "name", unit: Unit::Plain, get: |r| Value::Text(r.name.into()) },
-        Field { name: "size", unit: Unit::Bytes, get: |r| Value::Int(r.size as i64) },
-        Field { name: "pct", unit: Unit::Percent, get: |r| r.pct.into() },
+        label("name", "a name", |r| Value::Text(r.name.into())),
+        gauge("size", Unit::Bytes, "a size", |r| Value::Int(r.size as i64)),
+        gauge("pct", Unit::Percent, "a share", |r| r.pct.into()),
     ];
 
     fn render(format: Format) -> String {
@@ -207,5 +142,6 @@ mod tests {
         assert_eq!(human(&Value::Int(1536), Unit::Bytes), "1.5 KiB");
         assert_eq!(human(&Value::Real(37.54), Unit::Percent), "37.5%");
         assert_eq!(human(&Value::Null, Unit::Plain), "-");
+        assert_eq!(human(&Value::Int(40_000), Unit::Milliseconds), "40s");
     }
 }
