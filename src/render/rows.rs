@@ -144,4 +144,55 @@ mod tests {
         assert_eq!(human(&Value::Null, Unit::Plain), "-");
         assert_eq!(human(&Value::Int(40_000), Unit::Milliseconds), "40s");
     }
+
+    /// Writes one row of `fields` in every format and checks each carries
+    /// every column, named as the catalogue names it.
+    fn carries_every_column<T>(fields: &[Field<T>], row: &T) {
+        let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+        let mut seen = std::collections::HashSet::new();
+        for field in fields {
+            assert!(seen.insert(field.name), "{} is listed twice", field.name);
+            assert!(!field.help.is_empty(), "{} has no help", field.name);
+            if let crate::model::catalogue::Kind::Rate { counter } = field.kind {
+                assert!(!counter.is_empty(), "{} names no counter", field.name);
+            }
+        }
+        let write = |format| {
+            let mut buf = Vec::new();
+            let mut w = RowWriter::new(fields, format, Box::new(&mut buf)).unwrap();
+            w.row(fields, row).unwrap();
+            w.finish().unwrap();
+            String::from_utf8(buf).unwrap()
+        };
+        let csv = write(Format::Csv);
+        assert_eq!(csv.lines().next().unwrap().split(',').collect::<Vec<_>>(), names);
+        let json: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(write(Format::Jsonl).trim_end()).unwrap();
+        assert_eq!(
+            json.keys().map(String::as_str).collect::<std::collections::BTreeSet<_>>(),
+            names.iter().copied().collect()
+        );
+        for field in fields {
+            human(&(field.get)(row), field.unit);
+        }
+    }
+
+    #[test]
+    fn every_format_carries_every_column_of_the_catalogue() {
+        use crate::model::catalogue::*;
+        use crate::model::sample::*;
+        use crate::model::{Event, Stored};
+        let stored = Stored { id: 1, run_id: 1, sample: Sample::default() };
+        carries_every_column(SYSTEM, &SystemRow::new(None, &stored));
+        carries_every_column(PROCESSES, &ProcessRow::new(0, &Process::default(), None, Some(0), 100.0));
+        carries_every_column(SOCKETS, &(0, PortSockets::default()));
+        carries_every_column(FILESYSTEMS, &(0, Filesystem::default()));
+        carries_every_column(DISKS, &DiskRow { time_ms: 0, name: "sda".into(), in_flight: 0, rates: None });
+        carries_every_column(NET, &NetRow { time_ms: 0, name: "total".into(), rates: None, totals: None });
+        carries_every_column(PROBES, &(0, ProbeResult::default()));
+        carries_every_column(DIRS, &(0, WatchedDir::default()));
+        let log = LogRow { time_ms: 0, log: WatchedLog::default(), rates: None, template: None };
+        carries_every_column(LOGS, &log);
+        carries_every_column(EVENTS, &Event::note(0, "disk-full", String::new()));
+    }
 }
