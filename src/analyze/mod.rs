@@ -72,17 +72,22 @@ pub struct Finding {
     pub values: serde_json::Map<String, serde_json::Value>,
 }
 
-/// All findings of a window, ranked: severity first, then causes before
-/// symptoms, then what began first.
+/// All findings of a window, ranked.
 pub fn findings(window: &Window) -> Vec<Finding> {
     let mut all = detect::all(window);
-    all.sort_by(|a, b| {
+    rank(&mut all);
+    all
+}
+
+/// Severity first, then causes before symptoms (the order of `Category`),
+/// then what began first; a finding with no start comes last of its kind.
+pub fn rank(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then(a.category.cmp(&b.category))
             .then(a.first_seen_ms.unwrap_or(i64::MAX).cmp(&b.first_seen_ms.unwrap_or(i64::MAX)))
     });
-    all
 }
 
 /// Builds the `values` of a finding from name/number pairs.

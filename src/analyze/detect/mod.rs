@@ -8,6 +8,9 @@ mod probes;
 mod system;
 mod watched;
 
+#[cfg(test)]
+mod tests;
+
 use super::series::Series;
 use super::{Finding, Window};
 use crate::model::sample::Sample;
