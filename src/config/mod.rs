@@ -862,7 +862,7 @@ mod tests {
 
     #[test]
     fn generic_example_parses_with_and_without_its_settings() {
-        let example = include_str!("../contrib/flightrec.toml.example");
+        let example = include_str!("../../contrib/flightrec.toml.example");
         assert_eq!(parse_ok(example), Config::default(), "every setting is left at its default");
         let all = parse_ok(&uncommented(example));
         assert_eq!(
@@ -881,7 +881,7 @@ mod tests {
 
     #[test]
     fn postfix_example_parses() {
-        let config = parse_ok(include_str!("../contrib/postfix-clamav.toml.example"));
+        let config = parse_ok(include_str!("../../contrib/postfix-clamav.toml.example"));
         let targets: Vec<&str> = config.probes.iter().map(|p| p.target.as_str()).collect();
         assert_eq!(
             targets,
