@@ -43,6 +43,11 @@ use anyhow::{Context, Result};
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
+mod settings;
+
+use settings::Slot;
+pub use settings::{SETTINGS, Setting};
+
 use crate::cli::RecordArgs;
 use crate::collect::Watch;
 use crate::collect::probe;
@@ -149,36 +154,15 @@ fn load_if_present(path: &Path) -> Result<Option<Config>> {
 /// file's otherwise. A list given on the command line replaces the file's
 /// list instead of adding to it: `--probe X` then probes exactly X, and it
 /// is the only way to leave out, for one run, something the file lists.
-pub fn merge(file: Config, cli: Config) -> Config {
-    fn list<T>(file: Vec<T>, cli: Vec<T>) -> Vec<T> {
-        if cli.is_empty() { file } else { cli }
+pub fn merge(mut file: Config, mut cli: Config) -> Config {
+    for setting in SETTINGS {
+        (setting.slot)(&mut file).take_from((setting.slot)(&mut cli));
     }
-    Config {
-        db: cli.db.or(file.db),
-        interval: cli.interval.or(file.interval),
-        retain: cli.retain.or(file.retain),
-        max_size: cli.max_size.or(file.max_size),
-        reserve: cli.reserve.or(file.reserve),
-        redact: list(file.redact, cli.redact),
-        watch_dirs: list(file.watch_dirs, cli.watch_dirs),
-        watch_logs: list(file.watch_logs, cli.watch_logs),
-        probes: list(file.probes, cli.probes),
-    }
+    file
 }
 
-/// The top-level keys, for the message about an unknown one.
-const KEYS: &[&str] = &[
-    "db",
-    "interval",
-    "retain",
-    "max_size",
-    "reserve",
-    "redact",
-    "watch_dirs",
-    "watch_logs",
-    "probes",
-    "probe",
-];
+/// The key of `[[probe]]` tables: a probe that needs more than a target.
+const PROBE_TABLE: &str = "probe";
 const PROBE_KEYS: &[&str] = &["target", "timeout", "expect"];
 
 fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Config, BadInput> {
@@ -198,49 +182,46 @@ fn parse(path: &Path, text: &str) -> Result<Config, BadInput> {
     // Each probe with where its target is written, to point at a repeat.
     let mut probes: Vec<(ProbeConfig, Range<usize>, &str)> = Vec::new();
     for (key, value) in in_file_order(table.get_ref()) {
-        match key.get_ref().as_ref() {
-            "db" => config.db = Some(doc.path_value("db", value)?),
-            "interval" => {
-                config.interval = Some(doc.duration("interval", value, &INTERVAL_RANGE, "\"5s\"")?)
+        let name: &str = key.get_ref().as_ref();
+        if name == PROBE_TABLE {
+            let DeValue::Array(tables) = value.get_ref() else {
+                return Err(doc.error(
+                    &value.span(),
+                    PROBE_TABLE,
+                    "expected [[probe]] tables, in double brackets, one per probe; plain \
+                     targets go in probes = [\"tcp:127.0.0.1:25\"]",
+                ));
+            };
+            for table in tables.iter() {
+                probes.push(doc.probe_table(table)?);
             }
-            "retain" => config.retain = Some(doc.duration("retain", value, &RETAIN_RANGE, "\"14d\"")?),
-            "max_size" => config.max_size = Some(doc.size("max_size", value, "\"1GiB\"")?),
-            "reserve" => config.reserve = Some(doc.size("reserve", value, "\"64MiB\"")?),
-            "redact" => {
-                for item in doc.array("redact", value, "['password=\\S+']")? {
-                    config.redact.push(doc.string("redact", item, "'password=\\S+'")?.to_owned());
+            continue;
+        }
+        let Some(setting) = settings::by_key(name) else {
+            return Err(doc.unknown_key(key, name, name, &top_level_keys()));
+        };
+        let (key, like) = (setting.key, setting.example);
+        // A list's items are written like the example's.
+        let item_like = like.trim_start_matches('[').trim_end_matches(']');
+        match (setting.slot)(&mut config) {
+            Slot::Duration(slot, range) => *slot = Some(doc.duration(key, value, &range, like)?),
+            Slot::Size(slot) => *slot = Some(doc.size(key, value, like)?),
+            Slot::Path(slot) => *slot = Some(doc.path_value(key, value)?),
+            Slot::Paths(list) => {
+                for item in doc.array(key, value, like)? {
+                    list.push(doc.path_value(key, item)?);
                 }
             }
-            "watch_dirs" => {
-                for item in doc.array("watch_dirs", value, "[\"/var/spool/postfix/deferred\"]")? {
-                    config.watch_dirs.push(doc.path_value("watch_dirs", item)?);
+            Slot::Patterns(list) => {
+                for item in doc.array(key, value, like)? {
+                    list.push(doc.string(key, item, item_like)?.to_owned());
                 }
             }
-            "watch_logs" => {
-                for item in doc.array("watch_logs", value, "[\"/var/log/mail.log\"]")? {
-                    config.watch_logs.push(doc.path_value("watch_logs", item)?);
+            Slot::Probes(_) => {
+                for item in doc.array(key, value, like)? {
+                    probes.push((ProbeConfig::new(doc.target(key, item)?), item.span(), key));
                 }
             }
-            "probes" => {
-                for item in doc.array("probes", value, "[\"tcp:127.0.0.1:25\"]")? {
-                    let target = doc.target("probes", item)?;
-                    probes.push((ProbeConfig::new(target), item.span(), "probes"));
-                }
-            }
-            "probe" => {
-                let DeValue::Array(tables) = value.get_ref() else {
-                    return Err(doc.error(
-                        &value.span(),
-                        "probe",
-                        "expected [[probe]] tables, in double brackets, one per probe; plain \
-                         targets go in probes = [\"tcp:127.0.0.1:25\"]",
-                    ));
-                };
-                for table in tables.iter() {
-                    probes.push(doc.probe_table(table)?);
-                }
-            }
-            name => return Err(doc.unknown_key(key, name, name, KEYS)),
         }
     }
     for (i, (probe, span, key)) in probes.iter().enumerate() {
@@ -255,6 +236,11 @@ fn parse(path: &Path, text: &str) -> Result<Config, BadInput> {
     }
     config.probes = probes.into_iter().map(|(probe, ..)| probe).collect();
     Ok(config)
+}
+
+/// The keys a file may have at its top level.
+fn top_level_keys() -> Vec<&'static str> {
+    SETTINGS.iter().map(|s| s.key).chain([PROBE_TABLE]).collect()
 }
 
 /// The 1-based line holding byte `offset`.
@@ -324,7 +310,7 @@ impl Doc<'_> {
         });
         let reason = match near {
             Some(near) => format!("unknown key; did you mean {near:?}?"),
-            None if known == PROBE_KEYS && KEYS.contains(&name) => format!(
+            None if known == PROBE_KEYS && top_level_keys().contains(&name) => format!(
                 "not a key of [[probe]]; move {name:?} above the first [[probe]]: in TOML \
                  every key after a table header belongs to that table"
             ),
@@ -489,7 +475,7 @@ pub fn record_options(args: &RecordArgs) -> Result<(Option<PathBuf>, record::Opt
         Some(path) => load(path)?,
         None => load_default()?.unwrap_or_default(),
     };
-    let settings = merge(file, command_line_config(args)?);
+    let settings = merge(file, settings::from_command_line(&args.given)?);
     let defaults = Limits::default();
     let limits = Limits {
         retain: settings.retain.unwrap_or(defaults.retain),
@@ -539,364 +525,5 @@ fn probe_specs(probes: &[ProbeConfig], interval: Duration) -> Result<Vec<probe::
     Ok(specs)
 }
 
-/// The command line's settings, parsed as the configuration file's are.
-fn command_line_config(args: &RecordArgs) -> Result<Config> {
-    let range = |r: &RangeInclusive<Duration>| (*r.start(), *r.end());
-    let duration = |option: &'static str, value: &Option<String>, (min, max): (Duration, Duration)| {
-        value.as_deref().map(|v| time::parse_interval(option, v, min, max)).transpose()
-    };
-    let size = |option: &'static str, value: &Option<String>| {
-        value.as_deref().map(|v| time::parse_size(option, v)).transpose()
-    };
-    Ok(Config {
-        interval: duration("--interval", &args.interval, range(&INTERVAL_RANGE))?,
-        retain: duration("--retain", &args.retain, range(&RETAIN_RANGE))?,
-        max_size: size("--max-size", &args.max_size)?,
-        reserve: size("--reserve", &args.reserve)?,
-        redact: args.redact.clone(),
-        probes: args.probe.iter().map(ProbeConfig::new).collect(),
-        watch_dirs: args.watch_dir.clone(),
-        watch_logs: args.watch_log.clone(),
-        ..Config::default()
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const PATH: &str = "/etc/flightrec.toml";
-
-    fn parse_ok(text: &str) -> Config {
-        parse(Path::new(PATH), text).unwrap_or_else(|err| panic!("{err}"))
-    }
-
-    /// The line, key and message of the error `text` gives.
-    fn parse_err(text: &str) -> (usize, Option<String>, String) {
-        match parse_bytes(Path::new(PATH), text.as_bytes()) {
-            Ok(config) => panic!("parsed: {config:?}"),
-            Err(err @ BadInput::BadConfig { .. }) => {
-                let message = err.to_string();
-                let BadInput::BadConfig { line, key, .. } = err else { unreachable!() };
-                (line, key, message)
-            }
-            Err(other) => panic!("not BadConfig: {other}"),
-        }
-    }
-
-    fn assert_err(text: &str, line: usize, key: &str, says: &str) {
-        let (got_line, got_key, message) = parse_err(text);
-        assert_eq!((got_line, got_key.as_deref()), (line, Some(key)), "{message}");
-        let head = format!("{PATH} line {line}, key {key:?}: ");
-        assert!(message.starts_with(&head), "{message}");
-        assert!(message.contains(says), "{message:?} does not say {says:?}");
-    }
-
-    #[test]
-    fn every_key_parses() {
-        let config = parse_ok(
-            r#"
-            db = "/var/lib/flightrec/mail.db"
-            interval = "2s"
-            retain = "30d"
-            max_size = "2GiB"
-            reserve = "128MiB"
-            redact = ['--password[= ]\S+', 'token=\w+']
-            watch_dirs = ["/var/spool/postfix/deferred", "spool"]
-            watch_logs = ["/var/log/mail.log"]
-            probes = ["tcp:127.0.0.1:25", "clamd:unix:/var/run/clamav/clamd.ctl"]
-
-            [[probe]]
-            target = "milter:127.0.0.1:8891"
-            timeout = "2s"
-            expect = "220"
-
-            [[probe]]
-            target = "http:http://127.0.0.1:8080/health"
-            "#,
-        );
-        let day = 86_400;
-        assert_eq!(
-            config,
-            Config {
-                db: Some("/var/lib/flightrec/mail.db".into()),
-                interval: Some(Duration::from_secs(2)),
-                retain: Some(Duration::from_secs(30 * day)),
-                max_size: Some(2 << 30),
-                reserve: Some(128 << 20),
-                redact: vec![r"--password[= ]\S+".into(), r"token=\w+".into()],
-                // Relative to the file's directory.
-                watch_dirs: vec!["/var/spool/postfix/deferred".into(), "/etc/spool".into()],
-                watch_logs: vec!["/var/log/mail.log".into()],
-                probes: vec![
-                    ProbeConfig::new("tcp:127.0.0.1:25"),
-                    ProbeConfig::new("clamd:unix:/var/run/clamav/clamd.ctl"),
-                    ProbeConfig {
-                        target: "milter:127.0.0.1:8891".into(),
-                        timeout: Some(Duration::from_secs(2)),
-                        expect: Some("220".into()),
-                    },
-                    ProbeConfig::new("http:http://127.0.0.1:8080/health"),
-                ],
-            }
-        );
-    }
-
-    #[test]
-    fn empty_and_comment_only_files_set_nothing() {
-        assert_eq!(parse_ok(""), Config::default());
-        assert_eq!(parse_ok("# interval = \"5s\"\n\n"), Config::default());
-    }
-
-    #[test]
-    fn probes_keep_the_file_order() {
-        let config =
-            parse_ok("probe = [{ target = \"smtp:127.0.0.1:25\" }]\nprobes = [\"tcp:127.0.0.1:22\"]\n");
-        let targets: Vec<&str> = config.probes.iter().map(|p| p.target.as_str()).collect();
-        assert_eq!(targets, ["smtp:127.0.0.1:25", "tcp:127.0.0.1:22"]);
-    }
-
-    #[test]
-    fn bad_duration_names_line_key_and_value() {
-        assert_err("db = \"/x.db\"\n\ninterval = \"5x\"\n", 3, "interval", "\"5x\": not a duration");
-        assert_err("interval = \"10ms\"\n", 1, "interval", "must be between 100ms and 1h");
-        assert_err("retain = \"30m\"\n", 1, "retain", "must be between 1h and 10years");
-        assert_err("retain = \"11y\"\n", 1, "retain", "must be between");
-        assert_eq!(parse_ok("retain = \"10y\"\n").retain, Some(*RETAIN_RANGE.end()));
-        assert_err(
-            "[[probe]]\ntarget = \"tcp:127.0.0.1:25\"\ntimeout = \"5ms\"\n",
-            3,
-            "probe.timeout",
-            "must be between 10ms and 1h",
-        );
-    }
-
-    #[test]
-    fn bad_size_names_line_key_and_value() {
-        assert_err("\nmax_size = \"lots\"\n", 2, "max_size", "\"lots\": not a size; try 1GiB");
-        assert_err("reserve = \"64 parsecs\"\n", 1, "reserve", "not a size");
-    }
-
-    #[test]
-    fn unknown_keys_are_named_with_a_way_out() {
-        assert_err("interval = \"5s\"\nintervall = \"5s\"\n", 2, "intervall", "the keys are db, interval,");
-        assert_err("max-size = \"1GiB\"\n", 1, "max-size", "did you mean \"max_size\"?");
-        assert_err("watch_dir = [\"/tmp\"]\n", 1, "watch_dir", "did you mean \"watch_dirs\"?");
-        assert_err("[record]\ninterval = \"5s\"\n", 1, "record", "unknown key");
-        assert_err(
-            "[[probe]]\ntarget = \"tcp:127.0.0.1:25\"\nretries = 3\n",
-            3,
-            "probe.retries",
-            "the keys are target, timeout, expect",
-        );
-        // The classic TOML slip: a top-level key below a table header.
-        assert_err(
-            "[[probe]]\ntarget = \"tcp:127.0.0.1:25\"\n\ninterval = \"5s\"\n",
-            4,
-            "probe.interval",
-            "move \"interval\" above the first [[probe]]",
-        );
-    }
-
-    #[test]
-    fn wrong_types_say_what_was_expected_and_found() {
-        assert_err(
-            "interval = 5\n",
-            1,
-            "interval",
-            "expected a string in quotes, like \"5s\"; found integer 5",
-        );
-        assert_err("max_size = 1073741824\n", 1, "max_size", "like \"1GiB\"; found integer");
-        assert_err("watch_dirs = \"/var/spool\"\n", 1, "watch_dirs", "expected a list in brackets");
-        assert_err("watch_logs = [\n  \"/var/log/a\",\n  7,\n]\n", 3, "watch_logs", "found integer 7");
-        assert_err("probes = [\"tcp:127.0.0.1:25\", true]\n", 1, "probes", "found boolean true");
-        assert_err(
-            "[probe]\ntarget = \"tcp:127.0.0.1:25\"\n",
-            1,
-            "probe",
-            "[[probe]] tables, in double brackets",
-        );
-        assert_err("probe = [\"tcp:127.0.0.1:25\"]\n", 1, "probe", "expected a [[probe]] table");
-        assert_err("db = \"\"\n", 1, "db", "is empty");
-        assert_err(
-            "[[probe]]\ntarget = \"tcp:127.0.0.1:25\"\nexpect = 220\n",
-            3,
-            "probe.expect",
-            "found integer 220",
-        );
-    }
-
-    #[test]
-    fn probe_mistakes_are_pointed_at() {
-        assert_err("interval = \"5s\"\n[[probe]]\ntimeout = \"2s\"\n", 2, "probe", "has no target");
-        assert_err("probes = [\"127.0.0.1:25\"]\n", 1, "probes", "not a probe target; write KIND:ADDRESS");
-        assert_err("[[probe]]\ntarget = \"tcp:\"\n", 2, "probe.target", "not a probe target");
-        assert_err(
-            "probes = [\"tcp:127.0.0.1:25\"]\n[[probe]]\ntarget = \"tcp:127.0.0.1:25\"\n",
-            3,
-            "probe.target",
-            "\"tcp:127.0.0.1:25\" is already probed at line 1",
-        );
-        assert_err(
-            "probes = [\n  \"tcp:127.0.0.1:25\",\n  \"tcp:127.0.0.1:25\",\n]\n",
-            3,
-            "probes",
-            "already probed at line 2",
-        );
-    }
-
-    #[test]
-    fn duplicated_key_is_named() {
-        assert_err(
-            "interval = \"5s\"\nretain = \"14d\"\ninterval = \"2s\"\n",
-            3,
-            "interval",
-            "set a second time",
-        );
-    }
-
-    #[test]
-    fn garbage_and_non_utf8_name_the_line() {
-        let (line, key, message) = parse_err("interval = \"5s\"\nthis is not toml\n");
-        assert_eq!((line, key), (2, None));
-        assert!(message.starts_with("/etc/flightrec.toml line 2: not valid TOML: "), "{message}");
-
-        let (line, key, message) = parse_err("interval = \"5s\"\n\nunterminated = \"oops\n");
-        assert_eq!((line, key), (3, None), "{message}");
-
-        let mut bytes = b"interval = \"5s\"\n# caf".to_vec();
-        bytes.extend([0xe9, b'\n']);
-        match parse_bytes(Path::new(PATH), &bytes) {
-            Err(err @ BadInput::BadConfig { line: 2, key: None, .. }) => {
-                assert!(err.to_string().contains("line 2: not UTF-8"), "{err}")
-            }
-            other => panic!("{other:?}"),
-        }
-        // A binary file given by mistake.
-        let (line, _, _) = parse_err("\u{0}\u{1}\u{2}ELF");
-        assert_eq!(line, 1);
-    }
-
-    /// A fresh path under the temporary directory for one test.
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("flightrec-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name)
-    }
-
-    #[test]
-    fn load_reads_a_file_and_names_a_missing_one() {
-        let path = scratch("good.toml");
-        std::fs::write(&path, "interval = \"1s\"\nwatch_logs = [\"mail.log\"]\n").unwrap();
-        let config = load(&path).unwrap();
-        assert_eq!(config.interval, Some(Duration::from_secs(1)));
-        assert_eq!(config.watch_logs, [path.with_file_name("mail.log")]);
-
-        let missing = scratch("missing.toml");
-        let err = load(&missing).unwrap_err();
-        assert!(err.is::<BadInput>(), "{err:#}");
-        assert!(format!("{err:#}").starts_with(&format!("{}: no such", missing.display())));
-        assert!(load_if_present(&missing).unwrap().is_none());
-    }
-
-    #[test]
-    fn load_errors_are_bad_input_for_exit_2() {
-        let path = scratch("bad.toml");
-        std::fs::write(&path, "interval = \"5s\"\nretain = \"forever\"\n").unwrap();
-        let err = load(&path).unwrap_err();
-        assert!(err.is::<BadInput>(), "{err:#}");
-        let expected = format!("{} line 2, key \"retain\": \"forever\": not a duration", path.display());
-        assert!(format!("{err:#}").starts_with(&expected), "{err:#}");
-
-        let huge = scratch("huge.toml");
-        std::fs::write(&huge, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
-        let err = load(&huge).unwrap_err();
-        assert!(err.is::<BadInput>() && err.to_string().contains("larger than 1 MiB"), "{err:#}");
-    }
-
-    #[test]
-    fn merge_prefers_the_command_line_and_replaces_lists() {
-        let file = Config {
-            db: Some("/file.db".into()),
-            interval: Some(Duration::from_secs(5)),
-            retain: Some(Duration::from_secs(86_400)),
-            max_size: Some(1 << 30),
-            reserve: None,
-            redact: vec!["file".into()],
-            watch_dirs: vec!["/file/dir".into()],
-            watch_logs: vec!["/file/log".into()],
-            probes: vec![ProbeConfig::new("tcp:127.0.0.1:25"), ProbeConfig::new("tcp:127.0.0.1:8891")],
-        };
-        let cli = Config {
-            interval: Some(Duration::from_secs(1)),
-            reserve: Some(1 << 20),
-            probes: vec![ProbeConfig::new("smtp:127.0.0.1:25")],
-            ..Config::default()
-        };
-        assert_eq!(
-            merge(file.clone(), cli),
-            Config {
-                interval: Some(Duration::from_secs(1)),
-                reserve: Some(1 << 20),
-                probes: vec![ProbeConfig::new("smtp:127.0.0.1:25")],
-                ..file.clone()
-            }
-        );
-        // Nothing on the command line: the file as it is; no file: the command line.
-        assert_eq!(merge(file.clone(), Config::default()), file);
-        assert_eq!(merge(Config::default(), file.clone()), file);
-    }
-
-    /// The example with every setting line ("#" directly before a key or a
-    /// table header) switched on, to check that what it shows is accepted.
-    fn uncommented(example: &str) -> String {
-        example
-            .lines()
-            .map(|line| match line.strip_prefix('#') {
-                Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '[') => rest,
-                _ => line,
-            })
-            .map(|line| format!("{line}\n"))
-            .collect()
-    }
-
-    #[test]
-    fn generic_example_parses_with_and_without_its_settings() {
-        let example = include_str!("../../contrib/flightrec.toml.example");
-        assert_eq!(parse_ok(example), Config::default(), "every setting is left at its default");
-        let all = parse_ok(&uncommented(example));
-        assert_eq!(
-            (all.db.is_some(), all.interval, all.retain, all.max_size, all.reserve),
-            (
-                true,
-                Some(Duration::from_secs(5)),
-                Some(Duration::from_secs(14 * 86_400)),
-                Some(1 << 30),
-                Some(64 << 20)
-            )
-        );
-        let lists = [all.redact.len(), all.watch_dirs.len(), all.watch_logs.len(), all.probes.len()];
-        assert!(lists.iter().all(|&n| n > 0), "{all:?}");
-    }
-
-    #[test]
-    fn postfix_example_parses() {
-        let config = parse_ok(include_str!("../../contrib/postfix-clamav.toml.example"));
-        let targets: Vec<&str> = config.probes.iter().map(|p| p.target.as_str()).collect();
-        assert_eq!(
-            targets,
-            ["milter:127.0.0.1:8891", "smtp:127.0.0.1:25", "clamd:unix:/var/run/clamav/clamd.ctl"]
-        );
-        assert_eq!(config.probes[1].expect.as_deref(), Some("220"));
-        assert!(config.probes[1].timeout.is_some());
-        assert_eq!(
-            config.watch_dirs,
-            ["/var/spool/postfix/deferred", "/var/spool/postfix/active", "/var/spool/postfix/incoming"]
-                .map(PathBuf::from)
-        );
-        assert!(config.watch_logs.contains(&PathBuf::from("/var/log/mail.log")));
-        // Nothing a probe's timeout could exceed.
-        let interval = config.interval.unwrap();
-        assert!(config.probes.iter().all(|p| p.timeout.unwrap_or_default() <= interval));
-    }
-}
+mod tests;
