@@ -3,11 +3,11 @@
 //! before), let `analyze` decide, and hand the result to `render`.
 
 use crate::analyze::periods::{self, Period, RunFacts};
-use crate::analyze::timeline::{self, Minute};
+use crate::analyze::timeline;
 use crate::analyze::{self, Finding, Window};
 use crate::error::BadInput;
 use crate::model::Stored;
-use crate::model::catalogue::{ProcessRow, serialize_report_processes};
+use crate::model::catalogue::{Minute, ProcessRow, serialize_report_processes};
 use crate::model::human::{format_duration_ms, format_ms_local};
 use crate::model::rates;
 use crate::model::rates::ProcessRates;

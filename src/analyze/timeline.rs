@@ -2,32 +2,9 @@
 //! value of each headline number in that minute.
 
 use crate::model::Stored;
+use crate::model::catalogue::Minute;
 use crate::model::rates;
 use crate::model::sample::Filesystem;
-use serde::Serialize;
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Minute {
-    /// Start of the minute, ms since the epoch.
-    pub time_ms: i64,
-    /// Time of the first sample in the minute.
-    pub first_sample_ms: i64,
-    pub samples: usize,
-    pub load1: Option<f64>,
-    pub cpu_busy_pct: Option<f64>,
-    pub mem_available: Option<u64>,
-    pub swap_used: Option<u64>,
-    pub psi_cpu: Option<f64>,
-    pub psi_memory: Option<f64>,
-    pub psi_io: Option<f64>,
-    pub processes: Option<u64>,
-    pub d_state: Option<u64>,
-    pub open_files: Option<u64>,
-    pub connections: Option<u64>,
-    pub fullest_fs_pct: Option<f64>,
-    /// The recorder's worst lateness in the minute.
-    pub lateness_ms: i64,
-}
 
 pub fn per_minute(samples: &[Stored]) -> Vec<Minute> {
     let mut minutes: Vec<Minute> = Vec::new();

@@ -2,13 +2,11 @@
 //! the serialized `Report` / `Period` list: its shape is documented in the
 //! README and kept stable.
 
-use super::text::{UserNames, process_table, table_with};
+use super::text::{UserNames, process_table, table_with, timeline_table};
 use crate::analyze::Severity;
 use crate::analyze::periods::Period;
 use crate::analyze::report::Report;
-use crate::model::human::bytes;
 use crate::model::human::{format_duration_ms, format_ms_clock, format_ms_local};
-use comfy_table::CellAlignment;
 use std::io::{self, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -57,43 +55,7 @@ pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()>
     }
     if !r.timeline.is_empty() {
         writeln!(out, "\nTimeline, per minute (worst value in each minute):")?;
-        let mut t = table_with(&[
-            "TIME",
-            "LOAD",
-            "CPU%",
-            "MEM AVAIL",
-            "SWAP",
-            "PSI cpu/mem/io",
-            "PROCS",
-            "D",
-            "FILES",
-            "CONNS",
-            "FS%",
-            "LATE",
-        ]);
-        for m in &r.timeline {
-            let psi =
-                [m.psi_cpu, m.psi_memory, m.psi_io].map(|v| v.map_or("-".into(), |v| format!("{v:.0}")));
-            t.add_row(vec![
-                format_ms_clock(m.time_ms)[..5].to_string(),
-                opt(m.load1, |v| format!("{v:.1}")),
-                opt(m.cpu_busy_pct, |v| format!("{v:.0}")),
-                opt(m.mem_available, |v| bytes(v as f64)),
-                opt(m.swap_used, |v| bytes(v as f64)),
-                psi.join("/"),
-                opt(m.processes, |v| v.to_string()),
-                opt(m.d_state, |v| v.to_string()),
-                opt(m.open_files, |v| v.to_string()),
-                opt(m.connections, |v| v.to_string()),
-                opt(m.fullest_fs_pct, |v| format!("{v:.0}")),
-                if m.lateness_ms >= 1000 { format_duration_ms(m.lateness_ms) } else { String::new() },
-            ]);
-        }
-        for column in 1..12 {
-            if let Some(c) = t.column_mut(column) {
-                c.set_cell_alignment(CellAlignment::Right);
-            }
-        }
+        let t = timeline_table(&r.timeline);
         writeln!(out, "{t}")?;
         if let Some(p) = &r.period {
             writeln!(
@@ -112,10 +74,6 @@ pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()>
         writeln!(out, "{}", process_table(&last.top_memory, &mut users))?;
     }
     Ok(())
-}
-
-fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
-    value.map_or_else(|| "-".into(), show)
 }
 
 pub fn gaps(periods: &[Period], now_ms: i64, format: Format, out: &mut dyn Write) -> io::Result<()> {

@@ -7,6 +7,7 @@
 mod processes;
 mod system;
 mod tables;
+mod timeline;
 
 pub use processes::{PROCESSES, ProcessRow, serialize_report_processes};
 pub use system::{SYSTEM, SystemRow};
@@ -14,6 +15,7 @@ pub use tables::{
     DIRS, DISKS, DiskRow, EVENTS, FILESYSTEMS, LOGS, LastSeen, LogRow, NET, NetRow, PROBES, SOCKETS,
     disk_rows, log_rows, net_rows, outcome_name, stamped,
 };
+pub use timeline::{Minute, TIMELINE};
 
 use super::{Event, Stored};
 use anyhow::Result;

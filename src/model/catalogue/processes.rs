@@ -35,12 +35,6 @@ impl ProcessRow {
     fn rate(&self, part: fn(&ProcessRates) -> f64) -> Value {
         self.rates.as_ref().map(part).into()
     }
-
-    /// The command line, or `[comm]` for a kernel thread, as `ps` shows it.
-    pub fn command(&self) -> String {
-        let p = &self.process;
-        if p.cmdline.is_empty() { format!("[{}]", p.comm) } else { p.cmdline.to_string() }
-    }
 }
 
 use Unit::{Bytes, Count, Percent};
