@@ -1,10 +1,13 @@
 //! The command line: arguments only. Each subcommand's work lives in its
 //! own module; `main` calls one function per subcommand.
 
-use crate::render::export::What;
-use crate::render::fields::Format;
+use crate::analyze::report;
+use crate::config::{Config, SETTINGS, Setting};
+use crate::model::catalogue::What;
 use crate::render::report::Format as ReportFormat;
-use clap::{Args, Parser, Subcommand};
+use crate::render::rows::Format;
+use clap::{Arg, ArgAction, ArgMatches, Args, Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -35,38 +38,62 @@ pub enum Command {
 }
 
 /// Every setting of `record` is optional here: the command line wins over
-/// the configuration file, which wins over the defaults shown.
-#[derive(Args)]
+/// the configuration file, which wins over the defaults shown. The flags
+/// come from the table of settings (`config::SETTINGS`).
 pub struct RecordArgs {
-    /// Configuration file [default: /etc/flightrec.toml when it exists]
-    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Time between samples, 100ms to 1h [default: 5s]
-    #[arg(long)]
-    pub interval: Option<String>,
-    /// Probe a dependency every sample (repeatable): tcp:HOST:PORT, smtp:HOST:PORT,
-    /// milter:HOST:PORT, milter:unix:/PATH, clamd:HOST:PORT, clamd:unix:/PATH, http:URL
-    #[arg(long, value_name = "SPEC")]
-    pub probe: Vec<String>,
-    /// Count the files and bytes below DIR every sample, e.g. a mail queue (repeatable)
-    #[arg(long, value_name = "DIR")]
-    pub watch_dir: Vec<PathBuf>,
-    /// Measure what is appended to FILE every sample, with its most frequent lines (repeatable)
-    #[arg(long, value_name = "FILE")]
-    pub watch_log: Vec<PathBuf>,
-    /// Mask what REGEX matches in command lines before storing them (repeatable;
-    /// password=, token=, secret=, key= values and user:pass@ in URLs are always masked)
-    #[arg(long, value_name = "REGEX")]
-    pub redact: Vec<String>,
-    /// Delete samples older than this [default: 14d]
-    #[arg(long)]
-    pub retain: Option<String>,
-    /// Largest the database may grow; the oldest samples go first [default: 1GiB]
-    #[arg(long)]
-    pub max_size: Option<String>,
-    /// Free space kept inside the database so recording goes on when the disk is full [default: 64MiB]
-    #[arg(long)]
-    pub reserve: Option<String>,
+    /// The settings given, each with its values as given.
+    pub given: Vec<(&'static Setting, Vec<OsString>)>,
+}
+
+impl clap::Args for RecordArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        let config = Arg::new("config")
+            .long("config")
+            .value_name("FILE")
+            .value_parser(clap::value_parser!(PathBuf))
+            .help("Configuration file [default: /etc/flightrec.toml when it exists]");
+        let flags = SETTINGS.iter().filter_map(|setting| {
+            let flag = setting.flag?;
+            let help = match setting.default {
+                Some(default) => format!("{} [default: {default}]", setting.help),
+                None => setting.help.to_string(),
+            };
+            let many = (setting.slot)(&mut Config::default()).is_list();
+            Some(
+                Arg::new(setting.key)
+                    .long(flag.trim_start_matches('-'))
+                    .value_name(setting.value_name)
+                    .value_parser(clap::value_parser!(OsString))
+                    .action(if many { ArgAction::Append } else { ArgAction::Set })
+                    .help(help),
+            )
+        });
+        command.arg(config).args(flags)
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
+impl clap::FromArgMatches for RecordArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let given = SETTINGS
+            .iter()
+            .filter(|setting| setting.flag.is_some())
+            .filter_map(|setting| {
+                let values = matches.get_many::<OsString>(setting.key)?;
+                Some((setting, values.cloned().collect()))
+            })
+            .collect();
+        Ok(RecordArgs { config: matches.get_one::<PathBuf>("config").cloned(), given })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
 }
 
 #[derive(Args)]
@@ -78,7 +105,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
     /// How much time before the period to explain
-    #[arg(long, default_value = "15m")]
+    #[arg(long, default_value = report::DEFAULT_WINDOW)]
     pub window: String,
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,

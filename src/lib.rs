@@ -5,16 +5,18 @@
 pub mod analyze;
 pub mod cli;
 pub mod collect;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod harden;
-pub mod rates;
+pub mod model;
 pub mod record;
 pub mod render;
-pub mod report;
-pub mod sample;
 #[cfg(test)]
 mod scratch;
 pub mod store;
 pub mod time;
 pub mod warn;
+
+/// The model's paths as the collectors and the store name them.
+pub use model::{rates, sample};

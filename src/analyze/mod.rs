@@ -5,10 +5,11 @@
 
 pub mod detect;
 pub mod periods;
+pub mod report;
 pub mod series;
 pub mod timeline;
 
-use crate::store::Stored;
+use crate::model::Stored;
 use serde::Serialize;
 
 /// The samples a report explains.
@@ -21,7 +22,7 @@ pub struct Window<'a> {
     /// Where the window ends because the machine stopped answering, if it did.
     pub period_start_ms: Option<i64>,
     /// Kernel messages and crash records from the window to the period's end.
-    pub events: &'a [crate::store::Event],
+    pub events: &'a [crate::model::Event],
     /// The recorder's own processes: findings leave them out.
     pub recorder_pids: &'a [u32],
 }
@@ -71,17 +72,22 @@ pub struct Finding {
     pub values: serde_json::Map<String, serde_json::Value>,
 }
 
-/// All findings of a window, ranked: severity first, then causes before
-/// symptoms, then what began first.
+/// All findings of a window, ranked.
 pub fn findings(window: &Window) -> Vec<Finding> {
     let mut all = detect::all(window);
-    all.sort_by(|a, b| {
+    rank(&mut all);
+    all
+}
+
+/// Severity first, then causes before symptoms (the order of `Category`),
+/// then what began first; a finding with no start comes last of its kind.
+pub fn rank(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
             .then(a.category.cmp(&b.category))
             .then(a.first_seen_ms.unwrap_or(i64::MAX).cmp(&b.first_seen_ms.unwrap_or(i64::MAX)))
     });
-    all
 }
 
 /// Builds the `values` of a finding from name/number pairs.

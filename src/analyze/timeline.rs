@@ -1,34 +1,10 @@
 //! A per-minute timeline of the window: one row per minute with the worst
 //! value of each headline number in that minute.
 
-use crate::rates;
-use crate::render::export::used_pct;
-use crate::sample::Direction;
-use crate::store::Stored;
-use serde::Serialize;
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Minute {
-    /// Start of the minute, ms since the epoch.
-    pub time_ms: i64,
-    /// Time of the first sample in the minute.
-    pub first_sample_ms: i64,
-    pub samples: usize,
-    pub load1: Option<f64>,
-    pub cpu_busy_pct: Option<f64>,
-    pub mem_available: Option<u64>,
-    pub swap_used: Option<u64>,
-    pub psi_cpu: Option<f64>,
-    pub psi_memory: Option<f64>,
-    pub psi_io: Option<f64>,
-    pub processes: Option<u64>,
-    pub d_state: Option<u64>,
-    pub open_files: Option<u64>,
-    pub connections: Option<u64>,
-    pub fullest_fs_pct: Option<f64>,
-    /// The recorder's worst lateness in the minute.
-    pub lateness_ms: i64,
-}
+use crate::model::Stored;
+use crate::model::catalogue::Minute;
+use crate::model::rates;
+use crate::model::sample::Filesystem;
 
 pub fn per_minute(samples: &[Stored]) -> Vec<Minute> {
     let mut minutes: Vec<Minute> = Vec::new();
@@ -61,11 +37,11 @@ pub fn per_minute(samples: &[Stored]) -> Vec<Minute> {
         }
         max_u(&mut m.open_files, s.files.map(|f| f.allocated));
         if let Some(list) = &s.sockets {
-            let open = list.iter().filter(|p| p.direction != Direction::Listen && p.state != "TIME_WAIT");
+            let open = list.iter().filter(|p| p.is_open_connection());
             max_u(&mut m.connections, Some(open.map(|p| u64::from(p.count)).sum()));
         }
         if let Some(list) = &s.filesystems {
-            max_f(&mut m.fullest_fs_pct, list.iter().map(used_pct).max_by(f64::total_cmp));
+            max_f(&mut m.fullest_fs_pct, list.iter().map(Filesystem::used_pct).max_by(f64::total_cmp));
         }
         prev = Some(stored);
     }

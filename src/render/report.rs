@@ -2,13 +2,11 @@
 //! the serialized `Report` / `Period` list: its shape is documented in the
 //! README and kept stable.
 
-use super::fields::bytes;
-use super::show::{UserNames, table_with, truncate};
+use super::text::{UserNames, process_table, table_with, timeline_table};
 use crate::analyze::Severity;
 use crate::analyze::periods::Period;
-use crate::report::{ProcessLine, Report};
-use crate::time::{format_duration_ms, format_ms_clock, format_ms_local};
-use comfy_table::CellAlignment;
+use crate::analyze::report::Report;
+use crate::model::human::{format_duration_ms, format_ms_clock, format_ms_local};
 use std::io::{self, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -57,43 +55,7 @@ pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()>
     }
     if !r.timeline.is_empty() {
         writeln!(out, "\nTimeline, per minute (worst value in each minute):")?;
-        let mut t = table_with(&[
-            "TIME",
-            "LOAD",
-            "CPU%",
-            "MEM AVAIL",
-            "SWAP",
-            "PSI cpu/mem/io",
-            "PROCS",
-            "D",
-            "FILES",
-            "CONNS",
-            "FS%",
-            "LATE",
-        ]);
-        for m in &r.timeline {
-            let psi =
-                [m.psi_cpu, m.psi_memory, m.psi_io].map(|v| v.map_or("-".into(), |v| format!("{v:.0}")));
-            t.add_row(vec![
-                format_ms_clock(m.time_ms)[..5].to_string(),
-                opt(m.load1, |v| format!("{v:.1}")),
-                opt(m.cpu_busy_pct, |v| format!("{v:.0}")),
-                opt(m.mem_available, |v| bytes(v as f64)),
-                opt(m.swap_used, |v| bytes(v as f64)),
-                psi.join("/"),
-                opt(m.processes, |v| v.to_string()),
-                opt(m.d_state, |v| v.to_string()),
-                opt(m.open_files, |v| v.to_string()),
-                opt(m.connections, |v| v.to_string()),
-                opt(m.fullest_fs_pct, |v| format!("{v:.0}")),
-                if m.lateness_ms >= 1000 { format_duration_ms(m.lateness_ms) } else { String::new() },
-            ]);
-        }
-        for column in 1..12 {
-            if let Some(c) = t.column_mut(column) {
-                c.set_cell_alignment(CellAlignment::Right);
-            }
-        }
+        let t = timeline_table(&r.timeline);
         writeln!(out, "{t}")?;
         if let Some(p) = &r.period {
             writeln!(
@@ -107,38 +69,11 @@ pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()>
     if let Some(last) = &r.last_sample {
         let mut users = UserNames::default();
         writeln!(out, "\nLast sample ({}), top by CPU:", format_ms_clock(last.time_ms))?;
-        writeln!(out, "{}", process_lines(&last.top_cpu, &mut users))?;
+        writeln!(out, "{}", process_table(&last.top_cpu, &mut users))?;
         writeln!(out, "Top by memory (RSS):")?;
-        writeln!(out, "{}", process_lines(&last.top_memory, &mut users))?;
+        writeln!(out, "{}", process_table(&last.top_memory, &mut users))?;
     }
     Ok(())
-}
-
-fn opt<T>(value: Option<T>, show: impl Fn(T) -> String) -> String {
-    value.map_or_else(|| "-".into(), show)
-}
-
-fn process_lines(lines: &[ProcessLine], users: &mut UserNames) -> comfy_table::Table {
-    let mut t = table_with(&["PID", "USER", "S", "CPU%", "RSS", "THR", "FDS", "COMMAND"]);
-    for p in lines {
-        let command = if p.cmdline.is_empty() { format!("[{}]", p.comm) } else { p.cmdline.clone() };
-        t.add_row(vec![
-            p.pid.to_string(),
-            users.name(p.uid),
-            p.state.to_string(),
-            opt(p.cpu_pct, |v| format!("{v:.1}")),
-            bytes(p.rss_bytes as f64),
-            p.threads.to_string(),
-            opt(p.fds, |v| v.to_string()),
-            truncate(&command, 80),
-        ]);
-    }
-    for column in [0, 3, 4, 5, 6] {
-        if let Some(c) = t.column_mut(column) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    t
 }
 
 pub fn gaps(periods: &[Period], now_ms: i64, format: Format, out: &mut dyn Write) -> io::Result<()> {

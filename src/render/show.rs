@@ -2,22 +2,23 @@
 //! CPU, memory, pressure, the top processes by CPU and by memory, processes
 //! in D state, the fullest filesystems and the busiest ports.
 
-use super::export::used_pct;
-use super::fields::bytes;
-use crate::rates::{self, ProcessRates};
-use crate::sample::{Direction, Process, Sample};
-use crate::store::Stored;
-use crate::time::{format_duration_ms, format_ms_local};
-use comfy_table::{CellAlignment, Table, presets};
+use super::text::{UserNames, process_table, table_with};
+use crate::model::Stored;
+use crate::model::catalogue::{ProcessRow, outcome_name};
+use crate::model::human::{bytes, format_duration_ms, format_ms_local};
+use crate::model::rates::{self, ProcessRates};
+use crate::model::sample::{Direction, Process, Sample};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
 /// Writes the view of `cur`, with rates against `prev` (the sample before
-/// it in the same run); `asked_ms` is the time the user asked for.
+/// it in the same run); `asked_ms` is the time the user asked for,
+/// `boot_time_ms` the boot of the sample's run (processes' start times).
 pub fn show(
     prev: Option<&Stored>,
     cur: &Stored,
     asked_ms: Option<i64>,
+    boot_time_ms: Option<i64>,
     top: usize,
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -43,47 +44,49 @@ pub fn show(
 
     let ticks = rates::ticks_per_second();
     let table = rates::process_table(prev, s, ticks);
+    let rows = |list: &[(&Process, Option<ProcessRates>)]| -> Vec<ProcessRow> {
+        list.iter().map(|(p, r)| ProcessRow::new(s.time_ms, p, *r, boot_time_ms, ticks)).collect()
+    };
     let mut users = UserNames::default();
     if !table.is_empty() {
         let mut by_cpu = table.clone();
         rates::rank_by_cpu(&mut by_cpu);
         writeln!(out, "\nTop {top} by CPU")?;
-        writeln!(out, "{}", process_table(&by_cpu[..top.min(by_cpu.len())], &mut users))?;
+        writeln!(out, "{}", process_table(&rows(&by_cpu[..top.min(by_cpu.len())]), &mut users))?;
         let mut by_memory = table.clone();
         rates::rank_by_memory(&mut by_memory);
         writeln!(out, "\nTop {top} by memory (RSS)")?;
-        writeln!(out, "{}", process_table(&by_memory[..top.min(by_memory.len())], &mut users))?;
+        writeln!(out, "{}", process_table(&rows(&by_memory[..top.min(by_memory.len())]), &mut users))?;
         let blocked: Vec<_> = table.iter().filter(|(p, _)| p.state == 'D').cloned().collect();
         if !blocked.is_empty() {
             writeln!(out, "\nIn D state (uninterruptible): {}", blocked.len())?;
-            writeln!(out, "{}", process_table(&blocked[..top.max(10).min(blocked.len())], &mut users))?;
+            writeln!(
+                out,
+                "{}",
+                process_table(&rows(&blocked[..top.max(10).min(blocked.len())]), &mut users)
+            )?;
         }
     }
     if let Some(list) = s.probes.as_ref().filter(|l| !l.is_empty()) {
         let mut t = table_with(&["PROBE", "OUTCOME", "LATENCY", "DETAIL"]);
         for p in list {
             let latency = format_duration_ms((p.latency_us / 1000) as i64);
-            t.add_row(vec![p.target.clone(), super::export::outcome_name(p), latency, p.detail.clone()]);
+            t.add_row(vec![p.target.clone(), outcome_name(p), latency, p.detail.clone()]);
         }
         writeln!(out, "\nProbes\n{t}")?;
     }
     if let Some(list) = &s.filesystems {
         let mut fullest: Vec<_> = list.iter().collect();
-        fullest.sort_by(|a, b| used_pct(b).total_cmp(&used_pct(a)));
+        fullest.sort_by(|a, b| b.used_pct().total_cmp(&a.used_pct()));
         let mut t = table_with(&["MOUNT", "TYPE", "USED", "SIZE", "USE%", "INODES%"]);
         for fs in fullest.iter().take(top) {
-            let inodes = if fs.inodes_total == 0 {
-                0.0
-            } else {
-                fs.inodes_used as f64 * 100.0 / fs.inodes_total as f64
-            };
             t.add_row(vec![
                 fs.mount_point.clone(),
                 fs.fs_type.clone(),
                 bytes(fs.used_bytes as f64),
                 bytes(fs.size_bytes as f64),
-                format!("{:.0}%", used_pct(fs)),
-                format!("{inodes:.0}%"),
+                format!("{:.0}%", fs.used_pct()),
+                format!("{:.0}%", fs.inodes_used_pct()),
             ]);
         }
         writeln!(out, "\nFullest filesystems\n{t}")?;
@@ -92,8 +95,7 @@ pub fn show(
         // TIME_WAIT is what closed connections leave behind: a total says
         // enough, a row per port would crowd out the live ones.
         let time_wait: u32 = list.iter().filter(|p| p.state == "TIME_WAIT").map(|p| p.count).sum();
-        let mut busiest: Vec<_> =
-            list.iter().filter(|p| p.direction != Direction::Listen && p.state != "TIME_WAIT").collect();
+        let mut busiest: Vec<_> = list.iter().filter(|p| p.is_open_connection()).collect();
         busiest.sort_by_key(|p| std::cmp::Reverse(p.count));
         let listening: HashMap<u16, (u32, u32)> = list
             .iter()
@@ -167,59 +169,4 @@ fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::R
         write!(out, "; open files {} of {}", f.allocated, f.max)?;
     }
     writeln!(out)
-}
-
-pub fn table_with(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING);
-    t.set_header(header.to_vec());
-    t
-}
-
-pub fn process_table(rows: &[(&Process, Option<ProcessRates>)], users: &mut UserNames) -> Table {
-    let mut t = table_with(&["PID", "USER", "S", "CPU%", "RSS", "THR", "FDS", "COMMAND"]);
-    for (p, r) in rows {
-        let command = if p.cmdline.is_empty() { format!("[{}]", p.comm) } else { p.cmdline.to_string() };
-        t.add_row(vec![
-            p.pid.to_string(),
-            users.name(p.uid),
-            p.state.to_string(),
-            r.map_or("-".into(), |r| format!("{:.1}", r.cpu())),
-            bytes(p.rss_bytes as f64),
-            p.threads.to_string(),
-            p.fds.map_or("-".into(), |f| f.to_string()),
-            truncate(&command, 80),
-        ]);
-    }
-    for column in [0, 3, 4, 5, 6] {
-        if let Some(c) = t.column_mut(column) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    t
-}
-
-pub fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
-}
-
-/// uid → user name, looked up once each (through NSS, like `ps`).
-#[derive(Default)]
-pub struct UserNames(HashMap<u32, String>);
-
-impl UserNames {
-    pub fn name(&mut self, uid: u32) -> String {
-        self.0
-            .entry(uid)
-            .or_insert_with(|| {
-                nix::unistd::User::from_uid(uid.into())
-                    .ok()
-                    .flatten()
-                    .map_or_else(|| uid.to_string(), |u| u.name)
-            })
-            .clone()
-    }
 }

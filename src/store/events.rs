@@ -4,39 +4,10 @@
 //! they happen.
 
 use super::Store;
-use crate::sample::KernelMessage;
 use anyhow::Result;
 use rusqlite::{Connection, params};
-use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
-    pub time_ms: i64,
-    /// `kernel`, `pstore`, `samples-dropped`, `disk-full`, `disk-recovered`.
-    pub kind: String,
-    /// syslog priority of kernel messages (0 emergency ... 7 debug).
-    pub priority: Option<u8>,
-    /// How many more times the same message came at once.
-    pub repeats: u32,
-    pub detail: String,
-}
-
-impl Event {
-    pub fn kernel(message: &KernelMessage) -> Event {
-        Event {
-            time_ms: message.time_ms,
-            kind: "kernel".into(),
-            priority: Some(message.priority),
-            repeats: message.repeats,
-            detail: message.text.clone(),
-        }
-    }
-
-    /// A note from the recorder itself.
-    pub fn note(time_ms: i64, kind: &str, detail: String) -> Event {
-        Event { time_ms, kind: kind.into(), priority: None, repeats: 0, detail }
-    }
-}
+pub use crate::model::Event;
 
 pub(super) fn insert(conn: &Connection, run_id: i64, event: &Event) -> Result<()> {
     conn.prepare_cached(

@@ -14,6 +14,7 @@ pub mod columns;
 mod entities;
 mod events;
 pub mod migrate;
+pub mod query;
 mod read;
 mod retention;
 mod tables;
@@ -73,21 +74,7 @@ pub fn default_path() -> PathBuf {
     state.join("flightrec/flightrec.db")
 }
 
-/// One recorder run, as stored.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Run {
-    pub id: i64,
-    pub boot_id: String,
-    pub boot_time_ms: i64,
-    pub hostname: String,
-    pub kernel: String,
-    pub version: String,
-    pub pid: u32,
-    pub interval_ms: i64,
-    pub start_ms: i64,
-    pub stop_ms: Option<i64>,
-    pub stop_reason: Option<String>,
-}
+pub use crate::model::Run;
 
 pub struct Store {
     conn: Connection,

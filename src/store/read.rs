@@ -9,13 +9,7 @@ use anyhow::{Context, Result};
 use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
 
-/// A sample as stored, with where it came from.
-#[derive(Debug, Clone)]
-pub struct Stored {
-    pub id: i64,
-    pub run_id: i64,
-    pub sample: Sample,
-}
+pub use crate::model::Stored;
 
 impl Store {
     /// Calls `each` for every sample with `from_id <= id <= to_id`, in order.

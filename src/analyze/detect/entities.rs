@@ -6,11 +6,10 @@
 use super::{at, span};
 use crate::analyze::series::{self, Series, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
-use crate::rates;
-use crate::render::export::used_pct;
-use crate::render::fields::bytes;
-use crate::sample::{Direction, Sample};
-use crate::store::Stored;
+use crate::model::Stored;
+use crate::model::human::bytes;
+use crate::model::rates;
+use crate::model::sample::{Direction, Sample};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -190,8 +189,8 @@ fn state_names(samples: &[Stored], state: char, time_ms: i64) -> Vec<String> {
 /// A process through the window: first seen, and at its largest.
 struct Life<'a> {
     first_ms: i64,
-    first: &'a crate::sample::Process,
-    peak_rss: (i64, &'a crate::sample::Process),
+    first: &'a crate::model::sample::Process,
+    peak_rss: (i64, &'a crate::model::sample::Process),
     peak_fds: Option<(i64, u32)>,
 }
 
@@ -288,7 +287,7 @@ fn process_growth(w: &Window, found: &mut Vec<Finding>) {
 }
 
 /// Whether a process's value rose in most steps where it was seen.
-fn steady(samples: &[&Sample], key: (u32, u64), get: fn(&crate::sample::Process) -> f64) -> bool {
+fn steady(samples: &[&Sample], key: (u32, u64), get: fn(&crate::model::sample::Process) -> f64) -> bool {
     let points: Vec<f64> = samples
         .iter()
         .filter_map(|s| s.processes.as_ref()?.iter().find(|p| p.key() == key).map(get))
@@ -303,12 +302,7 @@ fn socket_pileups(w: &Window, found: &mut Vec<Finding>) {
         w.samples,
         |s| s.sockets.is_some(),
         |s, counts: &mut HashMap<(Direction, u16), f64>| {
-            for p in s
-                .sockets
-                .iter()
-                .flatten()
-                .filter(|p| p.direction != Direction::Listen && p.state != "TIME_WAIT")
-            {
+            for p in s.sockets.iter().flatten().filter(|p| p.is_open_connection()) {
                 *counts.entry((p.direction, p.port)).or_default() += f64::from(p.count);
             }
         },
@@ -484,7 +478,7 @@ fn filesystems(w: &Window, found: &mut Vec<Finding>) {
         |s, counts: &mut HashMap<String, f64>| {
             for fs in s.filesystems.iter().flatten().filter(|fs| !ALWAYS_FULL.contains(&fs.fs_type.as_str()))
             {
-                counts.insert(fs.mount_point.clone(), used_pct(fs));
+                counts.insert(fs.mount_point.clone(), fs.used_pct());
             }
         },
     );
@@ -589,7 +583,7 @@ fn inodes(w: &Window, found: &mut Vec<Finding>) {
         return;
     };
     for fs in last.1.iter().filter(|fs| fs.inodes_total > 0 && !ALWAYS_FULL.contains(&fs.fs_type.as_str())) {
-        let pct = fs.inodes_used as f64 * 100.0 / fs.inodes_total as f64;
+        let pct = fs.inodes_used_pct();
         if pct < 95.0 {
             continue;
         }

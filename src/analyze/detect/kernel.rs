@@ -5,7 +5,7 @@
 
 use super::at;
 use crate::analyze::{Category, Finding, Severity, Window, values};
-use crate::store::Event;
+use crate::model::Event;
 use serde_json::json;
 
 /// Known incident messages: finding kind, what it means, severity, and the

@@ -8,9 +8,12 @@ mod probes;
 mod system;
 mod watched;
 
+#[cfg(test)]
+mod tests;
+
 use super::series::Series;
 use super::{Finding, Window};
-use crate::sample::Sample;
+use crate::model::sample::Sample;
 
 pub fn all(window: &Window) -> Vec<Finding> {
     if window.samples.is_empty() && window.events.is_empty() {
@@ -26,16 +29,16 @@ pub fn all(window: &Window) -> Vec<Finding> {
 }
 
 /// One number per sample of the window, where the sample has it.
-pub(super) fn scalar(samples: &[crate::store::Stored], get: impl Fn(&Sample) -> Option<f64>) -> Series {
+pub(super) fn scalar(samples: &[crate::model::Stored], get: impl Fn(&Sample) -> Option<f64>) -> Series {
     samples.iter().filter_map(|s| Some((s.sample.time_ms, get(&s.sample)?))).collect()
 }
 
 /// A time of day for summaries.
 pub(super) fn at(ms: i64) -> String {
-    crate::time::format_ms_clock(ms)
+    crate::model::human::format_ms_clock(ms)
 }
 
 /// A span for summaries: `13m`, `40s`.
 pub(super) fn span(ms: i64) -> String {
-    crate::time::format_duration_ms(ms)
+    crate::model::human::format_duration_ms(ms)
 }

@@ -5,7 +5,7 @@
 
 use super::at;
 use crate::analyze::{Category, Finding, Severity, Window, values};
-use crate::sample::{ProbeOutcome, ProbeResult};
+use crate::model::sample::{ProbeOutcome, ProbeResult};
 use serde_json::json;
 use std::collections::BTreeMap;
 

@@ -5,8 +5,8 @@
 use super::{at, scalar, span};
 use crate::analyze::series::{self, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
-use crate::rates;
-use crate::sample::Sample;
+use crate::model::rates;
+use crate::model::sample::Sample;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -179,9 +179,9 @@ fn memory(w: &Window, found: &mut Vec<Finding>) {
         subject: "memory".into(),
         summary: format!(
             "available memory fell from {} to {} ({pct:.1}% of {}) at {}",
-            crate::render::fields::bytes(start),
-            crate::render::fields::bytes(low),
-            crate::render::fields::bytes(total),
+            crate::model::human::bytes(start),
+            crate::model::human::bytes(low),
+            crate::model::human::bytes(total),
             at(low_ms)
         ),
         first_seen_ms: series::first_at_or_below(&available, 0.1 * total),

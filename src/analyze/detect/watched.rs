@@ -6,9 +6,8 @@
 use super::{at, scalar, span};
 use crate::analyze::series::{self, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
-use crate::render::export::used_pct;
-use crate::render::fields::bytes;
-use crate::sample::{Sample, WatchedLog};
+use crate::model::human::bytes;
+use crate::model::sample::{Sample, WatchedLog};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 
@@ -115,5 +114,5 @@ fn filesystem_of(w: &Window, path: &str) -> Option<(String, f64)> {
     let list = w.samples.iter().rev().find_map(|s| s.sample.filesystems.as_ref())?;
     let holds = |mount: &str| mount == "/" || path == mount || path.starts_with(&format!("{mount}/"));
     let fs = list.iter().filter(|f| holds(&f.mount_point)).max_by_key(|f| f.mount_point.len())?;
-    Some((fs.mount_point.clone(), used_pct(fs)))
+    Some((fs.mount_point.clone(), fs.used_pct()))
 }

@@ -3,14 +3,31 @@
 //! before), let `analyze` decide, and hand the result to `render`.
 
 use crate::analyze::periods::{self, Period, RunFacts};
-use crate::analyze::timeline::{self, Minute};
+use crate::analyze::timeline;
 use crate::analyze::{self, Finding, Window};
 use crate::error::BadInput;
-use crate::rates;
-use crate::store::{Store, Stored, Tables};
-use crate::time::{format_duration_ms, format_ms_local};
+use crate::model::Stored;
+use crate::model::catalogue::{Minute, ProcessRow, serialize_report_processes};
+use crate::model::human::{format_duration_ms, format_ms_local};
+use crate::model::rates;
+use crate::model::rates::ProcessRates;
+use crate::model::sample::Process;
+use crate::store::{Store, Tables};
+use crate::time;
 use anyhow::Result;
 use serde::Serialize;
+use std::time::Duration;
+
+/// How much time before a period `report` explains, and `gaps` counts
+/// samples in, unless `--window` says otherwise.
+pub const DEFAULT_WINDOW: &str = "15m";
+
+/// `--window`, in ms: a minute to a day.
+pub fn parse_window(text: &str) -> Result<i64, BadInput> {
+    let window =
+        time::parse_interval("--window", text, Duration::from_secs(60), Duration::from_secs(86_400))?;
+    Ok(window.as_millis() as i64)
+}
 
 /// How far back "rose" and "fell" look for a normal level.
 const BASELINE_MS: i64 = 3_600_000;
@@ -69,22 +86,10 @@ pub struct WindowInfo {
 #[derive(Debug, Serialize)]
 pub struct LastSample {
     pub time_ms: i64,
-    pub top_cpu: Vec<ProcessLine>,
-    pub top_memory: Vec<ProcessLine>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ProcessLine {
-    pub pid: u32,
-    pub uid: u32,
-    pub comm: String,
-    pub state: char,
-    /// % of one CPU over the last interval; absent for a new process.
-    pub cpu_pct: Option<f64>,
-    pub rss_bytes: u64,
-    pub threads: u32,
-    pub fds: Option<u32>,
-    pub cmdline: String,
+    #[serde(serialize_with = "serialize_report_processes")]
+    pub top_cpu: Vec<ProcessRow>,
+    #[serde(serialize_with = "serialize_report_processes")]
+    pub top_memory: Vec<ProcessRow>,
 }
 
 pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Result<Report> {
@@ -113,9 +118,9 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
         Target::At(at) => (None, at),
     };
     let from_ms = end_ms - window_ms;
-    let samples = read(store, from_ms, end_ms, Tables { interfaces: false, ..Tables::ALL })?;
+    let samples = store.window(from_ms, end_ms, Tables { interfaces: false, ..Tables::ALL })?;
     let baseline_from_ms = from_ms - BASELINE_MS;
-    let baseline = read(store, baseline_from_ms, from_ms - 1, Tables::NONE)?;
+    let baseline = store.window(baseline_from_ms, from_ms - 1, Tables::NONE)?;
     let runs = store.runs()?;
     let interval_ms = runs.last().map_or(5000, |r| r.interval_ms).max(1);
     // Only runs that overlap the window: an old run's pid may be another
@@ -161,21 +166,12 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
             baseline_samples: baseline.len(),
         },
         timeline: timeline::per_minute(&samples),
-        last_sample: last_sample(&samples),
+        last_sample: last_sample(&samples, |run_id| {
+            runs.iter().find(|r| r.id == run_id).map(|r| r.boot_time_ms)
+        }),
         findings,
         period,
     })
-}
-
-fn read(store: &Store, from_ms: i64, to_ms: i64, tables: Tables) -> Result<Vec<Stored>> {
-    let mut samples = Vec::new();
-    if let Some((first, last)) = store.ids_between(from_ms, to_ms)? {
-        store.for_each_sample(first, last, tables, |s| {
-            samples.push(s);
-            Ok(())
-        })?;
-    }
-    Ok(samples)
 }
 
 fn headline(period: Option<&Period>, end_ms: i64, window_ms: i64, now_ms: i64) -> String {
@@ -207,30 +203,21 @@ fn headline(period: Option<&Period>, end_ms: i64, window_ms: i64, now_ms: i64) -
     }
 }
 
-/// Top processes of the newest sample in the window that has a process table.
-fn last_sample(samples: &[Stored]) -> Option<LastSample> {
+/// Top processes of the newest sample in the window that has a process
+/// table; `boot_time_ms` gives a run's boot, for processes' start times.
+fn last_sample(samples: &[Stored], boot_time_ms: impl Fn(i64) -> Option<i64>) -> Option<LastSample> {
     let index = samples.iter().rposition(|s| s.sample.processes.is_some())?;
     let cur = &samples[index];
     let prev = index.checked_sub(1).map(|i| &samples[i]).filter(|p| p.run_id == cur.run_id);
-    let table = rates::process_table(prev.map(|p| &p.sample), &cur.sample, rates::ticks_per_second());
-    let line = |(p, r): &(&crate::sample::Process, Option<rates::ProcessRates>)| ProcessLine {
-        pid: p.pid,
-        uid: p.uid,
-        comm: p.comm.to_string(),
-        state: p.state,
-        cpu_pct: r.map(|r| r.cpu()),
-        rss_bytes: p.rss_bytes,
-        threads: p.threads,
-        fds: p.fds,
-        cmdline: p.cmdline.to_string(),
+    let ticks = rates::ticks_per_second();
+    let table = rates::process_table(prev.map(|p| &p.sample), &cur.sample, ticks);
+    let boot = boot_time_ms(cur.run_id);
+    let top = |ranked: &[(&Process, Option<ProcessRates>)]| -> Vec<ProcessRow> {
+        ranked.iter().take(5).map(|(p, r)| ProcessRow::new(cur.sample.time_ms, p, *r, boot, ticks)).collect()
     };
     let mut by_cpu = table.clone();
     rates::rank_by_cpu(&mut by_cpu);
     let mut by_memory = table;
     rates::rank_by_memory(&mut by_memory);
-    Some(LastSample {
-        time_ms: cur.sample.time_ms,
-        top_cpu: by_cpu.iter().take(5).map(line).collect(),
-        top_memory: by_memory.iter().take(5).map(line).collect(),
-    })
+    Some(LastSample { time_ms: cur.sample.time_ms, top_cpu: top(&by_cpu), top_memory: top(&by_memory) })
 }

@@ -2,7 +2,7 @@
 //! counters become "per second" and "% of the interval". Any two samples of
 //! the same boot give a rate, so a missing sample loses nothing.
 
-use crate::sample::{CpuTimes, Disk, Interface, Process, Psi, Sample};
+use crate::model::sample::{CpuTimes, Disk, Interface, NetTotals, Process, Psi, Sample, WatchedLog};
 use std::collections::HashMap;
 
 /// Clock ticks per second of /proc times (USER_HZ).
@@ -191,6 +191,46 @@ pub fn interface_rates(prev: &Interface, cur: &Interface, seconds: f64) -> Optio
         rx_drops: r(prev.rx_drops, cur.rx_drops)?,
         tx_drops: r(prev.tx_drops, cur.tx_drops)?,
     })
+}
+
+/// TCP counters of the whole machine over the interval, per second.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TcpRates {
+    pub active_opens: Option<f64>,
+    pub passive_opens: Option<f64>,
+    pub attempt_fails: Option<f64>,
+    /// Resets of established connections and resets sent.
+    pub resets: Option<f64>,
+    pub retransmits: Option<f64>,
+    pub listen_overflows: Option<f64>,
+}
+
+pub fn tcp_rates(prev: &NetTotals, cur: &NetTotals, seconds: f64) -> TcpRates {
+    let rate = |p: u64, c: u64| per_second(p, c, seconds);
+    TcpRates {
+        active_opens: rate(prev.tcp_active_opens, cur.tcp_active_opens),
+        passive_opens: rate(prev.tcp_passive_opens, cur.tcp_passive_opens),
+        attempt_fails: rate(prev.tcp_attempt_fails, cur.tcp_attempt_fails),
+        resets: rate(prev.tcp_estab_resets + prev.tcp_out_resets, cur.tcp_estab_resets + cur.tcp_out_resets),
+        retransmits: rate(prev.tcp_retrans_segs, cur.tcp_retrans_segs),
+        listen_overflows: rate(prev.listen_overflows, cur.listen_overflows),
+    }
+}
+
+/// What a watched log appended, per second.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LogRates {
+    pub bytes: Option<f64>,
+    pub lines: Option<f64>,
+}
+
+/// Rates of a log between two sightings `seconds` apart (they may span
+/// samples without it).
+pub fn log_rates(prev: &WatchedLog, cur: &WatchedLog, seconds: f64) -> LogRates {
+    LogRates {
+        bytes: per_second(prev.bytes_written, cur.bytes_written, seconds),
+        lines: per_second(prev.lines_written, cur.lines_written, seconds),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,89 @@
+//! What happened once: kernel messages, crash records, and dependency
+//! probes.
+
+use super::*;
+use crate::analyze::Severity;
+use crate::model::sample::{ProbeOutcome, ProbeResult};
+
+fn kernel(priority: u8, text: &str) -> Event {
+    Event { time_ms: t(1), kind: "kernel".into(), priority: Some(priority), repeats: 2, detail: text.into() }
+}
+
+#[test]
+fn every_known_kernel_message_is_its_own_kind() {
+    let known = [
+        ("kernel_oom_kill", "Out of memory: Killed process 4242 (java)"),
+        ("kernel_hung_task", "INFO: task jbd2/sda1-8:312 blocked for more than 120 seconds."),
+        ("kernel_lockup", "watchdog: BUG: soft lockup - CPU#1 stuck for 22s!"),
+        ("kernel_bug", "BUG: unable to handle page fault for address: 0000000000001234"),
+        ("kernel_io_error", "blk_update_request: I/O error, dev sda, sector 2048"),
+        ("kernel_network", "nf_conntrack: table full, dropping packet"),
+        ("kernel_segfault", "smtpd[4242]: segfault at 0 ip 00007f sp 00007ffd error 4"),
+    ];
+    for (kind, text) in known {
+        let found = found_in(&[], &[kernel(4, text)]);
+        let f = the(&found, kind);
+        assert_values(&f, &[("count", j(3)), ("last", j(text))]);
+        assert_eq!(f.first_seen_ms, Some(t(1)), "{kind}");
+        none_of(&found, "kernel_errors");
+    }
+    let quiet = found_in(&[], &[kernel(4, "e1000e: eth0 NIC Link is Up 1000 Mbps Full Duplex")]);
+    assert!(quiet.is_empty(), "an ordinary warning says nothing: {quiet:#?}");
+}
+
+#[test]
+fn kernel_errors_from_priority_three() {
+    let f = the(&found_in(&[], &[kernel(3, "ata1: hard resetting link")]), "kernel_errors");
+    assert_values(&f, &[("count", j(1)), ("last", j("ata1: hard resetting link"))]);
+    assert_eq!(f.severity, Severity::Medium);
+    none_of(&found_in(&[], &[kernel(4, "ata1: hard resetting link")]), "kernel_errors");
+}
+
+#[test]
+fn crash_record_from_a_pstore_event() {
+    let record = Event {
+        time_ms: t(0),
+        kind: "pstore".into(),
+        priority: None,
+        repeats: 0,
+        detail: "Oops#1 Part1\nKernel panic - not syncing: Fatal exception\n".into(),
+    };
+    let f = the(&found_in(&[], std::slice::from_ref(&record)), "crash_record");
+    assert_values(&f, &[("record", j(&record.detail))]);
+    assert_eq!((f.severity, f.first_seen_ms), (Severity::High, Some(t(0))));
+    assert!(f.summary.ends_with("Kernel panic - not syncing: Fatal exception"), "{}", f.summary);
+    let note = Event::note(t(0), "disk-full", "the disk is full".into());
+    none_of(&found_in(&[], &[note]), "crash_record");
+}
+
+/// A probe answering `outcomes[i]` at sample `i`; timeouts after a connect.
+fn probed(outcomes: &[ProbeOutcome], connected: bool) -> Vec<Stored> {
+    samples(outcomes.len(), |i, s| {
+        s.probes = Some(vec![ProbeResult {
+            target: "milter:127.0.0.1:8891".into(),
+            outcome: outcomes[i],
+            connect_us: connected.then_some(150),
+            ..ProbeResult::default()
+        }]);
+    })
+}
+
+#[test]
+fn probe_failed_on_one_refusal() {
+    use ProbeOutcome::{Ok, Refused};
+    let f = the(&found_in(&probed(&[Ok, Refused, Ok], false), &[]), "probe_failed");
+    assert_values(&f, &[("failed", j(1)), ("probes", j(3)), ("since_ms", j(t(1)))]);
+    assert_eq!((f.severity, f.first_seen_ms), (Severity::Medium, Some(t(1))));
+    assert!(found_in(&probed(&[Ok, Ok, Ok], false), &[]).is_empty());
+}
+
+#[test]
+fn dependency_hung_when_it_accepts_and_does_not_answer() {
+    use ProbeOutcome::{Ok, Timeout};
+    let f = the(&found_in(&probed(&[Ok, Timeout, Timeout], true), &[]), "dependency_hung");
+    assert_values(&f, &[("failed", j(2)), ("since_ms", j(t(1)))]);
+    assert_eq!(f.severity, Severity::High);
+    let refused = found_in(&probed(&[Ok, Timeout, Timeout], false), &[]);
+    none_of(&refused, "dependency_hung");
+    the(&refused, "probe_failed");
+}

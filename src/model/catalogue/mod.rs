@@ -1,0 +1,166 @@
+//! The column catalogue: every column of every kind of row, defined once
+//! with its name (CSV header, JSON key), unit, kind (label, gauge, counter
+//! or rate, with the raw counter behind a rate), one line of help, and how
+//! to get it from a row. Every output format draws on these lists; a new
+//! column is one line here and appears in all of them.
+
+mod processes;
+mod system;
+mod tables;
+mod timeline;
+
+pub use processes::{PROCESSES, ProcessRow, serialize_report_processes};
+pub use system::{SYSTEM, SystemRow};
+pub use tables::{
+    DIRS, DISKS, DiskRow, EVENTS, FILESYSTEMS, LOGS, LastSeen, LogRow, NET, NetRow, PROBES, SOCKETS,
+    disk_rows, log_rows, net_rows, outcome_name, stamped,
+};
+pub use timeline::{Minute, TIMELINE};
+
+use super::{Event, Stored};
+use anyhow::Result;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Null,
+}
+
+impl Value {
+    /// A JSON number, string or null.
+    pub fn to_json(self) -> serde_json::Value {
+        match self {
+            Value::Int(v) => v.into(),
+            Value::Real(v) => {
+                serde_json::Number::from_f64(Value::round(v)).map_or(serde_json::Value::Null, Into::into)
+            }
+            Value::Text(v) => v.into(),
+            Value::Null => serde_json::Value::Null,
+        }
+    }
+
+    /// Rates carry no meaning past three decimals; fewer digits, smaller files.
+    pub fn round(v: f64) -> f64 {
+        (v * 1000.0).round() / 1000.0
+    }
+}
+
+impl From<Option<f64>> for Value {
+    fn from(value: Option<f64>) -> Self {
+        value.map_or(Value::Null, Value::Real)
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(value: Option<i64>) -> Self {
+        value.map_or(Value::Null, Value::Int)
+    }
+}
+
+impl From<Option<u64>> for Value {
+    fn from(value: Option<u64>) -> Self {
+        value.map_or(Value::Null, |v| Value::Int(v as i64))
+    }
+}
+
+/// What a number counts: text tables show `1.2 GiB` or `40s` from it, the
+/// metric formats derive their base unit (`_bytes`, `_seconds`) from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Text, identifiers, load averages: shown as they are.
+    Plain,
+    /// A number of things.
+    Count,
+    Bytes,
+    Percent,
+    Milliseconds,
+    Microseconds,
+    /// A point in time, ms since the epoch.
+    Time,
+}
+
+/// How a column behaves over time: what the metric formats need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Names the row (time, pid, mount point): a label, not a metric.
+    Label,
+    /// A level that goes up and down.
+    Gauge,
+    /// A raw cumulative count that never decreases within a boot.
+    Counter,
+    /// Per second over the interval, derived from the named raw counter of
+    /// the sample (`Sample` field path).
+    Rate { counter: &'static str },
+}
+
+pub struct Field<T> {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub kind: Kind,
+    /// One line: man page, `# HELP`, tooltip.
+    pub help: &'static str,
+    pub get: fn(&T) -> Value,
+}
+
+/// A column that names the row.
+pub const fn label<T>(name: &'static str, help: &'static str, get: fn(&T) -> Value) -> Field<T> {
+    Field { name, unit: Unit::Plain, kind: Kind::Label, help, get }
+}
+
+pub const fn gauge<T>(name: &'static str, unit: Unit, help: &'static str, get: fn(&T) -> Value) -> Field<T> {
+    Field { name, unit, kind: Kind::Gauge, help, get }
+}
+
+pub const fn counter<T>(
+    name: &'static str,
+    unit: Unit,
+    help: &'static str,
+    get: fn(&T) -> Value,
+) -> Field<T> {
+    Field { name, unit, kind: Kind::Counter, help, get }
+}
+
+/// A per-second rate (or a share of the interval) of the raw `counter`.
+pub const fn rate<T>(
+    name: &'static str,
+    unit: Unit,
+    counter: &'static str,
+    help: &'static str,
+    get: fn(&T) -> Value,
+) -> Field<T> {
+    Field { name, unit, kind: Kind::Rate { counter }, help, get }
+}
+
+/// The field of `fields` called `name`: for views that show a few columns.
+pub fn find<'a, T>(fields: &'a [Field<T>], name: &str) -> Option<&'a Field<T>> {
+    fields.iter().find(|f| f.name == name)
+}
+
+/// The kinds of rows, one column list each (`export --what`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum What {
+    System,
+    Processes,
+    Sockets,
+    Filesystems,
+    Disks,
+    Net,
+    Probes,
+    Dirs,
+    Logs,
+    Events,
+}
+
+/// Where rows come from: the store, over the range of time asked for.
+pub trait Source {
+    /// Calls `each(previous sample of the same run, sample)` for every
+    /// sample, oldest first, with the tables that `what` needs.
+    fn pairs(&self, what: What, each: &mut dyn FnMut(Option<&Stored>, &Stored) -> Result<()>) -> Result<()>;
+
+    fn events(&self) -> Result<Vec<Event>>;
+
+    /// When the machine booted, for the samples of run `run_id`.
+    fn boot_time_ms(&self, run_id: i64) -> Option<i64>;
+}

@@ -1,0 +1,100 @@
+//! One row per process per sample (`export --what processes`), and the
+//! process tables of `show` and `report`.
+
+use super::{Field, Kind, Unit, Value, gauge, label, rate};
+use crate::model::human::format_ms_rfc3339;
+use crate::model::rates::ProcessRates;
+use crate::model::sample::Process;
+
+/// A process at one sample, with its rates over the interval before it
+/// (none for a process new in this sample).
+#[derive(Debug, Clone)]
+pub struct ProcessRow {
+    pub time_ms: i64,
+    pub process: Process,
+    pub rates: Option<ProcessRates>,
+    /// When the process started, where the boot time is known.
+    pub started_ms: Option<i64>,
+}
+
+impl ProcessRow {
+    /// `boot_time_ms` is the boot of the run the sample belongs to;
+    /// `ticks_per_s` the unit of the process's start time.
+    pub fn new(
+        time_ms: i64,
+        process: &Process,
+        rates: Option<ProcessRates>,
+        boot_time_ms: Option<i64>,
+        ticks_per_s: f64,
+    ) -> Self {
+        let started_ms =
+            boot_time_ms.map(|boot| boot + (process.start_ticks as f64 * 1000.0 / ticks_per_s) as i64);
+        ProcessRow { time_ms, process: process.clone(), rates, started_ms }
+    }
+
+    fn rate(&self, part: fn(&ProcessRates) -> f64) -> Value {
+        self.rates.as_ref().map(part).into()
+    }
+}
+
+use Unit::{Bytes, Count, Percent};
+
+#[rustfmt::skip]
+pub const PROCESSES: &[Field<ProcessRow>] = &[
+    label("time", "time of the sample, RFC 3339 UTC", |r| Value::Text(format_ms_rfc3339(r.time_ms))),
+    label("time_ms", "time of the sample, ms since the epoch", |r| Value::Int(r.time_ms)),
+    label("pid", "process id", |r| Value::Int(r.process.pid.into())),
+    label("ppid", "parent's process id", |r| Value::Int(r.process.ppid.into())),
+    label("uid", "real user id", |r| Value::Int(r.process.uid.into())),
+    label("comm", "command name (at most 15 bytes)", |r| Value::Text(r.process.comm.to_string())),
+    label("state", "R running, S sleeping, D uninterruptible, Z zombie, T stopped, ...", |r| Value::Text(r.process.state.to_string())),
+    gauge("threads", Count, "threads of the process", |r| Value::Int(r.process.threads.into())),
+    rate("cpu_pct", Percent, "utime_ticks+stime_ticks", "CPU used over the interval, % of one CPU", |r| r.rate(ProcessRates::cpu)),
+    rate("cpu_user_pct", Percent, "utime_ticks", "CPU used in user mode, % of one CPU", |r| r.rate(|p| p.cpu_user)),
+    rate("cpu_system_pct", Percent, "stime_ticks", "CPU used in the kernel, % of one CPU", |r| r.rate(|p| p.cpu_system)),
+    gauge("rss", Bytes, "resident memory", |r| Value::Int(r.process.rss_bytes as i64)),
+    gauge("vsize", Bytes, "virtual memory", |r| Value::Int(r.process.vsize_bytes as i64)),
+    gauge("swap", Bytes, "memory swapped out", |r| Value::Int(r.process.swap_bytes as i64)),
+    rate("minor_faults_per_s", Count, "minor_faults", "page faults served from memory, per second", |r| r.rate(|p| p.minor_faults)),
+    rate("major_faults_per_s", Count, "major_faults", "page faults that read from disk, per second", |r| r.rate(|p| p.major_faults)),
+    gauge("fds", Count, "open file descriptors", |r| r.process.fds.map(u64::from).into()),
+    rate("read_bytes_per_s", Bytes, "read_bytes", "bytes read from storage per second", |r| r.rates.and_then(|p| p.read_bytes).into()),
+    rate("write_bytes_per_s", Bytes, "write_bytes", "bytes written to storage per second", |r| r.rates.and_then(|p| p.write_bytes).into()),
+    label("start_ticks", "start time in clock ticks after boot: with pid, the process's identity", |r| Value::Int(r.process.start_ticks as i64)),
+    label("cmdline", "arguments joined by spaces, secrets masked", |r| Value::Text(r.process.cmdline.to_string())),
+    Field { name: "started_ms", unit: Unit::Time, kind: Kind::Label, help: "when the process started, ms since the epoch", get: |r| r.started_ms.into() },
+];
+
+/// A process in the report's JSON, under the names its documented shape
+/// gave them before the catalogue: (key, catalogue column).
+const REPORT_JSON: &[(&str, &str)] = &[
+    ("pid", "pid"),
+    ("uid", "uid"),
+    ("comm", "comm"),
+    ("state", "state"),
+    ("cpu_pct", "cpu_pct"),
+    ("rss_bytes", "rss"),
+    ("threads", "threads"),
+    ("fds", "fds"),
+    ("cmdline", "cmdline"),
+];
+
+/// Serializes processes as the report's JSON shows them.
+pub fn serialize_report_processes<S: serde::Serializer>(
+    rows: &[ProcessRow],
+    to: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = to.serialize_seq(Some(rows.len()))?;
+    for row in rows {
+        let object: serde_json::Map<String, serde_json::Value> = REPORT_JSON
+            .iter()
+            .map(|(key, column)| {
+                let field = super::find(PROCESSES, column).expect("report columns are in the catalogue");
+                (key.to_string(), (field.get)(row).to_json())
+            })
+            .collect();
+        seq.serialize_element(&object)?;
+    }
+    seq.end()
+}

@@ -1,0 +1,28 @@
+//! Numbers and times for people: `1.2 GiB`, `13m`, `18:05:03`. Machine
+//! formats carry raw numbers and never come here.
+
+pub use crate::time::{format_duration_ms, format_ms_clock, format_ms_local, format_ms_rfc3339};
+
+/// Binary units, one decimal: `512 B`, `4.0 KiB`, `1.2 GiB`.
+pub fn bytes(v: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = v;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{value:.0} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_units_with_one_decimal() {
+        assert_eq!(bytes(512.0), "512 B");
+        assert_eq!(bytes(1536.0), "1.5 KiB");
+        assert_eq!(bytes(3.0 * 1024.0 * 1024.0 * 1024.0), "3.0 GiB");
+    }
+}

@@ -1,0 +1,15 @@
+//! The floor every layer stands on: a `Sample` and its parts, runs and
+//! events as stored, what is derived from them (rates, percentages, "is an
+//! open connection"), the column catalogue every output format draws on,
+//! and how numbers and times are written for people. Collectors fill it,
+//! the store keeps it, the analysis and the renderers read it; it imports
+//! none of them.
+
+pub mod catalogue;
+mod facts;
+pub mod human;
+pub mod rates;
+pub mod sample;
+mod stored;
+
+pub use stored::{Event, Run, Stored};
