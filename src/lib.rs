@@ -7,6 +7,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod error;
+pub mod generate;
 pub mod harden;
 pub mod rates;
 pub mod record;

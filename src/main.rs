@@ -12,7 +12,7 @@ use flightrec::error::BadInput;
 use flightrec::render::{self, export, show};
 use flightrec::report::{self, Target};
 use flightrec::store::{self, Limits, Store, Tables};
-use flightrec::{record, time};
+use flightrec::{generate, record, time};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,6 +29,8 @@ fn main() -> ExitCode {
         Command::Show(args) => show_command(&db, args),
         Command::Export(args) => export_command(&db, args),
         Command::Check => check_command(&db),
+        Command::Completions { shell } => generate::completions(shell, &mut io::stdout().lock()),
+        Command::Generate { dir } => generate::generate(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
