@@ -9,6 +9,7 @@
 
 use crate::common::*;
 use flightrec::generate;
+use flightrec::store::migrate::MIGRATIONS;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::fs::{self, File, OpenOptions};
@@ -95,6 +96,20 @@ fn stat_field(pid: u32, n: usize) -> String {
 }
 
 #[test]
+fn version_names_the_schema_it_writes_and_the_commit() {
+    let version = flightrec(&["--version"]).ok();
+    let lines: Vec<&str> = version.lines().collect();
+    assert_eq!(lines[0], concat!("flightrec ", env!("CARGO_PKG_VERSION")), "{version}");
+    assert_eq!(lines[1], format!("database schema version {}", MIGRATIONS.len()), "{version}");
+    let head = run(Command::new("git").args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"]));
+    if head.status.success() {
+        assert_eq!(lines[2], format!("commit {}", head.stdout.trim()), "{version}");
+    } else {
+        assert!(lines[2].starts_with("commit unknown"), "{version}");
+    }
+}
+
+#[test]
 fn unit_is_hardened_and_asks_for_the_priorities_the_recorder_sets() {
     let keys = unit_keys(&fs::read_to_string(SOURCE_UNIT).unwrap());
     assert_eq!(
@@ -163,6 +178,30 @@ fn package_file() -> String {
 fn package_state() -> String {
     let query = run(Command::new("dpkg-query").args(["-W", "-f=${db:Status-Status}", "flightrec"]));
     if query.status.success() { query.stdout.trim().replace("not-installed", "") } else { String::new() }
+}
+
+/// Where installing the package leaves traces besides its own files:
+/// systemd's configuration and deb-systemd-helper's records.
+const TRACES: &[&str] = &["/etc/systemd", "/var/lib/systemd"];
+
+/// Every path below `TRACES`, to compare before and after.
+fn traces() -> Vec<String> {
+    fn walk(dir: &Path, paths: &mut Vec<String>) {
+        let Ok(entries) = fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            paths.push(path.display().to_string());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&path, paths);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    for root in TRACES {
+        walk(Path::new(root), &mut paths);
+    }
+    paths.sort();
+    paths
 }
 
 /// The package installed by this test, purged (and the data directory it
@@ -242,6 +281,7 @@ fn installed_export(what: &str) -> Vec<Row> {
 #[test]
 fn package_installs_where_debian_puts_things_records_and_purges_cleanly() {
     let package = package_file();
+    let traces_before = traces();
     let installed = Installed::new(&package);
 
     // Where Debian puts things, and what the current options generate.
@@ -256,12 +296,14 @@ fn package_installs_where_debian_puts_things_records_and_purges_cleanly() {
     assert_eq!(fs::read_to_string(CONFIG).unwrap(), fs::read_to_string(SOURCE_CONFIG).unwrap());
     let conffiles = run(Command::new("dpkg-query").args(["-W", "-f=${Conffiles}", "flightrec"])).ok();
     assert!(conffiles.contains(CONFIG), "{CONFIG} is not a conffile: {conffiles}");
+    let version = flightrec(&["--version"]).ok();
+    let installed_version = run(Command::new(INSTALLED).arg("--version")).ok();
+    assert_eq!(installed_version, version, "the package is of another build: rebuild it as .ci/run does");
     for (shell, file, dir) in generate::COMPLETIONS {
-        let mut expected = Vec::new();
-        generate::completions(*shell, &mut expected).unwrap();
+        let printed = flightrec(&["completions", &shell.to_string()]).ok();
         let path = Path::new(dir).join(file);
-        let shipped = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(shipped == expected, "{} differs from what the current options generate", path.display());
+        let shipped = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(shipped == printed, "{} differs from `flightrec completions {shell}`", path.display());
     }
     for (name, expected) in generate::man_pages().unwrap() {
         let path = format!("/usr/share/man/man1/{name}.1.gz");
@@ -326,6 +368,9 @@ fn package_installs_where_debian_puts_things_records_and_purges_cleanly() {
     assert_eq!(package_state(), "", "dpkg still knows flightrec");
     drop(installed);
     assert!(!Path::new(DATA).exists());
+    let traces_after = traces();
+    let left: Vec<&String> = traces_after.iter().filter(|p| !traces_before.contains(p)).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 /// The installed binary under `setpriv` with the bounding set the unit
