@@ -11,7 +11,12 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "flightrec", version, about = "A flight recorder for Linux servers")]
+#[command(
+    name = "flightrec",
+    version,
+    long_version = crate::generate::long_version(),
+    about = "A flight recorder for Linux servers"
+)]
 pub struct Cli {
     /// The database file [default: $FLIGHTREC_DB, /var/lib/flightrec/flightrec.db for root,
     /// else $XDG_STATE_HOME/flightrec/flightrec.db]
@@ -35,6 +40,12 @@ pub enum Command {
     Export(ExportArgs),
     /// Check the database: SQLite's integrity check and every snapshot decoded
     Check,
+    /// Print the completion script for a shell, e.g. into
+    /// ~/.local/share/bash-completion/completions/flightrec
+    Completions { shell: clap_complete::Shell },
+    /// Write the man pages and completion scripts below DIR (for packaging)
+    #[command(hide = true)]
+    Generate { dir: PathBuf },
 }
 
 /// Every setting of `record` is optional here: the command line wins over

@@ -8,6 +8,7 @@ pub mod collect;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod generate;
 pub mod harden;
 pub mod model;
 pub mod record;

@@ -4,7 +4,7 @@
 use clap::Parser;
 use flightrec::cli::{Cli, Command};
 use flightrec::error::BadInput;
-use flightrec::{commands, store};
+use flightrec::{commands, generate, store};
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
@@ -20,6 +20,8 @@ fn main() -> ExitCode {
         Command::Show(args) => commands::show(&db, args),
         Command::Export(args) => commands::export(&db, args),
         Command::Check => commands::check(&db),
+        Command::Completions { shell } => generate::completions(shell, &mut io::stdout().lock()),
+        Command::Generate { dir } => generate::generate(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

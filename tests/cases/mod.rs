@@ -7,6 +7,7 @@ mod evidence;
 mod export;
 mod garbage;
 mod listen_queue;
+mod package;
 mod processes;
 mod record;
 mod report;

@@ -369,9 +369,19 @@ pub fn flightrec(args: &[&str]) -> Outcome {
 
 /// Runs `flightrec ARGS` to its end, killed and failed after `patience`.
 pub fn flightrec_within(patience: Duration, args: &[&str]) -> Outcome {
-    let mut command = Command::new(BIN);
-    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut guard = Guard::spawn(&mut command);
+    run_within(patience, Command::new(BIN).args(args))
+}
+
+/// Runs any command to its end (killed and failed after `PATIENCE`), its
+/// output captured.
+pub fn run(command: &mut Command) -> Outcome {
+    run_within(PATIENCE, command)
+}
+
+pub fn run_within(patience: Duration, command: &mut Command) -> Outcome {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let what = format!("{command:?}");
+    let mut guard = Guard::spawn(command);
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut text = Vec::new();
@@ -381,7 +391,7 @@ pub fn flightrec_within(patience: Duration, args: &[&str]) -> Outcome {
     };
     let stdout = drain(Box::new(guard.0.stdout.take().expect("piped stdout")));
     let stderr = drain(Box::new(guard.0.stderr.take().expect("piped stderr")));
-    let status = wait_within(patience, &mut guard.0, &format!("flightrec {}", args.join(" ")));
+    let status = wait_within(patience, &mut guard.0, &what);
     Outcome {
         status,
         stdout: stdout.join().expect("stdout reader"),
