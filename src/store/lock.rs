@@ -124,3 +124,26 @@ fn whole_file(kind: libc::c_int) -> libc::flock {
         l_pid: 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_writer_is_refused_and_a_released_lock_never_blocks() {
+        let dir = crate::scratch::Scratch::new("lock");
+        let db = dir.0.join("locked.db");
+        assert_eq!(writer(&db).unwrap(), Writer::None, "no lock file yet");
+        let first = WriterLock::acquire(&db).unwrap();
+        let me = std::process::id();
+        assert_eq!(writer(&db).unwrap(), Writer::Running(Some(me)));
+        let refused = WriterLock::acquire(&db).err().expect("a second writer is refused");
+        assert!(refused.is::<BadInput>(), "exit 2: {refused:#}");
+        assert!(format!("{refused:#}").contains(&format!("pid {me}")), "{refused:#}");
+        // Looking, as readers do, takes nothing and releases nothing.
+        assert!(WriterLock::acquire(&db).is_err(), "still held after a reader looked");
+        drop(first);
+        assert_eq!(writer(&db).unwrap(), Writer::None);
+        WriterLock::acquire(&db).expect("a released lock is free again");
+    }
+}
