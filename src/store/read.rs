@@ -314,7 +314,18 @@ mod tests {
             }
         }
         let (mut read, mut damage) = (Vec::new(), Vec::new());
-        store.read_samples(1, i64::MAX, Tables::ALL, |s| Ok(read.push(s)), |d| damage.push(d)).unwrap();
+        store
+            .read_samples(
+                1,
+                i64::MAX,
+                Tables::ALL,
+                |s| {
+                    read.push(s);
+                    Ok(())
+                },
+                |d| damage.push(d),
+            )
+            .unwrap();
         assert_eq!(read.len(), committed.len());
         for stored in &read {
             match &stored.sample.processes {

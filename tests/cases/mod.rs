@@ -2,11 +2,13 @@
 //! and `report`.
 
 mod bad_input;
+mod damaged;
 mod durability;
 mod evidence;
 mod export;
 mod garbage;
 mod listen_queue;
+mod one_writer;
 mod processes;
 mod record;
 mod report;
