@@ -23,6 +23,10 @@ use std::io::{Read, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+/// How long a refused recorder waits for the winner's pid, at most.
+const PID_TRIES: u32 = 50;
+const PID_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// The write lock, held until dropped (the recorder keeps it for its life).
 pub struct WriterLock {
     _file: File,
@@ -64,7 +68,19 @@ impl WriterLock {
                     .with_context(|| format!("writing {}", path.display()))?;
                 Ok(WriterLock { _file: file })
             }
-            Err(Errno::EAGAIN | Errno::EACCES) => Err(refusal(db, holder(&mut file)?)),
+            Err(Errno::EAGAIN | Errno::EACCES) => {
+                // A recorder that has just won the lock writes its pid right
+                // after: give it that moment, so the refusal can name it.
+                let mut found = holder(&mut file)?;
+                for _ in 0..PID_TRIES {
+                    if found != Writer::Running(None) {
+                        break;
+                    }
+                    std::thread::sleep(PID_WAIT);
+                    found = holder(&mut file)?;
+                }
+                Err(refusal(db, found))
+            }
             Err(err) => Err(anyhow::anyhow!("locking {}: {err}", path.display())),
         }
     }
