@@ -37,8 +37,11 @@ fn a_second_recorder_is_refused_naming_the_first() {
 fn two_recorders_started_at_once_leave_one_recording() {
     let dir = TempDir::new("racing-recorders");
     let db = dir.join("flightrec.db");
-    let start = || {
-        let log = std::fs::File::create(dir.join(&format!("racer-{}.log", unique()))).unwrap();
+    // A restart after a crash, as systemd and an admin might both try.
+    record_samples(&dir, &db, 2);
+    let logs = [dir.join("racer-0.log"), dir.join("racer-1.log")];
+    let start = |log: &std::path::Path| {
+        let log = std::fs::File::create(log).unwrap();
         Guard::spawn(
             Command::new(BIN)
                 .args(["record", "--db", path_str(&db), "--interval", "200ms"])
@@ -47,8 +50,8 @@ fn two_recorders_started_at_once_leave_one_recording() {
                 .stderr(log),
         )
     };
-    let mut racers = [start(), start()];
-    let (loser, winner) = eventually("one of two racing recorders to exit", || {
+    let mut racers = [start(&logs[0]), start(&logs[1])];
+    let (loser, lost) = eventually("one of two racing recorders to exit", || {
         for (i, racer) in racers.iter_mut().enumerate() {
             if let Some(status) = racer.0.try_wait().unwrap() {
                 return Ok((status, i));
@@ -56,17 +59,19 @@ fn two_recorders_started_at_once_leave_one_recording() {
         }
         Err("both still running".into())
     });
-    assert_eq!(loser.code(), Some(2), "the loser exits 2: {loser}");
-    let winner = &mut racers[1 - winner];
+    let refusal = std::fs::read_to_string(&logs[lost]).unwrap();
+    let winner = &mut racers[1 - lost];
+    assert_eq!(loser.code(), Some(2), "the loser exits 2: {loser}; stderr:\n{refusal}");
+    assert!(refusal.contains(&format!("pid {}", winner.pid())), "{refusal}");
     eventually("the winner to commit 5 samples", || {
         assert!(winner.0.try_wait().unwrap().is_none(), "the winner exited too");
-        let have = count_samples(&db, 1);
+        let have = count_samples(&db, 2);
         if have >= 5 { Ok(()) } else { Err(format!("{have} samples")) }
     });
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(winner.pid() as i32), nix::sys::signal::SIGTERM)
         .unwrap();
     assert!(wait_with_deadline(&mut winner.0, "the winning recorder").success());
-    assert_eq!(runs(&db), 1);
+    assert_eq!(runs(&db), 2, "one run before the race, one for its winner");
     flightrec(&["check", "--db", path_str(&db)]).ok();
 }
 
