@@ -8,6 +8,7 @@ mod evidence;
 mod export;
 mod garbage;
 mod listen_queue;
+mod old_files;
 mod one_writer;
 mod processes;
 mod record;
