@@ -50,6 +50,7 @@ fn main() -> Result<()> {
                 start_ms: time_ms,
                 stop_ms: None,
                 stop_reason: None,
+                recording: true,
             })?;
         }
         step(&mut table, n, procs);

@@ -11,7 +11,11 @@
 # older than the oldest kept one. Every other kill comes early if a WAL
 # checkpoint starts writing the database file before its time: that kill
 # lands inside the checkpoint (the WAL index read after the kill tells when
-# it did). Ends with one clean run (SIGTERM) and `flightrec check`.
+# it did). Every start is a race: two recorders are started at once on the
+# database, and the one that does not get the writer lock must exit 2 at
+# once, naming the other, which is the one killed. Ends with one clean run
+# (SIGTERM) and `flightrec check`, which decodes every snapshot frame: a
+# sample garbled by two writers would show there.
 # Everything lives in a temporary directory, removed on exit, even on Ctrl-C.
 #
 #   scripts/crash-loop.sh [--kills N] [--interval 100ms]
@@ -74,6 +78,7 @@ fail() {
 }
 integrity_ok=0 appended_runs=0 appended_samples=0 short_lived=0
 pruned_starts=0 checkpoint_runs=0 at_checkpoint=0 interrupted=0 early_kills=0
+races_refused=0
 start=$(date +%s)
 
 echo "killing the recorder -9 $kills times (interval $interval)..."
@@ -97,8 +102,29 @@ for ((k = 1; k <= kills; k++)); do
     coproc KILLER { python3 "$helpers/killer.py" "$delay" "$db" "$stamp_before" "$reader" "${watch[@]}"; }
     read -r _ <&"${KILLER[0]}"
     started=$EPOCHREALTIME
-    "$bin" record --db "$db" --interval "$interval" "${limits[@]}" 2>"$work/recorder.log" &
-    recorder=$!
+    "$bin" record --db "$db" --interval "$interval" "${limits[@]}" 2>"$work/racer-a.log" &
+    racer_a=$!
+    "$bin" record --db "$db" --interval "$interval" "${limits[@]}" 2>"$work/racer-b.log" &
+    racer_b=$!
+    # The loser of the race for the writer lock exits at once; should
+    # neither, the watchdog ends both after 10 s and the race fails.
+    (sleep 10 && kill -9 "$racer_a" "$racer_b" 2>/dev/null) &
+    watchdog=$!
+    loser_status=0
+    wait -n -p loser "$racer_a" "$racer_b" || loser_status=$?
+    kill "$watchdog" 2>/dev/null || true
+    wait "$watchdog" 2>/dev/null || true
+    if [ "$loser" = "$racer_a" ]; then
+        recorder=$racer_b loser_log=$work/racer-a.log winner_log=$work/racer-b.log
+    else
+        recorder=$racer_a loser_log=$work/racer-b.log winner_log=$work/racer-a.log
+    fi
+    if [ "$loser_status" = 2 ] && grep -q "(pid $recorder)" "$loser_log"; then
+        races_refused=$((races_refused + 1))
+    else
+        fail "the recorder that lost the race exited $loser_status: $(tr '\n' ' ' <"$loser_log")"
+    fi
+    recorder_log=$winner_log
     echo "$recorder $started" >&"${KILLER[1]}"
     read -r how at_ms cut <&"${KILLER[0]}"
     wait "$KILLER_PID" 2>/dev/null || true
@@ -122,7 +148,7 @@ for ((k = 1; k <= kills; k++)); do
     # 3. The restarted recorder appended.
     run=$((runs_before + 1))
     runs_after=$(q "SELECT max(id) FROM runs")
-    said=$(grep -o '(run [0-9]*)' "$work/recorder.log" | tr -dc 0-9 || true)
+    said=$(grep -o '(run [0-9]*)' "$recorder_log" | tr -dc 0-9 || true)
     new_samples=$(q "SELECT count(*) FROM samples WHERE run_id = $run")
     if [ -n "$said" ]; then
         [ "$said" = "$run" ] || fail "the recorder said run $said, expected run $run"
@@ -187,6 +213,7 @@ echo "    moments after start:     $moments"
 echo "    within 300 ms of start:  $early_kills (opening, recovery, the first prune)"
 echo "    at a checkpoint:         $at_checkpoint (killed as soon as a checkpoint wrote the database file)"
 echo "    inside a checkpoint:     $interrupted (the WAL index shows a checkpoint begun and not finished)"
+echo "  racing starts refused:     $races_refused of $kills (the second recorder exited 2 naming the first)"
 echo "  integrity_check ok:        $integrity_ok of $kills"
 echo "  concurrent reader:         $seen (read errors: $reader_errors)"
 echo "  restarts that appended:    $appended_runs run rows, $appended_samples with samples ($short_lived killed before their first sample)"

@@ -66,6 +66,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
         start_ms: wall_ms(),
         stop_ms: None,
         stop_reason: None,
+        recording: true,
     })?;
     keep_crash_records(&mut store, run_id);
     eprintln!(

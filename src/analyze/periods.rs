@@ -5,7 +5,10 @@
 //! - a stall: a tick late by more than max(3 × interval, 15 s) on the
 //!   monotonic clock while the boot clock shows no suspend;
 //! - a suspend, listed as such so it is not mistaken for a stall;
-//! - silent now: the newest run has no clean stop and no recent sample.
+//! - silent now: the newest run has no clean stop and no recent sample
+//!   while its recorder still holds the writer lock (frozen or stopped);
+//! - not running: the newest run has no clean stop and its writer lock is
+//!   free (killed, crashed, a power cut), a period from the first read.
 //!
 //! Pure: the store gathers the facts, this decides.
 
@@ -31,6 +34,8 @@ pub enum Kind {
     Stall,
     Suspend,
     SilentNow,
+    /// The newest run ended without a clean stop and no recorder runs now.
+    NotRunning,
 }
 
 impl Kind {
@@ -42,6 +47,7 @@ impl Kind {
             Kind::Stall => "stall",
             Kind::Suspend => "suspend",
             Kind::SilentNow => "silent_now",
+            Kind::NotRunning => "not_running",
         }
     }
 
@@ -52,6 +58,7 @@ impl Kind {
             Kind::Stall => "stall: the recorder's timer fired late",
             Kind::Suspend => "suspend (not a stall)",
             Kind::SilentNow => "silent now: no recent sample and no clean stop",
+            Kind::NotRunning => "unclean stop, and no recorder has run since",
         }
     }
 }
@@ -107,10 +114,10 @@ pub fn find(runs: &[RunFacts], irregular: &[Irregular], now_ms: i64) -> Vec<Peri
                     samples_before: 0,
                 });
             }
-            None if run.stop_ms.is_none() && now_ms - last > 3 * run.interval_ms => {
+            None if run.stop_ms.is_none() && (!run.recording || now_ms - last > 3 * run.interval_ms) => {
                 periods.push(Period {
                     number: 0,
-                    kind: Kind::SilentNow,
+                    kind: if run.recording { Kind::SilentNow } else { Kind::NotRunning },
                     start_ms: last,
                     end_ms: None,
                     run_id: run.id,
@@ -166,7 +173,13 @@ mod tests {
             start_ms,
             stop_ms,
             stop_reason: stop_ms.map(|_| "SIGTERM".into()),
+            recording: false,
         }
+    }
+
+    fn recording(mut run: Run) -> Run {
+        run.recording = true;
+        run
     }
 
     fn facts(run: Run, last: i64) -> RunFacts {
@@ -178,7 +191,7 @@ mod tests {
         let runs = [
             facts(run(1, "a", 0, None), 100_000),
             facts(run(2, "a", 200_000, None), 300_000),
-            facts(run(3, "b", 1_000_000, None), 1_100_000),
+            facts(recording(run(3, "b", 1_000_000, None)), 1_100_000),
         ];
         let periods = find(&runs, &[], 2_000_000);
         let kinds: Vec<Kind> = periods.iter().map(|p| p.kind).collect();
@@ -192,8 +205,20 @@ mod tests {
 
     #[test]
     fn clean_stops_and_a_live_run_are_not_periods() {
-        let runs = [facts(run(1, "a", 0, Some(100_000)), 99_000), facts(run(2, "a", 200_000, None), 300_000)];
+        let runs = [
+            facts(run(1, "a", 0, Some(100_000)), 99_000),
+            facts(recording(run(2, "a", 200_000, None)), 300_000),
+        ];
         assert!(find(&runs, &[], 305_000).is_empty());
+    }
+
+    #[test]
+    fn an_unclean_end_with_no_recorder_running_is_a_period_at_once() {
+        let runs = [facts(run(1, "a", 0, Some(100_000)), 99_000), facts(run(2, "a", 200_000, None), 300_000)];
+        let periods = find(&runs, &[], 300_001);
+        assert_eq!(periods.len(), 1, "{periods:?}");
+        assert_eq!(periods[0].kind, Kind::NotRunning);
+        assert_eq!((periods[0].start_ms, periods[0].end_ms), (300_000, None));
     }
 
     #[test]

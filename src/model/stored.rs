@@ -11,6 +11,10 @@ pub struct Stored {
     pub id: i64,
     pub run_id: i64,
     pub sample: Sample,
+    /// Tables stored for this sample that could not be read (damage), by
+    /// their column name: absent from `sample`, as if their sources had
+    /// failed.
+    pub missing: Vec<&'static str>,
 }
 
 /// One recorder run, as stored.
@@ -27,6 +31,9 @@ pub struct Run {
     pub start_ms: i64,
     pub stop_ms: Option<i64>,
     pub stop_reason: Option<String>,
+    /// Its recorder is running now: the newest run, while the writer lock
+    /// is held (filled in when runs are read).
+    pub recording: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

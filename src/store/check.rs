@@ -4,7 +4,6 @@
 
 use super::{Store, Tables};
 use anyhow::Result;
-use rusqlite::OptionalExtension;
 
 /// Problems listed at most: past this the file is plainly damaged.
 const MAX_PROBLEMS: usize = 20;
@@ -29,6 +28,7 @@ impl Store {
             }
         };
         let mut samples = 0u64;
+        let mut skipped = 0u64;
         let last = match self.latest_sample() {
             Ok(last) => last.unwrap_or(0),
             Err(err) => {
@@ -36,25 +36,33 @@ impl Store {
                 0
             }
         };
-        let mut from = 1;
-        // A damaged frame breaks its chain until the next key frame; go on
-        // from there so one bad row does not hide the rest.
-        while from <= last && problems.len() < MAX_PROBLEMS {
-            let result = self.for_each_sample(from, last, Tables::ALL, |s| {
+        // Damaged frames are skipped up to the next key frame, as every
+        // reader skips them: list each, then what that cost.
+        let mut damage = Vec::new();
+        let read = self.read_samples(
+            1,
+            last,
+            Tables::ALL,
+            |s| {
                 samples += 1;
-                from = s.id + 1;
+                skipped += u64::from(!s.missing.is_empty());
                 Ok(())
-            });
-            let Err(err) = result else { break };
-            problems.push(format!("sample {from}: {err:#}"));
-            let next = self
-                .conn
-                .query_row("SELECT min(id) FROM samples WHERE key_id = id AND id > ?1", [from], |r| r.get(0))
-                .optional();
-            match next {
-                Ok(Some(Some(id))) => from = id,
-                _ => break,
-            }
+            },
+            |d| damage.push(d),
+        );
+        let found = damage.len();
+        problems.extend(damage.iter().take(MAX_PROBLEMS).map(ToString::to_string));
+        if found > MAX_PROBLEMS {
+            problems.push(format!("{} more damaged samples", found - MAX_PROBLEMS));
+        }
+        if skipped > 0 {
+            problems.push(format!(
+                "{skipped} of {samples} samples have tables that cannot be read; every reader skips them \
+                 and reads the rest"
+            ));
+        }
+        if let Err(err) = read {
+            problems.push(format!("reading samples stopped: {err:#}"));
         }
         Ok(Health { samples, runs, problems })
     }

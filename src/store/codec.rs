@@ -29,6 +29,16 @@ const OP_INSERT: u64 = 3;
 const COMPRESS_FROM: usize = 64;
 const ZSTD_LEVEL: i32 = 3;
 
+/// The most a frame may decompress to. A key frame of 5,000 processes
+/// with long command lines is under 1 MiB; anything past this is a damaged
+/// or hostile file, not a reason to allocate.
+const MAX_FRAME_BYTES: usize = 8 << 20;
+
+/// The most rows a table may have. A zstd frame of a few kilobytes can
+/// expand to millions of identical small rows; no machine has this many
+/// processes (or mounts, disks, sockets by port).
+pub const MAX_ROWS: usize = 1 << 18;
+
 /// A row type that can be stored in frames.
 pub trait Entity: Clone + PartialEq + Default {
     type Key: Ord;
@@ -124,19 +134,24 @@ pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T
     };
     let unpacked;
     let ops = if flags & ZSTD != 0 {
-        // A frame's content size is recorded by zstd; cap it so a corrupt
-        // frame cannot ask for unbounded memory.
-        unpacked = zstd::bulk::decompress(body, 64 << 20).context("decompressing a snapshot frame")?;
+        unpacked = decompress(body)?;
         &unpacked[..]
     } else {
         body
     };
     let mut input = Reader { bytes: ops, pos: 0 };
-    let mut rows = Vec::with_capacity(prev_rows.len() + 8);
+    let mut rows: Vec<T> = Vec::new();
+    rows.try_reserve(prev_rows.len() + 8).context("no memory for a snapshot table")?;
     let mut i: usize = 0;
     while !input.is_empty() {
         let tag = input.varint()?;
         let count = usize::try_from(tag >> 2).context("operation count out of range")?;
+        // Every operation adds at most `count` rows (1 but for a keep).
+        ensure!(
+            rows.len().saturating_add(count) <= MAX_ROWS,
+            "snapshot frame holds more than {MAX_ROWS} rows: damaged"
+        );
+        rows.try_reserve(count.max(1)).context("no memory for a snapshot table")?;
         match tag & 3 {
             OP_KEEP => {
                 let end = i.checked_add(count).filter(|&end| end <= prev_rows.len());
@@ -166,6 +181,27 @@ pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T
     // the encoder said so; anything else is a damaged frame.
     ensure!(i == prev_rows.len(), "snapshot frame ends before the previous table does");
     Ok(rows)
+}
+
+/// The operations of a compressed frame. zstd records the size a frame
+/// decompresses to: a size past `MAX_FRAME_BYTES` is refused before
+/// anything is allocated, and the allocation itself may fail as an error.
+fn decompress(body: &[u8]) -> Result<Vec<u8>> {
+    let size = zstd::zstd_safe::get_frame_content_size(body)
+        .ok()
+        .flatten()
+        .context("snapshot frame is not a zstd frame of known size")?;
+    let size = usize::try_from(size).ok().filter(|&size| size <= MAX_FRAME_BYTES);
+    let size = size.with_context(|| {
+        format!("snapshot frame would decompress past {} MiB: damaged", MAX_FRAME_BYTES >> 20)
+    })?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(size).context("no memory to decompress a snapshot frame")?;
+    let written = zstd::bulk::Decompressor::new()
+        .and_then(|mut d| d.decompress_to_buffer(body, &mut out))
+        .context("decompressing a snapshot frame")?;
+    ensure!(written == size, "snapshot frame decompressed to {written} bytes, not the {size} it records");
+    Ok(out)
 }
 
 /// Field writer: varints, zigzag deltas, strings that repeat cost one byte.
@@ -350,6 +386,26 @@ mod tests {
         let extremes =
             [Row { id: u64::MAX, value: u64::MAX, name: String::new(), maybe: Some(u64::MAX - 1) }];
         round_trip(Some(&[row(1, 0)]), &extremes);
+    }
+
+    /// Millions of empty rows compress to a few kilobytes: the decoder
+    /// refuses them instead of building a table of a gigabyte.
+    #[test]
+    fn a_tiny_frame_of_millions_of_rows_is_refused() {
+        let insert_empty_row = [(1 << 2 | OP_INSERT) as u8, 0, 0, 0, 0];
+        let rows = 3_500_000;
+        let ops: Vec<u8> =
+            insert_empty_row.iter().copied().cycle().take(rows * insert_empty_row.len()).collect();
+        let mut frame = vec![ZSTD];
+        frame.extend(zstd::bulk::compress(&ops, ZSTD_LEVEL).unwrap());
+        assert!(frame.len() < 8192, "{} bytes", frame.len());
+        let err = decode_frame::<Row>(None, &frame).unwrap_err();
+        assert!(format!("{err:#}").contains("damaged"), "{err:#}");
+        // The same rows uncompressed: refused by their number.
+        let mut raw = vec![0u8];
+        raw.extend(&ops);
+        let err = decode_frame::<Row>(None, &raw).unwrap_err();
+        assert!(format!("{err:#}").contains("more than"), "{err:#}");
     }
 
     #[test]

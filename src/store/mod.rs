@@ -13,6 +13,7 @@ pub mod codec;
 pub mod columns;
 mod entities;
 mod events;
+mod lock;
 pub mod migrate;
 pub mod query;
 mod read;
@@ -20,7 +21,8 @@ mod retention;
 mod tables;
 
 pub use events::Event;
-pub use read::{Irregular, Stored};
+pub use lock::{Writer, lock_path};
+pub use read::{Damage, Irregular, Stored};
 pub use retention::Limits;
 pub use tables::Tables;
 
@@ -82,6 +84,8 @@ pub struct Store {
     encoder: FrameEncoder,
     /// The recorder's handles on its files, to reserve disk space for them.
     reserve_files: Option<ReserveFiles>,
+    /// The recorder's writer lock, held for as long as the store.
+    _writer_lock: Option<lock::WriterLock>,
 }
 
 /// The database and WAL files, open for as long as the store: closing any
@@ -114,6 +118,7 @@ impl Store {
     /// Opens (creating it, mode 0600, and its directory if missing) the
     /// database the recorder writes to.
     pub fn open_for_recording(path: &Path) -> Result<Store> {
+        let writer_lock = lock_for_writing(path)?;
         let fresh = !path.exists();
         if fresh {
             create_file(path)?;
@@ -139,7 +144,13 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
         migrate::migrate(&mut conn, path).with_context(|| format!("preparing {}", path.display()))?;
         let reserve_files = Some(ReserveFiles::open(path)?);
-        Ok(Store { conn, path: path.into(), encoder: FrameEncoder::default(), reserve_files })
+        Ok(Store {
+            conn,
+            path: path.into(),
+            encoder: FrameEncoder::default(),
+            reserve_files,
+            _writer_lock: Some(writer_lock),
+        })
     }
 
     /// Opens an existing database for reading; never writes to it.
@@ -160,7 +171,13 @@ impl Store {
             }
             .into());
         }
-        Ok(Store { conn, path: path.into(), encoder: FrameEncoder::default(), reserve_files: None })
+        Ok(Store {
+            conn,
+            path: path.into(),
+            encoder: FrameEncoder::default(),
+            reserve_files: None,
+            _writer_lock: None,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -235,9 +252,16 @@ impl Store {
                 start_ms: r.get(8)?,
                 stop_ms: r.get(9)?,
                 stop_reason: r.get(10)?,
+                recording: false,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut runs: Vec<Run> = rows.collect::<rusqlite::Result<_>>()?;
+        if let Some(newest) = runs.last_mut().filter(|r| r.stop_ms.is_none()) {
+            // Where nobody can tell, assume it runs: the silence it then
+            // shows is still a period once it lasts.
+            newest.recording = !matches!(lock::writer(&self.path), Ok(Writer::None));
+        }
+        Ok(runs)
     }
 
     /// The id of the sample nearest to `time_ms`, if any.
@@ -352,12 +376,28 @@ fn insert_sql() -> String {
     format!("INSERT INTO samples ({}) VALUES ({})", names.join(", "), marks.join(", "))
 }
 
-/// Creates a new database file, mode 0600 (command lines can hold secrets),
-/// with its directory.
-fn create_file(path: &Path) -> Result<()> {
+/// Takes the writer lock of `path`, creating its directory. An existing
+/// file is validated first, read-only, so that a file of another program
+/// gets no lock file beside it.
+fn lock_for_writing(path: &Path) -> Result<lock::WriterLock> {
+    if path.exists()
+        && let Err(err) = validate(path)
+    {
+        // A file that another recorder is creating is not valid for a
+        // moment: then that recorder is what to name.
+        return Err(match lock::writer(path) {
+            Ok(running @ Writer::Running(_)) => lock::refusal(path, running),
+            _ => err,
+        });
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))?;
     }
+    lock::WriterLock::acquire(path)
+}
+
+/// Creates a new database file, mode 0600 (command lines can hold secrets).
+fn create_file(path: &Path) -> Result<()> {
     OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -1,6 +1,12 @@
 //! Reading samples back: scalars from their columns, tables by replaying
 //! snapshot frames from the key frame before the first sample asked for.
 //! Streams row by row, so a month of samples reads in constant memory.
+//!
+//! A chain of frames is followed only from its own key frame: a delta
+//! whose key frame is not the one the chain started at (a file where two
+//! recorders once wrote at the same time, a key frame deleted) and a frame
+//! that does not decode leave their tables missing up to the next key
+//! frame, and the damage is said; the scalars are read all the same.
 
 use super::tables::{BLOB_COLUMNS, Bases, Tables};
 use super::{Store, columns, sample_columns};
@@ -11,14 +17,57 @@ use rusqlite::types::ValueRef;
 
 pub use crate::model::Stored;
 
+/// Damage met while reading: one sample's frames that could not be used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Damage {
+    pub sample_id: i64,
+    pub what: String,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "sample {}: {}; its tables are skipped up to the next key frame", self.sample_id, self.what)
+    }
+}
+
+/// Damage said on stderr per read at most; `check` lists it all.
+const DAMAGE_SAID: usize = 5;
+
 impl Store {
-    /// Calls `each` for every sample with `from_id <= id <= to_id`, in order.
+    /// Calls `each` for every sample with `from_id <= id <= to_id`, in order;
+    /// damaged tables are skipped and said on stderr.
     pub fn for_each_sample(
         &self,
         from_id: i64,
         to_id: i64,
         tables: Tables,
+        each: impl FnMut(Stored) -> Result<()>,
+    ) -> Result<()> {
+        let mut found = 0;
+        let path = self.path.display();
+        let result = self.read_samples(from_id, to_id, tables, each, |damage| {
+            found += 1;
+            if found <= DAMAGE_SAID {
+                eprintln!("flightrec: warning: {path}: {damage}");
+            }
+        });
+        if found > DAMAGE_SAID {
+            eprintln!(
+                "flightrec: warning: {path}: {} more damaged samples skipped; `flightrec check` lists them",
+                found - DAMAGE_SAID
+            );
+        }
+        result
+    }
+
+    /// `for_each_sample`, giving each piece of damage to `damaged`.
+    pub fn read_samples(
+        &self,
+        from_id: i64,
+        to_id: i64,
+        tables: Tables,
         mut each: impl FnMut(Stored) -> Result<()>,
+        mut damaged: impl FnMut(Damage),
     ) -> Result<()> {
         let start = if tables.any() {
             self.conn
@@ -39,8 +88,8 @@ impl Store {
         let mut chain = Bases::default();
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
-            let stored =
-                decode_row(row, tables, &mut chain).with_context(|| format!("reading sample {id}"))?;
+            let stored = decode_row(row, tables, &mut chain, &mut damaged)
+                .with_context(|| format!("reading sample {id}"))?;
             if id >= from_id {
                 each(stored)?;
             }
@@ -67,7 +116,12 @@ impl Store {
 }
 
 /// Columns are read by position: 0 is the id, then `sample_columns()` order.
-fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Bases) -> Result<Stored> {
+fn decode_row(
+    row: &rusqlite::Row,
+    tables: Tables,
+    chain: &mut Bases,
+    damaged: &mut impl FnMut(Damage),
+) -> Result<Stored> {
     let id: i64 = row.get(0)?;
     let run_id: i64 = row.get(1)?;
     let key_id: i64 = row.get(2)?;
@@ -86,9 +140,18 @@ fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Bases) -> Result<
             _ => {}
         }
     }
+    let mut missing = Vec::new();
     if tables.any() {
         if key_id == id {
-            *chain = Bases::default();
+            *chain = Bases::starting_at(id);
+        } else if chain.key_id() != Some(key_id) {
+            damaged(Damage {
+                sample_id: id,
+                what: format!(
+                    "its snapshot frames chain from sample {key_id}, which the samples read before it do not lead to"
+                ),
+            });
+            *chain = Bases::broken_at(key_id);
         }
         let blob = first_scalar + columns::SCALARS.len();
         let frame = |i: usize| -> Result<Option<&[u8]>> {
@@ -97,9 +160,13 @@ fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Bases) -> Result<
                 _ => None,
             })
         };
-        chain.replay(tables, frame, &mut sample)?;
+        let skipped = chain.replay(tables, frame, &mut sample);
+        for what in skipped.errors {
+            damaged(Damage { sample_id: id, what });
+        }
+        missing = skipped.missing.names();
     }
-    Ok(Stored { id, run_id, sample })
+    Ok(Stored { id, run_id, sample, missing })
 }
 
 /// A tick that fired late or after a suspend, with the sample before it.
@@ -174,5 +241,95 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{FrameEncoder, Run};
+    use super::*;
+    use crate::sample::Process;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    fn run() -> Run {
+        Run {
+            id: 0,
+            boot_id: "b".into(),
+            boot_time_ms: 0,
+            hostname: "h".into(),
+            kernel: "k".into(),
+            version: "v".into(),
+            pid: 1,
+            interval_ms: 1000,
+            start_ms: 0,
+            stop_ms: None,
+            stop_reason: None,
+            recording: true,
+        }
+    }
+
+    /// What two recorders on one file wrote before the writer lock: each
+    /// its own chain of frames, their rows interleaved. Every table read
+    /// back is the one committed, or missing; never one decoded against
+    /// the other recorder's rows.
+    #[test]
+    fn deltas_never_chain_across_interleaved_runs() {
+        let dir = crate::scratch::Scratch::new("interleaved");
+        let mut store = Store::open_for_recording(&dir.0.join("two.db")).unwrap();
+        let (a, b) = (store.begin_run(&run()).unwrap(), store.begin_run(&run()).unwrap());
+        let mut other = FrameEncoder::default();
+        let mut committed = BTreeMap::new();
+        for i in 0..6u64 {
+            for (run_id, first_pid) in [(a, 100), (b, 200)] {
+                let processes: Vec<Process> = (0..3)
+                    .map(|k| Process {
+                        pid: first_pid + k,
+                        utime_ticks: i * 10 + u64::from(k),
+                        ..Process::default()
+                    })
+                    .collect();
+                let sample = Sample {
+                    time_ms: i as i64 * 1000,
+                    processes: Some(processes.clone()),
+                    ..Sample::default()
+                };
+                if run_id == b {
+                    std::mem::swap(&mut store.encoder, &mut other);
+                }
+                store.commit(run_id, Duration::from_secs(1), &sample).unwrap();
+                if run_id == b {
+                    std::mem::swap(&mut store.encoder, &mut other);
+                }
+                committed.insert(store.latest_sample().unwrap().unwrap(), processes);
+            }
+        }
+        let (mut read, mut damage) = (Vec::new(), Vec::new());
+        store
+            .read_samples(
+                1,
+                i64::MAX,
+                Tables::ALL,
+                |s| {
+                    read.push(s);
+                    Ok(())
+                },
+                |d| damage.push(d),
+            )
+            .unwrap();
+        assert_eq!(read.len(), committed.len());
+        for stored in &read {
+            match &stored.sample.processes {
+                Some(rows) => assert_eq!(rows, &committed[&stored.id], "sample {}", stored.id),
+                None => assert!(
+                    stored.missing.contains(&"process_table"),
+                    "sample {} is missing unsaid",
+                    stored.id
+                ),
+            }
+        }
+        let decoded: Vec<i64> = read.iter().filter(|s| s.sample.processes.is_some()).map(|s| s.id).collect();
+        assert_eq!(decoded, [1, 2], "the two key frames");
+        assert!(!damage.is_empty());
     }
 }

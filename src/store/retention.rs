@@ -215,6 +215,7 @@ mod tests {
             start_ms: 0,
             stop_ms: None,
             stop_reason: None,
+            recording: true,
         };
         let run_id = store.begin_run(&run).unwrap();
         // A 100 s interval makes a key frame every 3 samples: two segments.

@@ -9,7 +9,7 @@ use crate::sample::{
     BlockedTask, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, Sample, WatchedDir,
     WatchedLog,
 };
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 macro_rules! tables {
     ($( $field:ident: $row:ty => $column:literal ),* $(,)?) => {
@@ -29,16 +29,46 @@ macro_rules! tables {
             pub fn any(self) -> bool {
                 self != Tables::NONE
             }
+
+            /// The blob columns of the tables set.
+            pub fn names(self) -> Vec<&'static str> {
+                let mut names = Vec::new();
+                $(if self.$field {
+                    names.push($column);
+                })*
+                names
+            }
         }
 
         /// The last table of each kind: what the next delta frame is
-        /// against, when encoding and when replaying.
+        /// against, when encoding and when replaying. When replaying, the
+        /// sample holding the key frame the chain started at, and the
+        /// tables whose chain broke (a frame that did not decode): no delta
+        /// is applied to a broken table until its next key frame, so damage
+        /// costs the rows up to there and never gives wrong ones.
         #[derive(Default)]
         pub struct Bases {
             $($field: Option<Vec<$row>>,)*
+            key_id: Option<i64>,
+            broken: Tables,
         }
 
         impl Bases {
+            /// A chain starting at the key frame in sample `key_id`.
+            pub fn starting_at(key_id: i64) -> Bases {
+                Bases { key_id: Some(key_id), ..Bases::default() }
+            }
+
+            /// A chain of frames against key frame `key_id` whose start was
+            /// not read: every table waits for its next key frame.
+            pub fn broken_at(key_id: i64) -> Bases {
+                Bases { key_id: Some(key_id), broken: Tables::ALL, ..Bases::default() }
+            }
+
+            pub fn key_id(&self) -> Option<i64> {
+                self.key_id
+            }
+
             /// One frame per table of `sample` (`None` where its source
             /// failed), in column order; key frames ignore the bases.
             pub fn encode(&self, sample: &Sample, key_frame: bool) -> Result<Vec<Option<Vec<u8>>>> {
@@ -54,23 +84,34 @@ macro_rules! tables {
             }
 
             /// Replays the frames of one stored row (`frame(i)` is column
-            /// `i`) into `sample`, for the tables asked for.
+            /// `i`) into `sample`, for the tables asked for. A table that
+            /// cannot be decoded is left `None` and named in the result.
             pub fn replay<'a>(
                 &mut self,
                 tables: Tables,
                 frame: impl Fn(usize) -> Result<Option<&'a [u8]>>,
                 sample: &mut Sample,
-            ) -> Result<()> {
+            ) -> Skipped {
+                let mut skipped = Skipped::default();
                 let mut column = 0;
                 $(
                     if tables.$field {
-                        sample.$field = replay(&mut self.$field, frame(column)?)
-                            .with_context(|| format!("decoding {}", $column))?;
+                        let frame = frame(column);
+                        let stored = matches!(frame, Ok(Some(_)));
+                        match frame.and_then(|f| replay(&mut self.$field, &mut self.broken.$field, f)) {
+                            Ok(rows) => sample.$field = rows,
+                            Err(err) => {
+                                self.broken.$field = true;
+                                self.$field = None;
+                                skipped.errors.push(format!("{}: {err:#}", $column));
+                            }
+                        }
+                        skipped.missing.$field = stored && sample.$field.is_none();
                     }
                     column += 1;
                 )*
                 let _ = column;
-                Ok(())
+                skipped
             }
         }
     };
@@ -88,6 +129,16 @@ tables! {
     watched_logs: WatchedLog => "log_table",
 }
 
+/// What one row's replay could not give.
+#[derive(Debug, Default)]
+pub struct Skipped {
+    /// Tables stored for the sample but not decoded: damaged, or in a
+    /// chain broken earlier.
+    pub missing: Tables,
+    /// Damage found in this row's frames, one line per table.
+    pub errors: Vec<String>,
+}
+
 /// A frame for one table: a key frame when asked or when there is no base.
 fn frame<T: Entity>(
     key_frame: bool,
@@ -101,11 +152,20 @@ fn frame<T: Entity>(
     Ok(Some(out))
 }
 
-/// Applies one frame to its base; the sample's table is the result.
-fn replay<T: Entity>(base: &mut Option<Vec<T>>, frame: Option<&[u8]>) -> Result<Option<Vec<T>>> {
+/// Applies one frame to its base; the sample's table is the result. A
+/// delta in a broken chain gives nothing: its base is not known.
+fn replay<T: Entity>(
+    base: &mut Option<Vec<T>>,
+    broken: &mut bool,
+    frame: Option<&[u8]>,
+) -> Result<Option<Vec<T>>> {
     let Some(frame) = frame else { return Ok(None) };
-    let base_rows = if codec::is_key_frame(frame) { None } else { base.as_deref() };
-    let rows = codec::decode_frame(base_rows, frame)?;
+    let key_frame = codec::is_key_frame(frame);
+    if *broken && !key_frame {
+        return Ok(None);
+    }
+    let rows = codec::decode_frame(if key_frame { None } else { base.as_deref() }, frame)?;
+    *broken = false;
     *base = Some(rows.clone());
     Ok(Some(rows))
 }

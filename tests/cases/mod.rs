@@ -2,11 +2,14 @@
 //! and `report`.
 
 mod bad_input;
+mod damaged;
 mod durability;
 mod evidence;
 mod export;
 mod garbage;
 mod listen_queue;
+mod old_files;
+mod one_writer;
 mod package;
 mod processes;
 mod record;

@@ -27,7 +27,7 @@ pub fn samples(n: usize, fill: impl Fn(usize, &mut Sample)) -> Vec<Stored> {
         .map(|i| {
             let mut sample = Sample { time_ms: t(i), ..Sample::default() };
             fill(i, &mut sample);
-            Stored { id: i as i64 + 1, run_id: 1, sample }
+            Stored { id: i as i64 + 1, run_id: 1, sample, missing: Vec::new() }
         })
         .collect()
 }
