@@ -53,7 +53,8 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     let host = host::read()?;
     raise_fd_limit();
     crate::harden::apply();
-    let mut collector = Collector::new(options.redactor, &options.watch)?;
+    // Half the interval: a watched source slower than that would make ticks late.
+    let mut collector = Collector::new(options.redactor, &options.watch, options.interval / 2)?;
     let run_id = store.begin_run(&Run {
         id: 0,
         boot_id: host.boot_id,

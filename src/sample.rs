@@ -39,6 +39,10 @@ pub struct Sample {
     pub watched_dirs: Option<Vec<WatchedDir>>,
     /// Watched log files (`--watch-log`).
     pub watched_logs: Option<Vec<WatchedLog>>,
+    /// Watched directories and logs that did not answer in time this sample
+    /// (a hung filesystem), by path: absent from the two lists above.
+    #[serde(default)]
+    pub watch_timeouts: Vec<String>,
     /// Kernel messages that arrived since the previous sample, worth keeping
     /// (warning or worse, or a known incident pattern).
     pub kernel_messages: Option<Vec<KernelMessage>>,

@@ -6,6 +6,7 @@ mod durability;
 mod evidence;
 mod export;
 mod garbage;
+mod hung_sources;
 mod listen_queue;
 mod processes;
 mod record;

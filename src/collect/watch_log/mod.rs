@@ -31,7 +31,8 @@
 //! Memory is bounded whatever the line rate: one read buffer, one line in
 //! progress per open file, and the template map of one sample. Like any
 //! `stat`, a read blocks while the log's filesystem hangs (a dead NFS
-//! server): watch local files.
+//! server): the collector runs it on a thread of its own, with a deadline
+//! (see `collect::deadline`).
 
 mod template;
 
