@@ -98,7 +98,7 @@ impl Collector {
             Watched::spawn(path, "watch-dir", move || watcher.read())
         });
         let logs = watch.logs.iter().map(|path| {
-            let mut watcher = watch_log::LogWatcher::new(path);
+            let mut watcher = watch_log::LogWatcher::new(path)?;
             Watched::spawn(path, "watch-log", move || watcher.read())
         });
         Ok(Collector {

@@ -13,3 +13,4 @@ mod record;
 mod report;
 mod show;
 mod sockets;
+mod watched_log_kinds;

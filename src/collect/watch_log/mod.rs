@@ -36,12 +36,14 @@
 
 mod template;
 
+use crate::error::BadInput;
 use crate::sample::WatchedLog;
 use anyhow::{Context, Result, bail};
 use nix::libc;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use template::{Templates, utf8_floor};
 
@@ -107,9 +109,22 @@ enum Line {
 }
 
 impl LogWatcher {
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        LogWatcher {
-            path: path.into(),
+    /// Refuses a path that names anything but a regular file now (a FIFO,
+    /// a device, a terminal, a directory, a symbolic link); a missing file
+    /// is watched for.
+    pub fn new(path: impl Into<PathBuf>) -> Result<Self, BadInput> {
+        let path = path.into();
+        if let Ok(meta) = fs::symlink_metadata(&path)
+            && !meta.is_file()
+        {
+            return Err(BadInput::BadValue {
+                option: "--watch-log",
+                value: path.display().to_string(),
+                reason: format!("{}; pass a log file itself", not_regular(&meta)),
+            });
+        }
+        Ok(LogWatcher {
+            path,
             current: None,
             previous: None,
             looked: false,
@@ -120,7 +135,7 @@ impl LogWatcher {
                 templates: Templates::default(),
                 buf: Vec::new(),
             },
-        }
+        })
     }
 
     /// Counts what was appended since the previous call. A missing file is
@@ -129,7 +144,9 @@ impl LogWatcher {
     /// then.
     pub fn read(&mut self) -> Result<WatchedLog> {
         let path = &self.path;
-        let found = match fs::metadata(path) {
+        // The path itself, not where a symbolic link points: a link is
+        // refused when opened.
+        let found = match fs::symlink_metadata(path) {
             Ok(meta) => Some(meta),
             Err(err) if err.kind() == io::ErrorKind::NotFound => None,
             Err(err) => {
@@ -205,14 +222,23 @@ impl LogWatcher {
 }
 
 impl Followed {
-    /// Opens the log, positioned at its end or its start. Non-blocking, so a
-    /// FIFO given by mistake cannot hang the sample: it is refused below.
+    /// Opens the log, positioned at its end or its start. The path is first
+    /// opened with O_PATH, which opens nothing: no device is opened (a pty
+    /// slave can never become our controlling terminal), no FIFO is waited
+    /// on, and a final symbolic link is not followed. Only a regular file is
+    /// then opened for reading, through that descriptor: the very inode
+    /// checked.
     fn open(path: &Path, at_end: bool) -> io::Result<Followed> {
-        let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
-        let meta = file.metadata()?;
+        let handle =
+            OpenOptions::new().read(true).custom_flags(libc::O_PATH | libc::O_NOFOLLOW).open(path)?;
+        let meta = handle.metadata()?;
         if !meta.is_file() {
-            return Err(io::Error::other("not a regular file"));
+            return Err(io::Error::other(not_regular(&meta)));
         }
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(format!("/proc/self/fd/{}", handle.as_raw_fd()))?;
         let size = meta.len();
         let mut followed = Followed {
             file,
@@ -374,6 +400,27 @@ fn retire(previous: &mut Option<Followed>, rotated: Followed, tally: &mut Tally)
     Ok(())
 }
 
+/// What a path names instead of a regular file, for the user.
+fn not_regular(meta: &Metadata) -> String {
+    let kind = meta.file_type();
+    let what = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link (never followed)"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device (a terminal?)"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    };
+    format!("{what}, not a regular file")
+}
+
 /// Reads from `at` until `buf` is full or the file ends (it may have been
 /// truncated since its size was taken).
 fn read_at_most(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
@@ -459,7 +506,7 @@ mod tests {
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
         write_lines(&mut log, 0..100);
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path).unwrap();
         let mut seen = Seen::default();
         // The first read starts at the end: what was there before is not counted.
         let first = seen.read(&mut watcher);
@@ -494,7 +541,7 @@ mod tests {
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
         log.write_all(b"Nov 18 18:00:09 mail-server postfix/smtpd[1]: warning: connect").unwrap();
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path).unwrap();
         watcher.read().unwrap();
         let rest = b" to Milter service inet:localhost:8891: Connection refused\n";
         log.write_all(rest).unwrap();
@@ -510,7 +557,7 @@ mod tests {
         let scratch = Scratch::new("watch-log-rename");
         let path = scratch.0.join("mail.log");
         let mut old = appender(&path);
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path).unwrap();
         let mut seen = Seen::default();
         seen.read(&mut watcher);
         let mut bytes = write_lines(&mut old, 0..3000);
@@ -541,7 +588,7 @@ mod tests {
         let scratch = Scratch::new("watch-log-truncate");
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path).unwrap();
         let mut seen = Seen::default();
         seen.read(&mut watcher);
         let mut bytes = write_lines(&mut log, 0..2000);
@@ -564,7 +611,7 @@ mod tests {
         let scratch = Scratch::new("watch-log-flood");
         let path = scratch.0.join("clamd.log");
         let mut log = appender(&path);
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path).unwrap();
         watcher.read().unwrap();
         let line = b"Feb 12 10:20:01 mx3 clamd[3321]: ERROR: accept() failed: Loaded 362916 signatures.\n";
         let flood = line.repeat(5 * READ_LIMIT as usize / line.len());
@@ -589,7 +636,7 @@ mod tests {
         let scratch = Scratch::new("watch-log-long");
         let path = scratch.0.join("app.log");
         let mut log = appender(&path);
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path).unwrap();
         watcher.read().unwrap();
         let long = format!("payload {}", "é".repeat(50_000));
         log.write_all(long.as_bytes()).unwrap();
@@ -607,7 +654,7 @@ mod tests {
     fn a_missing_file_is_picked_up_when_it_appears() {
         let scratch = Scratch::new("watch-log-missing");
         let path = scratch.0.join("later.log");
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path).unwrap();
         let err = format!("{:#}", watcher.read().unwrap_err());
         assert!(err.contains(&path.display().to_string()) && err.contains("no such file"), "{err}");
         // It appeared while recording: all of it counts.
