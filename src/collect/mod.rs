@@ -62,8 +62,6 @@ pub struct Collector {
     logs: Vec<Watched<crate::sample::WatchedLog>>,
     /// How long a tick waits for watched directories and logs.
     watch_within: Duration,
-    /// Log lines kept as examples can hold secrets too.
-    redactor: redact::Redactor,
     warnings: Warnings,
 }
 
@@ -98,7 +96,7 @@ impl Collector {
             Watched::spawn(path, "watch-dir", move || watcher.read())
         });
         let logs = watch.logs.iter().map(|path| {
-            let mut watcher = watch_log::LogWatcher::new(path)?;
+            let mut watcher = watch_log::LogWatcher::new(path, redactor.clone())?;
             Watched::spawn(path, "watch-log", move || watcher.read())
         });
         Ok(Collector {
@@ -127,7 +125,6 @@ impl Collector {
             dirs: dirs.collect::<Result<_>>()?,
             logs: logs.collect::<Result<_>>()?,
             watch_within,
-            redactor,
             warnings: Warnings::new(),
         })
     }
@@ -176,11 +173,7 @@ impl Collector {
             sample.watched_dirs = Some(answers(&mut self.dirs, deadline, "watched directory", timeouts, w));
         }
         if !self.logs.is_empty() {
-            let mut logs = answers(&mut self.logs, deadline, "watched log", timeouts, w);
-            for template in logs.iter_mut().flat_map(|l| l.templates.iter_mut()) {
-                template.example = self.redactor.apply(&template.example);
-            }
-            sample.watched_logs = Some(logs);
+            sample.watched_logs = Some(answers(&mut self.logs, deadline, "watched log", timeouts, w));
         }
         sample
     }

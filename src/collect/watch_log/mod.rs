@@ -36,6 +36,7 @@
 
 mod template;
 
+use crate::collect::redact::Redactor;
 use crate::error::BadInput;
 use crate::sample::WatchedLog;
 use anyhow::{Context, Result, bail};
@@ -61,6 +62,7 @@ const FINGERPRINT: usize = 16;
 
 pub struct LogWatcher {
     path: PathBuf,
+    redactor: Redactor,
     /// The file the path names.
     current: Option<Followed>,
     /// The file the path named before a rotation, read until it stops growing.
@@ -112,7 +114,8 @@ impl LogWatcher {
     /// Refuses a path that names anything but a regular file now (a FIFO,
     /// a device, a terminal, a directory, a symbolic link); a missing file
     /// is watched for.
-    pub fn new(path: impl Into<PathBuf>) -> Result<Self, BadInput> {
+    /// Template examples are redacted with `redactor`.
+    pub fn new(path: impl Into<PathBuf>, redactor: Redactor) -> Result<Self, BadInput> {
         let path = path.into();
         if let Ok(meta) = fs::symlink_metadata(&path)
             && !meta.is_file()
@@ -125,6 +128,7 @@ impl LogWatcher {
         }
         Ok(LogWatcher {
             path,
+            redactor,
             current: None,
             previous: None,
             looked: false,
@@ -188,7 +192,7 @@ impl LogWatcher {
             bytes_written: tally.bytes_written,
             lines_written: tally.lines_written,
             size,
-            templates: tally.templates.take(TOP_TEMPLATES),
+            templates: tally.templates.take(TOP_TEMPLATES, &self.redactor),
             sampled: tally.sampled,
         };
         tally.sampled = false;
@@ -506,7 +510,7 @@ mod tests {
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
         write_lines(&mut log, 0..100);
-        let mut watcher = LogWatcher::new(&path).unwrap();
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         let mut seen = Seen::default();
         // The first read starts at the end: what was there before is not counted.
         let first = seen.read(&mut watcher);
@@ -541,7 +545,7 @@ mod tests {
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
         log.write_all(b"Nov 18 18:00:09 mail-server postfix/smtpd[1]: warning: connect").unwrap();
-        let mut watcher = LogWatcher::new(&path).unwrap();
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         watcher.read().unwrap();
         let rest = b" to Milter service inet:localhost:8891: Connection refused\n";
         log.write_all(rest).unwrap();
@@ -557,7 +561,7 @@ mod tests {
         let scratch = Scratch::new("watch-log-rename");
         let path = scratch.0.join("mail.log");
         let mut old = appender(&path);
-        let mut watcher = LogWatcher::new(&path).unwrap();
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         let mut seen = Seen::default();
         seen.read(&mut watcher);
         let mut bytes = write_lines(&mut old, 0..3000);
@@ -588,7 +592,7 @@ mod tests {
         let scratch = Scratch::new("watch-log-truncate");
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
-        let mut watcher = LogWatcher::new(&path).unwrap();
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         let mut seen = Seen::default();
         seen.read(&mut watcher);
         let mut bytes = write_lines(&mut log, 0..2000);
@@ -611,7 +615,7 @@ mod tests {
         let scratch = Scratch::new("watch-log-flood");
         let path = scratch.0.join("clamd.log");
         let mut log = appender(&path);
-        let mut watcher = LogWatcher::new(&path).unwrap();
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         watcher.read().unwrap();
         let line = b"Feb 12 10:20:01 mx3 clamd[3321]: ERROR: accept() failed: Loaded 362916 signatures.\n";
         let flood = line.repeat(5 * READ_LIMIT as usize / line.len());
@@ -636,7 +640,7 @@ mod tests {
         let scratch = Scratch::new("watch-log-long");
         let path = scratch.0.join("app.log");
         let mut log = appender(&path);
-        let mut watcher = LogWatcher::new(&path).unwrap();
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         watcher.read().unwrap();
         let long = format!("payload {}", "é".repeat(50_000));
         log.write_all(long.as_bytes()).unwrap();
@@ -654,7 +658,7 @@ mod tests {
     fn a_missing_file_is_picked_up_when_it_appears() {
         let scratch = Scratch::new("watch-log-missing");
         let path = scratch.0.join("later.log");
-        let mut watcher = LogWatcher::new(&path).unwrap();
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         let err = format!("{:#}", watcher.read().unwrap_err());
         assert!(err.contains(&path.display().to_string()) && err.contains("no such file"), "{err}");
         // It appeared while recording: all of it counts.
