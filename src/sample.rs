@@ -32,6 +32,9 @@ pub struct Sample {
     pub filesystems: Option<Vec<Filesystem>>,
     pub disks: Option<Vec<Disk>>,
     pub sockets: Option<Vec<PortSockets>>,
+    /// Where `sockets` came from this sample.
+    #[serde(default)]
+    pub sockets_source: Option<SocketSource>,
     pub interfaces: Option<Vec<Interface>>,
     /// Configured dependency probes, one result each.
     pub probes: Option<Vec<ProbeResult>>,
@@ -266,6 +269,16 @@ pub enum Direction {
     Incoming,
     /// All other connections: grouped by remote port.
     Outgoing,
+}
+
+/// The kernel interface TCP sockets were read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SocketSource {
+    /// NETLINK_SOCK_DIAG: listen backlogs known.
+    Netlink,
+    /// /proc/net/tcp, where netlink failed: backlogs are 0.
+    ProcNet,
 }
 
 /// TCP sockets counted per port, direction and state. For `Listen` rows,

@@ -163,7 +163,9 @@ impl Collector {
             sample.blocked_tasks = sample.processes.as_deref().map(blocked_stacks);
         }
         sample.kernel_messages = self.kmsg.as_mut().map(kmsg::KmsgReader::read);
-        sample.sockets = w.check("sockets", self.sockets.read());
+        let sockets = w.check("sockets", self.sockets.read());
+        sample.sockets_source = sockets.as_ref().map(|(_, source)| *source);
+        sample.sockets = sockets.map(|(rows, _)| rows);
         sample.disks = w.check("diskstats", read_disks(&mut self.diskstats));
         sample.filesystems = w
             .check("mountinfo", parse_file(&mut self.mountinfo, mounts::parse_mountinfo))
