@@ -20,9 +20,10 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-/// Samples held in memory while commits are stalled: at a 5 s interval, more
-/// than half an hour.
-const QUEUE_CAPACITY: usize = 400;
+/// Memory held by samples waiting while commits are stalled (and locked in
+/// RAM with the rest): at a 5 s interval, about an hour of a machine with
+/// 200 processes, ten minutes of one with 1,000.
+const QUEUE_BYTES: usize = 64 << 20;
 
 /// Wait between attempts to commit a sample that failed to commit.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -182,28 +183,47 @@ fn wall_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// The bounded queue between the sampling loop and the writer.
-#[derive(Default)]
+/// The bounded queue between the sampling loop and the writer, bounded by
+/// the memory its samples hold: a sample of a machine with thousands of
+/// processes is a thousand times one of a small container.
 struct Queue {
     state: Mutex<QueueState>,
     ready: Condvar,
+    capacity: usize,
 }
 
 #[derive(Default)]
 struct QueueState {
-    samples: VecDeque<Sample>,
+    /// Each sample with its `footprint`.
+    samples: VecDeque<(Sample, usize)>,
+    bytes: usize,
     dropped: u64,
     stop: Option<String>,
 }
 
+impl Default for Queue {
+    fn default() -> Self {
+        Queue::with_capacity(QUEUE_BYTES)
+    }
+}
+
 impl Queue {
+    fn with_capacity(capacity: usize) -> Self {
+        Queue { state: Mutex::default(), ready: Condvar::new(), capacity }
+    }
+
+    /// Queues a sample, dropping the oldest ones it does not fit beside (the
+    /// newest is always kept).
     fn push(&self, sample: Sample) {
+        let bytes = footprint(&sample);
         let mut state = self.state.lock().expect("queue lock");
-        if state.samples.len() >= QUEUE_CAPACITY {
-            state.samples.pop_front();
+        while !state.samples.is_empty() && state.bytes + bytes > self.capacity {
+            let (_, old) = state.samples.pop_front().expect("not empty");
+            state.bytes -= old;
             state.dropped += 1;
         }
-        state.samples.push_back(sample);
+        state.bytes += bytes;
+        state.samples.push_back((sample, bytes));
         self.ready.notify_one();
     }
 
@@ -220,7 +240,8 @@ impl Queue {
             if state.dropped > 0 {
                 return Next::Dropped(std::mem::take(&mut state.dropped));
             }
-            if let Some(sample) = state.samples.pop_front() {
+            if let Some((sample, bytes)) = state.samples.pop_front() {
+                state.bytes -= bytes;
                 return Next::Sample(Box::new(sample));
             }
             if let Some(reason) = &state.stop {
@@ -239,19 +260,47 @@ impl Queue {
         let mut state = self.state.lock().expect("queue lock");
         let count = state.samples.len();
         state.samples.clear();
+        state.bytes = 0;
         count
     }
 
     /// Puts back a sample that failed to commit, as the oldest; if newer
     /// samples filled the queue meanwhile, it is the one dropped.
     fn retry(&self, sample: Sample) {
+        let bytes = footprint(&sample);
         let mut state = self.state.lock().expect("queue lock");
-        if state.samples.len() >= QUEUE_CAPACITY {
+        if state.bytes + bytes > self.capacity && !state.samples.is_empty() {
             state.dropped += 1;
         } else {
-            state.samples.push_front(sample);
+            state.bytes += bytes;
+            state.samples.push_front((sample, bytes));
         }
     }
+}
+
+/// The memory a sample holds, near enough to bound a queue of them: its
+/// rows and their text (text shared between samples counted in each).
+fn footprint(s: &Sample) -> usize {
+    use std::mem::size_of;
+    fn rows<T>(rows: &Option<Vec<T>>, text: impl Fn(&T) -> usize) -> usize {
+        rows.as_deref().map_or(0, |rows| rows.iter().map(|row| size_of::<T>() + text(row)).sum())
+    }
+    let templates = |log: &crate::sample::WatchedLog| -> usize {
+        let each = |t: &crate::sample::LogTemplate| size_of_val(t) + t.template.len() + t.example.len();
+        log.path.len() + log.templates.iter().map(each).sum::<usize>()
+    };
+    size_of::<Sample>()
+        + rows(&s.processes, |p| p.comm.len() + p.cmdline.len())
+        + rows(&s.filesystems, |f| f.mount_point.len() + f.device.len() + f.fs_type.len())
+        + rows(&s.disks, |d| d.name.len())
+        + rows(&s.sockets, |r| r.state.len())
+        + rows(&s.interfaces, |i| i.name.len())
+        + rows(&s.probes, |p| p.target.len() + p.detail.len())
+        + rows(&s.watched_dirs, |d| d.path.len())
+        + rows(&s.watched_logs, templates)
+        + rows(&s.kernel_messages, |m| m.text.len())
+        + rows(&s.blocked_tasks, |b| b.comm.len() + b.wchan.len() + b.stack.len())
+        + s.watch_timeouts.iter().map(|path| size_of::<String>() + path.len()).sum::<usize>()
 }
 
 enum Next {
@@ -428,5 +477,56 @@ fn raise_fd_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::Process;
+
+    /// A sample of a machine running `n` processes with long command lines.
+    fn sample_with(n: usize) -> Sample {
+        let process = Process { comm: "smtpd".into(), cmdline: "x".repeat(200).into(), ..Process::default() };
+        Sample { processes: Some(vec![process; n]), ..Sample::default() }
+    }
+
+    /// Pops everything queued: (samples, dropped).
+    fn drain(queue: &Queue) -> (usize, u64) {
+        queue.close("test".into());
+        let (mut samples, mut dropped) = (0, 0);
+        loop {
+            match queue.wait() {
+                Next::Sample(_) => samples += 1,
+                Next::Dropped(n) => dropped += n,
+                Next::Stop(_) => return (samples, dropped),
+            }
+        }
+    }
+
+    #[test]
+    fn the_queue_is_bounded_by_the_memory_its_samples_hold() {
+        let big = footprint(&sample_with(5000));
+        assert!(big > 5000 * 200, "{big} bytes for 5,000 command lines of 200 bytes");
+        let queue = Queue::with_capacity(10 * big);
+        for _ in 0..25 {
+            queue.push(sample_with(5000));
+        }
+        assert_eq!(drain(&queue), (10, 15), "the oldest dropped, the newest kept");
+
+        // The same memory holds many more samples of a small machine.
+        let queue = Queue::with_capacity(10 * big);
+        for _ in 0..400 {
+            queue.push(sample_with(10));
+        }
+        assert_eq!(drain(&queue), (400, 0));
+    }
+
+    #[test]
+    fn a_sample_larger_than_the_queue_is_still_kept() {
+        let queue = Queue::with_capacity(1);
+        queue.push(sample_with(10));
+        queue.push(sample_with(10));
+        assert_eq!(drain(&queue), (1, 1));
     }
 }
