@@ -15,7 +15,7 @@ use crate::store::{Event, Limits, Run, Store};
 use crate::warn::Warnings;
 use anyhow::{Context, Result};
 use nix::time::{ClockId, clock_gettime};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -71,7 +71,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
         stop_ms: None,
         stop_reason: None,
     })?;
-    keep_crash_records(&mut store, run_id);
+    keep_crash_records(&mut store, run_id, Path::new(PSTORE), Path::new(PSTORE_ARCHIVE));
     eprintln!(
         "flightrec: recording every {} into {} (run {run_id})",
         humantime::format_duration(options.interval),
@@ -447,20 +447,48 @@ fn is_disk_full(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Crash records the kernel left in pstore (the console of the previous
-/// boot's death) are stored once, with the run before this one.
-fn keep_crash_records(store: &mut Store, run_id: i64) {
-    let records = match pstore::read_records(std::path::Path::new(PSTORE)) {
-        Ok(records) => records,
+/// Where crash records are found: the kernel's pstore, and the directory
+/// systemd-pstore moves them to at boot, emptying pstore.
+const PSTORE: &str = "/sys/fs/pstore";
+const PSTORE_ARCHIVE: &str = "/var/lib/systemd/pstore";
+
+/// Crash records (the console of an earlier boot's death) are stored once,
+/// wherever they are found and however often the recorder starts: a record
+/// is known by its name and time, or by its text, as systemd may move it
+/// from pstore to its archive between two starts. Each goes with the run it
+/// belongs to (`run_for`).
+fn keep_crash_records(store: &mut Store, run_id: i64, kernel: &Path, archive: &Path) {
+    let mut records = Vec::new();
+    for found in [pstore::read_records(kernel), pstore::read_archive(archive)] {
+        match found {
+            Ok(found) => records.extend(found),
+            Err(err) => eprintln!("flightrec: warning: crash records: {err:#}"),
+        }
+    }
+    if records.is_empty() {
+        return;
+    }
+    let known = store.runs().and_then(|runs| Ok((runs, store.events_between(i64::MIN, i64::MAX)?)));
+    let (runs, events) = match known {
+        Ok(known) => known,
         Err(err) => return eprintln!("flightrec: warning: crash records: {err:#}"),
     };
-    let previous = store.runs().ok().and_then(|runs| runs.iter().rev().map(|r| r.id).find(|&id| id < run_id));
+    let mut kept_texts: HashSet<String> = events
+        .into_iter()
+        .filter(|event| event.kind == "pstore")
+        .filter_map(|event| event.detail.split_once(": ").map(|(_, text)| text.to_owned()))
+        .collect();
     for record in records {
-        let text = record.note.as_deref().unwrap_or(&record.text);
-        let event = Event::note(record.time_ms, "pstore", format!("{}: {text}", record.name));
-        let stored = store.has_event(&event).and_then(|known| match known {
+        let detail = match (&record.note, record.text.is_empty()) {
+            (Some(note), true) => format!("{}: {note}", record.name),
+            (Some(note), false) => format!("{} ({note}): {}", record.name, record.text),
+            (None, _) => format!("{}: {}", record.name, record.text),
+        };
+        let event = Event::note(record.time_ms, "pstore", detail);
+        let moved = !record.text.is_empty() && !kept_texts.insert(record.text.clone());
+        let stored = store.has_event(&event).and_then(|known| match known || moved {
             true => Ok(()),
-            false => store.add_event(previous.unwrap_or(run_id), &event),
+            false => store.add_event(run_for(&runs, run_id, record.time_ms), &event),
         });
         if let Err(err) = stored {
             eprintln!("flightrec: warning: storing crash record {}: {err:#}", record.name);
@@ -468,8 +496,17 @@ fn keep_crash_records(store: &mut Store, run_id: i64) {
     }
 }
 
-/// Where the kernel keeps crash records across a reboot.
-const PSTORE: &str = "/sys/fs/pstore";
+/// The run a crash record written at `time_ms` belongs to: the last run of
+/// an earlier boot that started before it (a record is written as a boot
+/// dies, or dated when pstore is mounted at the next one); this run when
+/// no such run was recorded.
+fn run_for(runs: &[Run], this_run: i64, time_ms: i64) -> i64 {
+    let this_boot = runs.iter().find(|run| run.id == this_run).map(|run| run.boot_id.as_str());
+    runs.iter()
+        .filter(|run| Some(run.boot_id.as_str()) != this_boot && run.start_ms <= time_ms)
+        .max_by_key(|run| (run.start_ms, run.id))
+        .map_or(this_run, |run| run.id)
+}
 
 /// One stat file stays open per process: lift the soft limit on open files
 /// to the hard one so thousands of processes fit.
@@ -520,6 +557,74 @@ mod tests {
             queue.push(sample_with(10));
         }
         assert_eq!(drain(&queue), (400, 0));
+    }
+
+    fn run(boot: &str, start_ms: i64) -> Run {
+        Run {
+            id: 0,
+            boot_id: boot.into(),
+            boot_time_ms: start_ms - 60_000,
+            hostname: "mail".into(),
+            kernel: "6.1.0".into(),
+            version: "test".into(),
+            pid: 1,
+            interval_ms: 5000,
+            start_ms,
+            stop_ms: None,
+            stop_reason: None,
+        }
+    }
+
+    /// (run, detail) of every crash record stored.
+    fn kept(store: &Store) -> Vec<(i64, String)> {
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT run_id, detail FROM events WHERE kind = 'pstore' ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|row| row.unwrap()).collect()
+    }
+
+    fn write_at(path: &Path, text: &str, secs: u64) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(secs)).unwrap();
+    }
+
+    const PANIC: &str = include_str!("../tests/fixtures/kmsg/pstore-dmesg-ramoops-0");
+
+    #[test]
+    fn crash_records_from_pstore_and_systemds_archive_are_kept_once_with_their_runs() {
+        let scratch = crate::scratch::Scratch::new("record-pstore");
+        let (kernel, archive) = (scratch.0.join("pstore"), scratch.0.join("archive"));
+        std::fs::create_dir_all(&kernel).unwrap();
+        let mut store = Store::open_for_recording(&scratch.0.join("flightrec.db")).unwrap();
+        let older = store.begin_run(&run("boot-a", 1_795_000_000_000)).unwrap();
+        let crashed = store.begin_run(&run("boot-b", 1_795_300_000_000)).unwrap();
+        let now = store.begin_run(&run("boot-c", 1_795_400_000_000)).unwrap();
+
+        // Boot b died at 1795313345 (EFI); systemd-pstore moved the record
+        // at boot c. A ramoops record of boot a waits in pstore, dated when
+        // pstore was mounted at boot b.
+        let (newest, oldest) = PANIC.split_at(PANIC.len() / 2);
+        write_at(&archive.join("1795313345/001/dmesg-efi-179531334501001"), newest, 1_795_400_000);
+        write_at(&archive.join("1795313345/001/dmesg-efi-179531334502001"), oldest, 1_795_400_000);
+        write_at(&archive.join("1795313345/001/dmesg.txt"), PANIC, 1_795_400_000);
+        let sysrq = "<0>[   12.000000] Kernel panic - not syncing: sysrq triggered crash\n";
+        write_at(&kernel.join("dmesg-ramoops-0"), sysrq, 1_795_299_000);
+        keep_crash_records(&mut store, now, &kernel, &archive);
+        let first = kept(&store);
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert_eq!(first[0], (older, format!("dmesg-ramoops-0: {sysrq}")));
+        assert_eq!(first[1], (crashed, format!("1795313345/001/dmesg.txt: {PANIC}")));
+
+        // Restarted in the same boot, after systemd moved the ramoops record
+        // into a directory of its own, dated now: nothing new.
+        std::fs::remove_file(kernel.join("dmesg-ramoops-0")).unwrap();
+        write_at(&archive.join("0/dmesg.txt"), sysrq, 1_795_400_100);
+        let again = store.begin_run(&run("boot-c", 1_795_400_100_000)).unwrap();
+        keep_crash_records(&mut store, again, &kernel, &archive);
+        assert_eq!(kept(&store), first);
     }
 
     #[test]
