@@ -13,4 +13,5 @@ mod record;
 mod report;
 mod show;
 mod sockets;
+mod stalled_commits;
 mod watched_log_kinds;
