@@ -353,10 +353,13 @@ impl Followed {
         while let Some(n) = rest.iter().position(|&b| b == b'\n') {
             let (line, after) = (&rest[..n], &rest[n + 1..]);
             match self.line {
-                Line::Kept if self.partial.is_empty() => templates.add(&line[..utf8_floor(line, MAX_LINE)]),
+                Line::Kept if self.partial.is_empty() => {
+                    let end = utf8_floor(line, MAX_LINE);
+                    templates.add(whole_words(&line[..end], end < line.len()));
+                }
                 Line::Kept | Line::Cut => {
                     self.keep(line);
-                    templates.add(&self.partial);
+                    templates.add(whole_words(&self.partial, self.line == Line::Cut));
                 }
                 Line::Headless => {}
             }
@@ -387,8 +390,18 @@ impl Followed {
             tally.lines_written += 1;
         }
         if self.line != Line::Headless && !self.partial.is_empty() {
-            tally.templates.add(&self.partial);
+            tally.templates.add(whole_words(&self.partial, self.line == Line::Cut));
         }
+    }
+}
+
+/// A line as templates see it: where it was cut at `MAX_LINE`, without the
+/// word the cut fell in, which could be the start of a secret that the
+/// redactor no longer recognises without its end (`user:pass@` of a URL).
+fn whole_words(line: &[u8], cut: bool) -> &[u8] {
+    match line.iter().rposition(|&b| b == b' ') {
+        Some(space) if cut => &line[..space],
+        _ => line,
     }
 }
 
@@ -642,7 +655,7 @@ mod tests {
         let mut log = appender(&path);
         let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         watcher.read().unwrap();
-        let long = format!("payload {}", "é".repeat(50_000));
+        let long = format!("payload {}", "é ".repeat(25_000));
         log.write_all(long.as_bytes()).unwrap();
         watcher.read().unwrap();
         let partial = &watcher.current.as_ref().unwrap().partial;
@@ -652,6 +665,25 @@ mod tests {
         assert_eq!((sample.lines_written, sample.bytes_written), (1, long.len() as u64 + 5));
         let template = &sample.templates[0].template;
         assert!(template.starts_with("payload é") && !template.contains('\u{fffd}'), "{template}");
+    }
+
+    #[test]
+    fn a_secret_cut_off_at_the_line_bound_is_not_kept() {
+        let scratch = Scratch::new("watch-log-cut-secret");
+        let path = scratch.0.join("app.log");
+        let mut log = appender(&path);
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
+        watcher.read().unwrap();
+        // The bound falls inside the password: cut there, the URL lacks the
+        // `@` that marks it as credentials.
+        let line = format!("{}fetching https://bob:hunter2hunter2@example.org/\n", "word ".repeat(194));
+        assert!((990..MAX_LINE).contains(&line.find("hunter").unwrap()));
+        log.write_all(line.as_bytes()).unwrap();
+        log.write_all(line.as_bytes()).unwrap();
+        let sample = watcher.read().unwrap();
+        let kept = &sample.templates[0];
+        assert_eq!(kept.count, 2);
+        assert!(!kept.template.contains("hun") && !kept.example.contains("hun"), "{kept:?}");
     }
 
     #[test]
