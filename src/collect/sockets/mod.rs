@@ -16,6 +16,7 @@ mod netlink;
 mod proc_net;
 
 use crate::sample::{Direction, PortSockets, SocketSource};
+use crate::warn::Warnings;
 use anyhow::Result;
 
 pub struct SocketReader {
@@ -24,6 +25,8 @@ pub struct SocketReader {
     proc_net: proc_net::ProcNet,
     /// The source of the previous read, to say when it changes.
     last: Option<SocketSource>,
+    /// Netlink failing on and off must not flood stderr.
+    warnings: Warnings,
     tally: Tally,
 }
 
@@ -33,6 +36,7 @@ impl SocketReader {
             netlink: None,
             proc_net: proc_net::ProcNet::new(),
             last: None,
+            warnings: Warnings::new(),
             tally: Tally::default(),
         }
     }
@@ -49,9 +53,8 @@ impl SocketReader {
             Ok(()) => SocketSource::Netlink,
             Err(err) => {
                 if self.last != Some(SocketSource::ProcNet) {
-                    eprintln!(
-                        "flightrec: warning: sockets: {err:#}; reading /proc/net/tcp until netlink answers again"
-                    );
+                    let detail = format!("{err:#}; reading /proc/net/tcp until netlink answers again");
+                    self.warnings.warn("sockets", &detail);
                 }
                 self.tally.clear();
                 self.proc_net.read(&mut self.tally)?;
@@ -59,7 +62,7 @@ impl SocketReader {
             }
         };
         if self.last == Some(SocketSource::ProcNet) && source == SocketSource::Netlink {
-            eprintln!("flightrec: sockets: netlink answers again");
+            self.warnings.warn("sockets recovered", "netlink answers again");
         }
         self.last = Some(source);
         Ok((self.tally.rows(), source))
