@@ -10,7 +10,7 @@ use crate::collect::probe::{self, ProbeSpec};
 use crate::collect::pstore;
 use crate::collect::redact::Redactor;
 use crate::collect::{Collector, Watch, host};
-use crate::sample::Sample;
+use crate::sample::{Sample, SocketSource};
 use crate::store::{Event, Limits, Run, Store};
 use crate::warn::Warnings;
 use anyhow::{Context, Result};
@@ -319,6 +319,7 @@ struct Writer {
     warnings: Warnings,
     last_upkeep: Option<std::time::Instant>,
     disk_full: bool,
+    sources: SourceChanges,
 }
 
 impl Writer {
@@ -331,6 +332,7 @@ impl Writer {
             warnings: Warnings::new(),
             last_upkeep: None,
             disk_full: false,
+            sources: SourceChanges::default(),
         }
     }
 
@@ -340,7 +342,13 @@ impl Writer {
             self.upkeep();
             match queue.wait() {
                 Next::Sample(sample) => {
-                    if let Err(err) = self.store.commit(self.run_id, self.interval, &sample) {
+                    let committed = self.store.commit(self.run_id, self.interval, &sample);
+                    if committed.is_ok() {
+                        for event in self.sources.changes(&sample) {
+                            self.add_event(&event);
+                        }
+                    }
+                    if let Err(err) = committed {
                         let full = is_disk_full(&err);
                         self.warnings
                             .warn("commit", &format!("{}: {err:#}; retrying", self.store.path().display()));
@@ -386,8 +394,12 @@ impl Writer {
     }
 
     fn event(&mut self, kind: &str, detail: String) {
-        if let Err(err) = self.store.add_event(self.run_id, &Event::note(wall_ms(), kind, detail)) {
-            self.warnings.warn("event", &format!("recording {kind}: {err:#}"));
+        self.add_event(&Event::note(wall_ms(), kind, detail));
+    }
+
+    fn add_event(&mut self, event: &Event) {
+        if let Err(err) = self.store.add_event(self.run_id, event) {
+            self.warnings.warn("event", &format!("recording {}: {err:#}", event.kind));
         }
     }
 
@@ -437,6 +449,48 @@ impl Writer {
                 std::thread::sleep(RETRY_AFTER);
             }
         }
+    }
+}
+
+/// How sources answered in the last committed sample, to record as events
+/// the moments that changes: a watched directory or log that stops
+/// answering in time (a hung filesystem) or answers again, and sockets read
+/// from /proc/net/tcp, without listen backlogs, where netlink failed.
+#[derive(Default)]
+struct SourceChanges {
+    timed_out: HashSet<String>,
+    sockets: Option<SocketSource>,
+}
+
+impl SourceChanges {
+    fn changes(&mut self, sample: &Sample) -> Vec<Event> {
+        let note = |kind: &str, detail: String| Event::note(sample.time_ms, kind, detail);
+        let timed_out: HashSet<String> = sample.watch_timeouts.iter().cloned().collect();
+        let mut stopped: Vec<&String> = timed_out.difference(&self.timed_out).collect();
+        let mut answered: Vec<&String> = self.timed_out.difference(&timed_out).collect();
+        stopped.sort();
+        answered.sort();
+        let why = "no answer in time (a hung filesystem?); not waited for until it answers";
+        let mut events: Vec<Event> =
+            stopped.into_iter().map(|path| note("watch-timeout", format!("{path}: {why}"))).collect();
+        events.extend(
+            answered.into_iter().map(|path| note("watch-answered", format!("{path}: answers again"))),
+        );
+        self.timed_out = timed_out;
+
+        let before = self.sockets.unwrap_or(SocketSource::Netlink);
+        match sample.sockets_source {
+            Some(SocketSource::ProcNet) if before == SocketSource::Netlink => events.push(note(
+                "sockets-fallback",
+                "netlink failed: sockets read from /proc/net/tcp, without listen backlogs".into(),
+            )),
+            Some(SocketSource::Netlink) if before == SocketSource::ProcNet => {
+                events.push(note("sockets-netlink", "netlink answers again: listen backlogs known".into()))
+            }
+            _ => {}
+        }
+        self.sockets = sample.sockets_source.or(self.sockets);
+        events
     }
 }
 
@@ -625,6 +679,28 @@ mod tests {
         let again = store.begin_run(&run("boot-c", 1_795_400_100_000)).unwrap();
         keep_crash_records(&mut store, again, &kernel, &archive);
         assert_eq!(kept(&store), first);
+    }
+
+    #[test]
+    fn a_source_that_stops_answering_or_changes_is_an_event_once() {
+        let mut sources = SourceChanges::default();
+        let sample = |timeouts: &[&str], sockets| Sample {
+            time_ms: 1000,
+            watch_timeouts: timeouts.iter().map(|p| p.to_string()).collect(),
+            sockets_source: Some(sockets),
+            ..Sample::default()
+        };
+        let kinds = |events: Vec<Event>| -> Vec<(String, String)> {
+            events.into_iter().map(|e| (e.kind, e.detail.split(':').next().unwrap().to_string())).collect()
+        };
+        assert_eq!(kinds(sources.changes(&sample(&[], SocketSource::Netlink))), []);
+        let hung = sample(&["/mnt/queue"], SocketSource::ProcNet);
+        let expected = [("watch-timeout", "/mnt/queue"), ("sockets-fallback", "netlink failed")];
+        assert_eq!(kinds(sources.changes(&hung)), expected.map(|(k, d)| (k.into(), d.into())));
+        assert_eq!(kinds(sources.changes(&hung)), [], "said once");
+        let back = sample(&[], SocketSource::Netlink);
+        let expected = [("watch-answered", "/mnt/queue"), ("sockets-netlink", "netlink answers again")];
+        assert_eq!(kinds(sources.changes(&back)), expected.map(|(k, d)| (k.into(), d.into())));
     }
 
     #[test]

@@ -63,6 +63,13 @@ fn keeps_sampling(recorder: &mut Recorder, db: &Path, more: i64) {
     recorder.wait_for_samples(now + more);
 }
 
+/// The details of the events of `kind`, oldest first.
+fn events(db: &Path, kind: &str) -> Vec<String> {
+    let conn = open_read_only(db).unwrap();
+    let mut stmt = conn.prepare("SELECT detail FROM events WHERE kind = ?1 ORDER BY id").unwrap();
+    stmt.query_map([kind], |r| r.get(0)).unwrap().map(|detail| detail.unwrap()).collect()
+}
+
 #[test]
 fn watched_directory_on_a_stopped_fuse_daemon_costs_only_its_own_samples_and_sigterm_works() {
     let dir = TempDir::new("hung-dir");
@@ -94,6 +101,9 @@ fn watched_directory_on_a_stopped_fuse_daemon_costs_only_its_own_samples_and_sig
     let runs = open_read_only(&db).unwrap();
     let reason: String = runs.query_row("SELECT stop_reason FROM runs", [], |r| r.get(0)).unwrap();
     assert_eq!(reason, "SIGTERM");
+    let timeouts = events(&db, "watch-timeout");
+    // One per hang (a busy machine can add a short one).
+    assert!(!timeouts.is_empty() && timeouts.iter().all(|t| t.starts_with(&watched)), "{timeouts:?}");
 }
 
 #[test]
@@ -137,4 +147,8 @@ fn watched_log_on_a_stopped_fuse_daemon_is_left_alone_until_it_answers_then_coun
         |rows| counted(&rows, 100 * line.len()),
     );
     recorder.stop();
+    for kind in ["watch-timeout", "watch-answered"] {
+        let said = events(&db, kind);
+        assert!(!said.is_empty() && said.iter().all(|e| e.starts_with(&watched)), "{kind}: {said:?}");
+    }
 }
