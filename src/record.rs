@@ -2,8 +2,8 @@
 //!
 //! The loop ticks on CLOCK_MONOTONIC, collects a sample and hands it to the
 //! writer thread through a bounded queue, so a stalled disk never delays a
-//! tick: samples wait in memory (oldest dropped and counted when full) and
-//! are committed when the disk returns. SIGTERM and SIGINT stop the loop;
+//! tick: samples wait in memory (oldest dropped and counted when they hold
+//! more than `QUEUE_BYTES`) and are committed when the disk returns. SIGTERM and SIGINT stop the loop;
 //! the writer commits what is queued and marks the run cleanly stopped.
 
 use crate::collect::probe::{self, ProbeSpec};

@@ -2,6 +2,9 @@
 //! kernel gives. `Collector` owns the open files, buffers and per-process
 //! state that make a sample cheap, and turns one tick into one `Sample`.
 //! A source that fails is `None` in that sample, with a rate-limited warning.
+//! Watched directories and logs, which can hang with their filesystem, are
+//! read on threads of their own and waited for until a deadline
+//! (`deadline`); one that misses it is named in `Sample::watch_timeouts`.
 
 pub mod cmdline;
 pub mod deadline;
