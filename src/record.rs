@@ -3,8 +3,9 @@
 //! The loop ticks on CLOCK_MONOTONIC, collects a sample and hands it to the
 //! writer thread through a bounded queue, so a stalled disk never delays a
 //! tick: samples wait in memory (oldest dropped and counted when they hold
-//! more than `QUEUE_BYTES`) and are committed when the disk returns. SIGTERM and SIGINT stop the loop;
-//! the writer commits what is queued and marks the run cleanly stopped.
+//! more than `QUEUE_BYTES`) and are committed when the disk returns.
+//! SIGTERM and SIGINT stop the loop; the writer commits what is queued and
+//! marks the run cleanly stopped.
 
 use crate::collect::probe::{self, ProbeSpec};
 use crate::collect::pstore;
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 /// Memory held by samples waiting while commits are stalled (and locked in
 /// RAM with the rest): at a 5 s interval, about an hour of a machine with
-/// 200 processes, ten minutes of one with 1,000.
+/// 200 processes, over ten minutes of one with 1,000.
 const QUEUE_BYTES: usize = 64 << 20;
 
 /// Wait between attempts to commit a sample that failed to commit.
