@@ -2,27 +2,29 @@
 //!
 //! The loop ticks on CLOCK_MONOTONIC, collects a sample and hands it to the
 //! writer thread through a bounded queue, so a stalled disk never delays a
-//! tick: samples wait in memory (oldest dropped and counted when full) and
-//! are committed when the disk returns. SIGTERM and SIGINT stop the loop;
-//! the writer commits what is queued and marks the run cleanly stopped.
+//! tick: samples wait in memory (oldest dropped and counted when they hold
+//! more than `QUEUE_BYTES`) and are committed when the disk returns.
+//! SIGTERM and SIGINT stop the loop; the writer commits what is queued and
+//! marks the run cleanly stopped.
 
 use crate::collect::probe::{self, ProbeSpec};
 use crate::collect::pstore;
 use crate::collect::redact::Redactor;
 use crate::collect::{Collector, Watch, host};
-use crate::sample::Sample;
+use crate::sample::{Sample, SocketSource};
 use crate::store::{Event, Limits, Run, Store};
 use crate::warn::Warnings;
 use anyhow::{Context, Result};
 use nix::time::{ClockId, clock_gettime};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-/// Samples held in memory while commits are stalled: at a 5 s interval, more
-/// than half an hour.
-const QUEUE_CAPACITY: usize = 400;
+/// Memory held by samples waiting while commits are stalled (and locked in
+/// RAM with the rest): at a 5 s interval, about an hour of a machine with
+/// 200 processes, over ten minutes of one with 1,000.
+const QUEUE_BYTES: usize = 64 << 20;
 
 /// Wait between attempts to commit a sample that failed to commit.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -49,11 +51,14 @@ pub struct Options {
 }
 
 pub fn run(db: &Path, options: Options) -> Result<()> {
+    // First, so that a watched path refused as bad input leaves the
+    // database untouched. Half the interval: a watched source slower than
+    // that would make ticks late.
+    let mut collector = Collector::new(options.redactor, &options.watch, options.interval / 2)?;
     let mut store = Store::open_for_recording(db)?;
     let host = host::read()?;
     raise_fd_limit();
     crate::harden::apply();
-    let mut collector = Collector::new(options.redactor, &options.watch)?;
     let run_id = store.begin_run(&Run {
         id: 0,
         boot_id: host.boot_id,
@@ -68,7 +73,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
         stop_reason: None,
         recording: true,
     })?;
-    keep_crash_records(&mut store, run_id);
+    keep_crash_records(&mut store, run_id, Path::new(PSTORE), Path::new(PSTORE_ARCHIVE));
     eprintln!(
         "flightrec: recording every {} into {} (run {run_id})",
         humantime::format_duration(options.interval),
@@ -180,28 +185,47 @@ fn wall_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// The bounded queue between the sampling loop and the writer.
-#[derive(Default)]
+/// The bounded queue between the sampling loop and the writer, bounded by
+/// the memory its samples hold: a sample of a machine with thousands of
+/// processes is a thousand times one of a small container.
 struct Queue {
     state: Mutex<QueueState>,
     ready: Condvar,
+    capacity: usize,
 }
 
 #[derive(Default)]
 struct QueueState {
-    samples: VecDeque<Sample>,
+    /// Each sample with its `footprint`.
+    samples: VecDeque<(Sample, usize)>,
+    bytes: usize,
     dropped: u64,
     stop: Option<String>,
 }
 
+impl Default for Queue {
+    fn default() -> Self {
+        Queue::with_capacity(QUEUE_BYTES)
+    }
+}
+
 impl Queue {
+    fn with_capacity(capacity: usize) -> Self {
+        Queue { state: Mutex::default(), ready: Condvar::new(), capacity }
+    }
+
+    /// Queues a sample, dropping the oldest ones it does not fit beside (the
+    /// newest is always kept).
     fn push(&self, sample: Sample) {
+        let bytes = footprint(&sample);
         let mut state = self.state.lock().expect("queue lock");
-        if state.samples.len() >= QUEUE_CAPACITY {
-            state.samples.pop_front();
+        while !state.samples.is_empty() && state.bytes + bytes > self.capacity {
+            let (_, old) = state.samples.pop_front().expect("not empty");
+            state.bytes -= old;
             state.dropped += 1;
         }
-        state.samples.push_back(sample);
+        state.bytes += bytes;
+        state.samples.push_back((sample, bytes));
         self.ready.notify_one();
     }
 
@@ -218,7 +242,8 @@ impl Queue {
             if state.dropped > 0 {
                 return Next::Dropped(std::mem::take(&mut state.dropped));
             }
-            if let Some(sample) = state.samples.pop_front() {
+            if let Some((sample, bytes)) = state.samples.pop_front() {
+                state.bytes -= bytes;
                 return Next::Sample(Box::new(sample));
             }
             if let Some(reason) = &state.stop {
@@ -237,19 +262,47 @@ impl Queue {
         let mut state = self.state.lock().expect("queue lock");
         let count = state.samples.len();
         state.samples.clear();
+        state.bytes = 0;
         count
     }
 
     /// Puts back a sample that failed to commit, as the oldest; if newer
     /// samples filled the queue meanwhile, it is the one dropped.
     fn retry(&self, sample: Sample) {
+        let bytes = footprint(&sample);
         let mut state = self.state.lock().expect("queue lock");
-        if state.samples.len() >= QUEUE_CAPACITY {
+        if state.bytes + bytes > self.capacity && !state.samples.is_empty() {
             state.dropped += 1;
         } else {
-            state.samples.push_front(sample);
+            state.bytes += bytes;
+            state.samples.push_front((sample, bytes));
         }
     }
+}
+
+/// The memory a sample holds, near enough to bound a queue of them: its
+/// rows and their text (text shared between samples counted in each).
+fn footprint(s: &Sample) -> usize {
+    use std::mem::size_of;
+    fn rows<T>(rows: &Option<Vec<T>>, text: impl Fn(&T) -> usize) -> usize {
+        rows.as_deref().map_or(0, |rows| rows.iter().map(|row| size_of::<T>() + text(row)).sum())
+    }
+    let templates = |log: &crate::sample::WatchedLog| -> usize {
+        let each = |t: &crate::sample::LogTemplate| size_of_val(t) + t.template.len() + t.example.len();
+        log.path.len() + log.templates.iter().map(each).sum::<usize>()
+    };
+    size_of::<Sample>()
+        + rows(&s.processes, |p| p.comm.len() + p.cmdline.len())
+        + rows(&s.filesystems, |f| f.mount_point.len() + f.device.len() + f.fs_type.len())
+        + rows(&s.disks, |d| d.name.len())
+        + rows(&s.sockets, |r| r.state.len())
+        + rows(&s.interfaces, |i| i.name.len())
+        + rows(&s.probes, |p| p.target.len() + p.detail.len())
+        + rows(&s.watched_dirs, |d| d.path.len())
+        + rows(&s.watched_logs, templates)
+        + rows(&s.kernel_messages, |m| m.text.len())
+        + rows(&s.blocked_tasks, |b| b.comm.len() + b.wchan.len() + b.stack.len())
+        + s.watch_timeouts.iter().map(|path| size_of::<String>() + path.len()).sum::<usize>()
 }
 
 enum Next {
@@ -268,6 +321,7 @@ struct Writer {
     warnings: Warnings,
     last_upkeep: Option<std::time::Instant>,
     disk_full: bool,
+    sources: SourceChanges,
 }
 
 impl Writer {
@@ -280,6 +334,7 @@ impl Writer {
             warnings: Warnings::new(),
             last_upkeep: None,
             disk_full: false,
+            sources: SourceChanges::default(),
         }
     }
 
@@ -289,7 +344,13 @@ impl Writer {
             self.upkeep();
             match queue.wait() {
                 Next::Sample(sample) => {
-                    if let Err(err) = self.store.commit(self.run_id, self.interval, &sample) {
+                    let committed = self.store.commit(self.run_id, self.interval, &sample);
+                    if committed.is_ok() {
+                        for event in self.sources.changes(&sample) {
+                            self.add_event(&event);
+                        }
+                    }
+                    if let Err(err) = committed {
                         let full = is_disk_full(&err);
                         self.warnings
                             .warn("commit", &format!("{}: {err:#}; retrying", self.store.path().display()));
@@ -335,8 +396,12 @@ impl Writer {
     }
 
     fn event(&mut self, kind: &str, detail: String) {
-        if let Err(err) = self.store.add_event(self.run_id, &Event::note(wall_ms(), kind, detail)) {
-            self.warnings.warn("event", &format!("recording {kind}: {err:#}"));
+        self.add_event(&Event::note(wall_ms(), kind, detail));
+    }
+
+    fn add_event(&mut self, event: &Event) {
+        if let Err(err) = self.store.add_event(self.run_id, event) {
+            self.warnings.warn("event", &format!("recording {}: {err:#}", event.kind));
         }
     }
 
@@ -389,6 +454,48 @@ impl Writer {
     }
 }
 
+/// How sources answered in the last committed sample, to record as events
+/// the moments that changes: a watched directory or log that stops
+/// answering in time (a hung filesystem) or answers again, and sockets read
+/// from /proc/net/tcp, without listen backlogs, where netlink failed.
+#[derive(Default)]
+struct SourceChanges {
+    timed_out: HashSet<String>,
+    sockets: Option<SocketSource>,
+}
+
+impl SourceChanges {
+    fn changes(&mut self, sample: &Sample) -> Vec<Event> {
+        let note = |kind: &str, detail: String| Event::note(sample.time_ms, kind, detail);
+        let timed_out: HashSet<String> = sample.watch_timeouts.iter().cloned().collect();
+        let mut stopped: Vec<&String> = timed_out.difference(&self.timed_out).collect();
+        let mut answered: Vec<&String> = self.timed_out.difference(&timed_out).collect();
+        stopped.sort();
+        answered.sort();
+        let why = "no answer in time (a hung filesystem?); not waited for until it answers";
+        let mut events: Vec<Event> =
+            stopped.into_iter().map(|path| note("watch-timeout", format!("{path}: {why}"))).collect();
+        events.extend(
+            answered.into_iter().map(|path| note("watch-answered", format!("{path}: answers again"))),
+        );
+        self.timed_out = timed_out;
+
+        let before = self.sockets.unwrap_or(SocketSource::Netlink);
+        match sample.sockets_source {
+            Some(SocketSource::ProcNet) if before == SocketSource::Netlink => events.push(note(
+                "sockets-fallback",
+                "netlink failed: sockets read from /proc/net/tcp, without listen backlogs".into(),
+            )),
+            Some(SocketSource::Netlink) if before == SocketSource::ProcNet => {
+                events.push(note("sockets-netlink", "netlink answers again: listen backlogs known".into()))
+            }
+            _ => {}
+        }
+        self.sockets = sample.sockets_source.or(self.sockets);
+        events
+    }
+}
+
 fn is_disk_full(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code)
@@ -396,20 +503,48 @@ fn is_disk_full(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Crash records the kernel left in pstore (the console of the previous
-/// boot's death) are stored once, with the run before this one.
-fn keep_crash_records(store: &mut Store, run_id: i64) {
-    let records = match pstore::read_records(std::path::Path::new(PSTORE)) {
-        Ok(records) => records,
+/// Where crash records are found: the kernel's pstore, and the directory
+/// systemd-pstore moves them to at boot, emptying pstore.
+const PSTORE: &str = "/sys/fs/pstore";
+const PSTORE_ARCHIVE: &str = "/var/lib/systemd/pstore";
+
+/// Crash records (the console of an earlier boot's death) are stored once,
+/// wherever they are found and however often the recorder starts: a record
+/// is known by its name and time, or by its text, as systemd may move it
+/// from pstore to its archive between two starts. Each goes with the run it
+/// belongs to (`run_for`).
+fn keep_crash_records(store: &mut Store, run_id: i64, kernel: &Path, archive: &Path) {
+    let mut records = Vec::new();
+    for found in [pstore::read_records(kernel), pstore::read_archive(archive)] {
+        match found {
+            Ok(found) => records.extend(found),
+            Err(err) => eprintln!("flightrec: warning: crash records: {err:#}"),
+        }
+    }
+    if records.is_empty() {
+        return;
+    }
+    let known = store.runs().and_then(|runs| Ok((runs, store.events_between(i64::MIN, i64::MAX)?)));
+    let (runs, events) = match known {
+        Ok(known) => known,
         Err(err) => return eprintln!("flightrec: warning: crash records: {err:#}"),
     };
-    let previous = store.runs().ok().and_then(|runs| runs.iter().rev().map(|r| r.id).find(|&id| id < run_id));
+    let mut kept_texts: HashSet<String> = events
+        .into_iter()
+        .filter(|event| event.kind == "pstore")
+        .filter_map(|event| event.detail.split_once(": ").map(|(_, text)| text.to_owned()))
+        .collect();
     for record in records {
-        let text = record.note.as_deref().unwrap_or(&record.text);
-        let event = Event::note(record.time_ms, "pstore", format!("{}: {text}", record.name));
-        let stored = store.has_event(&event).and_then(|known| match known {
+        let detail = match (&record.note, record.text.is_empty()) {
+            (Some(note), true) => format!("{}: {note}", record.name),
+            (Some(note), false) => format!("{} ({note}): {}", record.name, record.text),
+            (None, _) => format!("{}: {}", record.name, record.text),
+        };
+        let event = Event::note(record.time_ms, "pstore", detail);
+        let moved = !record.text.is_empty() && !kept_texts.insert(record.text.clone());
+        let stored = store.has_event(&event).and_then(|known| match known || moved {
             true => Ok(()),
-            false => store.add_event(previous.unwrap_or(run_id), &event),
+            false => store.add_event(run_for(&runs, run_id, record.time_ms), &event),
         });
         if let Err(err) = stored {
             eprintln!("flightrec: warning: storing crash record {}: {err:#}", record.name);
@@ -417,8 +552,17 @@ fn keep_crash_records(store: &mut Store, run_id: i64) {
     }
 }
 
-/// Where the kernel keeps crash records across a reboot.
-const PSTORE: &str = "/sys/fs/pstore";
+/// The run a crash record written at `time_ms` belongs to: the last run of
+/// an earlier boot that started before it (a record is written as a boot
+/// dies, or dated when pstore is mounted at the next one); this run when
+/// no such run was recorded.
+fn run_for(runs: &[Run], this_run: i64, time_ms: i64) -> i64 {
+    let this_boot = runs.iter().find(|run| run.id == this_run).map(|run| run.boot_id.as_str());
+    runs.iter()
+        .filter(|run| Some(run.boot_id.as_str()) != this_boot && run.start_ms <= time_ms)
+        .max_by_key(|run| (run.start_ms, run.id))
+        .map_or(this_run, |run| run.id)
+}
 
 /// One stat file stays open per process: lift the soft limit on open files
 /// to the hard one so thousands of processes fit.
@@ -426,5 +570,146 @@ fn raise_fd_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
         let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::Process;
+
+    /// A sample of a machine running `n` processes with long command lines.
+    fn sample_with(n: usize) -> Sample {
+        let process = Process { comm: "smtpd".into(), cmdline: "x".repeat(200).into(), ..Process::default() };
+        Sample { processes: Some(vec![process; n]), ..Sample::default() }
+    }
+
+    /// Pops everything queued: (samples, dropped).
+    fn drain(queue: &Queue) -> (usize, u64) {
+        queue.close("test".into());
+        let (mut samples, mut dropped) = (0, 0);
+        loop {
+            match queue.wait() {
+                Next::Sample(_) => samples += 1,
+                Next::Dropped(n) => dropped += n,
+                Next::Stop(_) => return (samples, dropped),
+            }
+        }
+    }
+
+    #[test]
+    fn the_queue_is_bounded_by_the_memory_its_samples_hold() {
+        let big = footprint(&sample_with(5000));
+        assert!(big > 5000 * 200, "{big} bytes for 5,000 command lines of 200 bytes");
+        let queue = Queue::with_capacity(10 * big);
+        for _ in 0..25 {
+            queue.push(sample_with(5000));
+        }
+        assert_eq!(drain(&queue), (10, 15), "the oldest dropped, the newest kept");
+
+        // The same memory holds many more samples of a small machine.
+        let queue = Queue::with_capacity(10 * big);
+        for _ in 0..400 {
+            queue.push(sample_with(10));
+        }
+        assert_eq!(drain(&queue), (400, 0));
+    }
+
+    fn run(boot: &str, start_ms: i64) -> Run {
+        Run {
+            id: 0,
+            boot_id: boot.into(),
+            boot_time_ms: start_ms - 60_000,
+            hostname: "mail".into(),
+            kernel: "6.1.0".into(),
+            version: "test".into(),
+            pid: 1,
+            interval_ms: 5000,
+            start_ms,
+            stop_ms: None,
+            stop_reason: None,
+        }
+    }
+
+    /// (run, detail) of every crash record stored.
+    fn kept(store: &Store) -> Vec<(i64, String)> {
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT run_id, detail FROM events WHERE kind = 'pstore' ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|row| row.unwrap()).collect()
+    }
+
+    fn write_at(path: &Path, text: &str, secs: u64) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(secs)).unwrap();
+    }
+
+    const PANIC: &str = include_str!("../tests/fixtures/kmsg/pstore-dmesg-ramoops-0");
+
+    #[test]
+    fn crash_records_from_pstore_and_systemds_archive_are_kept_once_with_their_runs() {
+        let scratch = crate::scratch::Scratch::new("record-pstore");
+        let (kernel, archive) = (scratch.0.join("pstore"), scratch.0.join("archive"));
+        std::fs::create_dir_all(&kernel).unwrap();
+        let mut store = Store::open_for_recording(&scratch.0.join("flightrec.db")).unwrap();
+        let older = store.begin_run(&run("boot-a", 1_795_000_000_000)).unwrap();
+        let crashed = store.begin_run(&run("boot-b", 1_795_300_000_000)).unwrap();
+        let now = store.begin_run(&run("boot-c", 1_795_400_000_000)).unwrap();
+
+        // Boot b died at 1795313345 (EFI); systemd-pstore moved the record
+        // at boot c. A ramoops record of boot a waits in pstore, dated when
+        // pstore was mounted at boot b.
+        let (newest, oldest) = PANIC.split_at(PANIC.len() / 2);
+        write_at(&archive.join("1795313345/001/dmesg-efi-179531334501001"), newest, 1_795_400_000);
+        write_at(&archive.join("1795313345/001/dmesg-efi-179531334502001"), oldest, 1_795_400_000);
+        write_at(&archive.join("1795313345/001/dmesg.txt"), PANIC, 1_795_400_000);
+        let sysrq = "<0>[   12.000000] Kernel panic - not syncing: sysrq triggered crash\n";
+        write_at(&kernel.join("dmesg-ramoops-0"), sysrq, 1_795_299_000);
+        keep_crash_records(&mut store, now, &kernel, &archive);
+        let first = kept(&store);
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert_eq!(first[0], (older, format!("dmesg-ramoops-0: {sysrq}")));
+        assert_eq!(first[1], (crashed, format!("1795313345/001/dmesg.txt: {PANIC}")));
+
+        // Restarted in the same boot, after systemd moved the ramoops record
+        // into a directory of its own, dated now: nothing new.
+        std::fs::remove_file(kernel.join("dmesg-ramoops-0")).unwrap();
+        write_at(&archive.join("0/dmesg.txt"), sysrq, 1_795_400_100);
+        let again = store.begin_run(&run("boot-c", 1_795_400_100_000)).unwrap();
+        keep_crash_records(&mut store, again, &kernel, &archive);
+        assert_eq!(kept(&store), first);
+    }
+
+    #[test]
+    fn a_source_that_stops_answering_or_changes_is_an_event_once() {
+        let mut sources = SourceChanges::default();
+        let sample = |timeouts: &[&str], sockets| Sample {
+            time_ms: 1000,
+            watch_timeouts: timeouts.iter().map(|p| p.to_string()).collect(),
+            sockets_source: Some(sockets),
+            ..Sample::default()
+        };
+        let kinds = |events: Vec<Event>| -> Vec<(String, String)> {
+            events.into_iter().map(|e| (e.kind, e.detail.split(':').next().unwrap().to_string())).collect()
+        };
+        assert_eq!(kinds(sources.changes(&sample(&[], SocketSource::Netlink))), []);
+        let hung = sample(&["/mnt/queue"], SocketSource::ProcNet);
+        let expected = [("watch-timeout", "/mnt/queue"), ("sockets-fallback", "netlink failed")];
+        assert_eq!(kinds(sources.changes(&hung)), expected.map(|(k, d)| (k.into(), d.into())));
+        assert_eq!(kinds(sources.changes(&hung)), [], "said once");
+        let back = sample(&[], SocketSource::Netlink);
+        let expected = [("watch-answered", "/mnt/queue"), ("sockets-netlink", "netlink answers again")];
+        assert_eq!(kinds(sources.changes(&back)), expected.map(|(k, d)| (k.into(), d.into())));
+    }
+
+    #[test]
+    fn a_sample_larger_than_the_queue_is_still_kept() {
+        let queue = Queue::with_capacity(1);
+        queue.push(sample_with(10));
+        queue.push(sample_with(10));
+        assert_eq!(drain(&queue), (1, 1));
     }
 }

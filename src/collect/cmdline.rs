@@ -17,6 +17,10 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
+/// Bytes of a command line read, redacted, and only then cut to
+/// `CMDLINE_MAX`: cut first, a secret cut short could escape its pattern.
+const CMDLINE_READ: usize = 4096;
+
 /// Requests beyond this many waiting are refused (and asked again on a later
 /// tick): a hung worker must not grow memory.
 const QUEUE: usize = 8192;
@@ -93,9 +97,22 @@ fn read(pid: u32, start_ticks: u64, redactor: &Redactor) -> Option<Arc<str>> {
     if super::process::parse_stat(&stat).ok()?.start_ticks != start_ticks {
         return None;
     }
-    let mut raw = Vec::with_capacity(CMDLINE_MAX);
-    open("cmdline")?.take(CMDLINE_MAX as u64).read_to_end(&mut raw).ok()?;
-    Some(Arc::from(redactor.apply(&join_args(&raw))))
+    let mut raw = Vec::with_capacity(CMDLINE_READ);
+    open("cmdline")?.take(CMDLINE_READ as u64).read_to_end(&mut raw).ok()?;
+    Some(Arc::from(stored_line(&raw, redactor)))
+}
+
+/// The line stored for the first `CMDLINE_READ` bytes of a command line:
+/// redacted whole, then cut to `CMDLINE_MAX`. Where the read itself was cut,
+/// the argument it cut is dropped: the pattern that would mask it may need
+/// its end.
+fn stored_line(raw: &[u8], redactor: &Redactor) -> String {
+    let whole = if raw.len() < CMDLINE_READ {
+        raw
+    } else {
+        raw.iter().rposition(|&b| b == 0).map_or(&raw[..0], |end| &raw[..end])
+    };
+    redactor.apply_and_cut(&join_args(whole), CMDLINE_MAX)
 }
 
 /// NUL-separated arguments → one line; invalid UTF-8 is replaced, never
@@ -116,6 +133,23 @@ mod tests {
         assert_eq!(join_args(b"sleep\x001000\x00--tag\x00"), "sleep 1000 --tag");
         assert_eq!(join_args(b""), "");
         assert_eq!(join_args(b"a\xff\x00b\x00"), "a\u{FFFD} b");
+    }
+
+    #[test]
+    fn redacts_before_cutting_to_the_stored_length() {
+        let redactor = Redactor::new(&[]).unwrap();
+        let url = "https://bob:hunter2hunter2@example.org/";
+        let raw = format!("fetch\0{}\0{url}\0", "a".repeat(CMDLINE_MAX - 24));
+        let line = stored_line(raw.as_bytes(), &redactor);
+        assert!(
+            line.len() <= CMDLINE_MAX && line.contains("https://bob:***@") && !line.contains("hun"),
+            "{line}"
+        );
+
+        // Cut by the read inside a secret: that argument is dropped.
+        let mut long = b"fetch\0https://bob:".to_vec();
+        long.resize(CMDLINE_READ, b'z');
+        assert_eq!(stored_line(&long, &redactor), "fetch");
     }
 
     #[test]

@@ -2,8 +2,12 @@
 //! kernel gives. `Collector` owns the open files, buffers and per-process
 //! state that make a sample cheap, and turns one tick into one `Sample`.
 //! A source that fails is `None` in that sample, with a rate-limited warning.
+//! Watched directories and logs, which can hang with their filesystem, are
+//! read on threads of their own and waited for until a deadline
+//! (`deadline`); one that misses it is named in `Sample::watch_timeouts`.
 
 pub mod cmdline;
+pub mod deadline;
 pub mod diskstats;
 pub mod host;
 pub mod kmsg;
@@ -31,6 +35,8 @@ use crate::warn::Warnings;
 use anyhow::Result;
 use procfile::ProcFile;
 use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 pub struct Collector {
     loadavg: ProcFile,
@@ -55,10 +61,10 @@ pub struct Collector {
     kmsg: Option<kmsg::KmsgReader>,
     /// Stacks of D-state processes are readable by root only.
     read_stacks: bool,
-    dirs: Vec<watch_dir::DirWatcher>,
-    logs: Vec<watch_log::LogWatcher>,
-    /// Log lines kept as examples can hold secrets too.
-    redactor: redact::Redactor,
+    dirs: Vec<Watched<crate::sample::WatchedDir>>,
+    logs: Vec<Watched<crate::sample::WatchedLog>>,
+    /// How long a tick waits for watched directories and logs.
+    watch_within: Duration,
     warnings: Warnings,
 }
 
@@ -69,11 +75,33 @@ pub struct Watch {
     pub logs: Vec<std::path::PathBuf>,
 }
 
+/// A watched directory or log, read off the sampling thread.
+struct Watched<T> {
+    path: String,
+    reader: deadline::Offloaded<T>,
+}
+
+impl<T: Send + 'static> Watched<T> {
+    fn spawn(path: &Path, name: &str, read: impl FnMut() -> Result<T> + Send + 'static) -> Result<Self> {
+        Ok(Watched { path: path.display().to_string(), reader: deadline::Offloaded::spawn(name, read)? })
+    }
+}
+
 /// D-state processes whose kernel stacks are read per sample at most.
 const STACKS_PER_SAMPLE: usize = 16;
 
 impl Collector {
-    pub fn new(redactor: redact::Redactor, watch: &Watch) -> Result<Self> {
+    /// `watch_within`: how long after the start of a sample its watched
+    /// directories and logs may answer.
+    pub fn new(redactor: redact::Redactor, watch: &Watch, watch_within: Duration) -> Result<Self> {
+        let dirs = watch.dirs.iter().map(|path| {
+            let mut watcher = watch_dir::DirWatcher::new(path);
+            Watched::spawn(path, "watch-dir", move || watcher.read())
+        });
+        let logs = watch.logs.iter().map(|path| {
+            let mut watcher = watch_log::LogWatcher::new(path, redactor.clone())?;
+            Watched::spawn(path, "watch-log", move || watcher.read())
+        });
         Ok(Collector {
             loadavg: ProcFile::new("/proc/loadavg"),
             stat: ProcFile::new("/proc/stat"),
@@ -97,9 +125,9 @@ impl Collector {
                 .map_err(|err| eprintln!("flightrec: warning: kernel messages: {err:#}; not recording them"))
                 .ok(),
             read_stacks: nix::unistd::geteuid().is_root(),
-            dirs: watch.dirs.iter().map(watch_dir::DirWatcher::new).collect(),
-            logs: watch.logs.iter().map(watch_log::LogWatcher::new).collect(),
-            redactor,
+            dirs: dirs.collect::<Result<_>>()?,
+            logs: logs.collect::<Result<_>>()?,
+            watch_within,
             warnings: Warnings::new(),
         })
     }
@@ -107,6 +135,9 @@ impl Collector {
     /// Reads every source once. Time fields are left to the caller, which
     /// knows the schedule.
     pub fn sample(&mut self) -> Sample {
+        let deadline = Instant::now() + self.watch_within;
+        self.dirs.iter_mut().for_each(|dir| dir.reader.ask());
+        self.logs.iter_mut().for_each(|log| log.reader.ask());
         let w = &mut self.warnings;
         let mut sample = Sample {
             load: w.check("loadavg", parse_file(&mut self.loadavg, loadavg::parse)),
@@ -135,22 +166,19 @@ impl Collector {
             sample.blocked_tasks = sample.processes.as_deref().map(blocked_stacks);
         }
         sample.kernel_messages = self.kmsg.as_mut().map(kmsg::KmsgReader::read);
-        sample.sockets = w.check("sockets", self.sockets.read());
+        let sockets = w.check("sockets", self.sockets.read());
+        sample.sockets_source = sockets.as_ref().map(|(_, source)| *source);
+        sample.sockets = sockets.map(|(rows, _)| rows);
         sample.disks = w.check("diskstats", read_disks(&mut self.diskstats));
         sample.filesystems = w
             .check("mountinfo", parse_file(&mut self.mountinfo, mounts::parse_mountinfo))
             .map(|list| mounts::filesystems(&list));
+        let timeouts = &mut sample.watch_timeouts;
         if !self.dirs.is_empty() {
-            sample.watched_dirs =
-                Some(self.dirs.iter_mut().filter_map(|d| w.check("watched directory", d.read())).collect());
+            sample.watched_dirs = Some(answers(&mut self.dirs, deadline, "watched directory", timeouts, w));
         }
         if !self.logs.is_empty() {
-            let mut logs: Vec<_> =
-                self.logs.iter_mut().filter_map(|l| w.check("watched log", l.read())).collect();
-            for template in logs.iter_mut().flat_map(|l| l.templates.iter_mut()) {
-                template.example = self.redactor.apply(&template.example);
-            }
-            sample.watched_logs = Some(logs);
+            sample.watched_logs = Some(answers(&mut self.logs, deadline, "watched log", timeouts, w));
         }
         sample
     }
@@ -165,6 +193,29 @@ impl Collector {
         snmp::parse_sockstat(self.sockstat.read()?, &mut net)?;
         Ok(net)
     }
+}
+
+/// The answers of watched sources by `deadline`; the ones that gave none
+/// are named in `timeouts`.
+fn answers<T: Send + 'static>(
+    watched: &mut [Watched<T>],
+    deadline: Instant,
+    what: &'static str,
+    timeouts: &mut Vec<String>,
+    warnings: &mut Warnings,
+) -> Vec<T> {
+    let mut got = Vec::new();
+    for source in watched {
+        match source.reader.answer(deadline) {
+            Some(answer) => got.extend(warnings.check(what, answer)),
+            None => {
+                let why = "no answer in time (a hung filesystem?); not waited for until it answers";
+                warnings.warn(what, &format!("{}: {why}", source.path));
+                timeouts.push(source.path.clone());
+            }
+        }
+    }
+    got
 }
 
 /// Kernel stacks of the processes in D state, longest-blocked kind first:

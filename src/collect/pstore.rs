@@ -6,10 +6,15 @@
 //! dated (mtime) when the kernel wrote it; a dmesg record reads
 //! `Panic#1 Part1` then lines like `<0>[ 7745.119988] Kernel panic - ...`.
 //!
-//! Read once at start; the recorder attaches the records to the previous
-//! boot. Files are left in place: removing them to free the backend is for
-//! the operator or systemd-pstore, which on many systems moves them at boot
-//! to /var/lib/systemd/pstore before we run.
+//! Where systemd-pstore runs at boot, it has moved the records before we
+//! start, to /var/lib/systemd/pstore (`read_archive`): older versions as
+//! the files themselves (`dmesg-ramoops-0`), newer ones into a directory per
+//! record id holding the parts and `dmesg.txt`, the parts joined
+//! (`1795313345/001/dmesg.txt` for an EFI record written at that second).
+//!
+//! Read once at start; the recorder keeps each record once and attaches it
+//! to the run it belongs to. Files are left in place: removing them to free
+//! the backend is for the operator or systemd-pstore.
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -53,35 +58,93 @@ pub fn read_records(dir: &Path) -> Result<Vec<PstoreRecord>> {
     for entry in entries {
         let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
         let path = entry.path();
-        let metadata = fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
-        if !metadata.is_file() {
+        if !fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?.is_file() {
             continue;
         }
-        let time_ms = metadata
-            .modified()
-            .ok()
-            .and_then(|mtime| mtime.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |since| since.as_millis() as i64);
-        let mut record = PstoreRecord {
-            name: entry.file_name().to_string_lossy().into_owned(),
-            time_ms,
-            size: metadata.len(),
-            ..PstoreRecord::default()
-        };
-        // pstore names a record it could not decompress `.enc.z`: the bytes
-        // are compressed with whatever the dying kernel was configured for.
-        if record.name.ends_with(".enc.z") {
-            record.note = Some("compressed, and the kernel could not decompress it: not read".into());
-        } else {
-            match read_tail(&path, record.size) {
-                Ok((text, note)) => (record.text, record.note) = (text, note),
-                Err(err) => record.note = Some(format!("could not be read: {err}")),
-            }
-        }
+        let record = read_record(&path, entry.file_name().to_string_lossy().into_owned())?;
         records.push(record);
     }
     records.sort_by(|a, b| (a.time_ms, &a.name).cmp(&(b.time_ms, &b.name)));
     Ok(records)
+}
+
+/// Every record systemd-pstore moved to `dir` (normally
+/// /var/lib/systemd/pstore), oldest first, named by their path below it. A
+/// directory holding `dmesg.txt` is one record, that file (the parts beside
+/// it are in it); other files are records of their own. No directory is no
+/// records.
+pub fn read_archive(dir: &Path) -> Result<Vec<PstoreRecord>> {
+    let mut records = Vec::new();
+    archived(dir, "", ARCHIVE_DEPTH, &mut records)?;
+    records.sort_by(|a, b| (a.time_ms, &a.name).cmp(&(b.time_ms, &b.name)));
+    Ok(records)
+}
+
+/// Levels of directories below the archive: `ID/NNN/dmesg.txt`.
+const ARCHIVE_DEPTH: usize = 2;
+/// The joined dmesg parts of one record, in the archive.
+const JOINED: &str = "dmesg.txt";
+
+/// Adds the records of `dir`, whose path below the archive is `prefix`.
+fn archived(dir: &Path, prefix: &str, depth: usize, records: &mut Vec<PstoreRecord>) -> Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // No archive, or a record removed while we read.
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err).with_context(|| format!("listing {}", dir.display())),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        let kind = entry.file_type().with_context(|| format!("reading {}", entry.path().display()))?;
+        names.push((entry.file_name().to_string_lossy().into_owned(), kind));
+    }
+    let joined = names.iter().any(|(name, kind)| name == JOINED && kind.is_file());
+    for (name, kind) in names {
+        let path = dir.join(&name);
+        let below = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        if kind.is_dir() && depth > 0 {
+            archived(&path, &below, depth - 1, records)?;
+        } else if kind.is_file() && (!joined || name == JOINED) {
+            let mut record = read_record(&path, below)?;
+            if let Some(time_ms) = archive_time(&record.name) {
+                record.time_ms = time_ms;
+            }
+            records.push(record);
+        }
+    }
+    Ok(())
+}
+
+/// systemd names an EFI record's directory for the second the kernel wrote
+/// it; the files in it are dated when they were moved, at the next boot.
+fn archive_time(name: &str) -> Option<i64> {
+    let (id, _) = name.split_once('/')?;
+    let seconds: i64 = id.parse().ok()?;
+    // From 2001 to 2286: ten digits, not a small record number.
+    (1_000_000_000..10_000_000_000).contains(&seconds).then_some(seconds * 1000)
+}
+
+/// One record file, named `name`.
+fn read_record(path: &Path, name: String) -> Result<PstoreRecord> {
+    let metadata = fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    let time_ms = metadata
+        .modified()
+        .ok()
+        .and_then(|mtime| mtime.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |since| since.as_millis() as i64);
+    let mut record = PstoreRecord { name, time_ms, size: metadata.len(), ..PstoreRecord::default() };
+    // pstore names a record it could not decompress `.enc.z`: the bytes
+    // are compressed with whatever the dying kernel was configured for.
+    if record.name.ends_with(".enc.z") {
+        record.note = Some("compressed, and the kernel could not decompress it: not read".into());
+    } else {
+        match read_tail(path, record.size) {
+            Ok((text, note)) => (record.text, record.note) = (text, note),
+            Err(err) => record.note = Some(format!("could not be read: {err}")),
+        }
+    }
+    Ok(record)
 }
 
 /// The last `TEXT_MAX` bytes of a record as text, and a note when that is
@@ -200,6 +263,41 @@ mod tests {
             ]
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An EFI crash at 1795313345 (two dmesg parts, Part1 the newest lines)
+    /// and a ramoops one, as systemd-pstore leaves them: the EFI record in a
+    /// directory with its parts and the joined `dmesg.txt`, dated at the
+    /// move; the ramoops record moved as it was (older systemd versions).
+    fn systemd_archive(dir: &Path) {
+        let record = dir.join("1795313345/001");
+        fs::create_dir_all(&record).unwrap();
+        let (newest, oldest) = PANIC.split_at(PANIC.len() / 2);
+        write_at(&record, "dmesg-efi-179531334501001", newest.as_bytes(), 1_795_313_400);
+        write_at(&record, "dmesg-efi-179531334502001", oldest.as_bytes(), 1_795_313_400);
+        write_at(&record, "dmesg.txt", PANIC.as_bytes(), 1_795_313_400);
+        write_at(
+            dir,
+            "dmesg-ramoops-0",
+            b"<0>[ 12.000000] Kernel panic - not syncing: sysrq\n",
+            1_795_000_000,
+        );
+    }
+
+    #[test]
+    fn reads_records_moved_by_systemd_pstore() {
+        let dir = scratch("archive");
+        systemd_archive(&dir);
+        let records = read_archive(&dir).unwrap();
+        let summary: Vec<(&str, i64)> = records.iter().map(|r| (r.name.as_str(), r.time_ms)).collect();
+        assert_eq!(
+            summary,
+            [("dmesg-ramoops-0", 1_795_000_000_000), ("1795313345/001/dmesg.txt", 1_795_313_345_000)]
+        );
+        assert_eq!(records[1].text, PANIC, "the joined record, not its parts");
+        assert!(records[0].text.contains("Kernel panic"));
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(read_archive(&dir).unwrap(), [], "no archive, no records");
     }
 
     #[test]

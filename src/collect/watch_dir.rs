@@ -15,10 +15,10 @@
 //! walk elsewhere. Symbolic links are never followed below the top (the top
 //! itself is resolved like `du DIR` does) and are not counted.
 //!
-//! Limitation: the walk runs on the caller's thread and every entry costs one
-//! `fstatat`. On a hung network filesystem that call blocks just as a `stat`
-//! would; the time budget is checked between entries and cannot interrupt a
-//! call that never returns. Watch local directories.
+//! Every entry costs one `fstatat`, and on a hung network or FUSE filesystem
+//! that call blocks like any `stat`; the time budget is checked between
+//! entries and cannot interrupt it. The collector therefore runs each walk on
+//! a thread of its own, with a deadline (see `collect::deadline`).
 
 use crate::sample::WatchedDir;
 use anyhow::{Context, Result};

@@ -32,6 +32,9 @@ pub struct Sample {
     pub filesystems: Option<Vec<Filesystem>>,
     pub disks: Option<Vec<Disk>>,
     pub sockets: Option<Vec<PortSockets>>,
+    /// Where `sockets` came from this sample.
+    #[serde(default)]
+    pub sockets_source: Option<SocketSource>,
     pub interfaces: Option<Vec<Interface>>,
     /// Configured dependency probes, one result each.
     pub probes: Option<Vec<ProbeResult>>,
@@ -39,6 +42,10 @@ pub struct Sample {
     pub watched_dirs: Option<Vec<WatchedDir>>,
     /// Watched log files (`--watch-log`).
     pub watched_logs: Option<Vec<WatchedLog>>,
+    /// Watched directories and logs that did not answer in time this sample
+    /// (a hung filesystem), by path: absent from the two lists above.
+    #[serde(default)]
+    pub watch_timeouts: Vec<String>,
     /// Kernel messages that arrived since the previous sample, worth keeping
     /// (warning or worse, or a known incident pattern).
     pub kernel_messages: Option<Vec<KernelMessage>>,
@@ -262,6 +269,16 @@ pub enum Direction {
     Incoming,
     /// All other connections: grouped by remote port.
     Outgoing,
+}
+
+/// The kernel interface TCP sockets were read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SocketSource {
+    /// NETLINK_SOCK_DIAG: listen backlogs known.
+    Netlink,
+    /// /proc/net/tcp, where netlink failed: backlogs are 0.
+    ProcNet,
 }
 
 /// TCP sockets counted per port, direction and state. For `Listen` rows,

@@ -1,8 +1,9 @@
 //! TCP sockets (IPv4 and IPv6) counted per port, direction and state, from
 //! the kernel's socket table: read over NETLINK_SOCK_DIAG (`netlink`), or
-//! from `/proc/net/tcp` and `/proc/net/tcp6` (`proc_net`) where netlink is
-//! refused. Both feed one `Tally`, so both give the same rows, except that
-//! /proc/net/tcp does not show backlog limits (`backlog` is 0 there).
+//! from `/proc/net/tcp` and `/proc/net/tcp6` (`proc_net`) where netlink
+//! fails, for that read only. Both feed one `Tally`, so both give the same
+//! rows, except that /proc/net/tcp does not show backlog limits (`backlog`
+//! is 0 there); each read says which source it used.
 //!
 //! Listening sockets give one `Listen` row per port with their accept queues
 //! and backlogs summed. A connection whose local port is a listening port is
@@ -14,54 +15,71 @@
 mod netlink;
 mod proc_net;
 
-use crate::sample::{Direction, PortSockets};
+use crate::sample::{Direction, PortSockets, SocketSource};
+use crate::warn::Warnings;
 use anyhow::Result;
 
 pub struct SocketReader {
-    source: Source,
+    /// `None` after a failure: opened afresh on the next read.
+    netlink: Option<netlink::DiagSocket>,
+    proc_net: proc_net::ProcNet,
+    /// The source of the previous read, to say when it changes.
+    last: Option<SocketSource>,
+    /// Netlink failing on and off must not flood stderr.
+    warnings: Warnings,
     tally: Tally,
 }
 
-enum Source {
-    Netlink(netlink::DiagSocket),
-    ProcNet(proc_net::ProcNet),
-}
-
 impl SocketReader {
-    /// Reads over netlink where the kernel allows it, else /proc/net/tcp.
     pub fn new() -> Self {
-        Self::netlink().unwrap_or_else(|err| {
-            warn_fallback(&err);
-            Self::proc_net()
-        })
+        SocketReader {
+            netlink: None,
+            proc_net: proc_net::ProcNet::new(),
+            last: None,
+            warnings: Warnings::new(),
+            tally: Tally::default(),
+        }
     }
 
-    pub fn netlink() -> Result<Self> {
-        Ok(SocketReader { source: Source::Netlink(netlink::DiagSocket::open()?), tally: Tally::default() })
-    }
-
-    pub fn proc_net() -> Self {
-        SocketReader { source: Source::ProcNet(proc_net::ProcNet::new()), tally: Tally::default() }
-    }
-
-    /// The current sockets as rows. A netlink failure switches this reader
-    /// to /proc/net/tcp for good, starting with this very read: the kernel
-    /// refusing (no inet_diag module, a seccomp or LSM policy) does not heal
-    /// by itself, and a sample at a bad moment is the one that matters.
-    pub fn read(&mut self) -> Result<Vec<PortSockets>> {
+    /// The current sockets as rows, and where they came from: netlink where
+    /// it answers, else /proc/net/tcp for this read only. Netlink is tried
+    /// again at every read, on a fresh socket after a failure: a refusal at
+    /// a bad moment (a timeout on a loaded machine) must not cost the
+    /// backlogs, and so the finding of a full accept queue, for the rest of
+    /// the run.
+    pub fn read(&mut self) -> Result<(Vec<PortSockets>, SocketSource)> {
         self.tally.clear();
-        if let Source::Netlink(diag) = &mut self.source {
-            let tally = &mut self.tally;
-            if let Err(err) = diag.dump(|socket| tally.add(socket)) {
-                self.source = Source::ProcNet(proc_net::ProcNet::new());
-                warn_fallback(&err);
+        let source = match self.read_netlink() {
+            Ok(()) => SocketSource::Netlink,
+            Err(err) => {
+                if self.last != Some(SocketSource::ProcNet) {
+                    let detail = format!("{err:#}; reading /proc/net/tcp until netlink answers again");
+                    self.warnings.warn("sockets", &detail);
+                }
                 self.tally.clear();
+                self.proc_net.read(&mut self.tally)?;
+                SocketSource::ProcNet
             }
+        };
+        if self.last == Some(SocketSource::ProcNet) && source == SocketSource::Netlink {
+            self.warnings.warn("sockets recovered", "netlink answers again");
         }
-        if let Source::ProcNet(files) = &mut self.source {
-            files.read(&mut self.tally)?;
+        self.last = Some(source);
+        Ok((self.tally.rows(), source))
+    }
+
+    fn read_netlink(&mut self) -> Result<()> {
+        let diag = match &mut self.netlink {
+            Some(diag) => diag,
+            None => self.netlink.insert(netlink::DiagSocket::open()?),
+        };
+        let tally = &mut self.tally;
+        let dumped = diag.dump(|socket| tally.add(socket));
+        if dumped.is_err() {
+            // What is left of the failed dump must not be read as the next.
+            self.netlink = None;
         }
-        Ok(self.tally.rows())
+        dumped
     }
 }
 
@@ -69,12 +87,6 @@ impl Default for SocketReader {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Says why sockets now come from /proc/net/tcp: the rows stay right, but
-/// each read costs more. Printed once per reader, as the switch is final.
-fn warn_fallback(err: &anyhow::Error) {
-    eprintln!("flightrec: warning: sockets: {err:#}; reading /proc/net/tcp instead");
 }
 
 /// One socket, as every source describes it. Numbers are the kernel's:
@@ -300,19 +312,19 @@ mod tests {
     #[test]
     fn counts_loopback_connections_waiting_to_be_accepted() {
         let (_listener, _clients, port) = unaccepted_connections(20);
-        let mut reader = SocketReader::netlink().unwrap();
+        let mut reader = SocketReader::new();
         // connect() returns once the client has the SYN-ACK; the server side
         // joins the accept queue when the kernel has handled the last ACK,
         // which can be a moment later.
-        let mut rows = reader.read().unwrap();
+        let (mut rows, mut source) = reader.read().unwrap();
         for _ in 0..100 {
             if find(&rows, Listen, port, "LISTEN").queued == 20 {
                 break;
             }
             sleep(Duration::from_millis(10));
-            rows = reader.read().unwrap();
+            (rows, source) = reader.read().unwrap();
         }
-        assert!(matches!(reader.source, Source::Netlink(_)), "fell back");
+        assert_eq!(source, SocketSource::Netlink, "fell back");
         let listen = find(&rows, Listen, port, "LISTEN");
         assert_eq!((listen.count, listen.queued), (1, 20), "{listen:?}");
         assert!(listen.backlog > 0, "{listen:?}");
@@ -321,14 +333,20 @@ mod tests {
         assert_eq!(find(&rows, Outgoing, port, "ESTABLISHED").count, 20);
     }
 
+    fn read_proc_net() -> Vec<PortSockets> {
+        let mut tally = Tally::default();
+        proc_net::ProcNet::new().read(&mut tally).unwrap();
+        tally.rows()
+    }
+
     #[test]
     fn netlink_and_proc_net_give_the_same_rows() {
         let (_listener, _clients, port) = unaccepted_connections(5);
-        let mut netlink = SocketReader::netlink().unwrap();
-        let mut proc_net = SocketReader::proc_net();
+        let mut netlink = SocketReader::new();
         // /proc/net/tcp does not show backlog limits.
         let mut read_netlink = || -> Vec<PortSockets> {
-            let mut rows = netlink.read().unwrap();
+            let (mut rows, source) = netlink.read().unwrap();
+            assert_eq!(source, SocketSource::Netlink, "fell back");
             rows.iter_mut().for_each(|row| row.backlog = 0);
             rows
         };
@@ -336,10 +354,9 @@ mod tests {
         // only when netlink saw the same table just before and just after.
         for _ in 0..50 {
             let before = read_netlink();
-            let fallback = proc_net.read().unwrap();
+            let fallback = read_proc_net();
             let after = read_netlink();
             if before == after {
-                assert!(matches!(netlink.source, Source::Netlink(_)), "fell back");
                 assert_eq!(fallback, before);
                 assert_eq!(find(&fallback, Listen, port, "LISTEN").count, 1);
                 return;
@@ -347,5 +364,19 @@ mod tests {
             sleep(Duration::from_millis(20));
         }
         panic!("the socket table never held still across three reads");
+    }
+
+    #[test]
+    fn a_netlink_failure_falls_back_for_that_read_only() {
+        let (_listener, _clients, port) = unaccepted_connections(3);
+        let mut reader = SocketReader::new();
+        // A receive buffer too small for any reply: the dump fails for real.
+        reader.netlink = Some(netlink::DiagSocket::open_with_buffer(16).unwrap());
+        let (rows, source) = reader.read().unwrap();
+        assert_eq!(source, SocketSource::ProcNet);
+        assert_eq!(find(&rows, Listen, port, "LISTEN").backlog, 0, "/proc/net/tcp has no backlog");
+        let (rows, source) = reader.read().unwrap();
+        assert_eq!(source, SocketSource::Netlink, "netlink is tried again on the next read");
+        assert!(find(&rows, Listen, port, "LISTEN").backlog > 0);
     }
 }

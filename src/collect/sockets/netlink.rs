@@ -50,6 +50,12 @@ pub struct DiagSocket {
 
 impl DiagSocket {
     pub fn open() -> Result<Self> {
+        Self::open_with_buffer(BUF_LEN)
+    }
+
+    /// With a receive buffer of `len` bytes: a small one makes dumps fail,
+    /// for tests of what follows a failure.
+    pub(super) fn open_with_buffer(len: usize) -> Result<Self> {
         let fd = socket::socket(
             AddressFamily::Netlink,
             SockType::Datagram,
@@ -60,7 +66,7 @@ impl DiagSocket {
         let timeout = TimeVal::seconds(REPLY_TIMEOUT_SECS);
         socket::setsockopt(&fd, sockopt::ReceiveTimeout, &timeout)
             .context("setting a receive timeout on the NETLINK_SOCK_DIAG socket")?;
-        Ok(DiagSocket { fd, buf: vec![0; BUF_LEN], seq: 0 })
+        Ok(DiagSocket { fd, buf: vec![0; len], seq: 0 })
     }
 
     /// Feeds every IPv4 and IPv6 TCP socket to `each`.

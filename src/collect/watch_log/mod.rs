@@ -31,16 +31,20 @@
 //! Memory is bounded whatever the line rate: one read buffer, one line in
 //! progress per open file, and the template map of one sample. Like any
 //! `stat`, a read blocks while the log's filesystem hangs (a dead NFS
-//! server): watch local files.
+//! server): the collector runs it on a thread of its own, with a deadline
+//! (see `collect::deadline`).
 
 mod template;
 
+use crate::collect::redact::Redactor;
+use crate::error::BadInput;
 use crate::sample::WatchedLog;
 use anyhow::{Context, Result, bail};
 use nix::libc;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use template::{Templates, utf8_floor};
 
@@ -58,6 +62,7 @@ const FINGERPRINT: usize = 16;
 
 pub struct LogWatcher {
     path: PathBuf,
+    redactor: Redactor,
     /// The file the path names.
     current: Option<Followed>,
     /// The file the path named before a rotation, read until it stops growing.
@@ -106,9 +111,24 @@ enum Line {
 }
 
 impl LogWatcher {
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        LogWatcher {
-            path: path.into(),
+    /// Refuses a path that names anything but a regular file now (a FIFO,
+    /// a device, a terminal, a directory, a symbolic link); a missing file
+    /// is watched for.
+    /// Template examples are redacted with `redactor`.
+    pub fn new(path: impl Into<PathBuf>, redactor: Redactor) -> Result<Self, BadInput> {
+        let path = path.into();
+        if let Ok(meta) = fs::symlink_metadata(&path)
+            && !meta.is_file()
+        {
+            return Err(BadInput::BadValue {
+                option: "--watch-log",
+                value: path.display().to_string(),
+                reason: format!("{}; pass a log file itself", not_regular(&meta)),
+            });
+        }
+        Ok(LogWatcher {
+            path,
+            redactor,
             current: None,
             previous: None,
             looked: false,
@@ -119,7 +139,7 @@ impl LogWatcher {
                 templates: Templates::default(),
                 buf: Vec::new(),
             },
-        }
+        })
     }
 
     /// Counts what was appended since the previous call. A missing file is
@@ -128,7 +148,9 @@ impl LogWatcher {
     /// then.
     pub fn read(&mut self) -> Result<WatchedLog> {
         let path = &self.path;
-        let found = match fs::metadata(path) {
+        // The path itself, not where a symbolic link points: a link is
+        // refused when opened.
+        let found = match fs::symlink_metadata(path) {
             Ok(meta) => Some(meta),
             Err(err) if err.kind() == io::ErrorKind::NotFound => None,
             Err(err) => {
@@ -170,7 +192,7 @@ impl LogWatcher {
             bytes_written: tally.bytes_written,
             lines_written: tally.lines_written,
             size,
-            templates: tally.templates.take(TOP_TEMPLATES),
+            templates: tally.templates.take(TOP_TEMPLATES, &self.redactor),
             sampled: tally.sampled,
         };
         tally.sampled = false;
@@ -204,14 +226,23 @@ impl LogWatcher {
 }
 
 impl Followed {
-    /// Opens the log, positioned at its end or its start. Non-blocking, so a
-    /// FIFO given by mistake cannot hang the sample: it is refused below.
+    /// Opens the log, positioned at its end or its start. The path is first
+    /// opened with O_PATH, which opens nothing: no device is opened (a pty
+    /// slave can never become our controlling terminal), no FIFO is waited
+    /// on, and a final symbolic link is not followed. Only a regular file is
+    /// then opened for reading, through that descriptor: the very inode
+    /// checked.
     fn open(path: &Path, at_end: bool) -> io::Result<Followed> {
-        let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
-        let meta = file.metadata()?;
+        let handle =
+            OpenOptions::new().read(true).custom_flags(libc::O_PATH | libc::O_NOFOLLOW).open(path)?;
+        let meta = handle.metadata()?;
         if !meta.is_file() {
-            return Err(io::Error::other("not a regular file"));
+            return Err(io::Error::other(not_regular(&meta)));
         }
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(format!("/proc/self/fd/{}", handle.as_raw_fd()))?;
         let size = meta.len();
         let mut followed = Followed {
             file,
@@ -322,10 +353,13 @@ impl Followed {
         while let Some(n) = rest.iter().position(|&b| b == b'\n') {
             let (line, after) = (&rest[..n], &rest[n + 1..]);
             match self.line {
-                Line::Kept if self.partial.is_empty() => templates.add(&line[..utf8_floor(line, MAX_LINE)]),
+                Line::Kept if self.partial.is_empty() => {
+                    let end = utf8_floor(line, MAX_LINE);
+                    templates.add(whole_words(&line[..end], end < line.len()));
+                }
                 Line::Kept | Line::Cut => {
                     self.keep(line);
-                    templates.add(&self.partial);
+                    templates.add(whole_words(&self.partial, self.line == Line::Cut));
                 }
                 Line::Headless => {}
             }
@@ -356,8 +390,18 @@ impl Followed {
             tally.lines_written += 1;
         }
         if self.line != Line::Headless && !self.partial.is_empty() {
-            tally.templates.add(&self.partial);
+            tally.templates.add(whole_words(&self.partial, self.line == Line::Cut));
         }
+    }
+}
+
+/// A line as templates see it: where it was cut at `MAX_LINE`, without the
+/// word the cut fell in, which could be the start of a secret that the
+/// redactor no longer recognises without its end (`user:pass@` of a URL).
+fn whole_words(line: &[u8], cut: bool) -> &[u8] {
+    match line.iter().rposition(|&b| b == b' ') {
+        Some(space) if cut => &line[..space],
+        _ => line,
     }
 }
 
@@ -371,6 +415,27 @@ fn retire(previous: &mut Option<Followed>, rotated: Followed, tally: &mut Tally)
         older.close(tally);
     }
     Ok(())
+}
+
+/// What a path names instead of a regular file, for the user.
+fn not_regular(meta: &Metadata) -> String {
+    let kind = meta.file_type();
+    let what = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link (never followed)"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device (a terminal?)"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    };
+    format!("{what}, not a regular file")
 }
 
 /// Reads from `at` until `buf` is full or the file ends (it may have been
@@ -458,7 +523,7 @@ mod tests {
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
         write_lines(&mut log, 0..100);
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         let mut seen = Seen::default();
         // The first read starts at the end: what was there before is not counted.
         let first = seen.read(&mut watcher);
@@ -493,7 +558,7 @@ mod tests {
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
         log.write_all(b"Nov 18 18:00:09 mail-server postfix/smtpd[1]: warning: connect").unwrap();
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         watcher.read().unwrap();
         let rest = b" to Milter service inet:localhost:8891: Connection refused\n";
         log.write_all(rest).unwrap();
@@ -509,7 +574,7 @@ mod tests {
         let scratch = Scratch::new("watch-log-rename");
         let path = scratch.0.join("mail.log");
         let mut old = appender(&path);
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         let mut seen = Seen::default();
         seen.read(&mut watcher);
         let mut bytes = write_lines(&mut old, 0..3000);
@@ -540,7 +605,7 @@ mod tests {
         let scratch = Scratch::new("watch-log-truncate");
         let path = scratch.0.join("mail.log");
         let mut log = appender(&path);
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         let mut seen = Seen::default();
         seen.read(&mut watcher);
         let mut bytes = write_lines(&mut log, 0..2000);
@@ -563,7 +628,7 @@ mod tests {
         let scratch = Scratch::new("watch-log-flood");
         let path = scratch.0.join("clamd.log");
         let mut log = appender(&path);
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         watcher.read().unwrap();
         let line = b"Feb 12 10:20:01 mx3 clamd[3321]: ERROR: accept() failed: Loaded 362916 signatures.\n";
         let flood = line.repeat(5 * READ_LIMIT as usize / line.len());
@@ -588,9 +653,9 @@ mod tests {
         let scratch = Scratch::new("watch-log-long");
         let path = scratch.0.join("app.log");
         let mut log = appender(&path);
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         watcher.read().unwrap();
-        let long = format!("payload {}", "é".repeat(50_000));
+        let long = format!("payload {}", "é ".repeat(25_000));
         log.write_all(long.as_bytes()).unwrap();
         watcher.read().unwrap();
         let partial = &watcher.current.as_ref().unwrap().partial;
@@ -603,10 +668,29 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_cut_off_at_the_line_bound_is_not_kept() {
+        let scratch = Scratch::new("watch-log-cut-secret");
+        let path = scratch.0.join("app.log");
+        let mut log = appender(&path);
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
+        watcher.read().unwrap();
+        // The bound falls inside the password: cut there, the URL lacks the
+        // `@` that marks it as credentials.
+        let line = format!("{}fetching https://bob:hunter2hunter2@example.org/\n", "word ".repeat(194));
+        assert!((990..MAX_LINE).contains(&line.find("hunter").unwrap()));
+        log.write_all(line.as_bytes()).unwrap();
+        log.write_all(line.as_bytes()).unwrap();
+        let sample = watcher.read().unwrap();
+        let kept = &sample.templates[0];
+        assert_eq!(kept.count, 2);
+        assert!(!kept.template.contains("hun") && !kept.example.contains("hun"), "{kept:?}");
+    }
+
+    #[test]
     fn a_missing_file_is_picked_up_when_it_appears() {
         let scratch = Scratch::new("watch-log-missing");
         let path = scratch.0.join("later.log");
-        let mut watcher = LogWatcher::new(&path);
+        let mut watcher = LogWatcher::new(&path, Redactor::new(&[]).unwrap()).unwrap();
         let err = format!("{:#}", watcher.read().unwrap_err());
         assert!(err.contains(&path.display().to_string()) && err.contains("no such file"), "{err}");
         // It appeared while recording: all of it counts.

@@ -14,6 +14,7 @@
 //! `Templates` counts them for one sample in bounded memory; the caller
 //! decides which lines it sees.
 
+use crate::collect::redact::Redactor;
 use crate::sample::LogTemplate;
 use std::collections::HashMap;
 
@@ -43,9 +44,11 @@ struct Slot {
 }
 
 impl Slot {
+    /// The example is kept whole (lines come cut to the watcher's bound): it
+    /// is cut to `EXAMPLE_BYTES` only once redacted.
     fn add(&mut self, line: &[u8]) {
         if self.count == 0 {
-            self.example = line[..utf8_floor(line, EXAMPLE_BYTES)].to_vec();
+            self.example = line.to_vec();
         }
         self.count += 1;
     }
@@ -65,8 +68,10 @@ impl Templates {
     }
 
     /// The `top` most frequent templates (ties in template order), most
-    /// frequent first; starts the count afresh.
-    pub fn take(&mut self, top: usize) -> Vec<LogTemplate> {
+    /// frequent first; starts the count afresh. Templates and examples are
+    /// redacted (a log line can hold a password as well as a command line),
+    /// examples before they are cut.
+    pub fn take(&mut self, top: usize, redactor: &Redactor) -> Vec<LogTemplate> {
         let mut all: Vec<LogTemplate> = self
             .slots
             .drain()
@@ -78,6 +83,10 @@ impl Templates {
             .collect();
         all.sort_unstable_by(|a, b| b.count.cmp(&a.count).then_with(|| a.template.cmp(&b.template)));
         all.truncate(top);
+        for kept in &mut all {
+            kept.template = redactor.apply(&kept.template);
+            kept.example = redactor.apply_and_cut(&kept.example, EXAMPLE_BYTES);
+        }
         all
     }
 }
@@ -294,6 +303,25 @@ mod tests {
         assert_eq!(template("deadbeef and dead and c0ffee"), "deadbeef and dead and #");
     }
 
+    fn none() -> Redactor {
+        Redactor::new(&[]).unwrap()
+    }
+
+    #[test]
+    fn templates_and_examples_are_redacted_before_examples_are_cut() {
+        let mut templates = Templates::default();
+        let line = format!(
+            "Nov 18 18:00:09 host app[42]: {} fetching https://bob:hunter2hunter2@example.org/ with password=hunter3",
+            "x".repeat(EXAMPLE_BYTES - 60)
+        );
+        templates.add(line.as_bytes());
+        let top = templates.take(1, &none());
+        let (template, example) = (&top[0].template, &top[0].example);
+        assert!(!template.contains("hunter") && template.ends_with("password=***"), "{template}");
+        assert!(example.len() <= EXAMPLE_BYTES && !example.contains("hunter"), "{example}");
+        assert!(example.contains("https://bob:***@"), "{example}");
+    }
+
     #[test]
     fn counts_in_bounded_memory() {
         let mut templates = Templates::default();
@@ -305,11 +333,11 @@ mod tests {
         for _ in 0..3 {
             templates.add(b"shape gggg [7]");
         }
-        let top = templates.take(2);
+        let top = templates.take(2, &none());
         assert_eq!((top[0].template.as_str(), top[0].count), (OTHER, 50));
         assert_eq!(top[1].template, "shape gggg [#]");
         assert_eq!((top[1].count, top[1].example.as_str()), (4, "shape gggg [0]"));
-        assert!(templates.take(10).is_empty(), "take starts afresh");
+        assert!(templates.take(10, &none()).is_empty(), "take starts afresh");
     }
 
     #[test]
@@ -318,7 +346,7 @@ mod tests {
         let line = format!("{}é", "x".repeat(EXAMPLE_BYTES - 1));
         templates.add(line.as_bytes());
         templates.add(b"bad \xff byte");
-        let top = templates.take(10);
+        let top = templates.take(10, &none());
         let cut = top.iter().find(|t| t.template.starts_with('x')).unwrap();
         assert_eq!(cut.example.len(), EXAMPLE_BYTES - 1);
         assert!(top.iter().any(|t| t.template == "bad \u{fffd} byte"));
