@@ -628,6 +628,7 @@ mod tests {
             start_ms,
             stop_ms: None,
             stop_reason: None,
+            recording: false,
         }
     }
 
