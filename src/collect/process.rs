@@ -16,12 +16,15 @@
 //!   when RSS or state changed (swapping out lowers RSS). A process that did
 //!   not run cannot have opened a file or changed its uid, so the old value
 //!   is still the value as of this sample.
+//! - Each process is read at the same point of every tick (in pid order,
+//!   its files already open), so the time between two samples is the time
+//!   between the two reads their rates come from.
 //! - Command lines are read once per process by a worker thread (`cmdline`),
 //!   because reading one takes the target's mmap lock and can hang behind a
 //!   process stuck in D state; the sampling loop never waits on it for long.
 
 use super::cmdline::CmdlineReader;
-use super::procfile::read_all_at;
+use super::procfile::read_record_at;
 use super::redact::Redactor;
 use crate::sample::Process;
 use crate::warn::Warnings;
@@ -80,7 +83,7 @@ impl ProcessTable {
             .ok()
             .flatten()
             .map_or(4096, |size| size as u64);
-        Ok(ProcessTable {
+        let mut table = ProcessTable {
             proc_dir,
             proc_fd,
             entries: HashMap::new(),
@@ -88,8 +91,15 @@ impl ProcessTable {
             page_size,
             fd_count_in_size: kernel_at_least(6, 2),
             cmdlines: CmdlineReader::spawn(redactor)?,
-            buf: Vec::with_capacity(1024),
-        })
+            buf: Vec::new(),
+        };
+        // Seeing a process for the first time opens its files, which takes
+        // far longer than re-reading them. Done once here, so that in the
+        // first sample too each process is read as soon after the tick as
+        // in every later one, and its first rates divide by the real time
+        // between the two reads.
+        table.read(&mut Warnings::new())?;
+        Ok(table)
     }
 
     /// Reads every process once. Processes that vanish mid-read are skipped.
@@ -132,10 +142,10 @@ impl ProcessTable {
         let is_new = !self.entries.contains_key(&pid);
         if is_new {
             let stat = File::from(self.open_in_proc(pid, "stat")?);
-            read_all_at(&stat, &mut self.buf).with_context(|| format!("reading /proc/{pid}/stat"))?;
-            let kernel_thread =
-                parse_stat(&self.buf).with_context(|| format!("parsing /proc/{pid}/stat"))?.flags & PF_KTHREAD
-                    != 0;
+            let text =
+                read_record_at(&stat, &mut self.buf).with_context(|| format!("reading /proc/{pid}/stat"))?;
+            let flags = parse_stat(text).with_context(|| format!("parsing /proc/{pid}/stat"))?.flags;
+            let kernel_thread = flags & PF_KTHREAD != 0;
             // Kernel threads do no I/O of their own and hold no fds.
             let open = |name| (!kernel_thread).then(|| self.open_in_proc(pid, name).ok()).flatten();
             let (schedstat, io) = (open("schedstat").map(File::from), open("io").map(File::from));
@@ -148,8 +158,9 @@ impl ProcessTable {
             self.entries.insert(pid, entry);
         }
         let entry = self.entries.get_mut(&pid).expect("inserted above");
-        read_all_at(&entry.stat, &mut self.buf).with_context(|| format!("reading /proc/{pid}/stat"))?;
-        let stat = parse_stat(&self.buf).with_context(|| format!("parsing /proc/{pid}/stat"))?;
+        let text = read_record_at(&entry.stat, &mut self.buf)
+            .with_context(|| format!("reading /proc/{pid}/stat"))?;
+        let stat = parse_stat(text).with_context(|| format!("parsing /proc/{pid}/stat"))?;
         let old = &entry.process;
         let ticks_grew = stat.utime + stat.stime != old.utime_ticks + old.stime_ticks;
         let rss_bytes = stat.rss_pages.saturating_mul(self.page_size);
@@ -181,9 +192,9 @@ impl ProcessTable {
         if ask_cmdline {
             entry.cmdline_asked = self.cmdlines.ask(pid, stat.start_ticks);
         }
+        let running = stat.state == 'R';
+        let multi_threaded = stat.threads > 1;
         if !kernel_thread {
-            let running = stat.state == 'R';
-            let multi_threaded = stat.threads > 1;
             let ran = leader_ran(entry, &mut self.buf);
             let io = read_io(entry.io.as_ref(), &mut self.buf);
             (entry.process.read_bytes, entry.process.write_bytes) = io.unzip();
@@ -230,8 +241,7 @@ impl ProcessTable {
     /// permitted).
     fn parse_in_proc<T>(&mut self, pid: u32, name: &str, parse: fn(&str) -> Option<T>) -> Option<T> {
         let file = File::from(self.open_in_proc(pid, name).ok()?);
-        read_all_at(&file, &mut self.buf).ok()?;
-        parse(std::str::from_utf8(&self.buf).ok()?)
+        parse(std::str::from_utf8(read_record_at(&file, &mut self.buf).ok()?).ok()?)
     }
 
     /// Takes the command lines the worker has read; waits briefly when this
@@ -264,8 +274,8 @@ fn leader_ran(entry: &mut Entry, buf: &mut Vec<u8>) -> bool {
     let run_ns = entry
         .schedstat
         .as_ref()
-        .and_then(|file| read_all_at(file, buf).ok())
-        .and_then(|()| parse_schedstat(buf))
+        .and_then(|file| read_record_at(file, buf).ok())
+        .and_then(parse_schedstat)
         .unwrap_or(0);
     let ran = run_ns == 0 || run_ns != entry.run_ns;
     entry.run_ns = run_ns;
@@ -300,8 +310,7 @@ impl FdCounter<'_> {
 
 /// `read_bytes` and `write_bytes` now; `None` where not permitted or gone.
 fn read_io(io: Option<&File>, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
-    read_all_at(io?, buf).ok()?;
-    parse_io(std::str::from_utf8(buf).ok()?)
+    parse_io(std::str::from_utf8(read_record_at(io?, buf).ok()?).ok()?)
 }
 
 /// `PID/NAME` relative to /proc, built without allocating.
