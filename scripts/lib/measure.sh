@@ -206,10 +206,10 @@ bench_build_flightrec() {
     [[ -x $FLIGHTREC ]] || bench_die "$FLIGHTREC: not built"
 }
 
-# Builds the C helpers (floor, busy) into the work directory.
+# Builds the C helpers (floor, busy, workload) into the work directory.
 bench_build_c() {
     local name
-    for name in floor busy; do
+    for name in floor busy workload; do
         timeout 120 cc -O2 -o "$BENCH_TMP/$name" "$BENCH_REPO/scripts/floor/$name.c" ||
             bench_die "compiling scripts/floor/$name.c failed (is gcc installed?)"
     done
