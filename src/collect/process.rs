@@ -6,16 +6,15 @@
 //!   re-read with `pread`; an open file is pinned to its process, so a
 //!   reused pid can never be mistaken for the old one (the read fails with
 //!   ESRCH instead).
-//! - `io` is read every tick: a process can write megabytes with less than
-//!   one clock tick of CPU, so nothing cheaper tells whether it did.
-//! - The fd count and `status` (uid, swap) are read again only when they
-//!   may have changed: the process is new or running, its leader's run time
-//!   in `schedstat` (nanoseconds, unlike the clock ticks of `stat`) grew,
-//!   its CPU ticks grew (any thread), or it has more than one thread (the
-//!   others' run time is not in the leader's `schedstat`); `status` also
-//!   when RSS or state changed (swapping out lowers RSS). A process that did
-//!   not run cannot have opened a file or changed its uid, so the old value
-//!   is still the value as of this sample.
+//! - Only a process that ran can have done I/O, opened a file or changed
+//!   its uid, and a process can do all three with less than one clock tick
+//!   of CPU, so "ran" is the leader's run time in `schedstat` (nanoseconds,
+//!   unlike the clock ticks of `stat`), its CPU ticks (any thread), or its
+//!   state R. `io` and the fd count are read again when it ran, and every
+//!   tick for a process of several threads (the others' run time is not in
+//!   the leader's `schedstat`); `status` (uid, swap) when it ran or its RSS
+//!   or state changed (swapping out lowers RSS). Otherwise the values of
+//!   the last read are still the values as of this sample.
 //! - Each process is read at the same point of every tick (in pid order,
 //!   its files already open), so the time between two samples is the time
 //!   between the two reads their rates come from.
@@ -195,15 +194,19 @@ impl ProcessTable {
         let running = stat.state == 'R';
         let multi_threaded = stat.threads > 1;
         if !kernel_thread {
-            let ran = leader_ran(entry, &mut self.buf);
-            let io = read_io(entry.io.as_ref(), &mut self.buf);
-            (entry.process.read_bytes, entry.process.write_bytes) = io.unzip();
-            let may_have_changed = is_new || running || ran || ticks_grew || multi_threaded;
-            if may_have_changed {
+            // Read every tick, so the run time compared is always last tick's.
+            let ran = leader_ran(entry, &mut self.buf) || is_new || running || ticks_grew;
+            // Only a thread of the process can do its I/O or open its
+            // files, and the other threads' run time is not in the
+            // leader's schedstat.
+            if ran || multi_threaded {
+                let io = read_io(entry.io.as_ref(), &mut self.buf);
+                (entry.process.read_bytes, entry.process.write_bytes) = io.unzip();
                 let counter = FdCounter { proc_fd: self.proc_fd.as_fd(), in_size: self.fd_count_in_size };
                 entry.process.fds = counter.count(pid, entry.fd_dir.as_ref());
             }
-            if may_have_changed || resized {
+            // The uid is the leader's own; swapping out lowers RSS.
+            if ran || resized {
                 self.read_status(pid);
             }
         }
