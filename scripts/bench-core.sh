@@ -13,6 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/measure.sh"
 
 USAGE="usage: scripts/bench-core.sh [--procs N] [--minutes M | --seconds S] [--interval 5s]
                              [--busy N] [--busy-percent P] [--dir DIR] [--keep]
+                             [--baseline BINARY]
 
 Runs \`flightrec record --interval Is\` with N extra idle processes on the
 machine and measures its CPU, memory, storage and disk writes per sample
@@ -26,7 +27,10 @@ against the targets of issue 2 and issue 3.
   --interval I      sampling interval, whole seconds [5s]
   --dir DIR         where the work directory goes (a real disk, not tmpfs,
                     or write_bytes reads 0) [/var/tmp]
-  --keep            keep the work directory (database, logs)"
+  --keep            keep the work directory (database, logs)
+  --baseline BINARY also run this flightrec binary (another build, say the
+                    one before a change) in the same conditions, staggered
+                    within the interval, and compare the two"
 
 bench_parse_args "$USAGE" "$@"
 
@@ -38,16 +42,25 @@ bench_prepare
 
 T=$BENCH_TMP
 bench_launch_one() {
-    bench_start flightrec flightrec "$T/flightrec.db $T/flightrec.db-wal" \
-        "$FLIGHTREC" record --db "$T/flightrec.db" --interval "${BENCH_INTERVAL}s"
+    local binary=$FLIGHTREC
+    [[ $1 == baseline ]] && binary=$BENCH_BASELINE
+    bench_start "$1" flightrec "$T/$1.db $T/$1.db-wal" \
+        "$binary" record --db "$T/$1.db" --interval "${BENCH_INTERVAL}s"
 }
-bench_log "starting flightrec"
-bench_launch flightrec
+if [[ -n $BENCH_BASELINE ]]; then
+    bench_log "starting flightrec and the baseline $BENCH_BASELINE, staggered within the interval"
+    bench_launch flightrec baseline
+else
+    bench_log "starting flightrec"
+    bench_launch flightrec
+fi
 BENCH_PROC_COUNT=$(bench_process_count)
 bench_measure
 bench_log "stopping flightrec"
 bench_stop_recorders
-bench_figures flightrec
+for name in "${REC_NAMES[@]}"; do
+    bench_figures "$name"
+done
 
 # row LABEL VALUE UNIT TARGET2 TARGET3: one line of the targets table; a
 # target is a number (the figure must be at most that) or "" for none.
@@ -81,11 +94,25 @@ echo
 awk -v stored="${FIG[$f:stored]}" -v written="${FIG[$f:written]}" -v cpu="${FIG[$f:cpu]}" -v n="$per_day" -v i="$BENCH_INTERVAL" 'BEGIN {
     printf "Per day at %ss: %.1f MB stored, %.1f MB written to disk, %.0f s of CPU.\n", i, stored * n / 1e6, written * n / 1e6, cpu * n / 1000
 }'
+if [[ -n $BENCH_BASELINE ]]; then
+    echo
+    echo "Against the baseline $BENCH_BASELINE, in the same window:"
+    echo
+    bench_table_head
+    bench_row "flightrec (this build)" flightrec 1
+    bench_row "baseline" baseline 1
+    echo
+    awk -v a="${FIG[flightrec:sched]}" -v b="${FIG[baseline:sched]}" -v ta="${FIG[flightrec:cpu]}" -v tb="${FIG[baseline:cpu]}" 'BEGIN {
+        printf "- flightrec / baseline CPU per sample: %.3f× from schedstat (%+.2f ms), %.3f× from ticks (%+.2f ms)\n", a / b, a - b, ta / tb, ta - tb
+    }'
+fi
 echo
 echo "How each figure was measured:"
 echo
 bench_method
-bench_samples_line flightrec
-bench_sched_line flightrec
-bench_flightrec_details flightrec
+bench_samples_line "${REC_NAMES[@]}"
+bench_sched_line "${REC_NAMES[@]}"
+for name in "${REC_NAMES[@]}"; do
+    bench_flightrec_details "$name"
+done
 bench_machine_line

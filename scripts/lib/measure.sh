@@ -23,6 +23,7 @@ BENCH_INTERVAL=5       # seconds between samples, for every recorder
 BENCH_WINDOW=300       # seconds measured, after the warm-up
 BENCH_PARENT_DIR=/var/tmp
 BENCH_KEEP=0
+BENCH_BASELINE=""      # another flightrec binary measured alongside
 
 BENCH_TMP=""
 BENCH_CHILDREN=()      # pids of every direct child to kill on exit
@@ -65,6 +66,11 @@ bench_parse_args() {
                 shift
                 ;;
             --keep) BENCH_KEEP=1 ;;
+            --baseline)
+                [[ -x ${2-} && ! -d ${2-} ]] || bench_usage_error "--baseline ${2-}: not an executable file"
+                BENCH_BASELINE=$(readlink -f -- "$2")
+                shift
+                ;;
             -h | --help) echo "$usage"; exit 0 ;;
             *) bench_usage_error "unknown argument ${1@Q}; try --help" ;;
         esac
@@ -200,10 +206,10 @@ bench_build_flightrec() {
     [[ -x $FLIGHTREC ]] || bench_die "$FLIGHTREC: not built"
 }
 
-# Builds the C helpers (floor, busy) into the work directory.
+# Builds the C helpers (floor, busy, workload) into the work directory.
 bench_build_c() {
     local name
-    for name in floor busy; do
+    for name in floor busy workload; do
         timeout 120 cc -O2 -o "$BENCH_TMP/$name" "$BENCH_REPO/scripts/floor/$name.c" ||
             bench_die "compiling scripts/floor/$name.c failed (is gcc installed?)"
     done
@@ -393,7 +399,7 @@ bench_snapshot() {
         SNAP[$tag:$name:first_bytes]=$(bench_bytes "${files[0]-}")
         # flightrec reserves disk ahead and checkpoints in steps: its files'
         # sizes say little per sample, the pages in use say what it stored.
-        if [[ $name == flightrec ]]; then
+        if [[ ${REC_KIND[$name]} == flightrec ]]; then
             SNAP[$tag:$name:file_bytes]=${SNAP[$tag:$name:bytes]}
             SNAP[$tag:$name:bytes]=$(bench_used_bytes "${files[0]}")
         fi
@@ -620,16 +626,16 @@ bench_flightrec_details() {
     page_size=$(timeout 60 sqlite3 -readonly "$db" "pragma page_size")
     final=$(bench_used_bytes "$db")
     wal_t1=$((${SNAP[t1:$name:file_bytes]} - ${SNAP[t1:$name:first_bytes]}))
-    awk -v row="$row" -v total="$total" -v final="$final" -v wal="$wal_t1" \
+    awk -v name="$name" -v row="$row" -v total="$total" -v final="$final" -v wal="$wal_t1" \
         -v files="$(bench_delta "$name" file_bytes)" -v wchar="${FIG[$name:wchar]}" -v page="$page_size" 'BEGIN {
         split(row, r, " ")
-        printf "- flightrec in the window: %d samples, %d of them key frames; collect time %.1f ms average, %.1f ms max (its own collect_us, wall clock)\n",
-            r[1], r[2], r[3] / 1000, r[4] / 1000
-        printf "- flightrec stored: growth of the pages in use (page_count - freelist_count, read through the WAL, page size %d); its files (database + WAL sizes) grew %.2f KB/sample in the window, WAL %.0f KB at T1: the WAL fills and is copied into the database every 400 pages, and disk space is reserved ahead (--reserve)\n",
-            page, files / r[1] / 1000, wal / 1000
-        printf "- flightrec after the clean stop: %.2f KB per sample in use over all %d samples of the run (warm-up, key frames and schema included)\n",
-            final / total / 1000, total
-        printf "- flightrec writes: %.2f KB/sample passed to write() (wchar), against the write_bytes above\n", wchar / 1000
+        printf "- %s in the window: %d samples, %d of them key frames; collect time %.1f ms average, %.1f ms max (its own collect_us, wall clock)\n",
+            name, r[1], r[2], r[3] / 1000, r[4] / 1000
+        printf "- %s stored: growth of the pages in use (page_count - freelist_count, read through the WAL, page size %d); its files (database + WAL sizes) grew %.2f KB/sample in the window, WAL %.0f KB at T1: the WAL fills and is copied into the database every 400 pages, and disk space is reserved ahead (--reserve)\n",
+            name, page, files / r[1] / 1000, wal / 1000
+        printf "- %s after the clean stop: %.2f KB per sample in use over all %d samples of the run (warm-up, key frames and schema included)\n",
+            name, final / total / 1000, total
+        printf "- %s writes: %.2f KB/sample passed to write() (wchar), against the write_bytes above\n", name, wchar / 1000
     }'
 }
 

@@ -1,37 +1,41 @@
 //! The process table: every process in /proc, one `Process` each.
 //!
-//! Cost is what matters here (it runs every tick over hundreds or thousands
-//! of processes), so:
-//! - `/proc/PID/stat` stays open per process and is re-read with `pread`;
-//!   an open stat file is pinned to its process, so a reused pid can never
-//!   be mistaken for the old one (the read fails with ESRCH instead).
-//! - `status` (uid, swap), `io` and the fd count are read only for processes
-//!   that are new, ran, changed size or state since the last tick, and for
-//!   all of them every `FULL_REFRESH_EVERY` ticks: a sleeping process cannot
-//!   open files or do I/O.
+//! Every figure in a sample is as of that sample. Cost is what matters here
+//! (it runs every tick over hundreds or thousands of processes), so:
+//! - `/proc/PID/stat`, `schedstat` and `io` stay open per process and are
+//!   re-read with `pread`; an open file is pinned to its process, so a
+//!   reused pid can never be mistaken for the old one (the read fails with
+//!   ESRCH instead).
+//! - Only a process that ran can have done I/O, opened a file or changed
+//!   its uid, and a process can do all three with less than one clock tick
+//!   of CPU, so "ran" is the leader's run time in `schedstat` (nanoseconds,
+//!   unlike the clock ticks of `stat`), its CPU ticks (any thread), or its
+//!   state R. `io` and the fd count are read again when it ran, and every
+//!   tick for a process of several threads (the others' run time is not in
+//!   the leader's `schedstat`); `status` (uid, swap) when it ran or its RSS
+//!   or state changed (swapping out lowers RSS). Otherwise the values of
+//!   the last read are still the values as of this sample.
+//! - Each process is read at the same point of every tick (in pid order,
+//!   its files already open), so the time between two samples is the time
+//!   between the two reads their rates come from.
 //! - Command lines are read once per process by a worker thread (`cmdline`),
 //!   because reading one takes the target's mmap lock and can hang behind a
 //!   process stuck in D state; the sampling loop never waits on it for long.
 
 use super::cmdline::CmdlineReader;
-use super::procfile::read_all_at;
+use super::procfile::read_record_at;
 use super::redact::Redactor;
 use crate::sample::Process;
 use crate::warn::Warnings;
 use anyhow::{Context, Result, bail};
 use nix::dir::Dir;
-use nix::fcntl::{AtFlags, OFlag, openat};
-use nix::sys::stat::{Mode, fstatat};
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::{Mode, fstat};
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Every this many ticks, the slow per-process files are re-read for all
-/// processes, so a value that changes while a process sleeps (swap, uid
-/// after a setuid by ptrace) is never stale for long.
-const FULL_REFRESH_EVERY: u64 = 12;
 
 /// How long a tick waits for the command lines of processes it saw for the
 /// first time; later ticks pick up any that arrive after.
@@ -55,6 +59,14 @@ pub struct ProcessTable {
 
 struct Entry {
     stat: File,
+    /// `None` for kernel threads, and where the kernel has no such file or
+    /// does not let us read it.
+    schedstat: Option<File>,
+    io: Option<File>,
+    /// /proc/PID/fd opened with `O_PATH`, where its size is the fd count.
+    fd_dir: Option<OwnedFd>,
+    /// The leader's run time in ns at the last read; 0 when unknown.
+    run_ns: u64,
     process: Process,
     seen: u64,
     cmdline_asked: bool,
@@ -70,7 +82,7 @@ impl ProcessTable {
             .ok()
             .flatten()
             .map_or(4096, |size| size as u64);
-        Ok(ProcessTable {
+        let mut table = ProcessTable {
             proc_dir,
             proc_fd,
             entries: HashMap::new(),
@@ -78,14 +90,20 @@ impl ProcessTable {
             page_size,
             fd_count_in_size: kernel_at_least(6, 2),
             cmdlines: CmdlineReader::spawn(redactor)?,
-            buf: Vec::with_capacity(1024),
-        })
+            buf: Vec::new(),
+        };
+        // Seeing a process for the first time opens its files, which takes
+        // far longer than re-reading them. Done once here, so that in the
+        // first sample too each process is read as soon after the tick as
+        // in every later one, and its first rates divide by the real time
+        // between the two reads.
+        table.read(&mut Warnings::new())?;
+        Ok(table)
     }
 
     /// Reads every process once. Processes that vanish mid-read are skipped.
     pub fn read(&mut self, warnings: &mut Warnings) -> Result<Vec<Process>> {
         self.tick += 1;
-        let full_refresh = self.tick % FULL_REFRESH_EVERY == 1;
         let mut asked_now = 0usize;
         let mut pids = Vec::with_capacity(self.entries.len() + 16);
         for entry in self.proc_dir.iter() {
@@ -95,7 +113,7 @@ impl ProcessTable {
             }
         }
         for pid in pids {
-            match self.read_one(pid, full_refresh) {
+            match self.read_one(pid) {
                 Ok(true) => asked_now += 1,
                 Ok(false) => {}
                 Err(err) => {
@@ -118,22 +136,34 @@ impl ProcessTable {
     }
 
     /// Updates one process; true when its command line was asked for now.
-    fn read_one(&mut self, pid: u32, full_refresh: bool) -> Result<bool> {
+    fn read_one(&mut self, pid: u32) -> Result<bool> {
         let tick = self.tick;
         let is_new = !self.entries.contains_key(&pid);
         if is_new {
-            let stat = self.open_in_proc(pid, "stat")?;
+            let stat = File::from(self.open_in_proc(pid, "stat")?);
+            let text =
+                read_record_at(&stat, &mut self.buf).with_context(|| format!("reading /proc/{pid}/stat"))?;
+            let flags = parse_stat(text).with_context(|| format!("parsing /proc/{pid}/stat"))?.flags;
+            let kernel_thread = flags & PF_KTHREAD != 0;
+            // Kernel threads do no I/O of their own and hold no fds.
+            let open = |name| (!kernel_thread).then(|| self.open_in_proc(pid, name).ok()).flatten();
+            let (schedstat, io) = (open("schedstat").map(File::from), open("io").map(File::from));
+            let fd_dir = (!kernel_thread && self.fd_count_in_size)
+                .then(|| self.open_path_in_proc(pid, "fd").ok())
+                .flatten();
             let process = Process { pid, ..Process::default() };
-            self.entries
-                .insert(pid, Entry { stat: File::from(stat), process, seen: 0, cmdline_asked: false });
+            let entry =
+                Entry { stat, schedstat, io, fd_dir, run_ns: 0, process, seen: 0, cmdline_asked: false };
+            self.entries.insert(pid, entry);
         }
         let entry = self.entries.get_mut(&pid).expect("inserted above");
-        read_all_at(&entry.stat, &mut self.buf).with_context(|| format!("reading /proc/{pid}/stat"))?;
-        let stat = parse_stat(&self.buf).with_context(|| format!("parsing /proc/{pid}/stat"))?;
+        let text = read_record_at(&entry.stat, &mut self.buf)
+            .with_context(|| format!("reading /proc/{pid}/stat"))?;
+        let stat = parse_stat(text).with_context(|| format!("parsing /proc/{pid}/stat"))?;
         let old = &entry.process;
-        let ran = stat.utime + stat.stime != old.utime_ticks + old.stime_ticks;
+        let ticks_grew = stat.utime + stat.stime != old.utime_ticks + old.stime_ticks;
         let rss_bytes = stat.rss_pages.saturating_mul(self.page_size);
-        let refresh = is_new || full_refresh || ran || rss_bytes != old.rss_bytes || stat.state != old.state;
+        let resized = rss_bytes != old.rss_bytes || stat.state != old.state;
 
         let p = &mut entry.process;
         if *p.comm != *stat.comm {
@@ -161,54 +191,47 @@ impl ProcessTable {
         if ask_cmdline {
             entry.cmdline_asked = self.cmdlines.ask(pid, stat.start_ticks);
         }
-        if refresh && !kernel_thread {
-            self.refresh_details(pid);
+        let running = stat.state == 'R';
+        let multi_threaded = stat.threads > 1;
+        if !kernel_thread {
+            // Read every tick, so the run time compared is always last tick's.
+            let ran = leader_ran(entry, &mut self.buf) || is_new || running || ticks_grew;
+            // Only a thread of the process can do its I/O or open its
+            // files, and the other threads' run time is not in the
+            // leader's schedstat.
+            if ran || multi_threaded {
+                let io = read_io(entry.io.as_ref(), &mut self.buf);
+                (entry.process.read_bytes, entry.process.write_bytes) = io.unzip();
+                let counter = FdCounter { proc_fd: self.proc_fd.as_fd(), in_size: self.fd_count_in_size };
+                entry.process.fds = counter.count(pid, entry.fd_dir.as_ref());
+            }
+            // The uid is the leader's own; swapping out lowers RSS.
+            if ran || resized {
+                self.read_status(pid);
+            }
         }
         Ok(ask_cmdline)
     }
 
-    /// Reads the files that change only when a process runs. Each is
-    /// optional: without permission (another user's process, unprivileged)
-    /// the field stays `None` or at its last value.
-    fn refresh_details(&mut self, pid: u32) {
+    /// Reads uid and swap from /proc/PID/status (opened each time: it is
+    /// read rarely and large). Without permission (another user's process,
+    /// unprivileged) they keep their last values.
+    fn read_status(&mut self, pid: u32) {
         let status = self.parse_in_proc(pid, "status", parse_status);
-        let io = self.parse_in_proc(pid, "io", parse_io);
-        let fds = self.count_fds(pid);
-        let Some(entry) = self.entries.get_mut(&pid) else {
-            return;
-        };
-        let p = &mut entry.process;
-        if let Some((uid, swap_kib)) = status {
-            p.uid = uid;
-            p.swap_bytes = swap_kib * 1024;
+        if let (Some((uid, swap_kib)), Some(entry)) = (status, self.entries.get_mut(&pid)) {
+            entry.process.uid = uid;
+            entry.process.swap_bytes = swap_kib * 1024;
         }
-        (p.read_bytes, p.write_bytes) = match io {
-            Some((read, write)) => (Some(read), Some(write)),
-            None => (None, None),
-        };
-        p.fds = fds;
     }
 
-    fn count_fds(&self, pid: u32) -> Option<u32> {
-        let path = proc_path(pid, "fd");
-        if self.fd_count_in_size {
-            let st = fstatat(self.proc_fd.as_fd(), path.as_slice(), AtFlags::empty()).ok()?;
-            return u32::try_from(st.st_size).ok();
-        }
-        let fd = openat(
+    fn open_path_in_proc(&self, pid: u32, name: &str) -> nix::Result<OwnedFd> {
+        let path = proc_path(pid, name);
+        openat(
             self.proc_fd.as_fd(),
             path.as_slice(),
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .ok()?;
-        let mut dir = Dir::from_fd(fd).ok()?;
-        let count = dir
-            .iter()
-            .filter_map(|e| e.ok())
-            .filter(|e| parse_pid(e.file_name().to_bytes()).is_some())
-            .count();
-        u32::try_from(count).ok()
     }
 
     fn open_in_proc(&self, pid: u32, name: &str) -> nix::Result<OwnedFd> {
@@ -221,8 +244,7 @@ impl ProcessTable {
     /// permitted).
     fn parse_in_proc<T>(&mut self, pid: u32, name: &str, parse: fn(&str) -> Option<T>) -> Option<T> {
         let file = File::from(self.open_in_proc(pid, name).ok()?);
-        read_all_at(&file, &mut self.buf).ok()?;
-        parse(std::str::from_utf8(&self.buf).ok()?)
+        parse(std::str::from_utf8(read_record_at(&file, &mut self.buf).ok()?).ok()?)
     }
 
     /// Takes the command lines the worker has read; waits briefly when this
@@ -245,6 +267,53 @@ pub fn parse_pid(name: &[u8]) -> Option<u32> {
         return None;
     }
     std::str::from_utf8(name).ok()?.parse().ok()
+}
+
+/// Whether the leader ran since the last tick, by its run time in
+/// nanoseconds; true when that is unknown (no schedstat, or a kernel that
+/// reports 0 without scheduler statistics), so nothing is ever skipped on a
+/// guess.
+fn leader_ran(entry: &mut Entry, buf: &mut Vec<u8>) -> bool {
+    let run_ns = entry
+        .schedstat
+        .as_ref()
+        .and_then(|file| read_record_at(file, buf).ok())
+        .and_then(parse_schedstat)
+        .unwrap_or(0);
+    let ran = run_ns == 0 || run_ns != entry.run_ns;
+    entry.run_ns = run_ns;
+    ran
+}
+
+/// Counts a process's open fds: one `fstat` of its kept /proc/PID/fd where
+/// the size is the count (Linux 6.2+), else a walk of the directory.
+struct FdCounter<'a> {
+    proc_fd: BorrowedFd<'a>,
+    in_size: bool,
+}
+
+impl FdCounter<'_> {
+    /// Open fds now: `None` where not permitted, or gone meanwhile.
+    fn count(&self, pid: u32, fd_dir: Option<&OwnedFd>) -> Option<u32> {
+        if self.in_size {
+            return u32::try_from(fstat(fd_dir?.as_fd()).ok()?.st_size).ok();
+        }
+        let path = proc_path(pid, "fd");
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let fd = openat(self.proc_fd, path.as_slice(), flags, Mode::empty()).ok()?;
+        let mut dir = Dir::from_fd(fd).ok()?;
+        let count = dir
+            .iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| parse_pid(e.file_name().to_bytes()).is_some())
+            .count();
+        u32::try_from(count).ok()
+    }
+}
+
+/// `read_bytes` and `write_bytes` now; `None` where not permitted or gone.
+fn read_io(io: Option<&File>, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
+    parse_io(std::str::from_utf8(read_record_at(io?, buf).ok()?).ok()?)
 }
 
 /// `PID/NAME` relative to /proc, built without allocating.
@@ -402,6 +471,13 @@ pub fn parse_io(text: &str) -> Option<(u64, u64)> {
     Some((read?, write?))
 }
 
+/// The run time in ns, the first of the three numbers in
+/// /proc/PID/schedstat (`1585224 100120 12`).
+pub fn parse_schedstat(bytes: &[u8]) -> Option<u64> {
+    let first = bytes.split(|&b| b == b' ').next()?;
+    number(first, "run time").ok()
+}
+
 /// Whether an error only says the process exited meanwhile.
 fn is_gone(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
@@ -460,6 +536,14 @@ mod tests {
                 .unwrap();
         assert_eq!((read, write), (4096, 8192));
         assert!(parse_io("rchar: 1\n").is_none());
+    }
+
+    #[test]
+    fn parses_schedstat_run_time() {
+        assert_eq!(parse_schedstat(b"240637611 8538736 431\n"), Some(240_637_611));
+        assert_eq!(parse_schedstat(b"0 0 0\n"), Some(0));
+        assert_eq!(parse_schedstat(b""), None);
+        assert_eq!(parse_schedstat(b"x 1 2\n"), None);
     }
 
     #[test]

@@ -71,3 +71,50 @@ pub fn read_all_at(file: &File, buf: &mut Vec<u8>) -> std::io::Result<()> {
         }
     }
 }
+
+/// Reads a file of one record, such as /proc/PID/stat, io or status, from
+/// offset 0 and gives its text: one `pread` where it fits in `buf`. The
+/// kernel hands such a file out whole, so a read that leaves room in the
+/// buffer has reached the end, and the `pread` that would return 0 is
+/// saved (on hundreds of processes every tick, one syscall per file).
+/// `buf` keeps its length between reads, so it is zeroed once, not per read.
+pub fn read_record_at<'b>(file: &File, buf: &'b mut Vec<u8>) -> std::io::Result<&'b [u8]> {
+    if buf.is_empty() {
+        buf.resize(4096, 0);
+    }
+    let mut len = 0;
+    loop {
+        match file.read_at(&mut buf[len..], len as u64) {
+            Ok(0) => return Ok(&buf[..len]),
+            Ok(n) => {
+                len += n;
+                if len < buf.len() {
+                    return Ok(&buf[..len]);
+                }
+                buf.resize(buf.len() * 2, 0);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_reads_whole_in_any_buffer() {
+        // status outgrows the smaller buffers; the values move, the lines not.
+        for path in ["/proc/self/stat", "/proc/self/io", "/proc/self/status"] {
+            let file = File::open(path).unwrap();
+            let lines = std::fs::read_to_string(path).unwrap().lines().count();
+            for start in [0, 16, 8192] {
+                let mut buf = vec![b'x'; start];
+                let text = String::from_utf8(read_record_at(&file, &mut buf).unwrap().to_vec()).unwrap();
+                assert!(text.ends_with('\n'), "{path} with a buffer of {start}: {text:?}");
+                assert_eq!(text.lines().count(), lines, "{path} with a buffer of {start}: {text:?}");
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! One module per concern of `flightrec record`, `show`, `export`, `gaps`
 //! and `report`.
 
+mod accuracy;
 mod bad_input;
 mod damaged;
 mod durability;
