@@ -81,3 +81,6 @@ impl WaitCollector {
         self.owners.walks
     }
 }
+
+#[cfg(test)]
+mod tests;
