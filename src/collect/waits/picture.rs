@@ -64,8 +64,10 @@ pub struct Endpoint {
     pub server_wqueue: u64,
     pub client_rqueue: u64,
     pub client_wqueue: u64,
-    /// Connections whose client sent bytes and got nothing back since, for
-    /// at least a second; the longest of those silences.
+    /// Connections whose client's last bytes have gone unanswered for at
+    /// least a second, and the longest such silence. Unix sockets have no
+    /// clocks: theirs is how long requests have lain unread, timed from
+    /// the first picture that showed them.
     pub waiting: u32,
     pub no_reply_ms: u64,
     /// Connections from here still in SYN_SENT, the most retransmissions
@@ -286,20 +288,26 @@ fn draft_tcp(sockets: &[TcpSocket], clocks: &mut Clocks, now: Instant, drafts: &
     drafts[first..].sort_by(|a, b| order(&a.endpoint, &b.endpoint));
 }
 
-/// Seen from the server side: the client's last bytes came after the
-/// server last sent anything, and the server has said nothing since.
-fn server_silence(socket: &TcpSocket, info: &TcpInfo) -> Option<u64> {
+/// Seen from the server side: how long the client's last bytes have
+/// gone unanswered, when they have. The kernel's clocks tick in jiffies,
+/// so a request answered at once looks as old as its answer: bytes decide
+/// first (received some, sent none), the clocks only between exchanges.
+pub(super) fn server_silence(socket: &TcpSocket, info: &TcpInfo) -> Option<u64> {
     let received = info.bytes_received.map_or(socket.rqueue > 0, |bytes| bytes > 0);
-    let answered = info.last_data_sent_ms < info.last_data_recv_ms;
-    (socket.state == TCP_ESTABLISHED && received && !answered).then_some(u64::from(info.last_data_sent_ms))
+    let never_answered = info.bytes_acked == Some(0) && socket.wqueue == 0;
+    let client_spoke_last = info.last_data_recv_ms < info.last_data_sent_ms;
+    (socket.state == TCP_ESTABLISHED && received && (never_answered || client_spoke_last))
+        .then_some(u64::from(info.last_data_recv_ms))
 }
 
-/// Seen from the client side: it sent bytes (acknowledged beyond the SYN,
-/// or still queued), none came back since.
-fn client_silence(socket: &TcpSocket, info: &TcpInfo) -> Option<u64> {
+/// Seen from the client side: how long its last bytes have gone
+/// unanswered. The kernel counts the SYN as one byte acknowledged.
+pub(super) fn client_silence(socket: &TcpSocket, info: &TcpInfo) -> Option<u64> {
     let sent = info.bytes_acked.is_some_and(|bytes| bytes > 1) || socket.wqueue > 0;
-    let answered = info.last_data_recv_ms < info.last_data_sent_ms;
-    (socket.state == TCP_ESTABLISHED && sent && !answered).then_some(u64::from(info.last_data_recv_ms))
+    let never_answered = info.bytes_received == Some(0);
+    let spoke_last = info.last_data_sent_ms < info.last_data_recv_ms;
+    (socket.state == TCP_ESTABLISHED && sent && (never_answered || spoke_last))
+        .then_some(u64::from(info.last_data_sent_ms))
 }
 
 /// How long a SYN_SENT socket has been trying at least, from its backoff:

@@ -300,3 +300,165 @@ fn names_clients_whose_syns_a_firewall_drops_and_how_long_they_have_tried() {
     assert!(picture.trying_ms >= 3_000, "{picture:#?}");
     assert_eq!(picture.clients[0].pids, trying.pids(), "{picture:#?}");
 }
+
+/// Netlink messages of a captured reply (one or more datagrams end to
+/// end), each whole, header included.
+fn messages(mut bytes: &[u8]) -> Vec<&[u8]> {
+    let mut messages = Vec::new();
+    while bytes.len() >= 16 {
+        let len = (diag::u32_at(bytes, 0) as usize).next_multiple_of(4).min(bytes.len());
+        messages.push(&bytes[..len]);
+        bytes = &bytes[len..];
+    }
+    messages
+}
+
+/// Writes `tests/fixtures/netlink/{tcp4,tcp6,unix}`: the kernel's replies
+/// to the collector's three dump requests, keeping only the messages about
+/// the sockets set up here (and the end of each dump). See the README
+/// there for the scene. Run by hand:
+/// `cargo test --lib waits::tests::capture_fixtures -- --ignored`.
+#[test]
+#[ignore = "writes the netlink fixtures; run by hand"]
+fn capture_fixtures() {
+    let scratch = Scratch::new("waits-capture");
+    let answered = TcpListener::bind("[::1]:0").unwrap();
+    let hung = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_clients: Vec<TcpStream> =
+        (0..4).map(|_| TcpStream::connect(hung.local_addr().unwrap()).unwrap()).collect();
+    let hung_accepted: Vec<TcpStream> = (0..3).map(|_| hung.accept().unwrap().0).collect();
+    for mut client in &hung_clients[..3] {
+        client.write_all(REQUEST).unwrap();
+    }
+    let mut answered_client = TcpStream::connect(answered.local_addr().unwrap()).unwrap();
+    let (mut answered_server, _) = answered.accept().unwrap();
+    answered_client.write_all(REQUEST).unwrap();
+    let mut request = [0; REQUEST.len()];
+    std::io::Read::read_exact(&mut answered_server, &mut request).unwrap();
+    answered_server.write_all(b"OK\n").unwrap();
+    let dropped = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let std::net::SocketAddr::V4(dropped_v4) = dropped else { unreachable!("bound on 127.0.0.1") };
+    let _rule = DropSyns::to(&dropped_v4);
+    let _trying = connect_without_waiting(&dropped.to_string());
+    let path = scratch.0.join("milter.sock");
+    let unix_listener = UnixListener::bind(&path).unwrap();
+    let unix_clients: Vec<UnixStream> = (0..3).map(|_| UnixStream::connect(&path).unwrap()).collect();
+    let unix_accepted: Vec<UnixStream> = (0..2).map(|_| unix_listener.accept().unwrap().0).collect();
+    for mut client in &unix_clients {
+        client.write_all(REQUEST).unwrap();
+    }
+    // Long enough for the hung server's clients to count as waiting.
+    std::thread::sleep(Duration::from_millis(1_500));
+
+    let ports = [answered.local_addr().unwrap().port(), hung.local_addr().unwrap().port(), dropped.port()];
+    let mut socket = diag::DiagSocket::open().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/netlink");
+    std::fs::create_dir_all(&fixtures).unwrap();
+    let ours_tcp = |record: &[u8]| {
+        let socket = inet::parse(record).unwrap();
+        ports.contains(&socket.local.port()) || ports.contains(&socket.remote.port())
+    };
+    for (name, family) in [("tcp4", nix::libc::AF_INET), ("tcp6", nix::libc::AF_INET6)] {
+        let bytes = socket.capture(&inet::request(family as u8)).unwrap();
+        write_fixture(&fixtures.join(name), &bytes, ours_tcp);
+    }
+    let bytes = socket.capture(&unix::request()).unwrap();
+    let sockets: Vec<unix::UnixSocket> =
+        messages(&bytes).iter().filter_map(|m| unix::parse(&m[16..]).ok().flatten()).collect();
+    let dir = scratch.0.to_str().unwrap();
+    let servers: Vec<&unix::UnixSocket> =
+        sockets.iter().filter(|s| s.path.as_deref().is_some_and(|p| p.starts_with(dir))).collect();
+    let ours: std::collections::HashSet<u64> =
+        servers.iter().flat_map(|s| std::iter::once(s.inode).chain(s.peer)).collect();
+    write_fixture(&fixtures.join("unix"), &bytes, |record| {
+        unix::parse(record).ok().flatten().is_some_and(|s| ours.contains(&s.inode))
+    });
+    eprintln!("ports {ports:?}, path {}", path.display());
+    drop((hung_clients, hung_accepted, unix_clients, unix_accepted));
+}
+
+fn write_fixture(path: &Path, captured: &[u8], ours: impl Fn(&[u8]) -> bool) {
+    let mut kept = Vec::new();
+    for message in messages(captured) {
+        let record = diag::u16_at(message, 4) == diag::SOCK_DIAG_BY_FAMILY;
+        if !record || ours(&message[16..]) {
+            kept.extend_from_slice(message);
+        }
+    }
+    std::fs::write(path, kept).unwrap();
+}
+
+/// The captured replies as the collector would read them: every record of
+/// the dump's request (its sequence number is the first message's).
+fn parse_fixture<T>(bytes: &[u8], parse: impl Fn(&[u8]) -> anyhow::Result<Option<T>>) -> Vec<T> {
+    let seq = diag::u32_at(bytes, 8);
+    let mut sockets = Vec::new();
+    let progress = diag::walk(bytes, seq, &mut |record| {
+        sockets.extend(parse(record)?);
+        Ok(())
+    });
+    assert_eq!(progress.unwrap(), diag::Progress::Done);
+    sockets
+}
+
+#[test]
+fn pictures_captured_replies() {
+    let mut tcp =
+        parse_fixture(include_bytes!("../../../tests/fixtures/netlink/tcp4"), |r| inet::parse(r).map(Some));
+    tcp.extend(parse_fixture(include_bytes!("../../../tests/fixtures/netlink/tcp6"), |r| {
+        inet::parse(r).map(Some)
+    }));
+    let unix = parse_fixture(include_bytes!("../../../tests/fixtures/netlink/unix"), unix::parse);
+    let mut clocks = picture::Clocks::default();
+    let now = Instant::now();
+    let waits = Waits { endpoints: picture::finish(picture::draft(&tcp, &unix, &mut clocks, now), |_| None) };
+    let found =
+        |address: &str| endpoint(&waits, address).unwrap_or_else(|| panic!("no {address} in {waits:#?}"));
+
+    // 4 clients of a server that accepted 3 and answers none; 3 sent a
+    // request 1.5 s before the capture.
+    let hung = found("127.0.0.1:41489");
+    assert!(hung.listening);
+    assert_eq!((hung.accept_queue, hung.backlog), (1, 128));
+    assert_eq!(state_count(hung, "ESTABLISHED"), 4);
+    assert_eq!((hung.server_rqueue, hung.client_wqueue), (45, 0));
+    assert_eq!((hung.waiting, hung.no_reply_ms), (3, 1516));
+
+    // Asked and answered within the same millisecond: not waiting.
+    let answered = found("[::1]:35851");
+    assert_eq!(state_count(answered, "ESTABLISHED"), 1);
+    assert_eq!((answered.waiting, answered.client_rqueue), (0, 3));
+
+    // SYNs dropped: one retransmission so far; 1 s then half of a second
+    // at least.
+    let dropped = found("127.0.0.1:43417");
+    assert!(!dropped.listening);
+    assert_eq!((dropped.syn_sent, state_count(dropped, "SYN_SENT")), (1, 1));
+    assert_eq!((dropped.syn_retransmits, dropped.trying_ms), (1, 972));
+
+    // 3 unix clients, 2 accepted, each with a request left unread: the
+    // third one's lies in the connection not yet accepted, out of sight.
+    let milter = found("/tmp/flightrec-waits-capture-8985/milter.sock");
+    assert_eq!((milter.accept_queue, milter.backlog), (1, 4096));
+    assert_eq!(state_count(milter, "ESTABLISHED"), 2);
+    assert_eq!(milter.server_rqueue, 30);
+    assert_eq!(milter.waiting, 0, "first seen now");
+    assert_eq!(waits.endpoints.len(), 4, "{waits:#?}");
+
+    // The same queues 2 s later: waiting since the first picture.
+    let later =
+        picture::finish(picture::draft(&tcp, &unix, &mut clocks, now + Duration::from_secs(2)), |_| None);
+    let milter = later.iter().find(|e| e.transport == Transport::Unix).unwrap();
+    assert_eq!((milter.waiting, milter.no_reply_ms), (2, 2_000));
+}
+
+#[test]
+fn a_request_after_an_answered_one_waits_from_the_moment_it_came() {
+    let tcp =
+        parse_fixture(include_bytes!("../../../tests/fixtures/netlink/tcp6"), |r| inet::parse(r).map(Some));
+    let server = tcp.iter().find(|s| s.local.port() == 35851 && s.state == inet::TCP_ESTABLISHED).unwrap();
+    let mut info = server.info.unwrap();
+    assert_eq!(picture::server_silence(server, &info), None);
+    (info.last_data_sent_ms, info.last_data_recv_ms) = (9_000, 4_000);
+    assert_eq!(picture::server_silence(server, &info), Some(4_000));
+}
