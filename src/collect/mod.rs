@@ -27,6 +27,7 @@ pub mod sockets;
 pub mod stacks;
 pub mod stat;
 pub mod vmstat;
+pub mod waits;
 pub mod watch_dir;
 pub mod watch_log;
 
