@@ -3,6 +3,7 @@
 //! state that make a sample cheap, and turns one tick into one `Sample`.
 //! A source that fails is `None` in that sample, with a rate-limited warning.
 
+pub mod cgroup;
 pub mod cmdline;
 pub mod diskstats;
 pub mod host;
