@@ -17,7 +17,10 @@
 //! or when the detail is read, pressure only for cgroups that ran or when
 //! the machine stalled on that resource, and the rest (limits, swap, peak,
 //! I/O per device, the user/system split on v1) every `DETAIL_EVERY`
-//! ticks, marked in `detail_fresh`.
+//! ticks, marked in `detail_fresh`. Walking every hierarchy costs more
+//! than reading the cgroups found, so it is done with the detail; in
+//! between, a cgroup that vanishes is dropped at once and one that appears
+//! is added when a new process is seen in it (`notice`).
 
 pub mod parse;
 
@@ -160,6 +163,9 @@ pub struct Stalled {
 pub struct CgroupCollector {
     layout: Layout,
     depth: usize,
+    /// The cgroups followed, from the last walk and what `notice` added.
+    paths: BTreeSet<String>,
+    left_out: usize,
     groups: BTreeMap<String, Group>,
     ticks: u64,
 }
@@ -173,25 +179,53 @@ impl CgroupCollector {
     }
 
     pub fn with_layout(layout: Layout, depth: usize) -> Self {
-        CgroupCollector { layout, depth, groups: BTreeMap::new(), ticks: 0 }
+        CgroupCollector {
+            layout,
+            depth,
+            paths: BTreeSet::new(),
+            left_out: 0,
+            groups: BTreeMap::new(),
+            ticks: 0,
+        }
+    }
+
+    /// Follows a cgroup learned between walks, from a new process's
+    /// `/proc/PID/cgroup` (see `process_cgroup`): walking every hierarchy
+    /// costs more than reading the cgroups, so it is done with the detail.
+    pub fn notice(&mut self, path: &str) {
+        if self.paths.contains(path) {
+            return;
+        }
+        if self.paths.len() >= MAX_CGROUPS {
+            self.left_out += 1;
+        } else {
+            self.paths.insert(path.to_string());
+        }
     }
 
     pub fn read(&mut self, stalled: Stalled, warnings: &mut Warnings) -> Cgroups {
-        let (paths, left_out) = select(&self.layout, self.depth);
-        self.groups.retain(|path, _| paths.contains(path));
         let detail_tick = self.ticks.is_multiple_of(DETAIL_EVERY);
         self.ticks += 1;
-        let mut groups = Vec::with_capacity(paths.len());
-        for path in paths {
-            let group = self.groups.entry(path.clone()).or_insert_with(|| Group::open(&self.layout, &path));
+        if detail_tick {
+            (self.paths, self.left_out) = select(&self.layout, self.depth);
+            self.groups.retain(|path, _| self.paths.contains(path));
+        }
+        let mut groups = Vec::with_capacity(self.paths.len());
+        let mut vanished = Vec::new();
+        for path in &self.paths {
+            let group = self.groups.entry(path.clone()).or_insert_with(|| Group::open(&self.layout, path));
             let detail = detail_tick || group.last.is_none();
-            match group.read(&path, detail, stalled) {
+            match group.read(path, detail, stalled) {
                 Ok(Some(stats)) => groups.push(stats),
-                Ok(None) => {} // vanished since the listing
+                Ok(None) => vanished.push(path.clone()),
                 Err(err) => warnings.warn("cgroups", &format!("{path}: {err:#}")),
             }
         }
-        Cgroups { groups, left_out }
+        for path in vanished {
+            self.paths.remove(&path);
+            self.groups.remove(&path);
+        }
+        Cgroups { groups, left_out: self.left_out }
     }
 }
 
@@ -250,6 +284,32 @@ pub fn unit_name(path: &str) -> String {
         }
     }
     last.to_string()
+}
+
+/// The followed cgroup a process belongs to, from the text of
+/// `/proc/PID/cgroup` (`0::/system.slice/x.service` for v2, one
+/// `4:memory:/...` line per v1 hierarchy), cut to `depth` levels so that a
+/// process deep in a unit counts for the unit. The unified line is taken
+/// when it names a cgroup below the root (on hybrid hosts it may not),
+/// then systemd's own v1 hierarchy, then the first v1 line that does.
+pub fn process_cgroup(text: &str, depth: usize) -> Option<String> {
+    let mut lines: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            (path != "/").then_some((controllers, path))
+        })
+        .collect();
+    let rank = |controllers: &str| match controllers {
+        "" => 0,
+        "name=systemd" => 1,
+        _ => 2,
+    };
+    lines.sort_by_key(|(controllers, _)| rank(controllers));
+    let (_, path) = lines.first()?;
+    let kept: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).take(depth).collect();
+    Some(format!("/{}", kept.join("/")))
 }
 
 /// The control files one cgroup has, opened once.
@@ -371,8 +431,8 @@ impl Group {
         Ok(self.text(file).map(parse::limit).transpose()?.flatten())
     }
 
-    fn keyed(&mut self, file: File, key: &str) -> Result<Option<u64>> {
-        Ok(self.text(file).map(|text| parse::keyed(text, key)).transpose()?.flatten())
+    fn keyed<const N: usize>(&mut self, file: File, keys: [&str; N]) -> Result<[Option<u64>; N]> {
+        Ok(self.text(file).map(|text| parse::keyed(text, keys)).transpose()?.unwrap_or([None; N]))
     }
 
     fn psi(&mut self, file: File) -> Result<Option<Psi>> {
@@ -422,12 +482,16 @@ impl Group {
     fn read_cpu(&mut self, stats: &mut CgroupStats, detail: bool) -> Result<()> {
         if let Some(text) = self.text(File::CpuStat) {
             // v2: one file has the usage, the split and the throttling.
-            stats.cpu_usage_us = parse::keyed(text, "usage_usec")?;
-            stats.cpu_user_us = parse::keyed(text, "user_usec")?;
-            stats.cpu_system_us = parse::keyed(text, "system_usec")?;
-            stats.cpu_periods = parse::keyed(text, "nr_periods")?;
-            stats.cpu_throttled_periods = parse::keyed(text, "nr_throttled")?;
-            stats.cpu_throttled_us = parse::keyed(text, "throttled_usec")?;
+            let keys =
+                ["usage_usec", "user_usec", "system_usec", "nr_periods", "nr_throttled", "throttled_usec"];
+            [
+                stats.cpu_usage_us,
+                stats.cpu_user_us,
+                stats.cpu_system_us,
+                stats.cpu_periods,
+                stats.cpu_throttled_periods,
+                stats.cpu_throttled_us,
+            ] = parse::keyed(text, keys)?;
         }
         if stats.cpu_usage_us.is_none() {
             stats.cpu_usage_us = self.number(File::V1CpuacctUsage)?.map(|ns| ns / 1000);
@@ -442,15 +506,17 @@ impl Group {
             }
             if stats.cpu_user_us.is_none() {
                 let tick = microseconds_per_tick();
-                stats.cpu_user_us = self.keyed(File::V1CpuacctStat, "user")?.map(|ticks| ticks * tick);
-                stats.cpu_system_us = self.keyed(File::V1CpuacctStat, "system")?.map(|ticks| ticks * tick);
+                let [user, system] = self.keyed(File::V1CpuacctStat, ["user", "system"])?;
+                stats.cpu_user_us = user.map(|ticks| ticks * tick);
+                stats.cpu_system_us = system.map(|ticks| ticks * tick);
             }
         }
         // v1 throttling counts only under a quota: read it then.
         if stats.cpu_periods.is_none() && stats.cpu_quota.is_some() {
-            stats.cpu_periods = self.keyed(File::V1CpuStat, "nr_periods")?;
-            stats.cpu_throttled_periods = self.keyed(File::V1CpuStat, "nr_throttled")?;
-            stats.cpu_throttled_us = self.keyed(File::V1CpuStat, "throttled_time")?.map(|ns| ns / 1000);
+            let [periods, throttled, throttled_ns] =
+                self.keyed(File::V1CpuStat, ["nr_periods", "nr_throttled", "throttled_time"])?;
+            (stats.cpu_periods, stats.cpu_throttled_periods) = (periods, throttled);
+            stats.cpu_throttled_us = throttled_ns.map(|ns| ns / 1000);
         }
         Ok(())
     }
@@ -476,13 +542,11 @@ impl Group {
         let limit = stats.memory_high_bytes.or(stats.memory_max_bytes);
         if detail || near(stats.memory_bytes, limit) {
             if v2 {
-                stats.memory_high_events = self.keyed(File::MemoryEvents, "high")?;
-                stats.memory_max_events = self.keyed(File::MemoryEvents, "max")?;
-                stats.oom_events = self.keyed(File::MemoryEvents, "oom")?;
-                stats.oom_kills = self.keyed(File::MemoryEvents, "oom_kill")?;
+                [stats.memory_high_events, stats.memory_max_events, stats.oom_events, stats.oom_kills] =
+                    self.keyed(File::MemoryEvents, ["high", "max", "oom", "oom_kill"])?;
             } else {
                 stats.memory_max_events = self.number(File::V1MemoryFailcnt)?;
-                stats.oom_kills = self.keyed(File::V1OomControl, "oom_kill")?;
+                [stats.oom_kills] = self.keyed(File::V1OomControl, ["oom_kill"])?;
             }
         } else {
             stats.memory_high_events = previous.memory_high_events;
@@ -504,7 +568,7 @@ impl Group {
             stats.tasks_max = self.limit(max)?;
         }
         stats.forks_refused = if detail || near(stats.tasks, stats.tasks_max) {
-            self.keyed(events, "max")?
+            self.keyed(events, ["max"])?[0]
         } else {
             previous.forks_refused
         };
@@ -556,6 +620,18 @@ mod tests {
         let layout = Layout::parse(systemd);
         assert_eq!(layout.v1("cpu"), layout.v1("cpuacct"));
         assert_eq!(layout.v1("cpu"), Some(Path::new("/sys/fs/cgroup/cpu,cpuacct")));
+    }
+
+    #[test]
+    fn a_process_counts_for_the_followed_cgroup_above_it() {
+        let v2 = "0::/user.slice/user-1000.slice/session-3.scope\n";
+        assert_eq!(process_cgroup(v2, 2).as_deref(), Some("/user.slice/user-1000.slice"));
+        let hybrid = "9:name=systemd:/\n4:memory:/process_api/c4b89a4cf4f709df\n1:cpu:/\n0::/\n";
+        assert_eq!(process_cgroup(hybrid, 2).as_deref(), Some("/process_api/c4b89a4cf4f709df"));
+        let systemd_v1 =
+            "4:memory:/system.slice/cron.service\n1:name=systemd:/system.slice/postfix.service\n";
+        assert_eq!(process_cgroup(systemd_v1, 2).as_deref(), Some("/system.slice/postfix.service"));
+        assert_eq!(process_cgroup("0::/\n", 2), None);
     }
 
     #[test]

@@ -30,17 +30,18 @@ pub fn limit(text: &str) -> Result<Option<u64>> {
     Ok((limit < V1_UNLIMITED).then_some(limit))
 }
 
-/// The value of `key` in a flat keyed file; `None` where the kernel does
-/// not write that key (older kernels write fewer).
-pub fn keyed(text: &str, key: &str) -> Result<Option<u64>> {
+/// The values of `keys` in a flat keyed file, in one pass; `None` for a key
+/// the kernel does not write (older kernels write fewer).
+pub fn keyed<const N: usize>(text: &str, keys: [&str; N]) -> Result<[Option<u64>; N]> {
+    let mut values = [None; N];
     for line in text.lines() {
         let Some((name, value)) = line.split_once(' ') else { continue };
-        if name == key {
+        if let Some(index) = keys.iter().position(|key| *key == name) {
             let number = value.trim().parse().with_context(|| format!("line {line:?}: expected a number"))?;
-            return Ok(Some(number));
+            values[index] = Some(number);
         }
     }
-    Ok(None)
+    Ok(values)
 }
 
 /// A CPU quota as (quota µs, period µs), or `None` when unlimited. v2
@@ -148,10 +149,10 @@ mod tests {
     #[test]
     fn reads_v2_cpu_stat_and_quota() {
         let text = fixture!("v2/system.slice/postfix.service", "cpu.stat");
-        assert_eq!(keyed(text, "usage_usec").unwrap(), Some(2_391_285_112));
-        assert_eq!(keyed(text, "nr_throttled").unwrap(), Some(1_472));
-        assert_eq!(keyed(text, "throttled_usec").unwrap(), Some(73_599_876));
-        assert_eq!(keyed(text, "no_such_key").unwrap(), None);
+        assert_eq!(
+            keyed(text, ["usage_usec", "nr_throttled", "throttled_usec", "no_such_key"]).unwrap(),
+            [Some(2_391_285_112), Some(1_472), Some(73_599_876), None]
+        );
         assert_eq!(
             cpu_max(fixture!("v2/system.slice/postfix.service", "cpu.max")).unwrap(),
             Some((50_000, 100_000))
@@ -172,12 +173,11 @@ mod tests {
         );
         assert_eq!(limit(fixture!("v2/system.slice/postfix.service", "memory.high")).unwrap(), None);
         let events = fixture!("v2/system.slice/postfix.service", "memory.events");
-        assert_eq!(keyed(events, "max").unwrap(), Some(9_145));
-        assert_eq!(keyed(events, "oom_kill").unwrap(), Some(2));
+        assert_eq!(keyed(events, ["max", "oom_kill"]).unwrap(), [Some(9_145), Some(2)]);
         assert_eq!(limit(fixture!("v2/system.slice/postfix.service", "pids.max")).unwrap(), Some(4_915));
         assert_eq!(
-            keyed(fixture!("v2/system.slice/postfix.service", "pids.events"), "max").unwrap(),
-            Some(1_233)
+            keyed(fixture!("v2/system.slice/postfix.service", "pids.events"), ["max"]).unwrap(),
+            [Some(1_233)]
         );
     }
 
@@ -200,10 +200,9 @@ mod tests {
     #[test]
     fn reads_v1_files() {
         let oom = fixture!("v1/memory", "memory.oom_control");
-        assert_eq!(keyed(oom, "under_oom").unwrap(), Some(0));
-        assert_eq!(keyed(oom, "oom_kill").unwrap(), Some(0));
+        assert_eq!(keyed(oom, ["under_oom", "oom_kill"]).unwrap(), [Some(0), Some(0)]);
         assert_eq!(limit(fixture!("v1/memory", "memory.limit_in_bytes")).unwrap(), None);
-        assert_eq!(keyed(fixture!("v1/cpuacct", "cpuacct.stat"), "user").unwrap(), Some(46_579));
+        assert_eq!(keyed(fixture!("v1/cpuacct", "cpuacct.stat"), ["user"]).unwrap(), [Some(46_579)]);
         assert_eq!(cfs_quota("-1\n", "100000\n").unwrap(), None);
         assert_eq!(cfs_quota("25000\n", "100000\n").unwrap(), Some((25_000, 100_000)));
         let devices = blkio(
@@ -225,7 +224,7 @@ mod tests {
 
     #[test]
     fn refuses_garbage_with_the_line() {
-        let err = keyed("usage_usec lots\n", "usage_usec").unwrap_err();
+        let err = keyed("usage_usec lots\n", ["usage_usec"]).unwrap_err();
         assert!(format!("{err:#}").contains("usage_usec lots"), "{err:#}");
         assert!(limit("unlimited").is_err());
         assert!(io_stat("8:0 rbytes=x").is_err());
