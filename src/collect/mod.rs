@@ -6,6 +6,7 @@
 //! read on threads of their own and waited for until a deadline
 //! (`deadline`); one that misses it is named in `Sample::watch_timeouts`.
 
+pub mod cgroup;
 pub mod cmdline;
 pub mod deadline;
 pub mod diskstats;

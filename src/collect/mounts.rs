@@ -114,7 +114,7 @@ fn holds_data(fs_type: &str, source: &str) -> bool {
 /// Undoes the kernel's octal escapes (`\040` space, `\011` tab, `\012`
 /// newline, `\134` backslash). The kernel escapes only those ASCII bytes, so
 /// anything else after a backslash is kept as it is.
-fn unescape(field: &str) -> String {
+pub(crate) fn unescape(field: &str) -> String {
     let mut out = String::with_capacity(field.len());
     let mut rest = field;
     while let Some(at) = rest.find('\\') {
