@@ -3,7 +3,7 @@
 
 use crate::analyze::report;
 use crate::config::{Config, SETTINGS, Setting};
-use crate::model::catalogue::What;
+use crate::model::catalogue::RowKind;
 use crate::render::report::Format as ReportFormat;
 use crate::render::rows::Format;
 use clap::{Arg, ArgAction, ArgMatches, Args, Parser, Subcommand};
@@ -135,7 +135,7 @@ pub struct ShowArgs {
 pub struct ExportArgs {
     /// Which rows
     #[arg(long, value_enum, default_value = "system")]
-    pub what: What,
+    pub what: RowKind,
     /// First time to export [default: the first sample]
     #[arg(long, value_name = "TIME")]
     pub from: Option<String>,

@@ -20,7 +20,7 @@ mod retention;
 mod tables;
 
 pub use events::Event;
-pub use read::{Irregular, Stored};
+pub use read::{Irregular, StoredSample};
 pub use retention::Limits;
 pub use tables::Tables;
 

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
 
-pub use crate::model::Stored;
+pub use crate::model::StoredSample;
 
 impl Store {
     /// Calls `each` for every sample with `from_id <= id <= to_id`, in order.
@@ -18,7 +18,7 @@ impl Store {
         from_id: i64,
         to_id: i64,
         tables: Tables,
-        mut each: impl FnMut(Stored) -> Result<()>,
+        mut each: impl FnMut(StoredSample) -> Result<()>,
     ) -> Result<()> {
         let start = if tables.any() {
             self.conn
@@ -49,7 +49,7 @@ impl Store {
     }
 
     /// One sample with the tables asked for.
-    pub fn sample(&self, id: i64, tables: Tables) -> Result<Option<Stored>> {
+    pub fn sample(&self, id: i64, tables: Tables) -> Result<Option<StoredSample>> {
         let mut found = None;
         self.for_each_sample(id, id, tables, |stored| {
             found = Some(stored);
@@ -67,7 +67,7 @@ impl Store {
 }
 
 /// Columns are read by position: 0 is the id, then `sample_columns()` order.
-fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Bases) -> Result<Stored> {
+fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Bases) -> Result<StoredSample> {
     let id: i64 = row.get(0)?;
     let run_id: i64 = row.get(1)?;
     let key_id: i64 = row.get(2)?;
@@ -99,7 +99,7 @@ fn decode_row(row: &rusqlite::Row, tables: Tables, chain: &mut Bases) -> Result<
         };
         chain.replay(tables, frame, &mut sample)?;
     }
-    Ok(Stored { id, run_id, sample })
+    Ok(StoredSample { id, run_id, sample })
 }
 
 /// A tick that fired late or after a suspend, with the sample before it.

@@ -29,7 +29,7 @@ pub fn all(window: &Window) -> Vec<Finding> {
 }
 
 /// One number per sample of the window, where the sample has it.
-pub(super) fn scalar(samples: &[crate::model::Stored], get: impl Fn(&Sample) -> Option<f64>) -> Series {
+pub(super) fn scalar(samples: &[crate::model::StoredSample], get: impl Fn(&Sample) -> Option<f64>) -> Series {
     samples.iter().filter_map(|s| Some((s.sample.time_ms, get(&s.sample)?))).collect()
 }
 

@@ -17,7 +17,7 @@ pub use tables::{
 };
 pub use timeline::{Minute, TIMELINE};
 
-use super::{Event, Stored};
+use super::{Event, StoredSample};
 use anyhow::Result;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,7 +140,7 @@ pub fn find<'a, T>(fields: &'a [Field<T>], name: &str) -> Option<&'a Field<T>> {
 
 /// The kinds of rows, one column list each (`export --what`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum What {
+pub enum RowKind {
     System,
     Processes,
     Sockets,
@@ -157,7 +157,11 @@ pub enum What {
 pub trait Source {
     /// Calls `each(previous sample of the same run, sample)` for every
     /// sample, oldest first, with the tables that `what` needs.
-    fn pairs(&self, what: What, each: &mut dyn FnMut(Option<&Stored>, &Stored) -> Result<()>) -> Result<()>;
+    fn pairs(
+        &self,
+        what: RowKind,
+        each: &mut dyn FnMut(Option<&StoredSample>, &StoredSample) -> Result<()>,
+    ) -> Result<()>;
 
     fn events(&self) -> Result<Vec<Event>>;
 

@@ -1,7 +1,7 @@
 //! The machine's scalars, one row per sample (`export --what system`).
 
 use super::{Field, Unit, Value, counter, gauge, label, rate};
-use crate::model::Stored;
+use crate::model::StoredSample;
 use crate::model::human::format_ms_rfc3339;
 use crate::model::rates::{self, CpuPercent};
 use crate::model::sample::{Psi, Sample};
@@ -17,7 +17,7 @@ pub struct SystemRow {
 }
 
 impl SystemRow {
-    pub fn new(prev: Option<&Sample>, cur: &Stored) -> Self {
+    pub fn new(prev: Option<&Sample>, cur: &StoredSample) -> Self {
         let cpu = prev.and_then(|p| rates::cpu_percent(p.cpu.as_ref()?, cur.sample.cpu.as_ref()?));
         let seconds = prev.and_then(|p| rates::elapsed_s(p, &cur.sample));
         SystemRow { sample: cur.sample.clone(), run_id: cur.run_id, cpu, seconds, prev: prev.cloned() }

@@ -8,13 +8,13 @@ use crate::model::rates::{self, DiskRates, InterfaceRates, TcpRates};
 use crate::model::sample::{
     Filesystem, LogTemplate, NetTotals, PortSockets, ProbeResult, Sample, WatchedDir, WatchedLog,
 };
-use crate::model::{Event, Stored};
+use crate::model::{Event, StoredSample};
 use std::collections::HashMap;
 
 use Unit::{Bytes, Count, Milliseconds, Percent, Plain};
 
 /// A table's rows, each with the sample's time.
-pub fn stamped<T: Clone>(cur: &Stored, table: &Option<Vec<T>>) -> Vec<(i64, T)> {
+pub fn stamped<T: Clone>(cur: &StoredSample, table: &Option<Vec<T>>) -> Vec<(i64, T)> {
     table.iter().flatten().map(|row| (cur.sample.time_ms, row.clone())).collect()
 }
 
@@ -72,7 +72,7 @@ impl DiskRow {
     }
 }
 
-pub fn disk_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<DiskRow> {
+pub fn disk_rows(prev: Option<&Sample>, cur: &StoredSample) -> Vec<DiskRow> {
     let s = &cur.sample;
     s.disks
         .iter()
@@ -123,7 +123,7 @@ impl NetRow {
 }
 
 /// One row per interface, then the machine's totals with its TCP counters.
-pub fn net_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<NetRow> {
+pub fn net_rows(prev: Option<&Sample>, cur: &StoredSample) -> Vec<NetRow> {
     let s = &cur.sample;
     let mut rows: Vec<NetRow> = s
         .interfaces
@@ -227,7 +227,7 @@ pub struct LastSeen {
 
 /// One row per template of each watched log, or one without when the log
 /// was quiet.
-pub fn log_rows(last_seen: &mut LastSeen, cur: &Stored) -> Vec<LogRow> {
+pub fn log_rows(last_seen: &mut LastSeen, cur: &StoredSample) -> Vec<LogRow> {
     let s = &cur.sample;
     if last_seen.run_id != cur.run_id {
         *last_seen = LastSeen { run_id: cur.run_id, ..LastSeen::default() };
