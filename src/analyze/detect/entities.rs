@@ -3,7 +3,7 @@
 //! connections piling up per port, listen queues overflowing, a port that
 //! stopped listening, and filesystems filling up (with who wrote).
 
-use super::{at, span};
+use super::{at, during, span};
 use crate::analyze::series::{self, Series, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
 use crate::model::StoredSample;
@@ -88,12 +88,10 @@ fn process_pileups(window: &Window, found: &mut Vec<Finding>) {
             severity: if rise.increase() >= 50.0 { Severity::High } else { Severity::Medium },
             subject: name.to_string(),
             summary: format!(
-                "{name} processes rose from {:.0} to {:.0} in {} ({} → {}){}",
+                "{name} processes rose from {:.0} to {:.0} {}{}",
                 rise.from,
                 rise.to,
-                span(rise.to_ms - rise.from_ms),
-                at(rise.from_ms),
-                at(rise.to_ms),
+                during(&rise),
                 if plateau.is_empty() && last < rise.to {
                     format!(", {last:.0} at the end")
                 } else {
@@ -339,14 +337,7 @@ fn socket_pileups(window: &Window, found: &mut Vec<Finding>) {
                 Severity::Medium
             },
             subject,
-            summary: format!(
-                "{what} piled up from {:.0} to {:.0} in {} ({} → {})",
-                rise.from,
-                rise.to,
-                span(rise.to_ms - rise.from_ms),
-                at(rise.from_ms),
-                at(rise.to_ms)
-            ),
+            summary: format!("{what} piled up from {:.0} to {:.0} {}", rise.from, rise.to, during(&rise)),
             first_seen_ms: Some(rise.from_ms),
             values: values([
                 ("port", json!(port)),
@@ -563,18 +554,18 @@ fn top_writers(samples: &[StoredSample], recorder_pids: &[u32], from_ms: i64, to
     };
     let before: HashMap<(u32, u64), u64> =
         a.processes.iter().flatten().filter_map(|p| Some((p.key(), p.write_bytes?))).collect();
-    let mut rates: Vec<(String, f64)> = b
+    let mut writers: Vec<(String, f64)> = b
         .processes
         .iter()
         .flatten()
         .filter(|p| !recorder_pids.contains(&p.pid))
         .filter_map(|p| {
-            let wrote = p.write_bytes?.saturating_sub(*before.get(&p.key()).unwrap_or(&0));
-            (wrote > 0).then(|| (format!("{} (pid {})", p.comm, p.pid), wrote as f64 / seconds))
+            let rate = rates::per_second(*before.get(&p.key()).unwrap_or(&0), p.write_bytes?, seconds)?;
+            (rate > 0.0).then(|| (format!("{} (pid {})", p.comm, p.pid), rate))
         })
         .collect();
-    rates.sort_by(|x, y| y.1.total_cmp(&x.1));
-    rates.iter().take(3).map(|(who, rate)| format!("{who} {}/s", bytes(*rate))).collect()
+    writers.sort_by(|x, y| y.1.total_cmp(&x.1));
+    writers.iter().take(3).map(|(who, rate)| format!("{who} {}/s", bytes(*rate))).collect()
 }
 
 fn inodes(window: &Window, found: &mut Vec<Finding>) {

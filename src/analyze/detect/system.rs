@@ -89,12 +89,12 @@ fn top_cpu_consumers(window: &Window, found: &mut Vec<Finding>) {
     // stretch one of them spent at 90% of a CPU or more.
     let mut by_name: HashMap<std::sync::Arc<str>, (f64, usize, f64)> = HashMap::new();
     for (name, (t0, c0), (t1, c1)) in seen.into_values() {
-        let used_s = c1.saturating_sub(c0) as f64 / hz;
+        let used = c1.saturating_sub(c0);
         let alive_s = (t1 - t0) as f64 / 1000.0;
         let entry = by_name.entry(name).or_default();
-        entry.0 += used_s * 100.0 / window_s;
+        entry.0 += rates::cpu_share(used, window_s, hz);
         entry.1 += 1;
-        if alive_s > 0.0 && used_s / alive_s >= 0.9 {
+        if alive_s > 0.0 && rates::cpu_share(used, alive_s, hz) >= 90.0 {
             entry.2 = entry.2.max(alive_s);
         }
     }

@@ -3,10 +3,11 @@
 //! in a loop until the log partition is full), with the line they repeat
 //! and the filesystem they fill.
 
-use super::{at, scalar, span};
+use super::{at, during, scalar};
 use crate::analyze::series::{self, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
 use crate::model::human::bytes;
+use crate::model::rates;
 use crate::model::sample::{Sample, WatchedLog};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
@@ -41,12 +42,10 @@ fn directories(window: &Window, found: &mut Vec<Finding>) {
             severity: if rise.increase() >= 1000.0 { Severity::High } else { Severity::Medium },
             subject: dir.clone(),
             summary: format!(
-                "{dir} grew from {:.0} to {:.0} files{size} in {} ({} → {}){partial}",
+                "{dir} grew from {:.0} to {:.0} files{size} {}{partial}",
                 rise.from,
                 rise.to,
-                span(rise.to_ms - rise.from_ms),
-                at(rise.from_ms),
-                at(rise.to_ms)
+                during(&rise)
             ),
             first_seen_ms: Some(rise.from_ms),
             values: values([("path", json!(dir)), ("from", json!(rise.from)), ("to", json!(rise.to))]),
@@ -56,19 +55,24 @@ fn directories(window: &Window, found: &mut Vec<Finding>) {
 
 fn logs(window: &Window, found: &mut Vec<Finding>) {
     for path in paths(window, |s| s.watched_logs.as_ref(), |l| &l.path) {
-        let written = scalar(window.samples, |s| Some(log_at(s, &path)?.bytes_written as f64));
-        let (Some(&(t0, b0)), Some(&(t1, b1))) = (written.first(), written.last()) else { continue };
+        let seen: Vec<(i64, &WatchedLog)> = window
+            .samples
+            .iter()
+            .filter_map(|s| Some((s.sample.time_ms, log_at(&s.sample, &path)?)))
+            .collect();
+        let (Some(&(t0, first)), Some(&(t1, last))) = (seen.first(), seen.last()) else { continue };
         if t1 <= t0 {
             continue;
         }
-        let rate = (b1 - b0) / ((t1 - t0) as f64 / 1000.0);
+        let seconds = |from_ms: i64, to_ms: i64| (to_ms - from_ms).max(1) as f64 / 1000.0;
+        let rate = rates::log_rates(first, last, seconds(t0, t1)).bytes.unwrap_or(0.0);
         if rate < FLOOD_BYTES_PER_S / 10.0 {
             continue;
         }
         // The busiest stretch: when the log first wrote at a flood's pace.
-        let pace: Vec<(i64, f64)> = written
+        let pace: Vec<(i64, f64)> = seen
             .windows(2)
-            .map(|p| (p[1].0, (p[1].1 - p[0].1) / ((p[1].0 - p[0].0).max(1) as f64 / 1000.0)))
+            .map(|p| (p[1].0, rates::log_rates(p[0].1, p[1].1, seconds(p[0].0, p[1].0)).bytes.unwrap_or(0.0)))
             .collect();
         let since = series::first_at_or_above(&pace, rate / 2.0).unwrap_or(t0);
         let mut templates: HashMap<&str, (u64, &str)> = HashMap::new();
