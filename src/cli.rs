@@ -1,5 +1,6 @@
-//! The command line: arguments only. Each subcommand's work lives in its
-//! own module; `main` calls one function per subcommand.
+//! The command line: arguments only. `main` hands each subcommand's
+//! arguments to its function in `commands`; the flags of `record` come from
+//! the table of settings in `config`.
 
 use crate::analyze::report;
 use crate::config::{Config, SETTINGS, Setting};
