@@ -1,9 +1,10 @@
-//! The command line: arguments only. Each subcommand's work lives in its
-//! own module; `main` calls one function per subcommand.
+//! The command line: arguments only. `main` hands each subcommand's
+//! arguments to its function in `commands`; the flags of `record` come from
+//! the table of settings in `config`.
 
 use crate::analyze::report;
 use crate::config::{Config, SETTINGS, Setting};
-use crate::model::catalogue::What;
+use crate::model::catalogue::RowKind;
 use crate::render::report::Format as ReportFormat;
 use crate::render::rows::Format;
 use clap::{Arg, ArgAction, ArgMatches, Args, Parser, Subcommand};
@@ -146,7 +147,7 @@ pub struct ShowArgs {
 pub struct ExportArgs {
     /// Which rows
     #[arg(long, value_enum, default_value = "system")]
-    pub what: What,
+    pub what: RowKind,
     /// First time to export [default: the first sample]
     #[arg(long, value_name = "TIME")]
     pub from: Option<String>,

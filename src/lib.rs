@@ -1,6 +1,10 @@
 //! flightrec: a flight recorder for Linux servers. Data flows one way:
 //! `collect` (the kernel's files into a `Sample`) → `store` (SQLite) →
-//! `rates` and `render` (rows and views for people and tools).
+//! `analyze` (periods, findings, the report and gaps use cases, asking the
+//! store through `store::query`) → `render` (rows and views for people and
+//! tools, from what it is given). `model` is the floor all of them use and
+//! that imports none of them: the sample, rates, the column catalogue.
+//! `commands` joins the layers for each subcommand; `main` only dispatches.
 
 pub mod analyze;
 pub mod cli;

@@ -9,15 +9,15 @@ pub mod report;
 pub mod series;
 pub mod timeline;
 
-use crate::model::Stored;
+use crate::model::StoredSample;
 use serde::Serialize;
 
 /// The samples a report explains.
 pub struct Window<'a> {
     /// With their process, socket, filesystem and disk tables, oldest first.
-    pub samples: &'a [Stored],
+    pub samples: &'a [StoredSample],
     /// The hour before the window, scalars only: what "rose" compares with.
-    pub baseline: &'a [Stored],
+    pub baseline: &'a [StoredSample],
     pub interval_ms: i64,
     /// Where the window ends because the machine stopped answering, if it did.
     pub period_start_ms: Option<i64>,

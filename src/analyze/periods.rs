@@ -12,7 +12,8 @@
 //!
 //! Pure: the store gathers the facts, this decides.
 
-use crate::store::{Irregular, Run};
+use crate::model::Run;
+use crate::store::Irregular;
 use serde::Serialize;
 
 /// The shortest lateness counted as a stall, for a run's interval.

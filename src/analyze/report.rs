@@ -6,7 +6,7 @@ use crate::analyze::periods::{self, Period, RunFacts};
 use crate::analyze::timeline;
 use crate::analyze::{self, Finding, Window};
 use crate::error::BadInput;
-use crate::model::Stored;
+use crate::model::StoredSample;
 use crate::model::catalogue::{Minute, ProcessRow, serialize_report_processes};
 use crate::model::human::{format_duration_ms, format_ms_local};
 use crate::model::rates;
@@ -208,7 +208,7 @@ fn headline(period: Option<&Period>, end_ms: i64, window_ms: i64, now_ms: i64) -
 
 /// Top processes of the newest sample in the window that has a process
 /// table; `boot_time_ms` gives a run's boot, for processes' start times.
-fn last_sample(samples: &[Stored], boot_time_ms: impl Fn(i64) -> Option<i64>) -> Option<LastSample> {
+fn last_sample(samples: &[StoredSample], boot_time_ms: impl Fn(i64) -> Option<i64>) -> Option<LastSample> {
     let index = samples.iter().rposition(|s| s.sample.processes.is_some())?;
     let cur = &samples[index];
     let prev = index.checked_sub(1).map(|i| &samples[i]).filter(|p| p.run_id == cur.run_id);

@@ -1,14 +1,14 @@
 //! A per-minute timeline of the window: one row per minute with the worst
 //! value of each headline number in that minute.
 
-use crate::model::Stored;
+use crate::model::StoredSample;
 use crate::model::catalogue::Minute;
 use crate::model::rates;
 use crate::model::sample::Filesystem;
 
-pub fn per_minute(samples: &[Stored]) -> Vec<Minute> {
+pub fn per_minute(samples: &[StoredSample]) -> Vec<Minute> {
     let mut minutes: Vec<Minute> = Vec::new();
-    let mut prev: Option<&Stored> = None;
+    let mut prev: Option<&StoredSample> = None;
     for stored in samples {
         let s = &stored.sample;
         let start = s.time_ms - s.time_ms.rem_euclid(60_000);

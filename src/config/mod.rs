@@ -176,7 +176,7 @@ fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Config, BadInput> {
 }
 
 fn parse(path: &Path, text: &str) -> Result<Config, BadInput> {
-    let doc = Doc { path, text };
+    let doc = ConfigFile { path, text };
     let table = DeTable::parse(text).map_err(|err| doc.syntax_error(&err))?;
     let mut config = Config::default();
     // Each probe with where its target is written, to point at a repeat.
@@ -261,12 +261,12 @@ fn in_file_order<'t, 'i>(table: &'t DeTable<'i>) -> Vec<Entry<'t, 'i>> {
 }
 
 /// The file being read, to turn positions into lines in error messages.
-struct Doc<'a> {
+struct ConfigFile<'a> {
     path: &'a Path,
     text: &'a str,
 }
 
-impl Doc<'_> {
+impl ConfigFile<'_> {
     fn error(&self, at: &Range<usize>, key: &str, reason: impl Into<String>) -> BadInput {
         BadInput::BadConfig {
             path: self.path.to_owned(),

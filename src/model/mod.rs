@@ -12,4 +12,4 @@ pub mod rates;
 pub mod sample;
 mod stored;
 
-pub use stored::{Event, Run, Stored};
+pub use stored::{Event, Run, StoredSample};

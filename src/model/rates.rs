@@ -88,9 +88,14 @@ impl ProcessRates {
     }
 }
 
+/// `ticks` of CPU time used in `seconds`, in % of one CPU.
+pub fn cpu_share(ticks: u64, seconds: f64, ticks_per_s: f64) -> f64 {
+    ticks as f64 * 100.0 / (seconds * ticks_per_s)
+}
+
 /// Rates of `cur` against the same process (pid and start time) in `prev`.
 pub fn process_rates(prev: &Process, cur: &Process, seconds: f64, ticks_per_s: f64) -> ProcessRates {
-    let cpu = |p: u64, c: u64| c.saturating_sub(p) as f64 * 100.0 / (seconds * ticks_per_s);
+    let cpu = |p: u64, c: u64| cpu_share(c.saturating_sub(p), seconds, ticks_per_s);
     let io = |p: Option<u64>, c: Option<u64>| p.zip(c).and_then(|(p, c)| per_second(p, c, seconds));
     ProcessRates {
         cpu_user: cpu(prev.utime_ticks, cur.utime_ticks),

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// A sample as stored, with where it came from.
 #[derive(Debug, Clone)]
-pub struct Stored {
+pub struct StoredSample {
     pub id: i64,
     pub run_id: i64,
     pub sample: Sample,

@@ -4,8 +4,8 @@
 //! run; the first sample of a run has none (empty in CSV, null in JSON).
 
 use super::rows::{Format, RowWriter};
-use crate::model::Stored;
-use crate::model::catalogue::{self, Field, ProcessRow, Source, SystemRow, What};
+use crate::model::StoredSample;
+use crate::model::catalogue::{self, Field, ProcessRow, RowKind, Source, SystemRow};
 use crate::model::rates;
 use crate::model::sample::Sample;
 use anyhow::Result;
@@ -15,7 +15,7 @@ use std::io::Write;
 /// number of rows written after each sample.
 pub fn export(
     source: &dyn Source,
-    what: What,
+    what: RowKind,
     format: Format,
     out: Box<dyn Write + '_>,
     progress: &mut dyn FnMut(u64),
@@ -23,33 +23,35 @@ pub fn export(
     let stream = Stream { source, what, format, out, progress };
     let ticks = rates::ticks_per_second();
     match what {
-        What::Events => {
+        RowKind::Events => {
             let mut w = RowWriter::new(catalogue::EVENTS, format, stream.out)?;
             for event in source.events()? {
                 w.row(catalogue::EVENTS, &event)?;
             }
             Ok(w.finish()?)
         }
-        What::System => stream.rows(catalogue::SYSTEM, |prev, cur| vec![SystemRow::new(prev, cur)]),
-        What::Processes => stream.rows(catalogue::PROCESSES, |prev, cur| {
+        RowKind::System => stream.rows(catalogue::SYSTEM, |prev, cur| vec![SystemRow::new(prev, cur)]),
+        RowKind::Processes => stream.rows(catalogue::PROCESSES, |prev, cur| {
             let boot_time_ms = source.boot_time_ms(cur.run_id);
             let table = rates::process_table(prev, &cur.sample, ticks);
             let row = |(p, rates)| ProcessRow::new(cur.sample.time_ms, p, rates, boot_time_ms, ticks);
             table.into_iter().map(row).collect()
         }),
-        What::Sockets => {
+        RowKind::Sockets => {
             stream.rows(catalogue::SOCKETS, |_, cur| catalogue::stamped(cur, &cur.sample.sockets))
         }
-        What::Filesystems => {
+        RowKind::Filesystems => {
             stream.rows(catalogue::FILESYSTEMS, |_, cur| catalogue::stamped(cur, &cur.sample.filesystems))
         }
-        What::Probes => stream.rows(catalogue::PROBES, |_, cur| catalogue::stamped(cur, &cur.sample.probes)),
-        What::Dirs => {
+        RowKind::Probes => {
+            stream.rows(catalogue::PROBES, |_, cur| catalogue::stamped(cur, &cur.sample.probes))
+        }
+        RowKind::Dirs => {
             stream.rows(catalogue::DIRS, |_, cur| catalogue::stamped(cur, &cur.sample.watched_dirs))
         }
-        What::Disks => stream.rows(catalogue::DISKS, catalogue::disk_rows),
-        What::Net => stream.rows(catalogue::NET, catalogue::net_rows),
-        What::Logs => {
+        RowKind::Disks => stream.rows(catalogue::DISKS, catalogue::disk_rows),
+        RowKind::Net => stream.rows(catalogue::NET, catalogue::net_rows),
+        RowKind::Logs => {
             let mut last_seen = catalogue::LastSeen::default();
             stream.rows(catalogue::LOGS, |_, cur| catalogue::log_rows(&mut last_seen, cur))
         }
@@ -59,7 +61,7 @@ pub fn export(
 /// Writes rows sample by sample, in constant memory.
 struct Stream<'a, 'p> {
     source: &'a dyn Source,
-    what: What,
+    what: RowKind,
     format: Format,
     out: Box<dyn Write + 'a>,
     progress: &'p mut dyn FnMut(u64),
@@ -70,7 +72,7 @@ impl Stream<'_, '_> {
     fn rows<T>(
         self,
         fields: &[Field<T>],
-        mut rows_of: impl FnMut(Option<&Sample>, &Stored) -> Vec<T>,
+        mut rows_of: impl FnMut(Option<&Sample>, &StoredSample) -> Vec<T>,
     ) -> Result<()> {
         let mut w = RowWriter::new(fields, self.format, self.out)?;
         let mut written = 0u64;

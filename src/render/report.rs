@@ -15,36 +15,39 @@ pub enum Format {
     Json,
 }
 
-pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()> {
+pub fn report(report: &Report, format: Format, out: &mut dyn Write) -> io::Result<()> {
     if format == Format::Json {
-        serde_json::to_writer_pretty(&mut *out, r)?;
+        serde_json::to_writer_pretty(&mut *out, report)?;
         return writeln!(out);
     }
-    writeln!(out, "{}", r.headline)?;
-    let w = &r.window;
-    let coverage =
-        if w.expected_samples == 0 { 0.0 } else { w.samples as f64 * 100.0 / w.expected_samples as f64 };
+    writeln!(out, "{}", report.headline)?;
+    let window = &report.window;
+    let coverage = if window.expected_samples == 0 {
+        0.0
+    } else {
+        window.samples as f64 * 100.0 / window.expected_samples as f64
+    };
     writeln!(
         out,
         "window {} → {}: {} samples ({coverage:.0}% of the expected {}); baseline: {} samples in the hour before",
-        format_ms_local(w.from_ms),
-        format_ms_clock(w.to_ms),
-        w.samples,
-        w.expected_samples,
-        w.baseline_samples
+        format_ms_local(window.from_ms),
+        format_ms_clock(window.to_ms),
+        window.samples,
+        window.expected_samples,
+        window.baseline_samples
     )?;
-    if let Some(first) = r.timeline.first().map(|m| m.first_sample_ms)
-        && first > w.from_ms + 60_000
+    if let Some(first) = report.timeline.first().map(|m| m.first_sample_ms)
+        && first > window.from_ms + 60_000
     {
         writeln!(out, "(recording began {}: nothing is known before that)", format_ms_clock(first))?;
     }
     writeln!(out)?;
-    if r.findings.iter().all(|f| f.severity == Severity::Info) {
+    if report.findings.iter().all(|f| f.severity == Severity::Info) {
         writeln!(out, "Nothing abnormal found in the window.")?;
     }
-    if !r.findings.is_empty() {
+    if !report.findings.is_empty() {
         writeln!(out, "Findings, most important first:")?;
-        for (i, f) in r.findings.iter().enumerate() {
+        for (i, f) in report.findings.iter().enumerate() {
             let severity = match f.severity {
                 Severity::High => "HIGH",
                 Severity::Medium => "MEDIUM",
@@ -53,11 +56,11 @@ pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()>
             writeln!(out, "{:>3}. {severity:<6} {}", i + 1, f.summary)?;
         }
     }
-    if !r.timeline.is_empty() {
+    if !report.timeline.is_empty() {
         writeln!(out, "\nTimeline, per minute (worst value in each minute):")?;
-        let t = timeline_table(&r.timeline);
+        let t = timeline_table(&report.timeline);
         writeln!(out, "{t}")?;
-        if let Some(p) = &r.period {
+        if let Some(p) = &report.period {
             writeln!(
                 out,
                 "── {} last sample before the period; then: {} ──",
@@ -66,7 +69,7 @@ pub fn report(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()>
             )?;
         }
     }
-    if let Some(last) = &r.last_sample {
+    if let Some(last) = &report.last_sample {
         let mut users = UserNames::default();
         writeln!(out, "\nLast sample ({}), top by CPU:", format_ms_clock(last.time_ms))?;
         writeln!(out, "{}", process_table(&last.top_cpu, &mut users))?;

@@ -181,8 +181,8 @@ mod tests {
     fn every_format_carries_every_column_of_the_catalogue() {
         use crate::model::catalogue::*;
         use crate::model::sample::*;
-        use crate::model::{Event, Stored};
-        let stored = Stored { id: 1, run_id: 1, sample: Sample::default(), missing: Vec::new() };
+        use crate::model::{Event, StoredSample};
+        let stored = StoredSample { id: 1, run_id: 1, sample: Sample::default(), missing: Vec::new() };
         carries_every_column(SYSTEM, &SystemRow::new(None, &stored));
         carries_every_column(PROCESSES, &ProcessRow::new(0, &Process::default(), None, Some(0), 100.0));
         carries_every_column(SOCKETS, &(0, PortSockets::default()));

@@ -3,7 +3,7 @@
 //! in D state, the fullest filesystems and the busiest ports.
 
 use super::text::{UserNames, process_table, table_with};
-use crate::model::Stored;
+use crate::model::StoredSample;
 use crate::model::catalogue::{ProcessRow, outcome_name};
 use crate::model::human::{bytes, format_duration_ms, format_ms_local};
 use crate::model::rates::{self, ProcessRates};
@@ -15,8 +15,8 @@ use std::io::{self, Write};
 /// it in the same run); `asked_ms` is the time the user asked for,
 /// `boot_time_ms` the boot of the sample's run (processes' start times).
 pub fn show(
-    prev: Option<&Stored>,
-    cur: &Stored,
+    prev: Option<&StoredSample>,
+    cur: &StoredSample,
     asked_ms: Option<i64>,
     boot_time_ms: Option<i64>,
     top: usize,

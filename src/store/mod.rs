@@ -22,7 +22,7 @@ mod tables;
 
 pub use events::Event;
 pub use lock::{Writer, lock_path};
-pub use read::{Damage, Irregular, Stored};
+pub use read::{Damage, Irregular, StoredSample};
 pub use retention::Limits;
 pub use tables::Tables;
 

@@ -3,14 +3,14 @@
 //! analysis and the export draw on these and never on SQL or sample ids.
 
 use super::{Store, Tables};
-use crate::model::catalogue::{Source, What};
-use crate::model::{Event, Stored};
+use crate::model::catalogue::{RowKind, Source};
+use crate::model::{Event, StoredSample};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 
 impl Store {
     /// Samples with `from_ms <= time <= to_ms`, oldest first.
-    pub fn window(&self, from_ms: i64, to_ms: i64, tables: Tables) -> Result<Vec<Stored>> {
+    pub fn window(&self, from_ms: i64, to_ms: i64, tables: Tables) -> Result<Vec<StoredSample>> {
         let mut samples = Vec::new();
         self.pairs(from_ms, to_ms, tables, |_, cur| {
             samples.push(cur.clone());
@@ -28,7 +28,7 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
         tables: Tables,
-        each: impl FnMut(Option<&Stored>, &Stored) -> Result<()>,
+        each: impl FnMut(Option<&StoredSample>, &StoredSample) -> Result<()>,
     ) -> Result<()> {
         self.pairs_of_ids(self.ids_between(from_ms, to_ms)?, tables, each)
     }
@@ -37,12 +37,12 @@ impl Store {
         &self,
         ids: Option<(i64, i64)>,
         tables: Tables,
-        mut each: impl FnMut(Option<&Stored>, &Stored) -> Result<()>,
+        mut each: impl FnMut(Option<&StoredSample>, &StoredSample) -> Result<()>,
     ) -> Result<()> {
         let Some((first, last)) = ids else {
             return Ok(());
         };
-        let mut prev: Option<Stored> = None;
+        let mut prev: Option<StoredSample> = None;
         self.for_each_sample(first, last, tables, |cur| {
             each(prev.as_ref().filter(|p| p.run_id == cur.run_id), &cur)?;
             prev = Some(cur);
@@ -52,7 +52,7 @@ impl Store {
 
     /// The sample nearest `at_ms` (the newest without it), with every table,
     /// and the sample before it in the same run.
-    pub fn sample_with_previous(&self, at_ms: Option<i64>) -> Result<(Option<Stored>, Stored)> {
+    pub fn sample_with_previous(&self, at_ms: Option<i64>) -> Result<(Option<StoredSample>, StoredSample)> {
         let id = match at_ms {
             Some(ms) => self.nearest_sample(ms)?,
             None => self.latest_sample()?,
@@ -88,7 +88,11 @@ impl<'a> Range<'a> {
 }
 
 impl Source for Range<'_> {
-    fn pairs(&self, what: What, each: &mut dyn FnMut(Option<&Stored>, &Stored) -> Result<()>) -> Result<()> {
+    fn pairs(
+        &self,
+        what: RowKind,
+        each: &mut dyn FnMut(Option<&StoredSample>, &StoredSample) -> Result<()>,
+    ) -> Result<()> {
         self.store.pairs_of_ids(self.ids, tables_for(what), each)
     }
 
@@ -102,17 +106,17 @@ impl Source for Range<'_> {
 }
 
 /// The tables an export of `what` reads: decoding is what costs.
-pub fn tables_for(what: What) -> Tables {
+pub fn tables_for(what: RowKind) -> Tables {
     let none = Tables::NONE;
     match what {
-        What::System | What::Events => none,
-        What::Processes => Tables { processes: true, ..none },
-        What::Sockets => Tables { sockets: true, ..none },
-        What::Filesystems => Tables { filesystems: true, ..none },
-        What::Disks => Tables { disks: true, ..none },
-        What::Net => Tables { interfaces: true, ..none },
-        What::Probes => Tables { probes: true, ..none },
-        What::Dirs => Tables { watched_dirs: true, ..none },
-        What::Logs => Tables { watched_logs: true, ..none },
+        RowKind::System | RowKind::Events => none,
+        RowKind::Processes => Tables { processes: true, ..none },
+        RowKind::Sockets => Tables { sockets: true, ..none },
+        RowKind::Filesystems => Tables { filesystems: true, ..none },
+        RowKind::Disks => Tables { disks: true, ..none },
+        RowKind::Net => Tables { interfaces: true, ..none },
+        RowKind::Probes => Tables { probes: true, ..none },
+        RowKind::Dirs => Tables { watched_dirs: true, ..none },
+        RowKind::Logs => Tables { watched_logs: true, ..none },
     }
 }

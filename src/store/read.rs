@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
 
-pub use crate::model::Stored;
+pub use crate::model::StoredSample;
 
 /// Damage met while reading: one sample's frames that could not be used.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +41,7 @@ impl Store {
         from_id: i64,
         to_id: i64,
         tables: Tables,
-        each: impl FnMut(Stored) -> Result<()>,
+        each: impl FnMut(StoredSample) -> Result<()>,
     ) -> Result<()> {
         let mut found = 0;
         let path = self.path.display();
@@ -66,7 +66,7 @@ impl Store {
         from_id: i64,
         to_id: i64,
         tables: Tables,
-        mut each: impl FnMut(Stored) -> Result<()>,
+        mut each: impl FnMut(StoredSample) -> Result<()>,
         mut damaged: impl FnMut(Damage),
     ) -> Result<()> {
         let start = if tables.any() {
@@ -98,7 +98,7 @@ impl Store {
     }
 
     /// One sample with the tables asked for.
-    pub fn sample(&self, id: i64, tables: Tables) -> Result<Option<Stored>> {
+    pub fn sample(&self, id: i64, tables: Tables) -> Result<Option<StoredSample>> {
         let mut found = None;
         self.for_each_sample(id, id, tables, |stored| {
             found = Some(stored);
@@ -121,7 +121,7 @@ fn decode_row(
     tables: Tables,
     chain: &mut Bases,
     damaged: &mut impl FnMut(Damage),
-) -> Result<Stored> {
+) -> Result<StoredSample> {
     let id: i64 = row.get(0)?;
     let run_id: i64 = row.get(1)?;
     let key_id: i64 = row.get(2)?;
@@ -166,7 +166,7 @@ fn decode_row(
         }
         missing = skipped.missing.names();
     }
-    Ok(Stored { id, run_id, sample, missing })
+    Ok(StoredSample { id, run_id, sample, missing })
 }
 
 /// A tick that fired late or after a suspend, with the sample before it.

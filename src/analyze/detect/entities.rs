@@ -3,10 +3,10 @@
 //! connections piling up per port, listen queues overflowing, a port that
 //! stopped listening, and filesystems filling up (with who wrote).
 
-use super::{at, span};
+use super::{at, during, span};
 use crate::analyze::series::{self, Series, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
-use crate::model::Stored;
+use crate::model::StoredSample;
 use crate::model::human::bytes;
 use crate::model::rates;
 use crate::model::sample::{Direction, Sample};
@@ -14,21 +14,21 @@ use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-pub fn detect(w: &Window, found: &mut Vec<Finding>) {
-    process_pileups(w, found);
-    process_states(w, found);
-    process_growth(w, found);
-    socket_pileups(w, found);
-    socket_states(w, found);
-    accept_queues(w, found);
-    stopped_listening(w, found);
-    filesystems(w, found);
+pub fn detect(window: &Window, found: &mut Vec<Finding>) {
+    process_pileups(window, found);
+    process_states(window, found);
+    process_growth(window, found);
+    socket_pileups(window, found);
+    socket_states(window, found);
+    accept_queues(window, found);
+    stopped_listening(window, found);
+    filesystems(window, found);
 }
 
 /// Series per key, from a counting function applied to every sample that
 /// has the table; keys absent from a sample count 0 there.
 fn counts_by<K: std::hash::Hash + Eq + Clone + Ord>(
-    samples: &[Stored],
+    samples: &[StoredSample],
     has_table: fn(&Sample) -> bool,
     count: impl Fn(&Sample, &mut HashMap<K, f64>),
 ) -> BTreeMap<K, Series> {
@@ -53,9 +53,9 @@ fn pileup(series: &[(i64, f64)], min_increase: f64) -> Option<series::Rise> {
     largest_rise(series).filter(|r| r.increase() >= min_increase && r.to >= 2.0 * r.from)
 }
 
-fn process_pileups(w: &Window, found: &mut Vec<Finding>) {
+fn process_pileups(window: &Window, found: &mut Vec<Finding>) {
     let by_name = counts_by(
-        w.samples,
+        window.samples,
         |s| s.processes.is_some(),
         |s, counts: &mut HashMap<Arc<str>, f64>| {
             for p in s.processes.iter().flatten() {
@@ -88,12 +88,10 @@ fn process_pileups(w: &Window, found: &mut Vec<Finding>) {
             severity: if rise.increase() >= 50.0 { Severity::High } else { Severity::Medium },
             subject: name.to_string(),
             summary: format!(
-                "{name} processes rose from {:.0} to {:.0} in {} ({} → {}){}",
+                "{name} processes rose from {:.0} to {:.0} {}{}",
                 rise.from,
                 rise.to,
-                span(rise.to_ms - rise.from_ms),
-                at(rise.from_ms),
-                at(rise.to_ms),
+                during(&rise),
                 if plateau.is_empty() && last < rise.to {
                     format!(", {last:.0} at the end")
                 } else {
@@ -112,9 +110,9 @@ fn process_pileups(w: &Window, found: &mut Vec<Finding>) {
     }
 }
 
-fn process_states(w: &Window, found: &mut Vec<Finding>) {
+fn process_states(window: &Window, found: &mut Vec<Finding>) {
     let by_state = counts_by(
-        w.samples,
+        window.samples,
         |s| s.processes.is_some(),
         |s, counts: &mut HashMap<char, f64>| {
             for p in s.processes.iter().flatten().filter(|p| matches!(p.state, 'Z' | 'D')) {
@@ -131,8 +129,8 @@ fn process_states(w: &Window, found: &mut Vec<Finding>) {
             continue;
         };
         let since = series::first_at_or_above(&series, min);
-        let names = state_names(w.samples, state, peak_ms);
-        let waiting = if state == 'D' { wait_channels(w.samples, peak_ms) } else { String::new() };
+        let names = state_names(window.samples, state, peak_ms);
+        let waiting = if state == 'D' { wait_channels(window.samples, peak_ms) } else { String::new() };
         found.push(Finding {
             kind,
             category: Category::Processes,
@@ -152,7 +150,7 @@ fn process_states(w: &Window, found: &mut Vec<Finding>) {
 
 /// Where blocked processes wait in the kernel at one sample, from their
 /// stacks: "; waiting in nfs_wait_bit_killable ×12".
-fn wait_channels(samples: &[Stored], time_ms: i64) -> String {
+fn wait_channels(samples: &[StoredSample], time_ms: i64) -> String {
     let Some(sample) = samples.iter().find(|s| s.sample.time_ms == time_ms) else { return String::new() };
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for task in sample.sample.blocked_tasks.iter().flatten() {
@@ -173,7 +171,7 @@ fn wait_channels(samples: &[Stored], time_ms: i64) -> String {
 }
 
 /// The commands most often in `state` at one sample, "name ×count".
-fn state_names(samples: &[Stored], state: char, time_ms: i64) -> Vec<String> {
+fn state_names(samples: &[StoredSample], state: char, time_ms: i64) -> Vec<String> {
     let Some(sample) = samples.iter().find(|s| s.sample.time_ms == time_ms) else {
         return Vec::new();
     };
@@ -223,11 +221,11 @@ fn lives<'a>(samples: &[&'a Sample], skip: &[u32]) -> Vec<Life<'a>> {
 const FDS_HELD: u32 = 10_000;
 
 /// One process whose memory or open files grew large in the window.
-fn process_growth(w: &Window, found: &mut Vec<Finding>) {
+fn process_growth(window: &Window, found: &mut Vec<Finding>) {
     let with_tables: Vec<&Sample> =
-        w.samples.iter().map(|s| &s.sample).filter(|s| s.processes.is_some()).collect();
+        window.samples.iter().map(|s| &s.sample).filter(|s| s.processes.is_some()).collect();
     let total_mem = with_tables.last().and_then(|s| s.memory).map_or(0, |m| m.total) as f64;
-    for life in lives(&with_tables, w.recorder_pids) {
+    for life in lives(&with_tables, window.recorder_pids) {
         let (peak_ms, peak) = life.peak_rss;
         let p = life.first;
         let grew = peak.rss_bytes.saturating_sub(p.rss_bytes) as f64;
@@ -297,9 +295,9 @@ fn steady(samples: &[&Sample], key: (u32, u64), get: fn(&crate::model::sample::P
     steps > 0 && rising * 10 >= steps * 8
 }
 
-fn socket_pileups(w: &Window, found: &mut Vec<Finding>) {
+fn socket_pileups(window: &Window, found: &mut Vec<Finding>) {
     let by_port = counts_by(
-        w.samples,
+        window.samples,
         |s| s.sockets.is_some(),
         |s, counts: &mut HashMap<(Direction, u16), f64>| {
             for p in s.sockets.iter().flatten().filter(|p| p.is_open_connection()) {
@@ -339,14 +337,7 @@ fn socket_pileups(w: &Window, found: &mut Vec<Finding>) {
                 Severity::Medium
             },
             subject,
-            summary: format!(
-                "{what} piled up from {:.0} to {:.0} in {} ({} → {})",
-                rise.from,
-                rise.to,
-                span(rise.to_ms - rise.from_ms),
-                at(rise.from_ms),
-                at(rise.to_ms)
-            ),
+            summary: format!("{what} piled up from {:.0} to {:.0} {}", rise.from, rise.to, during(&rise)),
             first_seen_ms: Some(rise.from_ms),
             values: values([
                 ("port", json!(port)),
@@ -360,9 +351,9 @@ fn socket_pileups(w: &Window, found: &mut Vec<Finding>) {
 }
 
 /// Half-open or half-closed connections accumulating on one port.
-fn socket_states(w: &Window, found: &mut Vec<Finding>) {
+fn socket_states(window: &Window, found: &mut Vec<Finding>) {
     let by_state = counts_by(
-        w.samples,
+        window.samples,
         |s| s.sockets.is_some(),
         |s, counts: &mut HashMap<(u16, String), f64>| {
             for p in s
@@ -401,19 +392,19 @@ fn socket_states(w: &Window, found: &mut Vec<Finding>) {
     }
 }
 
-fn accept_queues(w: &Window, found: &mut Vec<Finding>) {
+fn accept_queues(window: &Window, found: &mut Vec<Finding>) {
     let mut full: BTreeMap<u16, Vec<(i64, u32, u32)>> = BTreeMap::new();
-    for s in w.samples {
+    for s in window.samples {
         for p in s.sample.sockets.iter().flatten() {
             if p.direction == Direction::Listen && p.backlog > 0 && p.queued >= p.backlog {
                 full.entry(p.port).or_default().push((s.sample.time_ms, p.queued, p.backlog));
             }
         }
     }
-    let dropped = w
+    let dropped = window
         .samples
         .first()
-        .zip(w.samples.last())
+        .zip(window.samples.last())
         .and_then(|(a, b)| Some(b.sample.net?.listen_drops.saturating_sub(a.sample.net?.listen_drops)));
     for (port, times) in full {
         let (since, queued, backlog) = times[0];
@@ -435,9 +426,9 @@ fn accept_queues(w: &Window, found: &mut Vec<Finding>) {
     }
 }
 
-fn stopped_listening(w: &Window, found: &mut Vec<Finding>) {
+fn stopped_listening(window: &Window, found: &mut Vec<Finding>) {
     let with_sockets: Vec<&Sample> =
-        w.samples.iter().map(|s| &s.sample).filter(|s| s.sockets.is_some()).collect();
+        window.samples.iter().map(|s| &s.sample).filter(|s| s.sockets.is_some()).collect();
     let listening = |s: &Sample| -> HashSet<u16> {
         s.sockets.iter().flatten().filter(|p| p.direction == Direction::Listen).map(|p| p.port).collect()
     };
@@ -471,9 +462,9 @@ const EPHEMERAL_PORTS_FROM: u16 = 32768;
 /// Filesystems that are read-only by nature always look full.
 const ALWAYS_FULL: [&str; 4] = ["squashfs", "iso9660", "erofs", "udf"];
 
-fn filesystems(w: &Window, found: &mut Vec<Finding>) {
+fn filesystems(window: &Window, found: &mut Vec<Finding>) {
     let usage = counts_by(
-        w.samples,
+        window.samples,
         |s| s.filesystems.is_some(),
         |s, counts: &mut HashMap<String, f64>| {
             for fs in s.filesystems.iter().flatten().filter(|fs| !ALWAYS_FULL.contains(&fs.fs_type.as_str()))
@@ -506,7 +497,8 @@ fn filesystems(w: &Window, found: &mut Vec<Finding>) {
             continue;
         };
         let from = rise.map_or(String::new(), |r| format!(" (from {:.0}% at {})", r.from, at(r.from_ms)));
-        let writers = top_writers(w.samples, w.recorder_pids, rise.map_or(peak_ms, |r| r.from_ms), peak_ms);
+        let writers =
+            top_writers(window.samples, window.recorder_pids, rise.map_or(peak_ms, |r| r.from_ms), peak_ms);
         let writing = if writers.is_empty() {
             String::new()
         } else {
@@ -526,7 +518,7 @@ fn filesystems(w: &Window, found: &mut Vec<Finding>) {
             ]),
         });
     }
-    inodes(w, found);
+    inodes(window, found);
 }
 
 /// Milliseconds until 100% at the window's average rate of climb, when
@@ -543,7 +535,7 @@ fn time_to_full(series: &[(i64, f64)]) -> Option<i64> {
 
 /// The processes that wrote the most bytes between two times, "name (pid
 /// N) 12.0 MiB/s".
-fn top_writers(samples: &[Stored], recorder_pids: &[u32], from_ms: i64, to_ms: i64) -> Vec<String> {
+fn top_writers(samples: &[StoredSample], recorder_pids: &[u32], from_ms: i64, to_ms: i64) -> Vec<String> {
     let at_time =
         |t: i64| samples.iter().map(|s| &s.sample).filter(|s| s.processes.is_some()).find(|s| s.time_ms >= t);
     let (Some(a), Some(b)) = (at_time(from_ms), at_time(to_ms)) else {
@@ -562,23 +554,26 @@ fn top_writers(samples: &[Stored], recorder_pids: &[u32], from_ms: i64, to_ms: i
     };
     let before: HashMap<(u32, u64), u64> =
         a.processes.iter().flatten().filter_map(|p| Some((p.key(), p.write_bytes?))).collect();
-    let mut rates: Vec<(String, f64)> = b
+    let mut writers: Vec<(String, f64)> = b
         .processes
         .iter()
         .flatten()
         .filter(|p| !recorder_pids.contains(&p.pid))
         .filter_map(|p| {
-            let wrote = p.write_bytes?.saturating_sub(*before.get(&p.key()).unwrap_or(&0));
-            (wrote > 0).then(|| (format!("{} (pid {})", p.comm, p.pid), wrote as f64 / seconds))
+            let rate = rates::per_second(*before.get(&p.key()).unwrap_or(&0), p.write_bytes?, seconds)?;
+            (rate > 0.0).then(|| (format!("{} (pid {})", p.comm, p.pid), rate))
         })
         .collect();
-    rates.sort_by(|x, y| y.1.total_cmp(&x.1));
-    rates.iter().take(3).map(|(who, rate)| format!("{who} {}/s", bytes(*rate))).collect()
+    writers.sort_by(|x, y| y.1.total_cmp(&x.1));
+    writers.iter().take(3).map(|(who, rate)| format!("{who} {}/s", bytes(*rate))).collect()
 }
 
-fn inodes(w: &Window, found: &mut Vec<Finding>) {
-    let Some(last) =
-        w.samples.iter().rev().find_map(|s| s.sample.filesystems.as_ref().map(|f| (s.sample.time_ms, f)))
+fn inodes(window: &Window, found: &mut Vec<Finding>) {
+    let Some(last) = window
+        .samples
+        .iter()
+        .rev()
+        .find_map(|s| s.sample.filesystems.as_ref().map(|f| (s.sample.time_ms, f)))
     else {
         return;
     };

@@ -38,8 +38,8 @@ const KNOWN: &[(&str, &str, Severity, &[&str])] = &[
 /// syslog priority 3: errors and worse.
 const ERROR_PRIORITY: u8 = 3;
 
-pub fn detect(w: &Window, found: &mut Vec<Finding>) {
-    let kernel: Vec<&Event> = w.events.iter().filter(|e| e.kind == "kernel").collect();
+pub fn detect(window: &Window, found: &mut Vec<Finding>) {
+    let kernel: Vec<&Event> = window.events.iter().filter(|e| e.kind == "kernel").collect();
     let mut explained = vec![false; kernel.len()];
     for &(kind, meaning, severity, marks) in KNOWN {
         let hits: Vec<(usize, &Event)> = kernel
@@ -91,7 +91,7 @@ pub fn detect(w: &Window, found: &mut Vec<Finding>) {
             values: values([("count", json!(errors.len())), ("last", json!(last.detail))]),
         });
     }
-    for record in w.events.iter().filter(|e| e.kind == "pstore") {
+    for record in window.events.iter().filter(|e| e.kind == "pstore") {
         found.push(Finding {
             kind: "crash_record",
             category: Category::Kernel,

@@ -11,7 +11,7 @@ mod watched;
 #[cfg(test)]
 mod tests;
 
-use super::series::Series;
+use super::series::{Rise, Series};
 use super::{Finding, Window};
 use crate::model::sample::Sample;
 
@@ -29,13 +29,18 @@ pub fn all(window: &Window) -> Vec<Finding> {
 }
 
 /// One number per sample of the window, where the sample has it.
-pub(super) fn scalar(samples: &[crate::model::Stored], get: impl Fn(&Sample) -> Option<f64>) -> Series {
+pub(super) fn scalar(samples: &[crate::model::StoredSample], get: impl Fn(&Sample) -> Option<f64>) -> Series {
     samples.iter().filter_map(|s| Some((s.sample.time_ms, get(&s.sample)?))).collect()
 }
 
 /// A time of day for summaries.
 pub(super) fn at(ms: i64) -> String {
     crate::model::human::format_ms_clock(ms)
+}
+
+/// When a rise happened, for summaries: `in 13m (18:00:09 → 18:13:02)`.
+pub(super) fn during(rise: &Rise) -> String {
+    format!("in {} ({} → {})", span(rise.to_ms - rise.from_ms), at(rise.from_ms), at(rise.to_ms))
 }
 
 /// A span for summaries: `13m`, `40s`.

@@ -9,9 +9,9 @@ use crate::model::sample::{ProbeOutcome, ProbeResult};
 use serde_json::json;
 use std::collections::BTreeMap;
 
-pub fn detect(w: &Window, found: &mut Vec<Finding>) {
+pub fn detect(window: &Window, found: &mut Vec<Finding>) {
     let mut by_target: BTreeMap<&str, Vec<(i64, &ProbeResult)>> = BTreeMap::new();
-    for s in w.samples {
+    for s in window.samples {
         for result in s.sample.probes.iter().flatten() {
             by_target.entry(&result.target).or_default().push((s.sample.time_ms, result));
         }

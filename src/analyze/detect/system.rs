@@ -10,38 +10,38 @@ use crate::model::sample::Sample;
 use serde_json::json;
 use std::collections::HashMap;
 
-pub fn detect(w: &Window, found: &mut Vec<Finding>) {
-    load(w, found);
-    top_cpu_consumers(w, found);
-    cpu_steal(w, found);
-    memory(w, found);
-    oom_kills(w, found);
-    swapping(w, found);
-    pressure(w, found);
-    open_files(w, found);
-    task_limits(w, found);
-    disks(w, found);
-    lateness(w, found);
+pub fn detect(window: &Window, found: &mut Vec<Finding>) {
+    load(window, found);
+    top_cpu_consumers(window, found);
+    cpu_steal(window, found);
+    memory(window, found);
+    oom_kills(window, found);
+    swapping(window, found);
+    pressure(window, found);
+    open_files(window, found);
+    task_limits(window, found);
+    disks(window, found);
+    lateness(window, found);
 }
 
-fn ncpu(w: &Window) -> f64 {
-    w.samples.iter().rev().find_map(|s| s.sample.cpu.map(|c| c.ncpu)).unwrap_or(1).max(1) as f64
+fn ncpu(window: &Window) -> f64 {
+    window.samples.iter().rev().find_map(|s| s.sample.cpu.map(|c| c.ncpu)).unwrap_or(1).max(1) as f64
 }
 
-fn load(w: &Window, found: &mut Vec<Finding>) {
-    let load = scalar(w.samples, |s| Some(s.load?.load1));
+fn load(window: &Window, found: &mut Vec<Finding>) {
+    let load = scalar(window.samples, |s| Some(s.load?.load1));
     let Some((peak_ms, peak)) = series::max(&load) else {
         return;
     };
-    let cpus = ncpu(w);
-    let before = series::mean(&scalar(w.baseline, |s| Some(s.load?.load1)))
+    let cpus = ncpu(window);
+    let before = series::mean(&scalar(window.baseline, |s| Some(s.load?.load1)))
         .or_else(|| load.first().map(|(_, v)| *v))
         .unwrap_or(0.0);
     if peak < 2.0 * cpus || peak < 2.0 * before.max(0.5) {
         return;
     }
     let severity = if peak >= 4.0 * cpus { Severity::High } else { Severity::Medium };
-    let running = scalar(w.samples, |s| Some(s.cpu?.procs_running as f64));
+    let running = scalar(window.samples, |s| Some(s.cpu?.procs_running as f64));
     let queue = series::max(&running).map_or(0.0, |(_, v)| v);
     let rise = largest_rise(&load);
     let from_ms = rise.map_or(peak_ms, |r| r.from_ms);
@@ -69,8 +69,8 @@ fn load(w: &Window, found: &mut Vec<Finding>) {
 /// Who used the CPU in the window, by command: each process from the first
 /// to the last sample it appears in, so one that ran and exited inside the
 /// window counts too. A process near 100% of a CPU for a while is spinning.
-fn top_cpu_consumers(w: &Window, found: &mut Vec<Finding>) {
-    let (Some(first), Some(last)) = (w.samples.first(), w.samples.last()) else { return };
+fn top_cpu_consumers(window: &Window, found: &mut Vec<Finding>) {
+    let (Some(first), Some(last)) = (window.samples.first(), window.samples.last()) else { return };
     let window_s = (last.sample.time_ms - first.sample.time_ms) as f64 / 1000.0;
     if window_s <= 0.0 {
         return;
@@ -78,8 +78,8 @@ fn top_cpu_consumers(w: &Window, found: &mut Vec<Finding>) {
     // Per process: name, first (time, ticks) and last (time, ticks) seen.
     type Seen = (std::sync::Arc<str>, (i64, u64), (i64, u64));
     let mut seen: HashMap<(u32, u64), Seen> = HashMap::new();
-    for s in w.samples {
-        for p in s.sample.processes.iter().flatten().filter(|p| !w.recorder_pids.contains(&p.pid)) {
+    for s in window.samples {
+        for p in s.sample.processes.iter().flatten().filter(|p| !window.recorder_pids.contains(&p.pid)) {
             let now = (s.sample.time_ms, p.utime_ticks + p.stime_ticks);
             seen.entry(p.key()).and_modify(|e| e.2 = now).or_insert((p.comm.clone(), now, now));
         }
@@ -89,12 +89,12 @@ fn top_cpu_consumers(w: &Window, found: &mut Vec<Finding>) {
     // stretch one of them spent at 90% of a CPU or more.
     let mut by_name: HashMap<std::sync::Arc<str>, (f64, usize, f64)> = HashMap::new();
     for (name, (t0, c0), (t1, c1)) in seen.into_values() {
-        let used_s = c1.saturating_sub(c0) as f64 / hz;
+        let used = c1.saturating_sub(c0);
         let alive_s = (t1 - t0) as f64 / 1000.0;
         let entry = by_name.entry(name).or_default();
-        entry.0 += used_s * 100.0 / window_s;
+        entry.0 += rates::cpu_share(used, window_s, hz);
         entry.1 += 1;
-        if alive_s > 0.0 && used_s / alive_s >= 0.9 {
+        if alive_s > 0.0 && rates::cpu_share(used, alive_s, hz) >= 90.0 {
             entry.2 = entry.2.max(alive_s);
         }
     }
@@ -127,8 +127,8 @@ fn top_cpu_consumers(w: &Window, found: &mut Vec<Finding>) {
     });
 }
 
-fn cpu_steal(w: &Window, found: &mut Vec<Finding>) {
-    let steal: Vec<(i64, f64)> = w
+fn cpu_steal(window: &Window, found: &mut Vec<Finding>) {
+    let steal: Vec<(i64, f64)> = window
         .samples
         .windows(2)
         .filter_map(|p| {
@@ -156,9 +156,10 @@ fn cpu_steal(w: &Window, found: &mut Vec<Finding>) {
     });
 }
 
-fn memory(w: &Window, found: &mut Vec<Finding>) {
-    let available = scalar(w.samples, |s| Some(s.memory?.available as f64));
-    let total = w.samples.iter().rev().find_map(|s| s.sample.memory.map(|m| m.total)).unwrap_or(0) as f64;
+fn memory(window: &Window, found: &mut Vec<Finding>) {
+    let available = scalar(window.samples, |s| Some(s.memory?.available as f64));
+    let total =
+        window.samples.iter().rev().find_map(|s| s.sample.memory.map(|m| m.total)).unwrap_or(0) as f64;
     let Some((low_ms, low)) = series::min(&available) else {
         return;
     };
@@ -189,8 +190,8 @@ fn memory(w: &Window, found: &mut Vec<Finding>) {
     });
 }
 
-fn oom_kills(w: &Window, found: &mut Vec<Finding>) {
-    let kills = scalar(w.samples, |s| Some(s.vm?.oom_kills as f64));
+fn oom_kills(window: &Window, found: &mut Vec<Finding>) {
+    let kills = scalar(window.samples, |s| Some(s.vm?.oom_kills as f64));
     let (Some(first), Some(last)) = (kills.first(), kills.last()) else {
         return;
     };
@@ -210,9 +211,10 @@ fn oom_kills(w: &Window, found: &mut Vec<Finding>) {
     });
 }
 
-fn swapping(w: &Window, found: &mut Vec<Finding>) {
+fn swapping(window: &Window, found: &mut Vec<Finding>) {
     let rate = |get: fn(&Sample) -> Option<u64>| -> Vec<(i64, f64)> {
-        w.samples
+        window
+            .samples
             .windows(2)
             .filter_map(|p| {
                 let seconds = rates::elapsed_s(&p[0].sample, &p[1].sample)?;
@@ -252,7 +254,7 @@ fn swapping(w: &Window, found: &mut Vec<Finding>) {
     }
 }
 
-fn pressure(w: &Window, found: &mut Vec<Finding>) {
+fn pressure(window: &Window, found: &mut Vec<Finding>) {
     type Get = fn(&Sample) -> Option<f64>;
     let checks: [(&str, &str, Get, f64, f64); 5] = [
         ("cpu", "some", |s| Some(s.pressure.cpu?.some_avg10), 50.0, 80.0),
@@ -262,7 +264,7 @@ fn pressure(w: &Window, found: &mut Vec<Finding>) {
         ("io", "full", |s| s.pressure.io?.full_avg10, 20.0, 50.0),
     ];
     for (resource, kind, get, medium, high) in checks {
-        let series = scalar(w.samples, get);
+        let series = scalar(window.samples, get);
         let Some((peak_ms, peak)) = series::max(&series).filter(|(_, v)| *v >= medium) else {
             continue;
         };
@@ -282,8 +284,8 @@ fn pressure(w: &Window, found: &mut Vec<Finding>) {
     }
 }
 
-fn open_files(w: &Window, found: &mut Vec<Finding>) {
-    let used = scalar(w.samples, |s| {
+fn open_files(window: &Window, found: &mut Vec<Finding>) {
+    let used = scalar(window.samples, |s| {
         let f = s.files?;
         (f.max > 0).then(|| f.allocated as f64 * 100.0 / f.max as f64)
     });
@@ -301,7 +303,7 @@ fn open_files(w: &Window, found: &mut Vec<Finding>) {
     });
 }
 
-fn task_limits(w: &Window, found: &mut Vec<Finding>) {
+fn task_limits(window: &Window, found: &mut Vec<Finding>) {
     type Get = fn(&Sample) -> Option<f64>;
     let checks: [(&str, &str, Get); 2] = [
         ("processes", "kernel.pid_max", |s| {
@@ -314,7 +316,7 @@ fn task_limits(w: &Window, found: &mut Vec<Finding>) {
         }),
     ];
     for (what, limit, get) in checks {
-        let series = scalar(w.samples, get);
+        let series = scalar(window.samples, get);
         let Some((peak_ms, peak)) = series::max(&series).filter(|(_, v)| *v >= 80.0) else {
             continue;
         };
@@ -330,9 +332,9 @@ fn task_limits(w: &Window, found: &mut Vec<Finding>) {
     }
 }
 
-fn disks(w: &Window, found: &mut Vec<Finding>) {
+fn disks(window: &Window, found: &mut Vec<Finding>) {
     let mut busy: HashMap<String, Vec<(i64, f64, f64)>> = HashMap::new();
-    for pair in w.samples.windows(2) {
+    for pair in window.samples.windows(2) {
         let (prev, cur) = (&pair[0].sample, &pair[1].sample);
         let Some(seconds) = rates::elapsed_s(prev, cur) else {
             continue;
@@ -372,14 +374,14 @@ fn disks(w: &Window, found: &mut Vec<Finding>) {
 
 /// The recorder's timer firing late is the most direct sign that the
 /// machine was becoming unresponsive.
-fn lateness(w: &Window, found: &mut Vec<Finding>) {
-    let late = scalar(w.samples, |s| Some(s.lateness_ms as f64));
-    let threshold = (w.interval_ms as f64).max(1000.0);
+fn lateness(window: &Window, found: &mut Vec<Finding>) {
+    let late = scalar(window.samples, |s| Some(s.lateness_ms as f64));
+    let threshold = (window.interval_ms as f64).max(1000.0);
     let Some((peak_ms, peak)) = series::max(&late).filter(|(_, v)| *v >= threshold) else {
         return;
     };
     let late_ticks = late.iter().filter(|(_, v)| *v >= threshold).count();
-    let ending = match w.period_start_ms {
+    let ending = match window.period_start_ms {
         Some(end) => format!(" before it went silent at {}", at(end)),
         None => String::new(),
     };

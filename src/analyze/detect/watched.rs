@@ -3,10 +3,11 @@
 //! in a loop until the log partition is full), with the line they repeat
 //! and the filesystem they fill.
 
-use super::{at, scalar, span};
+use super::{at, during, scalar};
 use crate::analyze::series::{self, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
 use crate::model::human::bytes;
+use crate::model::rates;
 use crate::model::sample::{Sample, WatchedLog};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
@@ -14,24 +15,24 @@ use std::collections::{BTreeSet, HashMap};
 /// A log writing this much per second floods; a tenth of it is worth a word.
 const FLOOD_BYTES_PER_S: f64 = 1024.0 * 1024.0;
 
-pub fn detect(w: &Window, found: &mut Vec<Finding>) {
-    directories(w, found);
-    logs(w, found);
+pub fn detect(window: &Window, found: &mut Vec<Finding>) {
+    directories(window, found);
+    logs(window, found);
 }
 
-fn paths<T>(w: &Window, list: fn(&Sample) -> Option<&Vec<T>>, path: fn(&T) -> &str) -> BTreeSet<String> {
-    w.samples.iter().filter_map(|s| list(&s.sample)).flatten().map(|t| path(t).to_string()).collect()
+fn paths<T>(window: &Window, list: fn(&Sample) -> Option<&Vec<T>>, path: fn(&T) -> &str) -> BTreeSet<String> {
+    window.samples.iter().filter_map(|s| list(&s.sample)).flatten().map(|t| path(t).to_string()).collect()
 }
 
-fn directories(w: &Window, found: &mut Vec<Finding>) {
-    for dir in paths(w, |s| s.watched_dirs.as_ref(), |d| &d.path) {
+fn directories(window: &Window, found: &mut Vec<Finding>) {
+    for dir in paths(window, |s| s.watched_dirs.as_ref(), |d| &d.path) {
         let entry = |s: &Sample| s.watched_dirs.as_ref()?.iter().find(|d| d.path == dir).cloned();
-        let files = scalar(w.samples, |s| Some(entry(s)?.files as f64));
+        let files = scalar(window.samples, |s| Some(entry(s)?.files as f64));
         let Some(rise) = largest_rise(&files).filter(|r| r.increase() >= 100.0 && r.to >= 2.0 * r.from)
         else {
             continue;
         };
-        let last = w.samples.iter().rev().find_map(|s| entry(&s.sample));
+        let last = window.samples.iter().rev().find_map(|s| entry(&s.sample));
         let size = last.as_ref().map_or(String::new(), |d| format!(" ({})", bytes(d.bytes as f64)));
         let partial =
             if last.is_some_and(|d| !d.complete) { "; the walk was cut short, so at least that" } else { "" };
@@ -41,12 +42,10 @@ fn directories(w: &Window, found: &mut Vec<Finding>) {
             severity: if rise.increase() >= 1000.0 { Severity::High } else { Severity::Medium },
             subject: dir.clone(),
             summary: format!(
-                "{dir} grew from {:.0} to {:.0} files{size} in {} ({} → {}){partial}",
+                "{dir} grew from {:.0} to {:.0} files{size} {}{partial}",
                 rise.from,
                 rise.to,
-                span(rise.to_ms - rise.from_ms),
-                at(rise.from_ms),
-                at(rise.to_ms)
+                during(&rise)
             ),
             first_seen_ms: Some(rise.from_ms),
             values: values([("path", json!(dir)), ("from", json!(rise.from)), ("to", json!(rise.to))]),
@@ -54,26 +53,31 @@ fn directories(w: &Window, found: &mut Vec<Finding>) {
     }
 }
 
-fn logs(w: &Window, found: &mut Vec<Finding>) {
-    for path in paths(w, |s| s.watched_logs.as_ref(), |l| &l.path) {
-        let written = scalar(w.samples, |s| Some(log_at(s, &path)?.bytes_written as f64));
-        let (Some(&(t0, b0)), Some(&(t1, b1))) = (written.first(), written.last()) else { continue };
+fn logs(window: &Window, found: &mut Vec<Finding>) {
+    for path in paths(window, |s| s.watched_logs.as_ref(), |l| &l.path) {
+        let seen: Vec<(i64, &WatchedLog)> = window
+            .samples
+            .iter()
+            .filter_map(|s| Some((s.sample.time_ms, log_at(&s.sample, &path)?)))
+            .collect();
+        let (Some(&(t0, first)), Some(&(t1, last))) = (seen.first(), seen.last()) else { continue };
         if t1 <= t0 {
             continue;
         }
-        let rate = (b1 - b0) / ((t1 - t0) as f64 / 1000.0);
+        let seconds = |from_ms: i64, to_ms: i64| (to_ms - from_ms).max(1) as f64 / 1000.0;
+        let rate = rates::log_rates(first, last, seconds(t0, t1)).bytes.unwrap_or(0.0);
         if rate < FLOOD_BYTES_PER_S / 10.0 {
             continue;
         }
         // The busiest stretch: when the log first wrote at a flood's pace.
-        let pace: Vec<(i64, f64)> = written
+        let pace: Vec<(i64, f64)> = seen
             .windows(2)
-            .map(|p| (p[1].0, (p[1].1 - p[0].1) / ((p[1].0 - p[0].0).max(1) as f64 / 1000.0)))
+            .map(|p| (p[1].0, rates::log_rates(p[0].1, p[1].1, seconds(p[0].0, p[1].0)).bytes.unwrap_or(0.0)))
             .collect();
         let since = series::first_at_or_above(&pace, rate / 2.0).unwrap_or(t0);
         let mut templates: HashMap<&str, (u64, &str)> = HashMap::new();
         let mut sampled = false;
-        for log in w.samples.iter().filter_map(|s| log_at(&s.sample, &path)) {
+        for log in window.samples.iter().filter_map(|s| log_at(&s.sample, &path)) {
             sampled |= log.sampled;
             for t in &log.templates {
                 let slot = templates.entry(&t.template).or_insert((0, &t.example));
@@ -85,7 +89,7 @@ fn logs(w: &Window, found: &mut Vec<Finding>) {
             let counted = if sampled { "in the lines read" } else { "times" };
             format!("; top line ×{count} {counted}: \"{template}\"")
         });
-        let filling = filesystem_of(w, &path)
+        let filling = filesystem_of(window, &path)
             .map_or(String::new(), |(mount, pct)| format!("; {mount} is {pct:.0}% full"));
         found.push(Finding {
             kind: "log_flood",
@@ -110,8 +114,8 @@ fn log_at<'a>(sample: &'a Sample, path: &str) -> Option<&'a WatchedLog> {
 
 /// The filesystem holding `path` at the end of the window and how full it
 /// is: the mount point that is the longest prefix of the path.
-fn filesystem_of(w: &Window, path: &str) -> Option<(String, f64)> {
-    let list = w.samples.iter().rev().find_map(|s| s.sample.filesystems.as_ref())?;
+fn filesystem_of(window: &Window, path: &str) -> Option<(String, f64)> {
+    let list = window.samples.iter().rev().find_map(|s| s.sample.filesystems.as_ref())?;
     let holds = |mount: &str| mount == "/" || path == mount || path.starts_with(&format!("{mount}/"));
     let fs = list.iter().filter(|f| holds(&f.mount_point)).max_by_key(|f| f.mount_point.len())?;
     Some((fs.mount_point.clone(), fs.used_pct()))

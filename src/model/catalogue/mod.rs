@@ -17,7 +17,8 @@ pub use tables::{
 };
 pub use timeline::{Minute, TIMELINE};
 
-use super::{Event, Stored};
+use super::human::format_ms_rfc3339;
+use super::{Event, StoredSample};
 use anyhow::Result;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +134,36 @@ pub const fn rate<T>(
     Field { name, unit, kind: Kind::Rate { counter }, help, get }
 }
 
+/// A row of one sample (or one event): it carries the time twice, as the
+/// first two columns of its list.
+pub trait Stamped {
+    fn time_ms(&self) -> i64;
+}
+
+/// The row's time, RFC 3339 UTC: the first column of a stamped list.
+pub const fn time<T: Stamped>() -> Field<T> {
+    label("time", "time of the sample (of the event, for events), RFC 3339 UTC", |r| {
+        Value::Text(format_ms_rfc3339(r.time_ms()))
+    })
+}
+
+/// The row's time in ms since the epoch: the second column.
+pub const fn time_ms<T: Stamped>() -> Field<T> {
+    label("time_ms", "the same time, ms since the epoch", |r| Value::Int(r.time_ms()))
+}
+
+impl<T> Stamped for (i64, T) {
+    fn time_ms(&self) -> i64 {
+        self.0
+    }
+}
+
+impl Stamped for Event {
+    fn time_ms(&self) -> i64 {
+        self.time_ms
+    }
+}
+
 /// The field of `fields` called `name`: for views that show a few columns.
 pub fn find<'a, T>(fields: &'a [Field<T>], name: &str) -> Option<&'a Field<T>> {
     fields.iter().find(|f| f.name == name)
@@ -140,7 +171,7 @@ pub fn find<'a, T>(fields: &'a [Field<T>], name: &str) -> Option<&'a Field<T>> {
 
 /// The kinds of rows, one column list each (`export --what`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum What {
+pub enum RowKind {
     System,
     Processes,
     Sockets,
@@ -157,7 +188,11 @@ pub enum What {
 pub trait Source {
     /// Calls `each(previous sample of the same run, sample)` for every
     /// sample, oldest first, with the tables that `what` needs.
-    fn pairs(&self, what: What, each: &mut dyn FnMut(Option<&Stored>, &Stored) -> Result<()>) -> Result<()>;
+    fn pairs(
+        &self,
+        what: RowKind,
+        each: &mut dyn FnMut(Option<&StoredSample>, &StoredSample) -> Result<()>,
+    ) -> Result<()>;
 
     fn events(&self) -> Result<Vec<Event>>;
 

@@ -1,8 +1,7 @@
 //! One row per process per sample (`export --what processes`), and the
 //! process tables of `show` and `report`.
 
-use super::{Field, Kind, Unit, Value, gauge, label, rate};
-use crate::model::human::format_ms_rfc3339;
+use super::{Field, Kind, Stamped, Unit, Value, gauge, label, rate, time, time_ms};
 use crate::model::rates::ProcessRates;
 use crate::model::sample::Process;
 
@@ -41,8 +40,8 @@ use Unit::{Bytes, Count, Percent};
 
 #[rustfmt::skip]
 pub const PROCESSES: &[Field<ProcessRow>] = &[
-    label("time", "time of the sample, RFC 3339 UTC", |r| Value::Text(format_ms_rfc3339(r.time_ms))),
-    label("time_ms", "time of the sample, ms since the epoch", |r| Value::Int(r.time_ms)),
+    time(),
+    time_ms(),
     label("pid", "process id", |r| Value::Int(r.process.pid.into())),
     label("ppid", "parent's process id", |r| Value::Int(r.process.ppid.into())),
     label("uid", "real user id", |r| Value::Int(r.process.uid.into())),
@@ -97,4 +96,10 @@ pub fn serialize_report_processes<S: serde::Serializer>(
         seq.serialize_element(&object)?;
     }
     seq.end()
+}
+
+impl Stamped for ProcessRow {
+    fn time_ms(&self) -> i64 {
+        self.time_ms
+    }
 }

@@ -1,8 +1,7 @@
 //! The machine's scalars, one row per sample (`export --what system`).
 
-use super::{Field, Unit, Value, counter, gauge, label, rate};
-use crate::model::Stored;
-use crate::model::human::format_ms_rfc3339;
+use super::{Field, Stamped, Unit, Value, counter, gauge, label, rate, time, time_ms};
+use crate::model::StoredSample;
 use crate::model::rates::{self, CpuPercent};
 use crate::model::sample::{Psi, Sample};
 
@@ -17,7 +16,7 @@ pub struct SystemRow {
 }
 
 impl SystemRow {
-    pub fn new(prev: Option<&Sample>, cur: &Stored) -> Self {
+    pub fn new(prev: Option<&Sample>, cur: &StoredSample) -> Self {
         let cpu = prev.and_then(|p| rates::cpu_percent(p.cpu.as_ref()?, cur.sample.cpu.as_ref()?));
         let seconds = prev.and_then(|p| rates::elapsed_s(p, &cur.sample));
         SystemRow { sample: cur.sample.clone(), run_id: cur.run_id, cpu, seconds, prev: prev.cloned() }
@@ -56,8 +55,8 @@ use Unit::{Bytes, Count, Microseconds, Milliseconds, Percent, Plain};
 
 #[rustfmt::skip]
 pub const SYSTEM: &[Field<SystemRow>] = &[
-    label("time", "time of the sample, RFC 3339 UTC", |r| Value::Text(format_ms_rfc3339(r.sample.time_ms))),
-    label("time_ms", "time of the sample, ms since the epoch", |r| Value::Int(r.sample.time_ms)),
+    time(),
+    time_ms(),
     label("run", "the recorder run the sample belongs to", |r| Value::Int(r.run_id)),
     gauge("lateness_ms", Milliseconds, "how late the timer fired for this sample", |r| Value::Int(r.sample.lateness_ms)),
     gauge("suspended_ms", Milliseconds, "time suspended since the previous sample", |r| Value::Int(r.sample.suspended_ms)),
@@ -109,3 +108,9 @@ pub const SYSTEM: &[Field<SystemRow>] = &[
     gauge("pid_max", Count, "the limit of process ids (kernel.pid_max)", |r| r.count(|s| Some(s.tasks?.pid_max))),
     gauge("threads_max", Count, "the limit of threads (kernel.threads-max)", |r| r.count(|s| Some(s.tasks?.threads_max))),
 ];
+
+impl Stamped for SystemRow {
+    fn time_ms(&self) -> i64 {
+        self.sample.time_ms
+    }
+}

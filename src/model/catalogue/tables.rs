@@ -2,19 +2,18 @@
 //! interfaces, probes, watched directories and logs) and the events table.
 //! Each row carries the time of its sample.
 
-use super::{Field, Unit, Value, counter, gauge, label, rate};
-use crate::model::human::format_ms_rfc3339;
+use super::{Field, Stamped, Unit, Value, counter, gauge, label, rate, time, time_ms};
 use crate::model::rates::{self, DiskRates, InterfaceRates, TcpRates};
 use crate::model::sample::{
     Filesystem, LogTemplate, NetTotals, PortSockets, ProbeResult, Sample, WatchedDir, WatchedLog,
 };
-use crate::model::{Event, Stored};
+use crate::model::{Event, StoredSample};
 use std::collections::HashMap;
 
 use Unit::{Bytes, Count, Milliseconds, Percent, Plain};
 
 /// A table's rows, each with the sample's time.
-pub fn stamped<T: Clone>(cur: &Stored, table: &Option<Vec<T>>) -> Vec<(i64, T)> {
+pub fn stamped<T: Clone>(cur: &StoredSample, table: &Option<Vec<T>>) -> Vec<(i64, T)> {
     table.iter().flatten().map(|row| (cur.sample.time_ms, row.clone())).collect()
 }
 
@@ -33,8 +32,8 @@ fn same_in_previous<'a, T>(
 
 #[rustfmt::skip]
 pub const SOCKETS: &[Field<(i64, PortSockets)>] = &[
-    label("time", "time of the sample, RFC 3339 UTC", |r| Value::Text(format_ms_rfc3339(r.0))),
-    label("time_ms", "time of the sample, ms since the epoch", |r| Value::Int(r.0)),
+    time(),
+    time_ms(),
     label("direction", "listen, incoming (by local port) or outgoing (by remote port)", |r| Value::Text(format!("{:?}", r.1.direction).to_lowercase())),
     label("port", "the local port of listeners and incoming connections, the remote port of outgoing ones", |r| Value::Int(r.1.port.into())),
     label("state", "TCP state: ESTABLISHED, SYN_RECV, CLOSE_WAIT, LISTEN, ...", |r| Value::Text(r.1.state.clone())),
@@ -45,8 +44,8 @@ pub const SOCKETS: &[Field<(i64, PortSockets)>] = &[
 
 #[rustfmt::skip]
 pub const FILESYSTEMS: &[Field<(i64, Filesystem)>] = &[
-    label("time", "time of the sample, RFC 3339 UTC", |r| Value::Text(format_ms_rfc3339(r.0))),
-    label("time_ms", "time of the sample, ms since the epoch", |r| Value::Int(r.0)),
+    time(),
+    time_ms(),
     label("mount_point", "where the filesystem is mounted", |r| Value::Text(r.1.mount_point.clone())),
     label("device", "the mounted device", |r| Value::Text(r.1.device.clone())),
     label("type", "filesystem type", |r| Value::Text(r.1.fs_type.clone())),
@@ -72,7 +71,7 @@ impl DiskRow {
     }
 }
 
-pub fn disk_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<DiskRow> {
+pub fn disk_rows(prev: Option<&Sample>, cur: &StoredSample) -> Vec<DiskRow> {
     let s = &cur.sample;
     s.disks
         .iter()
@@ -87,8 +86,8 @@ pub fn disk_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<DiskRow> {
 
 #[rustfmt::skip]
 pub const DISKS: &[Field<DiskRow>] = &[
-    label("time", "time of the sample, RFC 3339 UTC", |r| Value::Text(format_ms_rfc3339(r.time_ms))),
-    label("time_ms", "time of the sample, ms since the epoch", |r| Value::Int(r.time_ms)),
+    time(),
+    time_ms(),
     label("disk", "the block device", |r| Value::Text(r.name.clone())),
     rate("reads_per_s", Count, "reads", "reads completed per second", |r| r.rate(|d| d.reads)),
     rate("writes_per_s", Count, "writes", "writes completed per second", |r| r.rate(|d| d.writes)),
@@ -123,7 +122,7 @@ impl NetRow {
 }
 
 /// One row per interface, then the machine's totals with its TCP counters.
-pub fn net_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<NetRow> {
+pub fn net_rows(prev: Option<&Sample>, cur: &StoredSample) -> Vec<NetRow> {
     let s = &cur.sample;
     let mut rows: Vec<NetRow> = s
         .interfaces
@@ -148,8 +147,8 @@ pub fn net_rows(prev: Option<&Sample>, cur: &Stored) -> Vec<NetRow> {
 
 #[rustfmt::skip]
 pub const NET: &[Field<NetRow>] = &[
-    label("time", "time of the sample, RFC 3339 UTC", |r| Value::Text(format_ms_rfc3339(r.time_ms))),
-    label("time_ms", "time of the sample, ms since the epoch", |r| Value::Int(r.time_ms)),
+    time(),
+    time_ms(),
     label("interface", "the interface, or total (loopback excluded)", |r| Value::Text(r.name.clone())),
     rate("rx_bytes_per_s", Bytes, "rx_bytes", "bytes received per second", |r| r.rate(|i| i.rx_bytes)),
     rate("tx_bytes_per_s", Bytes, "tx_bytes", "bytes sent per second", |r| r.rate(|i| i.tx_bytes)),
@@ -173,8 +172,8 @@ pub const NET: &[Field<NetRow>] = &[
 
 #[rustfmt::skip]
 pub const PROBES: &[Field<(i64, ProbeResult)>] = &[
-    label("time", "time of the sample, RFC 3339 UTC", |r| Value::Text(format_ms_rfc3339(r.0))),
-    label("time_ms", "time of the sample, ms since the epoch", |r| Value::Int(r.0)),
+    time(),
+    time_ms(),
     label("target", "the probe as configured, e.g. milter:127.0.0.1:8891", |r| Value::Text(r.1.target.clone())),
     label("outcome", "ok, refused, timeout, protocol_error, no_route or error", |r| Value::Text(outcome_name(&r.1))),
     gauge("latency_ms", Milliseconds, "from the start of the probe until its outcome was known", |r| Value::Real(r.1.latency_us as f64 / 1000.0)),
@@ -189,8 +188,8 @@ pub fn outcome_name(probe: &ProbeResult) -> String {
 
 #[rustfmt::skip]
 pub const EVENTS: &[Field<Event>] = &[
-    label("time", "time of the event, RFC 3339 UTC", |e| Value::Text(format_ms_rfc3339(e.time_ms))),
-    label("time_ms", "time of the event, ms since the epoch", |e| Value::Int(e.time_ms)),
+    time(),
+    time_ms(),
     label("kind", "kernel, pstore, samples-dropped, disk-full, disk-recovered", |e| Value::Text(e.kind.clone())),
     label("priority", "syslog priority of a kernel message: 0 emergency ... 7 debug", |e| e.priority.map(u64::from).into()),
     gauge("repeats", Count, "how many more times the same message came at once", |e| Value::Int(e.repeats.into())),
@@ -199,8 +198,8 @@ pub const EVENTS: &[Field<Event>] = &[
 
 #[rustfmt::skip]
 pub const DIRS: &[Field<(i64, WatchedDir)>] = &[
-    label("time", "time of the sample, RFC 3339 UTC", |r| Value::Text(format_ms_rfc3339(r.0))),
-    label("time_ms", "time of the sample, ms since the epoch", |r| Value::Int(r.0)),
+    time(),
+    time_ms(),
     label("path", "the watched directory", |r| Value::Text(r.1.path.clone())),
     gauge("files", Count, "regular files below the directory", |r| Value::Int(r.1.files as i64)),
     gauge("bytes", Bytes, "bytes in those files", |r| Value::Int(r.1.bytes as i64)),
@@ -227,7 +226,7 @@ pub struct LastSeen {
 
 /// One row per template of each watched log, or one without when the log
 /// was quiet.
-pub fn log_rows(last_seen: &mut LastSeen, cur: &Stored) -> Vec<LogRow> {
+pub fn log_rows(last_seen: &mut LastSeen, cur: &StoredSample) -> Vec<LogRow> {
     let s = &cur.sample;
     if last_seen.run_id != cur.run_id {
         *last_seen = LastSeen { run_id: cur.run_id, ..LastSeen::default() };
@@ -250,8 +249,8 @@ pub fn log_rows(last_seen: &mut LastSeen, cur: &Stored) -> Vec<LogRow> {
 
 #[rustfmt::skip]
 pub const LOGS: &[Field<LogRow>] = &[
-    label("time", "time of the sample, RFC 3339 UTC", |r| Value::Text(format_ms_rfc3339(r.time_ms))),
-    label("time_ms", "time of the sample, ms since the epoch", |r| Value::Int(r.time_ms)),
+    time(),
+    time_ms(),
     label("path", "the watched log", |r| Value::Text(r.log.path.clone())),
     rate("bytes_per_s", Bytes, "bytes_written", "bytes appended per second", |r| r.rates.and_then(|l| l.bytes).into()),
     rate("lines_per_s", Count, "lines_written", "lines appended per second", |r| r.rates.and_then(|l| l.lines).into()),
@@ -263,3 +262,21 @@ pub const LOGS: &[Field<LogRow>] = &[
     gauge("count", Count, "lines of the template since the previous sample", |r| r.template.as_ref().map(|t| t.count).into()),
     label("example", "one real line of the template", |r| Value::Text(r.template.as_ref().map(|t| t.example.clone()).unwrap_or_default())),
 ];
+
+impl Stamped for DiskRow {
+    fn time_ms(&self) -> i64 {
+        self.time_ms
+    }
+}
+
+impl Stamped for NetRow {
+    fn time_ms(&self) -> i64 {
+        self.time_ms
+    }
+}
+
+impl Stamped for LogRow {
+    fn time_ms(&self) -> i64 {
+        self.time_ms
+    }
+}

@@ -5,7 +5,7 @@ use crate::analyze::Severity;
 use crate::model::sample::{Direction, Filesystem, Memory, PortSockets, WatchedDir, WatchedLog};
 
 /// `counts[i]` processes of `comm` in sample `i`, in `state`.
-fn processes(comm: &str, state: char, counts: &[u32]) -> Vec<Stored> {
+fn processes(comm: &str, state: char, counts: &[u32]) -> Vec<StoredSample> {
     samples(counts.len(), |i, s| {
         s.processes = Some((0..counts[i]).map(|n| Process { state, ..process(1000 + n, comm) }).collect());
     })
@@ -36,7 +36,7 @@ fn d_state_from_five() {
 
 /// One process whose RSS and open files go from the first to the second
 /// value, on a machine of 1000 MiB.
-fn growing(rss_mib: (u64, u64), fds: (u32, u32)) -> Vec<Stored> {
+fn growing(rss_mib: (u64, u64), fds: (u32, u32)) -> Vec<StoredSample> {
     samples(3, |i, s| {
         let (rss, fd) = if i == 0 { (rss_mib.0, fds.0) } else { (rss_mib.1, fds.1) };
         s.memory = Some(Memory { total: 1000 * MIB, available: 500 * MIB, ..Memory::default() });
@@ -70,11 +70,11 @@ fn socket(direction: Direction, port: u16, state: &str, count: u32) -> PortSocke
     PortSockets { direction, port, state: state.into(), count, ..PortSockets::default() }
 }
 
-fn sockets(fill: impl Fn(usize) -> Vec<PortSockets>, n: usize) -> Vec<Stored> {
+fn sockets(fill: impl Fn(usize) -> Vec<PortSockets>, n: usize) -> Vec<StoredSample> {
     samples(n, |i, s| s.sockets = Some(fill(i)))
 }
 
-fn connections(direction: Direction, port: u16, counts: &[u32]) -> Vec<Stored> {
+fn connections(direction: Direction, port: u16, counts: &[u32]) -> Vec<StoredSample> {
     sockets(|i| vec![socket(direction, port, "ESTABLISHED", counts[i])], counts.len())
 }
 
@@ -104,7 +104,7 @@ fn socket_state_pileup_from_twenty() {
     none_of(&found_in(&below, &[]), "socket_state_pileup");
 }
 
-fn listener(queued: u32) -> Vec<Stored> {
+fn listener(queued: u32) -> Vec<StoredSample> {
     sockets(|_| vec![PortSockets { queued, backlog: 4, ..socket(Direction::Listen, 25, "LISTEN", 1) }], 3)
 }
 
@@ -116,7 +116,7 @@ fn accept_queue_full_when_the_queue_reaches_the_backlog() {
     none_of(&found_in(&listener(3), &[]), "accept_queue_full");
 }
 
-fn listening_until(port: u16, last_listening: usize) -> Vec<Stored> {
+fn listening_until(port: u16, last_listening: usize) -> Vec<StoredSample> {
     sockets(
         |i| if i <= last_listening { vec![socket(Direction::Listen, port, "LISTEN", 1)] } else { Vec::new() },
         3,
@@ -133,7 +133,7 @@ fn stopped_listening_names_the_port_and_when() {
 }
 
 /// /var at `used_pct` of its space and `inodes_pct` of its inodes.
-fn var(used_pct: f64, inodes_pct: u64) -> Vec<Stored> {
+fn var(used_pct: f64, inodes_pct: u64) -> Vec<StoredSample> {
     samples(2, |_, s| {
         s.filesystems = Some(vec![Filesystem {
             mount_point: "/var".into(),
@@ -165,7 +165,7 @@ fn inodes_exhausted_from_ninety_five_percent() {
     none_of(&found_in(&var(0.0, 94), &[]), "inodes_exhausted");
 }
 
-fn queue(files: &[u64]) -> Vec<Stored> {
+fn queue(files: &[u64]) -> Vec<StoredSample> {
     samples(files.len(), |i, s| {
         s.watched_dirs = Some(vec![WatchedDir {
             path: "/var/spool/postfix/deferred".into(),
@@ -185,7 +185,7 @@ fn directory_growth_from_a_hundred_more_and_double() {
 }
 
 /// A log that has written `written[i]` bytes by sample `i`.
-fn log(written: &[u64]) -> Vec<Stored> {
+fn log(written: &[u64]) -> Vec<StoredSample> {
     samples(written.len(), |i, s| {
         s.watched_logs = Some(vec![WatchedLog {
             path: "/var/log/mail.log".into(),

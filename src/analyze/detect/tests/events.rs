@@ -57,7 +57,7 @@ fn crash_record_from_a_pstore_event() {
 }
 
 /// A probe answering `outcomes[i]` at sample `i`; timeouts after a connect.
-fn probed(outcomes: &[ProbeOutcome], connected: bool) -> Vec<Stored> {
+fn probed(outcomes: &[ProbeOutcome], connected: bool) -> Vec<StoredSample> {
     samples(outcomes.len(), |i, s| {
         s.probes = Some(vec![ProbeResult {
             target: "milter:127.0.0.1:8891".into(),

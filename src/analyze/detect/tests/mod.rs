@@ -9,7 +9,7 @@ mod system;
 
 use crate::analyze::{Finding, Window, findings};
 use crate::model::sample::{Process, Sample};
-use crate::model::{Event, Stored};
+use crate::model::{Event, StoredSample};
 use serde_json::{Value, json};
 
 pub const T0: i64 = 1_800_000_000_000;
@@ -22,12 +22,12 @@ pub fn t(i: usize) -> i64 {
 }
 
 /// `n` samples of one run, sample `i` filled in by `fill(i, sample)`.
-pub fn samples(n: usize, fill: impl Fn(usize, &mut Sample)) -> Vec<Stored> {
+pub fn samples(n: usize, fill: impl Fn(usize, &mut Sample)) -> Vec<StoredSample> {
     (0..n)
         .map(|i| {
             let mut sample = Sample { time_ms: t(i), ..Sample::default() };
             fill(i, &mut sample);
-            Stored { id: i as i64 + 1, run_id: 1, sample, missing: Vec::new() }
+            StoredSample { id: i as i64 + 1, run_id: 1, sample, missing: Vec::new() }
         })
         .collect()
 }
@@ -38,7 +38,7 @@ pub fn process(pid: u32, comm: &str) -> Process {
 }
 
 /// The findings of a window of `samples` and `events`.
-pub fn found_in(samples: &[Stored], events: &[Event]) -> Vec<Finding> {
+pub fn found_in(samples: &[StoredSample], events: &[Event]) -> Vec<Finding> {
     findings(&Window {
         samples,
         baseline: &[],

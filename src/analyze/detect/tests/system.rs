@@ -6,7 +6,7 @@ use crate::analyze::Severity;
 use crate::model::rates::ticks_per_second;
 use crate::model::sample::{CpuTimes, Disk, FileHandles, LoadAvg, Memory, Pressure, Psi, Tasks, VmCounters};
 
-fn loads(values: &[f64]) -> Vec<Stored> {
+fn loads(values: &[f64]) -> Vec<StoredSample> {
     samples(values.len(), |i, s| {
         s.load = Some(LoadAvg { load1: values[i], ..LoadAvg::default() });
         s.cpu = Some(CpuTimes { ncpu: 2, procs_running: 3, ..CpuTimes::default() });
@@ -24,7 +24,7 @@ fn load_high_at_twice_the_cpus() {
 }
 
 /// A process using `ticks_per_step` clock ticks every 5 s.
-fn consumer(ticks_per_step: f64) -> Vec<Stored> {
+fn consumer(ticks_per_step: f64) -> Vec<StoredSample> {
     samples(4, |i, s| {
         let used = (ticks_per_step * i as f64) as u64;
         s.processes = Some(vec![Process { utime_ticks: used, ..process(100, "spin") }]);
@@ -40,7 +40,7 @@ fn cpu_top_consumers_from_five_percent_of_a_cpu() {
     none_of(&found_in(&consumer(0.04 * 5.0 * hz), &[]), "cpu_top_consumers");
 }
 
-fn steal(per_step: u64) -> Vec<Stored> {
+fn steal(per_step: u64) -> Vec<StoredSample> {
     samples(4, |i, s| {
         let i = i as u64;
         s.cpu = Some(CpuTimes {
@@ -60,7 +60,7 @@ fn cpu_steal_from_ten_percent_on_average() {
     none_of(&found_in(&steal(9), &[]), "cpu_steal");
 }
 
-fn available(mib: &[u64]) -> Vec<Stored> {
+fn available(mib: &[u64]) -> Vec<StoredSample> {
     samples(mib.len(), |i, s| {
         s.memory = Some(Memory { total: 1000 * MIB, available: mib[i] * MIB, ..Memory::default() });
     })
@@ -84,7 +84,7 @@ fn memory_low_when_a_quarter_of_memory_went() {
     none_of(&found_in(&available(&[600, 450, 351]), &[]), "memory_low");
 }
 
-fn vm(fill: impl Fn(usize) -> VmCounters) -> Vec<Stored> {
+fn vm(fill: impl Fn(usize) -> VmCounters) -> Vec<StoredSample> {
     samples(4, |i, s| s.vm = Some(fill(i)))
 }
 
@@ -126,7 +126,7 @@ fn major_faults_from_a_thousand_a_second() {
     );
 }
 
-fn cpu_pressure(peak: f64) -> Vec<Stored> {
+fn cpu_pressure(peak: f64) -> Vec<StoredSample> {
     samples(3, |i, s| {
         let some_avg10 = if i == 2 { peak } else { 1.0 };
         s.pressure = Pressure { cpu: Some(Psi { some_avg10, ..Psi::default() }), ..Pressure::default() };
@@ -141,7 +141,7 @@ fn pressure_from_half_the_time_stalled_on_cpu() {
     none_of(&found_in(&cpu_pressure(49.9), &[]), "pressure");
 }
 
-fn open_files(allocated: u64) -> Vec<Stored> {
+fn open_files(allocated: u64) -> Vec<StoredSample> {
     samples(2, |i, s| {
         s.files = Some(FileHandles { allocated: if i == 1 { allocated } else { 10 }, max: 1000 })
     })
@@ -155,7 +155,7 @@ fn file_handles_near_limit_from_eighty_percent() {
     none_of(&found_in(&open_files(799), &[]), "file_handles_near_limit");
 }
 
-fn tasks(processes: u64) -> Vec<Stored> {
+fn tasks(processes: u64) -> Vec<StoredSample> {
     samples(2, |_, s| {
         s.tasks = Some(Tasks { processes, threads: processes, pid_max: 1000, threads_max: 100_000 })
     })
@@ -170,7 +170,7 @@ fn tasks_near_limit_from_eighty_percent_of_pid_max() {
 }
 
 /// A disk busy for `busy_ms` of every 5 s, with 10 I/Os of 20 ms each.
-fn disk(busy_ms: u64, n: usize) -> Vec<Stored> {
+fn disk(busy_ms: u64, n: usize) -> Vec<StoredSample> {
     samples(n, |i, s| {
         let i = i as u64;
         s.disks = Some(vec![Disk {
@@ -192,7 +192,7 @@ fn disk_saturated_in_three_intervals_at_ninety_percent() {
     none_of(&found_in(&disk(4500, 3), &[]), "disk_saturated");
 }
 
-fn late(lateness_ms: i64) -> Vec<Stored> {
+fn late(lateness_ms: i64) -> Vec<StoredSample> {
     samples(3, |i, s| s.lateness_ms = if i == 1 { lateness_ms } else { 3 })
 }
 
