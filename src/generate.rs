@@ -6,7 +6,8 @@
 //! install with cargo; the hidden `flightrec generate DIR` writes all of
 //! them for the Debian package, whose assets must be files in the tree
 //! before `cargo deb` runs. What clap does not know (TIME, files, exit
-//! codes, environment, examples) is written here once, in `PAGES`.
+//! codes, environment, examples) is written here once, in `SECTIONS` and
+//! `EXAMPLES`.
 
 use crate::cli::Cli;
 use crate::store::migrate::MIGRATIONS;
@@ -112,7 +113,7 @@ fn man_page(command: clap::Command, subcommand: &str, see_also: &[String]) -> Re
         man.render_subcommands_section(&mut out)?;
     }
     let mut roff = Roff::new();
-    for section in PAGES.iter().filter(|s| s.pages.is_empty() || s.pages.contains(&subcommand)) {
+    for section in SECTIONS.iter().filter(|s| s.pages.is_empty() || s.pages.contains(&subcommand)) {
         roff.control("SH", [section.heading]);
         for paragraph in section.paragraphs {
             write_paragraph(&mut roff, paragraph);
@@ -167,7 +168,7 @@ struct Section {
     paragraphs: &'static [Paragraph],
 }
 
-const PAGES: &[Section] = &[
+const SECTIONS: &[Section] = &[
     Section {
         heading: "TIME",
         pages: &["", "report", "show", "export"],

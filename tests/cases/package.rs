@@ -184,13 +184,16 @@ fn package_state() -> String {
 /// systemd's configuration and deb-systemd-helper's records.
 const TRACES: &[&str] = &["/etc/systemd", "/var/lib/systemd"];
 
-/// Every path below `TRACES`, to compare before and after.
+/// Every path below `TRACES` that names flightrec, to compare before and
+/// after (other packages may come and go meanwhile).
 fn traces() -> Vec<String> {
     fn walk(dir: &Path, paths: &mut Vec<String>) {
         let Ok(entries) = fs::read_dir(dir) else { return };
         for entry in entries.flatten() {
             let path = entry.path();
-            paths.push(path.display().to_string());
+            if path.display().to_string().contains("flightrec") {
+                paths.push(path.display().to_string());
+            }
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 walk(&path, paths);
             }
