@@ -47,9 +47,13 @@ pub const COMPLETIONS: &[(Shell, &str, &str)] = &[
     (Shell::Fish, "flightrec.fish", "/usr/share/fish/vendor_completions.d"),
 ];
 
-/// The completion script for `shell`.
+/// The completion script for `shell`. Made in memory first: clap_complete
+/// panics on a failed write, and `flightrec completions bash | head` is no
+/// failure.
 pub fn completions(shell: Shell, out: &mut dyn Write) -> Result<()> {
-    clap_complete::generate(shell, &mut Cli::command(), "flightrec", out);
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "flightrec", &mut script);
+    out.write_all(&script)?;
     Ok(out.flush()?)
 }
 

@@ -13,7 +13,7 @@ use flightrec::store::migrate::MIGRATIONS;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -107,6 +107,25 @@ fn version_names_the_schema_it_writes_and_the_commit() {
     } else {
         assert!(lines[2].starts_with("commit unknown"), "{version}");
     }
+}
+
+/// `flightrec completions bash | head`: the reader gone before the script
+/// is written is no failure.
+#[test]
+fn completions_into_a_closed_pipe_exit_0() {
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    let mut child = Guard::spawn(
+        Command::new(BIN)
+            .args(["completions", "bash"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(write_end))
+            .stderr(Stdio::piped()),
+    );
+    let status = wait_with_deadline(&mut child.0, "flightrec completions bash");
+    let mut stderr = String::new();
+    child.0.stderr.take().expect("piped stderr").read_to_string(&mut stderr).unwrap();
+    assert!(status.success() && stderr.is_empty(), "{status}: {stderr}");
 }
 
 #[test]
