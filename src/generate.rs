@@ -110,6 +110,11 @@ fn man_page(command: clap::Command, subcommand: &str, see_also: &[String]) -> Re
     man.render_name_section(&mut out)?;
     man.render_synopsis_section(&mut out)?;
     man.render_description_section(&mut out)?;
+    let mut description = Roff::new();
+    for (_, text) in DESCRIPTIONS.iter().filter(|(page, _)| *page == subcommand) {
+        write_paragraph(&mut description, &Paragraph::Text(text));
+    }
+    description.to_writer(&mut out)?;
     if has_options {
         man.render_options_section(&mut out)?;
     }
@@ -164,6 +169,27 @@ fn write_paragraph(roff: &mut Roff, paragraph: &Paragraph) {
         }
     }
 }
+
+/// What a page's DESCRIPTION says after the command's one line of help.
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    (
+        "",
+        "flightrec record samples the whole machine every few seconds (load, CPU, memory, pressure, \
+         disks, filesystems, TCP sockets per port, the process table, kernel messages, dependency \
+         probes, watched directories and logs) and commits every sample into one SQLite file, so that \
+         what it saw survives a freeze, a crash or a power cut. flightrec report finds the unresponsive \
+         periods by itself and explains the minutes before one; gaps lists them; show, export and check \
+         read the same file, without ever blocking the recorder.",
+    ),
+    (
+        "record",
+        "One recorder per database: a second one is refused. Started as root, it locks its memory, \
+         lowers its OOM score to -1000 and raises its CPU priority (nice -5) and I/O priority \
+         (best-effort, level 0), as the systemd unit does; what it cannot do is said on standard error, \
+         and recording goes on. A source that fails is left out of that sample, and said at most once a \
+         minute.",
+    ),
+];
 
 /// A section clap cannot write, on the pages named (every page when empty).
 struct Section {
