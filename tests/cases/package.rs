@@ -4,8 +4,8 @@
 //! that render without warnings, bash completion as bash loads it, the
 //! installed binary recording with exactly the unit's capabilities, the
 //! unit accepted by `systemd-analyze verify`, then `dpkg -r` and `dpkg -P`.
-//! And the unit itself: hardened, and asking for the priorities the
-//! recorder sets for itself.
+//! And the unit itself: hardened, asking for the priorities the recorder
+//! sets for itself, and allowing the system calls it makes.
 
 use crate::common::*;
 use flightrec::generate;
