@@ -6,7 +6,8 @@
 //! install with cargo; the hidden `flightrec generate DIR` writes all of
 //! them for the Debian package, whose assets must be files in the tree
 //! before `cargo deb` runs. What clap does not know (TIME, files, exit
-//! codes, environment, examples) is written here once, in `PAGES`.
+//! codes, environment, examples) is written here once, in `SECTIONS` and
+//! `EXAMPLES`.
 
 use crate::cli::Cli;
 use crate::store::migrate::MIGRATIONS;
@@ -46,9 +47,13 @@ pub const COMPLETIONS: &[(Shell, &str, &str)] = &[
     (Shell::Fish, "flightrec.fish", "/usr/share/fish/vendor_completions.d"),
 ];
 
-/// The completion script for `shell`.
+/// The completion script for `shell`. Made in memory first: clap_complete
+/// panics on a failed write, and `flightrec completions bash | head` is no
+/// failure.
 pub fn completions(shell: Shell, out: &mut dyn Write) -> Result<()> {
-    clap_complete::generate(shell, &mut Cli::command(), "flightrec", out);
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "flightrec", &mut script);
+    out.write_all(&script)?;
     Ok(out.flush()?)
 }
 
@@ -105,6 +110,11 @@ fn man_page(command: clap::Command, subcommand: &str, see_also: &[String]) -> Re
     man.render_name_section(&mut out)?;
     man.render_synopsis_section(&mut out)?;
     man.render_description_section(&mut out)?;
+    let mut description = Roff::new();
+    for (_, text) in DESCRIPTIONS.iter().filter(|(page, _)| *page == subcommand) {
+        write_paragraph(&mut description, &Paragraph::Text(text));
+    }
+    description.to_writer(&mut out)?;
     if has_options {
         man.render_options_section(&mut out)?;
     }
@@ -112,7 +122,7 @@ fn man_page(command: clap::Command, subcommand: &str, see_also: &[String]) -> Re
         man.render_subcommands_section(&mut out)?;
     }
     let mut roff = Roff::new();
-    for section in PAGES.iter().filter(|s| s.pages.is_empty() || s.pages.contains(&subcommand)) {
+    for section in SECTIONS.iter().filter(|s| s.pages.is_empty() || s.pages.contains(&subcommand)) {
         roff.control("SH", [section.heading]);
         for paragraph in section.paragraphs {
             write_paragraph(&mut roff, paragraph);
@@ -160,6 +170,27 @@ fn write_paragraph(roff: &mut Roff, paragraph: &Paragraph) {
     }
 }
 
+/// What a page's DESCRIPTION says after the command's one line of help.
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    (
+        "",
+        "flightrec record samples the whole machine every few seconds (load, CPU, memory, pressure, \
+         disks, filesystems, TCP sockets per port, the process table, kernel messages, dependency \
+         probes, watched directories and logs) and commits every sample into one SQLite file, so that \
+         what it saw survives a freeze, a crash or a power cut. flightrec report finds the unresponsive \
+         periods by itself and explains the minutes before one; gaps lists them; show, export and check \
+         read the same file, without ever blocking the recorder.",
+    ),
+    (
+        "record",
+        "One recorder per database: a second one is refused. Started as root, it locks its memory, \
+         lowers its OOM score to -1000 and raises its CPU priority (nice -5) and I/O priority \
+         (best-effort, level 0), as the systemd unit does; what it cannot do is said on standard error, \
+         and recording goes on. A source that fails is left out of that sample, and said at most once a \
+         minute.",
+    ),
+];
+
 /// A section clap cannot write, on the pages named (every page when empty).
 struct Section {
     heading: &'static str,
@@ -167,7 +198,7 @@ struct Section {
     paragraphs: &'static [Paragraph],
 }
 
-const PAGES: &[Section] = &[
+const SECTIONS: &[Section] = &[
     Section {
         heading: "TIME",
         pages: &["", "report", "show", "export"],
