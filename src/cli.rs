@@ -114,7 +114,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "N", conflicts_with = "at")]
     pub period: Option<usize>,
     /// Explain the window ending at TIME instead of a period
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub at: Option<String>,
     /// How much time before the period to explain
     #[arg(long, default_value = report::DEFAULT_WINDOW)]
@@ -136,7 +136,7 @@ pub struct GapsArgs {
 pub struct ShowArgs {
     /// The sample nearest this time [default: the latest]. TIME: 18:05, "2026-11-22 18:05",
     /// RFC 3339, @EPOCH, "10m ago", -10m, now
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub at: Option<String>,
     /// How many processes, filesystems and ports to list
     #[arg(long, default_value_t = 5)]
@@ -149,10 +149,10 @@ pub struct ExportArgs {
     #[arg(long, value_enum, default_value = "system")]
     pub what: RowKind,
     /// First time to export [default: the first sample]
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub from: Option<String>,
     /// Last time to export [default: the latest sample]
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub to: Option<String>,
     #[arg(long, value_enum, default_value = "csv")]
     pub format: Format,

@@ -164,3 +164,16 @@ fn export_into_a_closed_pipe_exits_0() {
         );
     }
 }
+
+#[test]
+fn relative_times_with_a_leading_hyphen_are_times_not_options() {
+    let dir = TempDir::new("hyphen-times");
+    let db = dir.join("flightrec.db");
+    record_samples(&dir, &db, 2);
+    let path = path_str(&db);
+    let rows = export(&db, "system", &["--from", "-10m", "--to", "-0m"]);
+    assert_eq!(rows.len(), 2, "both samples are within the last 10 minutes");
+    let shown = flightrec(&["show", "--db", path, "--at", "-1m"]).ok();
+    assert!(shown.starts_with("Sample at "), "{shown}");
+    flightrec(&["report", "--db", path, "--at", "-1m"]).ok();
+}
