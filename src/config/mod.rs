@@ -467,6 +467,10 @@ fn value_reason(err: BadInput) -> String {
     }
 }
 
+/// The smallest `--max-size` accepted: below it retention would delete
+/// every sample it can.
+const MIN_MAX_SIZE: u64 = 1 << 20;
+
 /// What `record` runs with: the configuration file (`--config`, else the
 /// default one) with the command line laid over it, checked, and the
 /// database the file names, if it does.
@@ -482,6 +486,14 @@ pub fn record_options(args: &RecordArgs) -> Result<(Option<PathBuf>, record::Opt
         max_size: settings.max_size.unwrap_or(defaults.max_size),
         reserve: settings.reserve.unwrap_or(defaults.reserve),
     };
+    if limits.max_size < MIN_MAX_SIZE {
+        return Err(BadInput::BadValue {
+            option: "--max-size",
+            value: limits.max_size.to_string(),
+            reason: "must be at least 1MiB: the database needs room for its schema and some samples".into(),
+        }
+        .into());
+    }
     if limits.reserve >= limits.max_size {
         return Err(BadInput::BadValue {
             option: "--reserve",
@@ -505,7 +517,16 @@ pub fn record_options(args: &RecordArgs) -> Result<(Option<PathBuf>, record::Opt
 /// can never hold back the next tick.
 fn probe_specs(probes: &[ProbeConfig], interval: Duration) -> Result<Vec<probe::ProbeSpec>> {
     let mut specs = Vec::with_capacity(probes.len());
-    for configured in probes {
+    for (i, configured) in probes.iter().enumerate() {
+        // The file names the line of a repeat; the command line is checked here.
+        if probes[..i].iter().any(|earlier| earlier.target == configured.target) {
+            return Err(BadInput::BadValue {
+                option: "--probe",
+                value: configured.target.clone(),
+                reason: "is given twice; keep one".into(),
+            }
+            .into());
+        }
         let mut spec = probe::parse(&configured.target)?;
         let timeout = configured.timeout.unwrap_or(probe::DEFAULT_TIMEOUT).min(interval);
         spec = spec.with_timeout(timeout);

@@ -32,7 +32,7 @@ use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags, params};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -391,7 +391,13 @@ fn lock_for_writing(path: &Path) -> Result<lock::WriterLock> {
         });
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))?;
+        // 0700 like the service's own directory: the file's name and its
+        // WAL beside it are nobody else's business.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating directory {}", dir.display()))?;
     }
     lock::WriterLock::acquire(path)
 }

@@ -191,3 +191,35 @@ fn bad_times_and_intervals_exit_2_naming_the_option() {
         assert!(!fresh.exists(), "{option}: a refused record created {}", fresh.display());
     }
 }
+
+#[test]
+fn a_repeated_probe_or_a_max_size_too_small_is_refused_before_the_file() {
+    let dir = TempDir::new("record-limits");
+    let cases: [(&[&str], &str); 3] = [
+        (&["--probe", "tcp:127.0.0.1:25", "--probe", "tcp:127.0.0.1:25"], "--probe"),
+        (&["--max-size", "1", "--reserve", "0"], "--max-size"),
+        (&["--max-size", "1MiB", "--reserve", "1MiB"], "--reserve"),
+    ];
+    for (extra, option) in cases {
+        let fresh = dir.join(&format!("never-{}.db", unique()));
+        let mut args = vec!["record", "--db", path_str(&fresh)];
+        args.extend(extra);
+        let out = flightrec(&args);
+        let shown = format!("flightrec {}", args.join(" "));
+        assert_eq!(out.code(), Some(2), "{shown}: stderr:\n{}", out.stderr);
+        assert!(out.stderr.starts_with(&format!("flightrec: {option} ")), "{shown}: {}", out.stderr);
+        assert!(!fresh.exists(), "{shown}: a refused record created {}", fresh.display());
+    }
+}
+
+#[test]
+fn directories_the_recorder_creates_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("private-dirs");
+    let db = dir.join("state/flightrec/flightrec.db");
+    record_samples(&dir, &db, 1);
+    for created in [dir.join("state"), dir.join("state/flightrec")] {
+        let mode = fs::metadata(&created).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", created.display());
+    }
+}
