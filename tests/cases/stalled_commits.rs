@@ -30,7 +30,7 @@ const STALL: Duration = Duration::from_secs(60);
 #[test]
 fn samples_waiting_for_a_stalled_disk_are_bounded_by_their_memory_not_their_count() {
     let dir = TempDir::new("queue-bytes");
-    let _crowd = crowd(600);
+    let _crowd = crowd(1000);
     let db = dir.join("flightrec.db");
     let mut recorder = Recorder::start_with(&dir, &db, &[]);
     let run = recorder.run_id();
