@@ -51,13 +51,15 @@ pub struct Options {
 }
 
 pub fn run(db: &Path, options: Options) -> Result<()> {
-    // First, so that a watched path refused as bad input leaves the
+    // Before anything opens files: the collector's first read of the
+    // process table keeps files of every process open.
+    raise_fd_limit();
+    // Then the collector, so that a watched path refused as bad input leaves the
     // database untouched. Half the interval: a watched source slower than
     // that would make ticks late.
     let mut collector = Collector::new(options.redactor, &options.watch, options.interval / 2)?;
     let mut store = Store::open_for_recording(db)?;
     let host = host::read()?;
-    raise_fd_limit();
     crate::harden::apply();
     let run_id = store.begin_run(&Run {
         id: 0,
