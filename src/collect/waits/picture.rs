@@ -229,9 +229,12 @@ fn draft_tcp(sockets: &[TcpSocket], clocks: &mut Clocks, now: Instant, drafts: &
             .or_else(|| any(IpAddr::V4(Ipv4Addr::UNSPECIFIED)).filter(|_| addr.is_ipv4()))
             .or_else(|| any(IpAddr::V6(Ipv6Addr::UNSPECIFIED)))
     };
-    let local_ips: std::collections::HashSet<IpAddr> = sockets.iter().map(|s| s.local.ip()).collect();
-    let by_ends: HashMap<(SocketAddr, SocketAddr), &TcpSocket> =
-        sockets.iter().filter(|s| s.state != TCP_LISTEN).map(|s| ((s.local, s.remote), s)).collect();
+    let mut local_ips: Vec<IpAddr> = sockets.iter().map(|s| s.local.ip()).collect();
+    local_ips.sort_unstable();
+    local_ips.dedup();
+    // Needed only to name the clients of stuck connections: built once the
+    // first one is seen.
+    let mut by_ends: Option<HashMap<(SocketAddr, SocketAddr), u64>> = None;
     let mut remote: HashMap<SocketAddr, usize> = HashMap::new();
 
     for socket in sockets.iter().filter(|s| s.state != TCP_LISTEN) {
@@ -242,12 +245,19 @@ fn draft_tcp(sockets: &[TcpSocket], clocks: &mut Clocks, now: Instant, drafts: &
             draft.count(socket.state);
             draft.server_queues(socket.rqueue, socket.wqueue);
             if let Some(silent) = socket.info.as_ref().and_then(|i| server_silence(socket, i)) {
-                let client = by_ends.get(&(socket.remote, socket.local)).map(|c| c.inode);
+                let client = (silent >= STUCK_AFTER_MS)
+                    .then(|| {
+                        let ends = by_ends.get_or_insert_with(|| {
+                            sockets.iter().map(|s| ((s.local, s.remote), s.inode)).collect()
+                        });
+                        ends.get(&(socket.remote, socket.local)).copied()
+                    })
+                    .flatten();
                 draft.waited(silent, client);
             }
             continue;
         }
-        let here = socket.remote.ip().is_loopback() || local_ips.contains(&socket.remote.ip());
+        let here = socket.remote.ip().is_loopback() || local_ips.binary_search(&socket.remote.ip()).is_ok();
         let at = match here.then(|| listener_for(&socket.remote)).flatten() {
             Some(at) => {
                 if socket.state == TCP_SYN_SENT {
