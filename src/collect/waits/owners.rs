@@ -206,4 +206,16 @@ mod tests {
         owners.resolve(&[u64::from(u32::MAX)]);
         assert_eq!(owners.walks, walks);
     }
+
+    #[test]
+    fn skips_a_process_that_exited_before_its_walk() {
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pid = gone.id();
+        gone.wait().unwrap();
+        let mut owners = Owners::new();
+        owners.walk(pid, 3);
+        assert!(owners.identities.is_empty() && owners.by_inode.is_empty());
+        assert_eq!(identity(pid), None);
+        assert_eq!(fd_count(pid), None);
+    }
 }

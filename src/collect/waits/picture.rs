@@ -30,8 +30,6 @@ const STUCK_AFTER_MS: u64 = 3_000;
 const PIDS_PER_CLIENT: usize = 8;
 /// The kernel's ceiling on the retransmission timeout (TCP_RTO_MAX).
 const RTO_MAX_MS: u64 = 120_000;
-const TCP_TIME_WAIT: u8 = 6;
-const TCP_CLOSE: u8 = 7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -56,7 +54,7 @@ pub struct Endpoint {
     pub backlog: u32,
     /// Connections by state: their server side here for an endpoint
     /// listening here, plus clients still in SYN_SENT; their client side
-    /// for a remote one (TIME_WAIT left out).
+    /// for a remote one. TIME_WAIT is not read (see `inet`).
     pub states: Vec<StateCount>,
     /// Bytes received and not read, and sent and not taken, on the server
     /// side (listening endpoints) and on the clients' side here.
@@ -266,9 +264,6 @@ fn draft_tcp(sockets: &[TcpSocket], clocks: &mut Clocks, now: Instant, drafts: &
                 at
             }
             None => {
-                if matches!(socket.state, TCP_TIME_WAIT | TCP_CLOSE) {
-                    continue;
-                }
                 let at = *remote.entry(socket.remote).or_insert_with(|| {
                     drafts.push(Draft::new(Transport::Tcp, socket.remote.to_string(), false));
                     drafts.len() - 1
@@ -372,7 +367,7 @@ fn order(a: &Endpoint, b: &Endpoint) -> std::cmp::Ordering {
 }
 
 /// Names the servers and the waiting clients; sorts and names states.
-pub fn finish<'a>(drafts: Vec<Draft>, owner: impl Fn(u64) -> Option<&'a Identity>) -> Vec<super::Endpoint> {
+pub fn finish<'a>(drafts: Vec<Draft>, owner: impl Fn(u64) -> Option<&'a Identity>) -> Vec<Endpoint> {
     drafts
         .into_iter()
         .map(|mut draft| {
