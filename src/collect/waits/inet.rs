@@ -35,7 +35,8 @@ pub struct TcpSocket {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     /// For a listener: the accept queue and the backlog limit; otherwise
-    /// bytes received and not read, and bytes sent and not acknowledged.
+    /// bytes received and not read, and bytes sent and not acknowledged
+    /// (an unanswered SYN counts one).
     pub rqueue: u32,
     pub wqueue: u32,
     /// 0 for sockets no file refers to (TIME_WAIT, request sockets).

@@ -5,7 +5,10 @@
 //! process it walked and that process's fd count. A lookup of an unknown
 //! inode walks again only the processes whose fd count changed since (or
 //! that are new), and an inode no walk found is not searched for again. A
-//! known holder is walked again when its fd count changes.
+//! known holder is walked again when its fd count changes. A process can
+//! close one socket and open another between two walks, its count the
+//! same: what such a walk misses, a walk of every process finds, made at
+//! most once a minute.
 //!
 //! Since Linux 6.2 `stat` of /proc/PID/fd gives the fd count; before, it
 //! gives 0, and every process is walked when something new is searched for.
@@ -14,6 +17,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+/// The least time between two walks of every process.
+const FULL_WALK_EVERY: Duration = Duration::from_secs(60);
 
 /// A process as the picture names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +43,7 @@ pub struct Owners {
     /// Inodes a walk did not find (held by a process out of sight, or by
     /// none): found again only when a walk meets them anyway.
     not_found: HashSet<u64>,
+    last_full_walk: Option<Instant>,
     /// Processes walked in all, for the benchmark and the tests.
     pub walks: u64,
 }
@@ -62,16 +70,30 @@ impl Owners {
                 Some(_) => {}
             }
         }
-        let unknown = |i: &u64| *i != 0 && !self.by_inode.contains_key(i) && !self.not_found.contains(i);
-        if !wanted.iter().any(unknown) {
+        if !wanted.iter().any(|&inode| self.unknown(inode)) {
             return;
         }
-        self.scan();
+        // The first scan walks every process: all are new to it.
+        let first = self.last_full_walk.is_none();
+        self.scan(false);
+        if first {
+            self.last_full_walk = Some(Instant::now());
+        }
+        let full_walk_due = self.last_full_walk.is_none_or(|at| at.elapsed() >= FULL_WALK_EVERY);
+        if full_walk_due && wanted.iter().any(|&inode| self.unknown(inode)) {
+            self.scan(true);
+            self.last_full_walk = Some(Instant::now());
+        }
         for inode in wanted {
             if *inode != 0 && !self.by_inode.contains_key(inode) {
                 self.not_found.insert(*inode);
             }
         }
+    }
+
+    /// Neither found nor searched for in vain.
+    fn unknown(&self, inode: u64) -> bool {
+        inode != 0 && !self.by_inode.contains_key(&inode) && !self.not_found.contains(&inode)
     }
 
     /// The process holding `inode` when last looked (of a master and the
@@ -87,9 +109,10 @@ impl Owners {
         self.not_found.retain(|inode| live(*inode));
     }
 
-    /// Walks the processes that are new or whose fd count changed; forgets
-    /// those that exited. A process exiting midway is skipped.
-    fn scan(&mut self) {
+    /// Walks the processes that are new or whose fd count changed, or
+    /// every one (`all`); forgets those that exited. A process exiting
+    /// midway is skipped.
+    fn scan(&mut self, all: bool) {
         let Ok(dir) = fs::read_dir("/proc") else { return };
         let mut alive = HashSet::new();
         for entry in dir.flatten() {
@@ -98,7 +121,7 @@ impl Owners {
             };
             let Some(count) = fd_count(pid) else { continue };
             alive.insert(pid);
-            if count == 0 || self.walked.get(&pid).is_none_or(|w| w.1 != count) {
+            if all || count == 0 || self.walked.get(&pid).is_none_or(|w| w.1 != count) {
                 self.walk(pid, count);
             }
         }

@@ -316,9 +316,10 @@ pub(super) fn client_silence(socket: &TcpSocket, info: &TcpInfo) -> Option<u64> 
 }
 
 /// How long a SYN_SENT socket has been trying at least, from its backoff:
-/// each retransmission doubles the timeout, so the ones before the
-/// current add up to at least the current timeout halved each time back,
-/// and the current one has run for its length less what is left of it.
+/// each retransmission doubles the timeout or (the first few SYNs since
+/// Linux 6.5, `tcp_syn_linear_timeouts`) keeps it, so the ones before the
+/// current add up to at least the current timeout halved each time back;
+/// the current one has run for its length less what is left of it.
 fn backoff_ms(info: &TcpInfo, retransmit_in_ms: Option<u32>) -> u64 {
     let rto = (u64::from(info.rto_us) / 1000).min(RTO_MAX_MS);
     let before: u64 = (1..=u32::from(info.retransmits)).map(|k| rto >> k.min(63)).sum();
