@@ -22,14 +22,16 @@ use std::time::{Duration, Instant};
 /// The least time between two walks of every process.
 const FULL_WALK_EVERY: Duration = Duration::from_secs(60);
 
-/// A process as the picture names it.
+/// A process as the picture names it. Not by its command line: reading
+/// /proc/PID/cmdline takes the process's memory-map lock, and a process
+/// stuck holding it would stall the sample; the process table has the
+/// command line by pid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub pid: u32,
-    /// The kernel's command name, at most 15 bytes.
+    /// The kernel's command name (the program's file name, at most 15
+    /// bytes, unless the process renamed itself).
     pub comm: String,
-    /// The program it was started as: the command line's first word.
-    pub argv0: String,
 }
 
 #[derive(Default)]
@@ -183,13 +185,7 @@ fn socket_inode(link: &[u8]) -> Option<u64> {
 
 fn identity(pid: u32) -> Option<Identity> {
     let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
-    Some(Identity {
-        pid,
-        comm: comm.trim_end_matches('\n').to_string(),
-        argv0: String::from_utf8_lossy(argv0).into_owned(),
-    })
+    Some(Identity { pid, comm: comm.trim_end_matches('\n').to_string() })
 }
 
 #[cfg(test)]

@@ -88,7 +88,6 @@ pub struct StateCount {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Client {
     pub comm: String,
-    pub argv0: String,
     /// Their stuck connections, and how many processes hold them.
     pub connections: u32,
     pub processes: u32,
@@ -399,19 +398,19 @@ pub fn finish<'a>(drafts: Vec<Draft>, owner: impl Fn(u64) -> Option<&'a Identity
 /// Owners of stuck connections (one per connection) grouped by name, the
 /// most connections first.
 fn clients<'a>(owners: impl Iterator<Item = &'a Identity>) -> Vec<Client> {
-    let mut by_name: HashMap<(&str, &str), Vec<u32>> = HashMap::new();
+    let mut by_name: HashMap<&str, Vec<u32>> = HashMap::new();
     for identity in owners {
-        by_name.entry((&identity.comm, &identity.argv0)).or_default().push(identity.pid);
+        by_name.entry(&identity.comm).or_default().push(identity.pid);
     }
     let mut clients: Vec<Client> = by_name
         .into_iter()
-        .map(|((comm, argv0), mut pids)| {
+        .map(|(comm, mut pids)| {
             let connections = pids.len() as u32;
             pids.sort_unstable();
             pids.dedup();
             let processes = pids.len() as u32;
             pids.truncate(PIDS_PER_CLIENT);
-            Client { comm: comm.to_string(), argv0: argv0.to_string(), connections, processes, pids }
+            Client { comm: comm.to_string(), connections, processes, pids }
         })
         .collect();
     clients.sort_by(|a, b| b.connections.cmp(&a.connections).then_with(|| a.comm.cmp(&b.comm)));

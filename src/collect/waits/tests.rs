@@ -111,7 +111,7 @@ fn names_a_tcp_server_that_accepts_and_never_answers_and_its_waiting_clients() {
     let (server_name, client_name) = (unique_name("hang"), unique_name("wait"));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
-    let clients: Vec<TcpStream> = (0..12).map(|_| TcpStream::connect(&address).unwrap()).collect();
+    let clients: Vec<TcpStream> = (0..50).map(|_| TcpStream::connect(&address).unwrap()).collect();
     let accepted: Vec<TcpStream> = clients.iter().map(|_| listener.accept().unwrap().0).collect();
     for mut client in &clients {
         client.write_all(REQUEST).unwrap();
@@ -133,16 +133,15 @@ fn names_a_tcp_server_that_accepts_and_never_answers_and_its_waiting_clients() {
     assert!(picture.listening, "{picture:#?}");
     let identity = picture.server.as_ref().expect("the server named");
     assert_eq!((identity.pid, identity.comm.as_str()), (server.0[0].id(), server_name.as_str()));
-    assert_eq!(state_count(&picture, "ESTABLISHED"), 12, "{picture:#?}");
-    assert_eq!(picture.waiting, 12, "{picture:#?}");
+    assert_eq!(state_count(&picture, "ESTABLISHED"), 50, "{picture:#?}");
+    assert_eq!(picture.waiting, 50, "{picture:#?}");
     assert!(picture.no_reply_ms >= 3_000, "{picture:#?}");
     assert!(picture.no_reply_ms <= waited.as_millis() as u64 + 20, "{picture:#?} after {waited:?}");
-    assert_eq!(picture.server_rqueue, 12 * REQUEST.len() as u64, "the requests lie unread: {picture:#?}");
+    assert_eq!(picture.server_rqueue, 50 * REQUEST.len() as u64, "the requests lie unread: {picture:#?}");
     assert_eq!(picture.clients.len(), 1, "{picture:#?}");
     let client = &picture.clients[0];
-    assert_eq!((client.connections, client.processes), (12, 12), "{picture:#?}");
+    assert_eq!((client.connections, client.processes), (50, 50), "{picture:#?}");
     assert_eq!(client.pids, waiting.pids()[..8], "{picture:#?}");
-    assert!(client.argv0.ends_with(&client_name), "{picture:#?}");
 }
 
 #[test]
