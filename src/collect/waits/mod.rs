@@ -12,7 +12,7 @@
 //! the milliseconds since data was last sent and received. Unix sockets
 //! have no clocks: a server that leaves a request unread is seen by its
 //! receive queue, and how long it has been so is timed here, from sample
-//! to sample.
+//! to sample; one that read the request and hangs leaves no trace there.
 //!
 //! Socket diagnostics see the caller's network namespace only.
 
@@ -32,8 +32,8 @@ use std::time::Instant;
 /// The wait-for picture of one sample.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Waits {
-    /// Endpoints listening here first, then remote ones; each group by
-    /// address.
+    /// TCP endpoints, then unix ones; of each, those listening here first,
+    /// then by address.
     pub endpoints: Vec<Endpoint>,
 }
 

@@ -329,12 +329,15 @@ fn backoff_ms(info: &TcpInfo, retransmit_in_ms: Option<u32>) -> u64 {
 fn draft_unix(sockets: &[UnixSocket], clocks: &mut Clocks, now: Instant, drafts: &mut Vec<Draft>) {
     let first = drafts.len();
     let mut listening: HashMap<&str, usize> = HashMap::new();
+    // A connection not yet accepted → its listener's draft.
+    let mut pending: HashMap<u64, usize> = HashMap::new();
     for socket in sockets.iter().filter(|s| s.state == STATE_LISTEN) {
         let Some(path) = socket.path.as_deref() else { continue };
         let at = *listening.entry(path).or_insert_with(|| {
             drafts.push(Draft::new(Transport::Unix, path.to_string(), true));
             drafts.len() - 1
         });
+        pending.extend(socket.pending.iter().map(|&inode| (inode, at)));
         let draft = &mut drafts[at];
         draft.endpoint.accept_queue += socket.rqueue;
         draft.endpoint.backlog += socket.wqueue;
@@ -344,8 +347,17 @@ fn draft_unix(sockets: &[UnixSocket], clocks: &mut Clocks, now: Instant, drafts:
     }
     let by_inode: HashMap<u64, &UnixSocket> = sockets.iter().map(|s| (s.inode, s)).collect();
     for socket in sockets.iter().filter(|s| s.state == STATE_ESTABLISHED) {
-        // Accepted sockets, and connections still waiting to be, carry
-        // their listener's path; clients are unbound.
+        // A client waiting to be accepted waits for as long as it has been
+        // seen so; what it sent lies in its own send queue.
+        if let Some(&at) = socket.peer.and_then(|peer| pending.get(&peer)) {
+            let draft = &mut drafts[at];
+            draft.client_queues(socket.rqueue, socket.wqueue);
+            let silent = clocks.held((Transport::Unix, socket.inode), 0, now).as_millis() as u64;
+            draft.waited(silent, Some(socket.inode));
+            continue;
+        }
+        // Accepted sockets carry their listener's path; clients are
+        // unbound.
         let Some(&at) = socket.path.as_deref().and_then(|path| listening.get(path)) else { continue };
         let draft = &mut drafts[at];
         draft.count(socket.state);
