@@ -329,7 +329,7 @@ fn backoff_ms(info: &TcpInfo, retransmit_in_ms: Option<u32>) -> u64 {
 fn draft_unix(sockets: &[UnixSocket], clocks: &mut Clocks, now: Instant, drafts: &mut Vec<Draft>) {
     let first = drafts.len();
     let mut listening: HashMap<&str, usize> = HashMap::new();
-    // A connection not yet accepted → its listener's draft.
+    // A client whose connection is not accepted yet → its listener's draft.
     let mut pending: HashMap<u64, usize> = HashMap::new();
     for socket in sockets.iter().filter(|s| s.state == STATE_LISTEN) {
         let Some(path) = socket.path.as_deref() else { continue };
@@ -349,7 +349,7 @@ fn draft_unix(sockets: &[UnixSocket], clocks: &mut Clocks, now: Instant, drafts:
     for socket in sockets.iter().filter(|s| s.state == STATE_ESTABLISHED) {
         // A client waiting to be accepted waits for as long as it has been
         // seen so; what it sent lies in its own send queue.
-        if let Some(&at) = socket.peer.and_then(|peer| pending.get(&peer)) {
+        if let Some(&at) = pending.get(&socket.inode) {
             let draft = &mut drafts[at];
             draft.client_queues(socket.rqueue, socket.wqueue);
             let silent = clocks.held((Transport::Unix, socket.inode), 0, now).as_millis() as u64;

@@ -36,8 +36,8 @@ pub struct UnixSocket {
     /// read.
     pub rqueue: u32,
     pub wqueue: u32,
-    /// For a listener: the inodes of the connections not yet accepted, the
-    /// peers of their clients. Those connections are not in the dump.
+    /// For a listener: the inodes of the clients whose connections wait to
+    /// be accepted (the server ends of those are not in the dump).
     pub pending: Vec<u64>,
 }
 
@@ -48,7 +48,9 @@ pub fn request() -> [u8; REQUEST_LEN] {
     body[0] = libc::AF_UNIX as u8;
     let states: u32 = 1 << STATE_ESTABLISHED | 1 << STATE_LISTEN;
     body[4..8].copy_from_slice(&states.to_ne_bytes());
-    body[12..16].copy_from_slice(&(UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN).to_ne_bytes());
+    body[12..16].copy_from_slice(
+        &(UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN).to_ne_bytes(),
+    );
     body
 }
 
