@@ -1,52 +1,91 @@
 //! What the wait-for picture costs: reads it `--reads N` times (default
 //! 200) in a row, as the recorder would once per sample, and prints the
 //! CPU time (user + system) per read, the endpoints of the last picture,
-//! and how many processes had their fds walked. `--print` prints the last
-//! picture as JSON. `scripts/bench-waits.sh` sets up the sockets and
-//! processes to measure it against.
+//! and how many processes had their fds walked. Each read is paired with
+//! one of the socket table the recorder already reads per sample
+//! (`collect::sockets`, the same sock_diag dump without tcp_info), so the
+//! two figures, taken under the same load, say what a shared dump would
+//! leave the picture to add. Before that it opens
+//! `--sockets N` TCP sockets on loopback (a listener and N/2 connections,
+//! both ends held here), of which `--stuck M` connections sent a request
+//! that is never answered. `--print` prints the last picture as JSON.
+//! `scripts/bench-waits.sh` starts the processes to measure it among.
 
 use anyhow::{Context, Result, bail};
+use flightrec::collect::sockets::SocketReader;
 use flightrec::collect::waits::WaitCollector;
 use nix::sys::resource::{UsageWho, getrusage};
-use std::time::Instant;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
 
 fn main() -> Result<()> {
     let mut reads = 200u32;
     let mut print = false;
+    let (mut sockets, mut stuck) = (0usize, 0usize);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--reads" => reads = args.next().context("--reads takes a number")?.parse().context("--reads")?,
+            "--sockets" => {
+                sockets = args.next().context("--sockets takes a number")?.parse().context("--sockets")?
+            }
+            "--stuck" => stuck = args.next().context("--stuck takes a number")?.parse().context("--stuck")?,
             "--print" => print = true,
-            other => bail!("unknown argument {other:?}; try --reads N or --print"),
+            other => bail!("unknown argument {other:?}; try --reads N, --sockets N, --stuck N or --print"),
         }
     }
+    let _held = open_connections(sockets / 2, stuck)?;
     let mut collector = WaitCollector::new()?;
     // The first read names every listener: a cost paid once, shown apart.
     let (first_cpu, first) = cpu_seconds(|| collector.read())?;
     let walked_first = collector.processes_walked();
-    let started = Instant::now();
+    let mut table = SocketReader::netlink()?;
     let mut last = first;
-    let mut total_cpu = 0.0;
+    let (mut total_cpu, mut table_cpu) = (0.0, 0.0);
     for _ in 0..reads {
         let (cpu, picture) = cpu_seconds(|| collector.read())?;
         total_cpu += cpu;
         last = picture;
+        table_cpu += cpu_seconds(|| table.read())?.0;
     }
-    let wall = started.elapsed().as_secs_f64();
     let sockets: u32 = last.endpoints.iter().flat_map(|e| &e.states).map(|s| s.count).sum();
     println!("first read: {:.3} ms CPU, {walked_first} processes walked", first_cpu * 1e3);
     println!(
-        "{reads} reads: {:.3} ms CPU and {:.3} ms wall per read; {} endpoints, {sockets} connections; {} processes walked after the first read",
+        "{reads} reads: {:.3} ms CPU per read; {} endpoints, {sockets} connections; {} processes walked after the first read",
         total_cpu * 1e3 / f64::from(reads),
-        wall * 1e3 / f64::from(reads),
         last.endpoints.len(),
         collector.processes_walked() - walked_first,
+    );
+    println!(
+        "the recorder's socket table over the same reads: {:.3} ms CPU per read",
+        table_cpu * 1e3 / f64::from(reads)
     );
     if print {
         println!("{}", serde_json::to_string_pretty(&last)?);
     }
     Ok(())
+}
+
+/// `pairs` loopback connections to one listener, both ends kept; the
+/// first `stuck` clients send a request nobody reads. The requests are
+/// sent a few seconds before the measure, so that those connections look
+/// stuck from the first read on.
+fn open_connections(pairs: usize, stuck: usize) -> Result<(TcpListener, Vec<TcpStream>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("binding a loopback listener")?;
+    let address = listener.local_addr()?;
+    let mut held = Vec::with_capacity(pairs * 2);
+    for n in 0..pairs {
+        let mut client = TcpStream::connect(address).context("connecting on loopback")?;
+        if n < stuck {
+            client.write_all(b"request\n")?;
+        }
+        held.push(client);
+        held.push(listener.accept().context("accepting on loopback")?.0);
+    }
+    if stuck > 0 {
+        std::thread::sleep(std::time::Duration::from_secs(4));
+    }
+    Ok((listener, held))
 }
 
 /// The CPU time this process spent in `work`, in seconds.

@@ -20,8 +20,13 @@ const TIMER_RETRANSMIT: u8 = 1;
 pub const TCP_ESTABLISHED: u8 = 1;
 pub const TCP_SYN_SENT: u8 = 2;
 pub const TCP_LISTEN: u8 = 10;
-/// Every state but 13 (BOUND_INACTIVE, neither listening nor connecting).
-const STATES: u32 = ((1 << 13) - 1) & !1;
+const TCP_TIME_WAIT: u8 = 6;
+const TCP_CLOSE: u8 = 7;
+/// States 1 to 12 but TIME_WAIT and CLOSE: nobody waits on a socket in
+/// them, and on a busy server TIME_WAIT ones can outnumber all others (the
+/// socket table counts them per port). 13, BOUND_INACTIVE, is neither
+/// listening nor connecting.
+const STATES: u32 = ((1 << 13) - 1) & !1 & !(1 << TCP_TIME_WAIT) & !(1 << TCP_CLOSE);
 
 /// One TCP socket, as much of it as the picture needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,7 +35,8 @@ pub struct TcpSocket {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     /// For a listener: the accept queue and the backlog limit; otherwise
-    /// bytes received and not read, and bytes sent and not acknowledged.
+    /// bytes received and not read, and bytes sent and not acknowledged
+    /// (an unanswered SYN counts one).
     pub rqueue: u32,
     pub wqueue: u32,
     /// 0 for sockets no file refers to (TIME_WAIT, request sockets).

@@ -12,7 +12,7 @@
 //! the milliseconds since data was last sent and received. Unix sockets
 //! have no clocks: a server that leaves a request unread is seen by its
 //! receive queue, and how long it has been so is timed here, from sample
-//! to sample.
+//! to sample; one that read the request and hangs leaves no trace there.
 //!
 //! Socket diagnostics see the caller's network namespace only.
 
@@ -32,8 +32,8 @@ use std::time::Instant;
 /// The wait-for picture of one sample.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Waits {
-    /// Endpoints listening here first, then remote ones; each group by
-    /// address.
+    /// TCP endpoints, then unix ones; of each, those listening here first,
+    /// then by address.
     pub endpoints: Vec<Endpoint>,
 }
 
@@ -45,7 +45,12 @@ pub struct WaitCollector {
     clocks: picture::Clocks,
     tcp: Vec<inet::TcpSocket>,
     unix: Vec<unix::UnixSocket>,
+    reads: u64,
 }
+
+/// Every this many reads the process lookup forgets closed sockets: their
+/// inodes are never reused, so they only cost memory meanwhile.
+const FORGET_EVERY: u64 = 32;
 
 impl WaitCollector {
     /// Fails where the kernel refuses NETLINK_SOCK_DIAG.
@@ -56,6 +61,7 @@ impl WaitCollector {
             clocks: picture::Clocks::default(),
             tcp: Vec::new(),
             unix: Vec::new(),
+            reads: 0,
         })
     }
 
@@ -68,9 +74,12 @@ impl WaitCollector {
         inet::dump(&mut self.diag, &mut self.tcp).context("dumping TCP sockets over NETLINK_SOCK_DIAG")?;
         unix::dump(&mut self.diag, &mut self.unix).context("dumping unix sockets over NETLINK_SOCK_DIAG")?;
         let drafts = picture::draft(&self.tcp, &self.unix, &mut self.clocks, Instant::now());
-        let live: std::collections::HashSet<u64> =
-            self.tcp.iter().map(|s| s.inode).chain(self.unix.iter().map(|s| s.inode)).collect();
-        self.owners.retain(|inode| live.contains(&inode));
+        self.reads += 1;
+        if self.reads.is_multiple_of(FORGET_EVERY) {
+            let live: std::collections::HashSet<u64> =
+                self.tcp.iter().map(|s| s.inode).chain(self.unix.iter().map(|s| s.inode)).collect();
+            self.owners.retain(|inode| live.contains(&inode));
+        }
         let wanted: Vec<u64> = drafts.iter().flat_map(picture::Draft::wanted).collect();
         self.owners.resolve(&wanted);
         Ok(Waits { endpoints: picture::finish(drafts, |inode| self.owners.owner(inode)) })

@@ -5,7 +5,10 @@
 //! process it walked and that process's fd count. A lookup of an unknown
 //! inode walks again only the processes whose fd count changed since (or
 //! that are new), and an inode no walk found is not searched for again. A
-//! known holder is walked again when its fd count changes.
+//! known holder is walked again when its fd count changes. A process can
+//! close one socket and open another between two walks, its count the
+//! same: what such a walk misses, a walk of every process finds, made at
+//! most every five minutes (about 0.1 ms per process).
 //!
 //! Since Linux 6.2 `stat` of /proc/PID/fd gives the fd count; before, it
 //! gives 0, and every process is walked when something new is searched for.
@@ -14,15 +17,21 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
 
-/// A process as the picture names it.
+/// The least time between two walks of every process.
+const FULL_WALK_EVERY: Duration = Duration::from_secs(300);
+
+/// A process as the picture names it. Not by its command line: reading
+/// /proc/PID/cmdline takes the process's memory-map lock, and a process
+/// stuck holding it would stall the sample; the process table has the
+/// command line by pid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub pid: u32,
-    /// The kernel's command name, at most 15 bytes.
+    /// The kernel's command name (the program's file name, at most 15
+    /// bytes, unless the process renamed itself).
     pub comm: String,
-    /// The program it was started as: the command line's first word.
-    pub argv0: String,
 }
 
 #[derive(Default)]
@@ -36,6 +45,7 @@ pub struct Owners {
     /// Inodes a walk did not find (held by a process out of sight, or by
     /// none): found again only when a walk meets them anyway.
     not_found: HashSet<u64>,
+    last_full_walk: Option<Instant>,
     /// Processes walked in all, for the benchmark and the tests.
     pub walks: u64,
 }
@@ -62,16 +72,30 @@ impl Owners {
                 Some(_) => {}
             }
         }
-        let unknown = |i: &u64| *i != 0 && !self.by_inode.contains_key(i) && !self.not_found.contains(i);
-        if !wanted.iter().any(unknown) {
+        if !wanted.iter().any(|&inode| self.unknown(inode)) {
             return;
         }
-        self.scan();
+        // The first scan walks every process: all are new to it.
+        let first = self.last_full_walk.is_none();
+        self.scan(false);
+        if first {
+            self.last_full_walk = Some(Instant::now());
+        }
+        let full_walk_due = self.last_full_walk.is_none_or(|at| at.elapsed() >= FULL_WALK_EVERY);
+        if full_walk_due && wanted.iter().any(|&inode| self.unknown(inode)) {
+            self.scan(true);
+            self.last_full_walk = Some(Instant::now());
+        }
         for inode in wanted {
             if *inode != 0 && !self.by_inode.contains_key(inode) {
                 self.not_found.insert(*inode);
             }
         }
+    }
+
+    /// Neither found nor searched for in vain.
+    fn unknown(&self, inode: u64) -> bool {
+        inode != 0 && !self.by_inode.contains_key(&inode) && !self.not_found.contains(&inode)
     }
 
     /// The process holding `inode` when last looked (of a master and the
@@ -87,9 +111,10 @@ impl Owners {
         self.not_found.retain(|inode| live(*inode));
     }
 
-    /// Walks the processes that are new or whose fd count changed; forgets
-    /// those that exited. A process exiting midway is skipped.
-    fn scan(&mut self) {
+    /// Walks the processes that are new or whose fd count changed, or
+    /// every one (`all`); forgets those that exited. A process exiting
+    /// midway is skipped.
+    fn scan(&mut self, all: bool) {
         let Ok(dir) = fs::read_dir("/proc") else { return };
         let mut alive = HashSet::new();
         for entry in dir.flatten() {
@@ -98,7 +123,7 @@ impl Owners {
             };
             let Some(count) = fd_count(pid) else { continue };
             alive.insert(pid);
-            if count == 0 || self.walked.get(&pid).is_none_or(|w| w.1 != count) {
+            if all || count == 0 || self.walked.get(&pid).is_none_or(|w| w.1 != count) {
                 self.walk(pid, count);
             }
         }
@@ -160,13 +185,7 @@ fn socket_inode(link: &[u8]) -> Option<u64> {
 
 fn identity(pid: u32) -> Option<Identity> {
     let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
-    Some(Identity {
-        pid,
-        comm: comm.trim_end_matches('\n').to_string(),
-        argv0: String::from_utf8_lossy(argv0).into_owned(),
-    })
+    Some(Identity { pid, comm: comm.trim_end_matches('\n').to_string() })
 }
 
 #[cfg(test)]
@@ -205,5 +224,17 @@ mod tests {
         let walks = owners.walks;
         owners.resolve(&[u64::from(u32::MAX)]);
         assert_eq!(owners.walks, walks);
+    }
+
+    #[test]
+    fn skips_a_process_that_exited_before_its_walk() {
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let pid = gone.id();
+        gone.wait().unwrap();
+        let mut owners = Owners::new();
+        owners.walk(pid, 3);
+        assert!(owners.identities.is_empty() && owners.by_inode.is_empty());
+        assert_eq!(identity(pid), None);
+        assert_eq!(fd_count(pid), None);
     }
 }

@@ -30,8 +30,6 @@ const STUCK_AFTER_MS: u64 = 3_000;
 const PIDS_PER_CLIENT: usize = 8;
 /// The kernel's ceiling on the retransmission timeout (TCP_RTO_MAX).
 const RTO_MAX_MS: u64 = 120_000;
-const TCP_TIME_WAIT: u8 = 6;
-const TCP_CLOSE: u8 = 7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -56,7 +54,7 @@ pub struct Endpoint {
     pub backlog: u32,
     /// Connections by state: their server side here for an endpoint
     /// listening here, plus clients still in SYN_SENT; their client side
-    /// for a remote one (TIME_WAIT left out).
+    /// for a remote one. TIME_WAIT is not read (see `inet`).
     pub states: Vec<StateCount>,
     /// Bytes received and not read, and sent and not taken, on the server
     /// side (listening endpoints) and on the clients' side here.
@@ -90,7 +88,6 @@ pub struct StateCount {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Client {
     pub comm: String,
-    pub argv0: String,
     /// Their stuck connections, and how many processes hold them.
     pub connections: u32,
     pub processes: u32,
@@ -229,9 +226,12 @@ fn draft_tcp(sockets: &[TcpSocket], clocks: &mut Clocks, now: Instant, drafts: &
             .or_else(|| any(IpAddr::V4(Ipv4Addr::UNSPECIFIED)).filter(|_| addr.is_ipv4()))
             .or_else(|| any(IpAddr::V6(Ipv6Addr::UNSPECIFIED)))
     };
-    let local_ips: std::collections::HashSet<IpAddr> = sockets.iter().map(|s| s.local.ip()).collect();
-    let by_ends: HashMap<(SocketAddr, SocketAddr), &TcpSocket> =
-        sockets.iter().filter(|s| s.state != TCP_LISTEN).map(|s| ((s.local, s.remote), s)).collect();
+    let mut local_ips: Vec<IpAddr> = sockets.iter().map(|s| s.local.ip()).collect();
+    local_ips.sort_unstable();
+    local_ips.dedup();
+    // Needed only to name the clients of stuck connections: built once the
+    // first one is seen.
+    let mut by_ends: Option<HashMap<(SocketAddr, SocketAddr), u64>> = None;
     let mut remote: HashMap<SocketAddr, usize> = HashMap::new();
 
     for socket in sockets.iter().filter(|s| s.state != TCP_LISTEN) {
@@ -242,12 +242,19 @@ fn draft_tcp(sockets: &[TcpSocket], clocks: &mut Clocks, now: Instant, drafts: &
             draft.count(socket.state);
             draft.server_queues(socket.rqueue, socket.wqueue);
             if let Some(silent) = socket.info.as_ref().and_then(|i| server_silence(socket, i)) {
-                let client = by_ends.get(&(socket.remote, socket.local)).map(|c| c.inode);
+                let client = (silent >= STUCK_AFTER_MS)
+                    .then(|| {
+                        let ends = by_ends.get_or_insert_with(|| {
+                            sockets.iter().map(|s| ((s.local, s.remote), s.inode)).collect()
+                        });
+                        ends.get(&(socket.remote, socket.local)).copied()
+                    })
+                    .flatten();
                 draft.waited(silent, client);
             }
             continue;
         }
-        let here = socket.remote.ip().is_loopback() || local_ips.contains(&socket.remote.ip());
+        let here = socket.remote.ip().is_loopback() || local_ips.binary_search(&socket.remote.ip()).is_ok();
         let at = match here.then(|| listener_for(&socket.remote)).flatten() {
             Some(at) => {
                 if socket.state == TCP_SYN_SENT {
@@ -256,9 +263,6 @@ fn draft_tcp(sockets: &[TcpSocket], clocks: &mut Clocks, now: Instant, drafts: &
                 at
             }
             None => {
-                if matches!(socket.state, TCP_TIME_WAIT | TCP_CLOSE) {
-                    continue;
-                }
                 let at = *remote.entry(socket.remote).or_insert_with(|| {
                     drafts.push(Draft::new(Transport::Tcp, socket.remote.to_string(), false));
                     drafts.len() - 1
@@ -311,9 +315,10 @@ pub(super) fn client_silence(socket: &TcpSocket, info: &TcpInfo) -> Option<u64> 
 }
 
 /// How long a SYN_SENT socket has been trying at least, from its backoff:
-/// each retransmission doubles the timeout, so the ones before the
-/// current add up to at least the current timeout halved each time back,
-/// and the current one has run for its length less what is left of it.
+/// each retransmission doubles the timeout or (the first few SYNs since
+/// Linux 6.5, `tcp_syn_linear_timeouts`) keeps it, so the ones before the
+/// current add up to at least the current timeout halved each time back;
+/// the current one has run for its length less what is left of it.
 fn backoff_ms(info: &TcpInfo, retransmit_in_ms: Option<u32>) -> u64 {
     let rto = (u64::from(info.rto_us) / 1000).min(RTO_MAX_MS);
     let before: u64 = (1..=u32::from(info.retransmits)).map(|k| rto >> k.min(63)).sum();
@@ -324,12 +329,15 @@ fn backoff_ms(info: &TcpInfo, retransmit_in_ms: Option<u32>) -> u64 {
 fn draft_unix(sockets: &[UnixSocket], clocks: &mut Clocks, now: Instant, drafts: &mut Vec<Draft>) {
     let first = drafts.len();
     let mut listening: HashMap<&str, usize> = HashMap::new();
+    // A client whose connection is not accepted yet → its listener's draft.
+    let mut pending: HashMap<u64, usize> = HashMap::new();
     for socket in sockets.iter().filter(|s| s.state == STATE_LISTEN) {
         let Some(path) = socket.path.as_deref() else { continue };
         let at = *listening.entry(path).or_insert_with(|| {
             drafts.push(Draft::new(Transport::Unix, path.to_string(), true));
             drafts.len() - 1
         });
+        pending.extend(socket.pending.iter().map(|&inode| (inode, at)));
         let draft = &mut drafts[at];
         draft.endpoint.accept_queue += socket.rqueue;
         draft.endpoint.backlog += socket.wqueue;
@@ -339,8 +347,17 @@ fn draft_unix(sockets: &[UnixSocket], clocks: &mut Clocks, now: Instant, drafts:
     }
     let by_inode: HashMap<u64, &UnixSocket> = sockets.iter().map(|s| (s.inode, s)).collect();
     for socket in sockets.iter().filter(|s| s.state == STATE_ESTABLISHED) {
-        // Accepted sockets, and connections still waiting to be, carry
-        // their listener's path; clients are unbound.
+        // A client waiting to be accepted waits for as long as it has been
+        // seen so; what it sent lies in its own send queue.
+        if let Some(&at) = pending.get(&socket.inode) {
+            let draft = &mut drafts[at];
+            draft.client_queues(socket.rqueue, socket.wqueue);
+            let silent = clocks.held((Transport::Unix, socket.inode), 0, now).as_millis() as u64;
+            draft.waited(silent, Some(socket.inode));
+            continue;
+        }
+        // Accepted sockets carry their listener's path; clients are
+        // unbound.
         let Some(&at) = socket.path.as_deref().and_then(|path| listening.get(path)) else { continue };
         let draft = &mut drafts[at];
         draft.count(socket.state);
@@ -362,7 +379,7 @@ fn order(a: &Endpoint, b: &Endpoint) -> std::cmp::Ordering {
 }
 
 /// Names the servers and the waiting clients; sorts and names states.
-pub fn finish<'a>(drafts: Vec<Draft>, owner: impl Fn(u64) -> Option<&'a Identity>) -> Vec<super::Endpoint> {
+pub fn finish<'a>(drafts: Vec<Draft>, owner: impl Fn(u64) -> Option<&'a Identity>) -> Vec<Endpoint> {
     drafts
         .into_iter()
         .map(|mut draft| {
@@ -393,19 +410,19 @@ pub fn finish<'a>(drafts: Vec<Draft>, owner: impl Fn(u64) -> Option<&'a Identity
 /// Owners of stuck connections (one per connection) grouped by name, the
 /// most connections first.
 fn clients<'a>(owners: impl Iterator<Item = &'a Identity>) -> Vec<Client> {
-    let mut by_name: HashMap<(&str, &str), Vec<u32>> = HashMap::new();
+    let mut by_name: HashMap<&str, Vec<u32>> = HashMap::new();
     for identity in owners {
-        by_name.entry((&identity.comm, &identity.argv0)).or_default().push(identity.pid);
+        by_name.entry(&identity.comm).or_default().push(identity.pid);
     }
     let mut clients: Vec<Client> = by_name
         .into_iter()
-        .map(|((comm, argv0), mut pids)| {
+        .map(|(comm, mut pids)| {
             let connections = pids.len() as u32;
             pids.sort_unstable();
             pids.dedup();
             let processes = pids.len() as u32;
             pids.truncate(PIDS_PER_CLIENT);
-            Client { comm: comm.to_string(), argv0: argv0.to_string(), connections, processes, pids }
+            Client { comm: comm.to_string(), connections, processes, pids }
         })
         .collect();
     clients.sort_by(|a, b| b.connections.cmp(&a.connections).then_with(|| a.comm.cmp(&b.comm)));

@@ -13,9 +13,11 @@ const REQUEST_LEN: usize = 24;
 const MSG_LEN: usize = 16;
 const UDIAG_SHOW_NAME: u32 = 0x01;
 const UDIAG_SHOW_PEER: u32 = 0x04;
+const UDIAG_SHOW_ICONS: u32 = 0x08;
 const UDIAG_SHOW_RQLEN: u32 = 0x10;
 const UNIX_DIAG_NAME: u16 = 0;
 const UNIX_DIAG_PEER: u16 = 2;
+const UNIX_DIAG_ICONS: u16 = 3;
 const UNIX_DIAG_RQLEN: u16 = 4;
 
 pub const STATE_ESTABLISHED: u8 = 1;
@@ -34,16 +36,21 @@ pub struct UnixSocket {
     /// read.
     pub rqueue: u32,
     pub wqueue: u32,
+    /// For a listener: the inodes of the clients whose connections wait to
+    /// be accepted (the server ends of those are not in the dump).
+    pub pending: Vec<u64>,
 }
 
 /// The `unix_diag_req` asking for listening and connected sockets with
-/// their names, peers and queues.
+/// their names, peers, queues and connections not yet accepted.
 pub fn request() -> [u8; REQUEST_LEN] {
     let mut body = [0; REQUEST_LEN];
     body[0] = libc::AF_UNIX as u8;
     let states: u32 = 1 << STATE_ESTABLISHED | 1 << STATE_LISTEN;
     body[4..8].copy_from_slice(&states.to_ne_bytes());
-    body[12..16].copy_from_slice(&(UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN).to_ne_bytes());
+    body[12..16].copy_from_slice(
+        &(UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_ICONS | UDIAG_SHOW_RQLEN).to_ne_bytes(),
+    );
     body
 }
 
@@ -69,6 +76,7 @@ pub fn parse(record: &[u8]) -> Result<Option<UnixSocket>> {
         peer: None,
         rqueue: 0,
         wqueue: 0,
+        pending: Vec::new(),
     };
     for attribute in diag::attributes(&record[MSG_LEN..]) {
         match attribute? {
@@ -76,6 +84,9 @@ pub fn parse(record: &[u8]) -> Result<Option<UnixSocket>> {
             (UNIX_DIAG_PEER, peer) => {
                 ensure!(peer.len() >= 4, "UNIX_DIAG_PEER of {} bytes", peer.len());
                 socket.peer = Some(u64::from(u32_at(peer, 0)));
+            }
+            (UNIX_DIAG_ICONS, inodes) => {
+                socket.pending = inodes.chunks_exact(4).map(|inode| u64::from(u32_at(inode, 0))).collect();
             }
             (UNIX_DIAG_RQLEN, queues) => {
                 ensure!(queues.len() >= 8, "UNIX_DIAG_RQLEN of {} bytes", queues.len());
