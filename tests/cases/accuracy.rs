@@ -11,6 +11,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{
     AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, bind, connect, getsockname, listen, socket,
 };
+use nix::sys::statfs::{TMPFS_MAGIC, statfs};
 use std::collections::HashMap;
 use std::fs;
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
@@ -27,8 +28,6 @@ const SAMPLES: usize = 8;
 /// sample holds the pace within one write, 0.8%).
 const WRITE_KIB: u64 = 64;
 const WRITE_MS: u64 = 8;
-/// `TMPFS_MAGIC` of statfs: tmpfs never counts `write_bytes`.
-const TMPFS_MAGIC: i64 = 0x0102_1994;
 
 /// The workload programs, compiled from scripts/floor into `dir`.
 fn build_workloads(dir: &TempDir) -> (PathBuf, PathBuf) {
@@ -238,7 +237,7 @@ impl WriteDir {
     }
 
     fn counts_write_bytes(&self) -> bool {
-        nix::sys::statfs::statfs(&self.0).map_or(false, |fs| fs.filesystem_type().0 as i64 != TMPFS_MAGIC)
+        statfs(&self.0).is_ok_and(|fs| fs.filesystem_type() != TMPFS_MAGIC)
     }
 }
 
