@@ -29,8 +29,8 @@ use crate::sample::Process;
 use crate::warn::Warnings;
 use anyhow::{Context, Result, bail};
 use nix::dir::Dir;
-use nix::fcntl::{OFlag, openat};
-use nix::sys::stat::{Mode, fstat};
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{Mode, fstatat};
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -40,6 +40,10 @@ use std::time::Duration;
 /// How long a tick waits for the command lines of processes it saw for the
 /// first time; later ticks pick up any that arrive after.
 const CMDLINE_WAIT: Duration = Duration::from_millis(20);
+
+/// Open files left, below the soft limit, for everything but the process
+/// table: the database, sockets, probes, watched directories and logs.
+const FILES_LEFT_FOR_THE_REST: usize = 1024;
 
 /// `PF_KTHREAD` in the flags field of /proc/PID/stat.
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -55,21 +59,30 @@ pub struct ProcessTable {
     fd_count_in_size: bool,
     cmdlines: CmdlineReader,
     buf: Vec<u8>,
+    /// Files the entries hold open, and how many they may: each keeps its
+    /// stat file, and its schedstat and io files while the limit on open
+    /// files leaves room (beyond it they are opened for each read).
+    kept_files: usize,
+    max_kept_files: usize,
 }
 
 struct Entry {
     stat: File,
-    /// `None` for kernel threads, and where the kernel has no such file or
-    /// does not let us read it.
+    /// `None` for kernel threads, where the kernel has no such file or does
+    /// not let us read it, and past `max_kept_files`.
     schedstat: Option<File>,
     io: Option<File>,
-    /// /proc/PID/fd opened with `O_PATH`, where its size is the fd count.
-    fd_dir: Option<OwnedFd>,
     /// The leader's run time in ns at the last read; 0 when unknown.
     run_ns: u64,
     process: Process,
     seen: u64,
     cmdline_asked: bool,
+}
+
+impl Entry {
+    fn files(&self) -> usize {
+        1 + usize::from(self.schedstat.is_some()) + usize::from(self.io.is_some())
+    }
 }
 
 impl ProcessTable {
@@ -91,6 +104,8 @@ impl ProcessTable {
             fd_count_in_size: kernel_at_least(6, 2),
             cmdlines: CmdlineReader::spawn(redactor)?,
             buf: Vec::new(),
+            kept_files: 0,
+            max_kept_files: open_files_limit().saturating_sub(FILES_LEFT_FOR_THE_REST),
         };
         // Seeing a process for the first time opens its files, which takes
         // far longer than re-reading them. Done once here, so that in the
@@ -122,12 +137,21 @@ impl ProcessTable {
                     if !is_gone(&err) {
                         warnings.warn("process", &format!("pid {pid}: {err:#}"));
                     }
-                    self.entries.remove(&pid);
+                    if let Some(gone) = self.entries.remove(&pid) {
+                        self.kept_files -= gone.files();
+                    }
                 }
             }
         }
         let tick = self.tick;
-        self.entries.retain(|_, entry| entry.seen == tick);
+        let kept_files = &mut self.kept_files;
+        self.entries.retain(|_, entry| {
+            let alive = entry.seen == tick;
+            if !alive {
+                *kept_files -= entry.files();
+            }
+            alive
+        });
         self.collect_cmdlines(asked_now);
 
         let mut list: Vec<Process> = self.entries.values().map(|entry| entry.process.clone()).collect();
@@ -145,15 +169,15 @@ impl ProcessTable {
                 read_record_at(&stat, &mut self.buf).with_context(|| format!("reading /proc/{pid}/stat"))?;
             let flags = parse_stat(text).with_context(|| format!("parsing /proc/{pid}/stat"))?.flags;
             let kernel_thread = flags & PF_KTHREAD != 0;
+            self.kept_files += 1;
             // Kernel threads do no I/O of their own and hold no fds.
-            let open = |name| (!kernel_thread).then(|| self.open_in_proc(pid, name).ok()).flatten();
-            let (schedstat, io) = (open("schedstat").map(File::from), open("io").map(File::from));
-            let fd_dir = (!kernel_thread && self.fd_count_in_size)
-                .then(|| self.open_path_in_proc(pid, "fd").ok())
-                .flatten();
+            let (schedstat, io) = if kernel_thread {
+                (None, None)
+            } else {
+                (self.keep_open(pid, "schedstat"), self.keep_open(pid, "io"))
+            };
             let process = Process { pid, ..Process::default() };
-            let entry =
-                Entry { stat, schedstat, io, fd_dir, run_ns: 0, process, seen: 0, cmdline_asked: false };
+            let entry = Entry { stat, schedstat, io, run_ns: 0, process, seen: 0, cmdline_asked: false };
             self.entries.insert(pid, entry);
         }
         let entry = self.entries.get_mut(&pid).expect("inserted above");
@@ -195,15 +219,16 @@ impl ProcessTable {
         let multi_threaded = stat.threads > 1;
         if !kernel_thread {
             // Read every tick, so the run time compared is always last tick's.
-            let ran = leader_ran(entry, &mut self.buf) || is_new || running || ticks_grew;
+            let proc_fd = self.proc_fd.as_fd();
+            let ran = leader_ran(entry, proc_fd, &mut self.buf) || is_new || running || ticks_grew;
             // Only a thread of the process can do its I/O or open its
             // files, and the other threads' run time is not in the
             // leader's schedstat.
             if ran || multi_threaded {
-                let io = read_io(entry.io.as_ref(), &mut self.buf);
+                let io = read_in_proc(entry.io.as_ref(), proc_fd, pid, "io", &mut self.buf);
+                let io = io.and_then(|text| parse_io(std::str::from_utf8(text).ok()?));
                 (entry.process.read_bytes, entry.process.write_bytes) = io.unzip();
-                let counter = FdCounter { proc_fd: self.proc_fd.as_fd(), in_size: self.fd_count_in_size };
-                entry.process.fds = counter.count(pid, entry.fd_dir.as_ref());
+                entry.process.fds = count_fds(proc_fd, pid, self.fd_count_in_size);
             }
             // The uid is the leader's own; swapping out lowers RSS.
             if ran || resized {
@@ -224,14 +249,15 @@ impl ProcessTable {
         }
     }
 
-    fn open_path_in_proc(&self, pid: u32, name: &str) -> nix::Result<OwnedFd> {
-        let path = proc_path(pid, name);
-        openat(
-            self.proc_fd.as_fd(),
-            path.as_slice(),
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
+    /// /proc/PID/NAME opened to be kept, while the budget of open files
+    /// allows.
+    fn keep_open(&mut self, pid: u32, name: &str) -> Option<File> {
+        if self.kept_files >= self.max_kept_files {
+            return None;
+        }
+        let file = File::from(self.open_in_proc(pid, name).ok()?);
+        self.kept_files += 1;
+        Some(file)
     }
 
     fn open_in_proc(&self, pid: u32, name: &str) -> nix::Result<OwnedFd> {
@@ -243,8 +269,8 @@ impl ProcessTable {
     /// no allocation per process. `None` when unreadable (gone, or not
     /// permitted).
     fn parse_in_proc<T>(&mut self, pid: u32, name: &str, parse: fn(&str) -> Option<T>) -> Option<T> {
-        let file = File::from(self.open_in_proc(pid, name).ok()?);
-        parse(std::str::from_utf8(read_record_at(&file, &mut self.buf).ok()?).ok()?)
+        let text = read_in_proc(None, self.proc_fd.as_fd(), pid, name, &mut self.buf)?;
+        parse(std::str::from_utf8(text).ok()?)
     }
 
     /// Takes the command lines the worker has read; waits briefly when this
@@ -273,47 +299,58 @@ pub fn parse_pid(name: &[u8]) -> Option<u32> {
 /// nanoseconds; true when that is unknown (no schedstat, or a kernel that
 /// reports 0 without scheduler statistics), so nothing is ever skipped on a
 /// guess.
-fn leader_ran(entry: &mut Entry, buf: &mut Vec<u8>) -> bool {
-    let run_ns = entry
-        .schedstat
-        .as_ref()
-        .and_then(|file| read_record_at(file, buf).ok())
-        .and_then(parse_schedstat)
-        .unwrap_or(0);
+fn leader_ran(entry: &mut Entry, proc_fd: BorrowedFd, buf: &mut Vec<u8>) -> bool {
+    let pid = entry.process.pid;
+    let run_ns =
+        read_in_proc(entry.schedstat.as_ref(), proc_fd, pid, "schedstat", buf).and_then(parse_schedstat);
+    let run_ns = run_ns.unwrap_or(0);
     let ran = run_ns == 0 || run_ns != entry.run_ns;
     entry.run_ns = run_ns;
     ran
 }
 
-/// Counts a process's open fds: one `fstat` of its kept /proc/PID/fd where
-/// the size is the count (Linux 6.2+), else a walk of the directory.
-struct FdCounter<'a> {
-    proc_fd: BorrowedFd<'a>,
-    in_size: bool,
-}
-
-impl FdCounter<'_> {
-    /// Open fds now: `None` where not permitted, or gone meanwhile.
-    fn count(&self, pid: u32, fd_dir: Option<&OwnedFd>) -> Option<u32> {
-        if self.in_size {
-            return u32::try_from(fstat(fd_dir?.as_fd()).ok()?.st_size).ok();
+/// One record of /proc/PID/NAME, from the file kept open for it or, without
+/// one, opened for this read. `None` when unreadable (gone, or not
+/// permitted).
+fn read_in_proc<'b>(
+    kept: Option<&File>,
+    proc_fd: BorrowedFd,
+    pid: u32,
+    name: &str,
+    buf: &'b mut Vec<u8>,
+) -> Option<&'b [u8]> {
+    let opened;
+    let file = match kept {
+        Some(file) => file,
+        None => {
+            let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+            opened = File::from(openat(proc_fd, proc_path(pid, name).as_slice(), flags, Mode::empty()).ok()?);
+            &opened
         }
-        let path = proc_path(pid, "fd");
-        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        let fd = openat(self.proc_fd, path.as_slice(), flags, Mode::empty()).ok()?;
-        let mut dir = Dir::from_fd(fd).ok()?;
-        let count = dir
-            .iter()
-            .filter_map(|e| e.ok())
-            .filter(|e| parse_pid(e.file_name().to_bytes()).is_some())
-            .count();
-        u32::try_from(count).ok()
-    }
+    };
+    read_record_at(file, buf).ok()
 }
 
-/// `read_bytes` and `write_bytes` now; `None` where not permitted or gone.
-fn read_io(io: Option<&File>, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
-    parse_io(std::str::from_utf8(read_record_at(io?, buf).ok()?).ok()?)
+/// Open fds now: one `stat` of /proc/PID/fd where its size is the count
+/// (Linux 6.2+), else a walk of the directory. `None` where not permitted,
+/// or gone meanwhile.
+fn count_fds(proc_fd: BorrowedFd, pid: u32, count_in_size: bool) -> Option<u32> {
+    let path = proc_path(pid, "fd");
+    if count_in_size {
+        return u32::try_from(fstatat(proc_fd, path.as_slice(), AtFlags::empty()).ok()?.st_size).ok();
+    }
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let fd = openat(proc_fd, path.as_slice(), flags, Mode::empty()).ok()?;
+    let mut dir = Dir::from_fd(fd).ok()?;
+    let count =
+        dir.iter().filter_map(|e| e.ok()).filter(|e| parse_pid(e.file_name().to_bytes()).is_some()).count();
+    u32::try_from(count).ok()
+}
+
+/// The soft limit on open files (`record` raises it to the hard one).
+fn open_files_limit() -> usize {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map_or(1024, |(soft, _)| usize::try_from(soft).unwrap_or(usize::MAX))
 }
 
 /// `PID/NAME` relative to /proc, built without allocating.
@@ -544,6 +581,46 @@ mod tests {
         assert_eq!(parse_schedstat(b"0 0 0\n"), Some(0));
         assert_eq!(parse_schedstat(b""), None);
         assert_eq!(parse_schedstat(b"x 1 2\n"), None);
+    }
+
+    /// A child's figures, as the table reads them, against the kernel's:
+    /// with its files kept open, and with no room left to keep any (each
+    /// then opened for every read).
+    #[test]
+    fn reads_a_process_with_and_without_kept_files() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "exec 3</dev/null 4</dev/null 5</dev/null; exec sleep 1000"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let shown = |pid: u32| std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
+        // The shell has made its redirections and become `sleep`, which
+        // opens nothing more.
+        while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n" {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for room in [usize::MAX, 0] {
+            let mut table = ProcessTable::new(Redactor::new(&[]).unwrap()).unwrap();
+            (table.max_kept_files, table.kept_files) = (room, 0);
+            table.entries.clear();
+            let list = table.read(&mut Warnings::new()).unwrap();
+            let found = list.iter().find(|p| p.pid == pid).expect("the child in the table");
+            let io = parse_io(&std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap()).unwrap();
+            // 3 redirections besides stdin, stdout, stderr and whatever
+            // else it inherited.
+            assert_eq!(found.fds, Some(shown(pid) as u32), "room {room}");
+            assert!(shown(pid) >= 6, "room {room}");
+            assert_eq!((found.read_bytes, found.write_bytes), (Some(io.0), Some(io.1)), "room {room}");
+            let kept = table.entries.values().map(Entry::files).sum::<usize>();
+            assert_eq!(table.kept_files, kept, "room {room}: the count of kept files");
+            if room == 0 {
+                assert_eq!(kept, table.entries.len(), "room 0: only the stat files are kept");
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     #[test]
