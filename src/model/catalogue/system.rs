@@ -75,7 +75,7 @@ pub const SYSTEM: &[Field<SystemRow>] = &[
     rate("cpu_steal_pct", Percent, "cpu.steal", "CPU time taken by the hypervisor, % of all CPUs", |r| r.cpu(|c| c.steal)),
     rate("context_switches_per_s", Count, "cpu.ctxt", "context switches per second", |r| r.rate(|s| Some(s.cpu?.ctxt))),
     rate("forks_per_s", Count, "cpu.forks", "processes created per second", |r| r.rate(|s| Some(s.cpu?.forks))),
-    gauge("procs_running", Count, "tasks runnable now", |r| r.count(|s| Some(s.cpu?.procs_running))),
+    gauge("procs_running", Count, "tasks runnable when /proc/stat was read, the recorder included", |r| r.count(|s| Some(s.cpu?.procs_running))),
     gauge("procs_blocked", Count, "tasks blocked on I/O now", |r| r.count(|s| Some(s.cpu?.procs_blocked))),
     gauge("mem_total", Bytes, "memory usable by the kernel", |r| r.count(|s| Some(s.memory?.total))),
     gauge("mem_available", Bytes, "memory available for new work without swapping", |r| r.count(|s| Some(s.memory?.available))),
