@@ -102,6 +102,7 @@ pub struct Store {
     reserve_files: Option<ReserveFiles>,
     /// The recorder's writer lock, held for as long as the store.
     _writer_lock: Option<lock::WriterLock>,
+    kernel_budget: events::HourBudget,
 }
 
 /// The database and WAL files, open for as long as the store: closing any
@@ -166,6 +167,7 @@ impl Store {
             encoder: FrameEncoder::default(),
             reserve_files,
             _writer_lock: Some(writer_lock),
+            kernel_budget: events::HourBudget::default(),
         })
     }
 
@@ -193,6 +195,7 @@ impl Store {
             encoder: FrameEncoder::default(),
             reserve_files: None,
             _writer_lock: None,
+            kernel_budget: events::HourBudget::default(),
         })
     }
 
@@ -235,7 +238,9 @@ impl Store {
     /// untouched, so the caller can try it again.
     pub fn commit(&mut self, run_id: i64, interval: Duration, sample: &Sample) -> Result<()> {
         let frames = self.encoder.encode(sample, interval);
-        let result = frames.and_then(|frames| insert_sample(&mut self.conn, run_id, sample, &frames));
+        let result = frames.and_then(|frames| {
+            insert_sample(&mut self.conn, &mut self.kernel_budget, run_id, sample, &frames)
+        });
         match result {
             Ok(id) => {
                 self.encoder.committed(id, sample);
@@ -342,7 +347,13 @@ impl FrameEncoder {
     }
 }
 
-fn insert_sample(conn: &mut Connection, run_id: i64, sample: &Sample, frames: &Frames) -> Result<i64> {
+fn insert_sample(
+    conn: &mut Connection,
+    kernel_budget: &mut events::HourBudget,
+    run_id: i64,
+    sample: &Sample,
+    frames: &Frames,
+) -> Result<i64> {
     let tx = conn.transaction()?;
     let id = {
         let mut stmt = tx.prepare_cached(&insert_sql())?;
@@ -372,7 +383,7 @@ fn insert_sample(conn: &mut Connection, run_id: i64, sample: &Sample, frames: &F
         tx.execute("UPDATE samples SET key_id = id WHERE id = ?1", [id])?;
     }
     for message in sample.kernel_messages.iter().flatten() {
-        events::insert(&tx, run_id, &Event::kernel(message))?;
+        events::insert_kernel(&tx, kernel_budget, run_id, message)?;
     }
     tx.commit()?;
     Ok(id)
