@@ -11,6 +11,7 @@ use crate::collect::pstore;
 use crate::collect::redact::Redactor;
 use crate::collect::{Collector, Watch, host};
 use crate::sample::Sample;
+use crate::store::clock::RetentionClock;
 use crate::store::{Event, Limits, Run, Store};
 use crate::warn::Warnings;
 use anyhow::{Context, Result};
@@ -54,6 +55,13 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     raise_fd_limit();
     crate::harden::apply();
     let mut collector = Collector::new(options.redactor, &options.watch)?;
+    let (retention_clock, jump) = RetentionClock::start(
+        store.saved_clock()?,
+        store.latest_sample_time()?,
+        &host.boot_id,
+        wall_ms(),
+        boottime_ms(),
+    );
     let run_id = store.begin_run(&Run {
         id: 0,
         boot_id: host.boot_id,
@@ -69,6 +77,9 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
         recording: true,
     })?;
     keep_crash_records(&mut store, run_id);
+    if let Some(jump) = jump {
+        store.add_event(run_id, &Event::note(jump.wall_ms, "clock-jump", jump.describe()))?;
+    }
     eprintln!(
         "flightrec: recording every {} into {} (run {run_id})",
         humantime::format_duration(options.interval),
@@ -81,7 +92,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
         let (interval, limits) = (options.interval, options.limits);
         std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || Writer::new(store, run_id, interval, limits).run(&queue))
+            .spawn(move || Writer::new(store, run_id, interval, limits, retention_clock).run(&queue))
             .context("starting the writer thread")?
     };
 
@@ -180,6 +191,10 @@ fn wall_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+fn boottime_ms() -> i64 {
+    clock(ClockId::CLOCK_BOOTTIME).as_millis() as i64
+}
+
 /// The bounded queue between the sampling loop and the writer.
 #[derive(Default)]
 struct Queue {
@@ -268,10 +283,18 @@ struct Writer {
     warnings: Warnings,
     last_upkeep: Option<std::time::Instant>,
     disk_full: bool,
+    /// What retention takes as now: wall-clock jumps held back.
+    retention_clock: RetentionClock,
 }
 
 impl Writer {
-    fn new(store: Store, run_id: i64, interval: Duration, limits: Limits) -> Self {
+    fn new(
+        store: Store,
+        run_id: i64,
+        interval: Duration,
+        limits: Limits,
+        retention_clock: RetentionClock,
+    ) -> Self {
         Writer {
             store,
             run_id,
@@ -280,6 +303,7 @@ impl Writer {
             warnings: Warnings::new(),
             last_upkeep: None,
             disk_full: false,
+            retention_clock,
         }
     }
 
@@ -347,7 +371,15 @@ impl Writer {
             return;
         }
         self.last_upkeep = Some(std::time::Instant::now());
-        if let Err(err) = self.store.prune(wall_ms(), &self.limits) {
+        let (now_ms, jump) = self.retention_clock.read(wall_ms(), boottime_ms());
+        if let Some(jump) = jump {
+            self.event("clock-jump", jump.describe());
+        }
+        if let Err(err) = self.store.prune(now_ms, &self.limits) {
+            self.warnings.warn("retention", &format!("{err:#}"));
+        }
+        let saved = self.retention_clock.saved(wall_ms(), boottime_ms());
+        if let Err(err) = self.store.save_clock(&saved) {
             self.warnings.warn("retention", &format!("{err:#}"));
         }
         if let Err(err) = self.store.top_up_reserve(self.limits.reserve) {

@@ -9,6 +9,7 @@
 
 mod by_time;
 mod check;
+pub mod clock;
 pub mod codec;
 pub mod columns;
 mod entities;
@@ -181,7 +182,7 @@ impl Store {
             .into());
         }
         let conn = validate(path)?;
-        if migrate::check_version(&conn, path)? < migrate::MIGRATIONS.len() {
+        if migrate::check_version(&conn, path)? < migrate::READABLE_FROM {
             return Err(BadInput::Unusable {
                 path: path.into(),
                 reason: "written by an older flightrec; run `flightrec record` on it once to upgrade it"
