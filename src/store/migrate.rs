@@ -11,6 +11,7 @@ use std::path::Path;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_runs_samples.sql"),
     include_str!("../../migrations/0002_retention_clock.sql"),
+    include_str!("../../migrations/0003_reserve_space.sql"),
 ];
 
 /// The oldest version readers can read: later migrations add only what

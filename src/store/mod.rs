@@ -99,37 +99,10 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     encoder: FrameEncoder,
-    /// The recorder's handles on its files, to reserve disk space for them.
-    reserve_files: Option<ReserveFiles>,
-    /// The recorder's writer lock, held for as long as the store.
-    _writer_lock: Option<lock::WriterLock>,
+    /// The recorder's writer lock, held for as long as the store; `None`
+    /// for readers.
+    writer_lock: Option<lock::WriterLock>,
     kernel_budget: events::HourBudget,
-}
-
-/// The database and WAL files, open for as long as the store: closing any
-/// descriptor of a database file would release SQLite's locks on it (POSIX
-/// locks belong to the process), so these are never closed early.
-struct ReserveFiles {
-    db: File,
-    wal: File,
-}
-
-impl ReserveFiles {
-    fn open(path: &Path) -> Result<ReserveFiles> {
-        // The WAL may not exist yet; SQLite accepts an empty one.
-        let open = |p: &Path| {
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(p)
-                .with_context(|| format!("opening {}", p.display()))
-        };
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        Ok(ReserveFiles { db: open(path)?, wal: open(Path::new(&wal))? })
-    }
 }
 
 impl Store {
@@ -161,13 +134,11 @@ impl Store {
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
         migrate::migrate(&mut conn, path).with_context(|| format!("preparing {}", path.display()))?;
-        let reserve_files = Some(ReserveFiles::open(path)?);
         Ok(Store {
             conn,
             path: path.into(),
             encoder: FrameEncoder::default(),
-            reserve_files,
-            _writer_lock: Some(writer_lock),
+            writer_lock: Some(writer_lock),
             kernel_budget: events::HourBudget::default(),
         })
     }
@@ -194,8 +165,7 @@ impl Store {
             conn,
             path: path.into(),
             encoder: FrameEncoder::default(),
-            reserve_files: None,
-            _writer_lock: None,
+            writer_lock: None,
             kernel_budget: events::HourBudget::default(),
         })
     }

@@ -8,19 +8,20 @@
 //!   first; and the size limit takes events older than the last hour
 //!   before it takes any sample of the last hour. What is dropped is
 //!   counted in an `events-dropped` event.
-//! - Reserve: disk blocks allocated for the file past its end (and the
-//!   WAL's), plus free pages inside it (`--reserve`). When the filesystem is
-//!   full, the file still grows into blocks that are already its own, and
-//!   SQLite reuses free pages before it grows the file at all.
+//! - Reserve: free pages inside the file (`--reserve`), written once so
+//!   that they own their disk blocks. SQLite takes free pages before it
+//!   grows the file, and a checkpoint, which cuts the file to its page
+//!   count, keeps them (blocks allocated past the end of the file, as
+//!   `fallocate` gives, are freed by that cut): when the filesystem is
+//!   full, commits go on into space the file already has.
 //! - Room on a full disk: when even the reserve is gone, the oldest process
 //!   tables (the bulk of the file) are dropped before any system scalar.
 //!
 //! Each step is one short transaction, called by the writer between
 //! commits: it never delays a tick.
 
-use super::{Store, WAL_SIZE_LIMIT, events};
+use super::{Store, events};
 use anyhow::Result;
-use nix::fcntl::{FallocateFlags, fallocate};
 use rusqlite::OptionalExtension;
 use std::time::Duration;
 
@@ -48,6 +49,10 @@ const EVENTS_PER_STEP: i64 = 500;
 
 /// Bytes an event takes besides its text: its row and index entry.
 const EVENT_OVERHEAD: i64 = 64;
+
+/// Bytes of zeros committed at a time to make the reserve: a WAL of this
+/// size is reused from its start after each checkpoint.
+const RESERVE_STEP: u64 = 4 << 20;
 
 /// Samples this recent are deleted for size only once no older event is left.
 const LAST_HOUR_MS: i64 = 3_600_000;
@@ -168,22 +173,38 @@ impl Store {
         Ok(next.map(|(id, time)| (first, id, time)))
     }
 
-    /// Keeps `reserve` bytes of disk ready for the file to grow into: free
-    /// pages inside it, plus blocks allocated past its end (fallocate with
-    /// KEEP_SIZE: reserved on disk, nothing written, the size unchanged).
-    /// Also makes sure the WAL can grow to its limit. On a full disk this
-    /// quietly does nothing: that is what the reserve is for.
+    /// Keeps `reserve` bytes of free pages in the file. They are made by
+    /// committing rows of zeros (written through the WAL and synced like
+    /// any commit, then copied into the file by checkpoints), a step at a
+    /// time so the WAL stays small, and deleting them all at the end: the
+    /// pages of a row deleted in the transaction that wrote it might never
+    /// be written, and then would own no disk block. On a full disk this
+    /// stops quietly: that is what the reserve is for.
     pub fn top_up_reserve(&mut self, reserve: u64) -> Result<()> {
-        let Some(files) = &self.reserve_files else { return Ok(()) };
-        let (size, ahead) = allocated_ahead(&files.db)?;
-        let free = self.free_bytes()?;
-        let missing = reserve.saturating_sub(free + ahead);
-        // Small shortfalls are not worth a call: top up in large steps.
+        if self.writer_lock.is_none() {
+            return Ok(());
+        }
+        let missing = reserve.saturating_sub(self.free_bytes()?);
+        // Small shortfalls are not worth the writing: top up in large steps.
         if missing == 0 || missing < reserve / 4 {
             return Ok(());
         }
-        allocate(&files.db, size, reserve.saturating_sub(free))?;
-        allocate(&files.wal, 0, WAL_SIZE_LIMIT as u64)
+        let mut written = 0;
+        let mut result = Ok(());
+        while written < missing {
+            let step = (missing - written).min(RESERVE_STEP);
+            match self.conn.execute("INSERT INTO reserve_space (space) VALUES (zeroblob(?1))", [step as i64])
+            {
+                Ok(_) => written += step,
+                Err(err) if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) => break,
+                Err(err) => {
+                    result = Err(err.into());
+                    break;
+                }
+            }
+        }
+        self.conn.execute("DELETE FROM reserve_space", [])?;
+        result
     }
 
     /// Space left on the filesystem holding the database.
@@ -193,13 +214,9 @@ impl Store {
     }
 
     /// The room the file can still fill without new disk space: its free
-    /// pages and the blocks allocated past its end.
+    /// pages.
     pub fn reserve_left(&self) -> Result<u64> {
-        let ahead = match &self.reserve_files {
-            Some(files) => allocated_ahead(&files.db)?.1,
-            None => 0,
-        };
-        Ok(self.free_bytes()? + ahead)
+        self.free_bytes()
     }
 
     /// Makes room when the disk is full and the reserve is spent: drops the
@@ -235,24 +252,6 @@ impl Store {
             [key.min(first), end],
         )?;
         Ok(true)
-    }
-}
-
-/// A file's size and the bytes allocated to it past that size.
-fn allocated_ahead(file: &std::fs::File) -> Result<(u64, u64)> {
-    let st = nix::sys::stat::fstat(file)?;
-    let size = st.st_size as u64;
-    Ok((size, (st.st_blocks as u64 * 512).saturating_sub(size)))
-}
-
-/// Reserves `len` bytes from `offset` without changing the file's size.
-fn allocate(file: &std::fs::File, offset: u64, len: u64) -> Result<()> {
-    if len == 0 {
-        return Ok(());
-    }
-    match fallocate(file, FallocateFlags::FALLOC_FL_KEEP_SIZE, offset as i64, len as i64) {
-        Ok(()) | Err(nix::Error::ENOSPC) => Ok(()),
-        Err(err) => Err(anyhow::anyhow!("reserving disk space with fallocate: {err}")),
     }
 }
 

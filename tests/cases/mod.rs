@@ -13,5 +13,6 @@ mod one_writer;
 mod processes;
 mod record;
 mod report;
+mod reserve;
 mod show;
 mod sockets;
