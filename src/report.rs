@@ -171,7 +171,10 @@ fn read(store: &Store, from_ms: i64, to_ms: i64, tables: Tables) -> Result<Vec<S
     let mut samples = Vec::new();
     if let Some((first, last)) = store.ids_between(from_ms, to_ms)? {
         store.for_each_sample(first, last, tables, |s| {
-            samples.push(s);
+            // Ids cover the range; a clock set back puts others among them.
+            if (from_ms..=to_ms).contains(&s.sample.time_ms) {
+                samples.push(s);
+            }
             Ok(())
         })?;
     }

@@ -40,7 +40,7 @@ pub fn export(
 ) -> Result<()> {
     // An empty range still gives a valid export: the header alone.
     let ids = store.ids_between(from_ms, to_ms)?.unwrap_or((1, 0));
-    let stream = Stream { store, ids, format, out, progress };
+    let stream = Stream { store, ids, times: (from_ms, to_ms), format, out, progress };
     let ticks = rates::ticks_per_second();
     match what {
         What::Events => {
@@ -84,6 +84,8 @@ pub fn export(
 struct Stream<'a, 'p> {
     store: &'a Store,
     ids: (i64, i64),
+    /// Samples in `ids` outside these times (a clock set back) are skipped.
+    times: (i64, i64),
     format: Format,
     out: Box<dyn Write + 'a>,
     progress: &'p mut dyn FnMut(u64),
@@ -101,10 +103,13 @@ impl Stream<'_, '_> {
         let mut prev: Option<Stored> = None;
         let mut written = 0u64;
         let progress = self.progress;
+        let times = self.times.0..=self.times.1;
         self.store.for_each_sample(self.ids.0, self.ids.1, tables, |cur| {
-            for row in rows_of(same_run(&prev, &cur), &cur) {
-                w.row(fields, &row)?;
-                written += 1;
+            if times.contains(&cur.sample.time_ms) {
+                for row in rows_of(same_run(&prev, &cur), &cur) {
+                    w.row(fields, &row)?;
+                    written += 1;
+                }
             }
             progress(written);
             prev = Some(cur);

@@ -12,11 +12,13 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_runs_samples.sql"),
     include_str!("../../migrations/0002_retention_clock.sql"),
     include_str!("../../migrations/0003_reserve_space.sql"),
+    include_str!("../../migrations/0004_time_steps.sql"),
 ];
 
 /// The oldest version readers can read: later migrations add only what
-/// the recorder itself uses, so a file the previous release wrote is read
-/// as it is, before any recorder of this build has upgraded it.
+/// the recorder itself uses, or what readers use where it exists
+/// (`time_steps`), so a file the previous release wrote is read as it is,
+/// before any recorder of this build has upgraded it.
 pub const READABLE_FROM: usize = 1;
 
 /// The version a file has; refuses one newer than this build knows.

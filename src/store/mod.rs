@@ -29,7 +29,7 @@ pub use tables::Tables;
 use crate::error::BadInput;
 use crate::sample::Sample;
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -103,6 +103,8 @@ pub struct Store {
     /// for readers.
     writer_lock: Option<lock::WriterLock>,
     kernel_budget: events::HourBudget,
+    /// The time of the newest committed sample, to see the clock set back.
+    newest_time_ms: Option<i64>,
 }
 
 impl Store {
@@ -135,9 +137,12 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
         migrate::migrate(&mut conn, path).with_context(|| format!("preparing {}", path.display()))?;
         Ok(Store {
-            conn,
             path: path.into(),
             encoder: FrameEncoder::default(),
+            newest_time_ms: conn
+                .query_row("SELECT time_ms FROM samples ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+                .optional()?,
+            conn,
             writer_lock: Some(writer_lock),
             kernel_budget: events::HourBudget::default(),
         })
@@ -167,6 +172,7 @@ impl Store {
             encoder: FrameEncoder::default(),
             writer_lock: None,
             kernel_budget: events::HourBudget::default(),
+            newest_time_ms: None,
         })
     }
 
@@ -209,11 +215,13 @@ impl Store {
     /// untouched, so the caller can try it again.
     pub fn commit(&mut self, run_id: i64, interval: Duration, sample: &Sample) -> Result<()> {
         let frames = self.encoder.encode(sample, interval);
+        let stepped_back = self.newest_time_ms.is_some_and(|newest| sample.time_ms < newest);
         let result = frames.and_then(|frames| {
-            insert_sample(&mut self.conn, &mut self.kernel_budget, run_id, sample, &frames)
+            insert_sample(&mut self.conn, &mut self.kernel_budget, run_id, sample, &frames, stepped_back)
         });
         match result {
             Ok(id) => {
+                self.newest_time_ms = Some(sample.time_ms);
                 self.encoder.committed(id, sample);
                 Ok(())
             }
@@ -324,6 +332,7 @@ fn insert_sample(
     run_id: i64,
     sample: &Sample,
     frames: &Frames,
+    stepped_back: bool,
 ) -> Result<i64> {
     let tx = conn.transaction()?;
     let id = {
@@ -352,6 +361,9 @@ fn insert_sample(
     };
     if frames.key_id.is_none() {
         tx.execute("UPDATE samples SET key_id = id WHERE id = ?1", [id])?;
+    }
+    if stepped_back {
+        tx.execute("INSERT INTO time_steps (sample_id) VALUES (?1)", [id])?;
     }
     for message in sample.kernel_messages.iter().flatten() {
         events::insert_kernel(&tx, kernel_budget, run_id, message)?;

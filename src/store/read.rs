@@ -244,9 +244,10 @@ impl Store {
     /// How many samples have `from_ms <= time_ms <= to_ms`.
     pub fn count_between(&self, from_ms: i64, to_ms: i64) -> Result<u64> {
         let Some((first, last)) = self.ids_between(from_ms, to_ms)? else { return Ok(0) };
+        // The ids cover the times; a clock set back puts others among them.
         let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM samples WHERE id BETWEEN ?1 AND ?2",
-            [first, last],
+            "SELECT count(*) FROM samples WHERE id BETWEEN ?1 AND ?2 AND time_ms BETWEEN ?3 AND ?4",
+            [first, last, from_ms, to_ms],
             |r| r.get(0),
         )?;
         Ok(n as u64)
