@@ -54,6 +54,9 @@ const EVENT_OVERHEAD: i64 = 64;
 /// size is reused from its start after each checkpoint.
 const RESERVE_STEP: u64 = 4 << 20;
 
+/// Steps of the reserve written per upkeep at most.
+const RESERVE_STEPS_PER_CALL: u64 = 1;
+
 /// Samples this recent are deleted for size only once no older event is left.
 const LAST_HOUR_MS: i64 = 3_600_000;
 
@@ -189,10 +192,13 @@ impl Store {
         if missing == 0 || missing < reserve / 4 {
             return Ok(());
         }
+        // One step per call: a new file gets its reserve over its first
+        // minutes, and no commit waits long behind the writing.
+        let goal = missing.min(RESERVE_STEP * RESERVE_STEPS_PER_CALL);
         let mut written = 0;
         let mut result = Ok(());
-        while written < missing {
-            let step = (missing - written).min(RESERVE_STEP);
+        while written < goal {
+            let step = (goal - written).min(RESERVE_STEP);
             match self.conn.execute("INSERT INTO reserve_space (space) VALUES (zeroblob(?1))", [step as i64])
             {
                 Ok(_) => written += step,
