@@ -11,3 +11,14 @@ CREATE TABLE retention_clock (
     boot_id TEXT NOT NULL,
     boottime_ms INTEGER NOT NULL
 );
+
+-- Steps of the wall clock that the boot clock did not show, as the
+-- recorder saw them: `time_ms` is the wall time just after the step,
+-- `by_ms` the step (negative when the clock was set back). `gaps` and
+-- `report` list them; the `clock-jump` event says the same in words.
+CREATE TABLE clock_jumps (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    time_ms INTEGER NOT NULL,
+    by_ms INTEGER NOT NULL
+);

@@ -78,7 +78,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     })?;
     keep_crash_records(&mut store, run_id);
     if let Some(jump) = jump {
-        store.add_event(run_id, &Event::note(jump.wall_ms, "clock-jump", jump.describe()))?;
+        store.add_clock_jump(run_id, &jump)?;
     }
     eprintln!(
         "flightrec: recording every {} into {} (run {run_id})",
@@ -372,8 +372,10 @@ impl Writer {
         }
         self.last_upkeep = Some(std::time::Instant::now());
         let (now_ms, jump) = self.retention_clock.read(wall_ms(), boottime_ms());
-        if let Some(jump) = jump {
-            self.event("clock-jump", jump.describe());
+        if let Some(jump) = jump
+            && let Err(err) = self.store.add_clock_jump(self.run_id, &jump)
+        {
+            self.warnings.warn("event", &format!("recording a clock jump: {err:#}"));
         }
         if let Err(err) = self.store.prune(now_ms, &self.limits) {
             self.warnings.warn("retention", &format!("{err:#}"));

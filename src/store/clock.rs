@@ -136,6 +136,18 @@ impl super::Store {
             .optional()?)
     }
 
+    /// Records a jump: a row for `gaps` and `report`, an event in words.
+    pub fn add_clock_jump(&mut self, run_id: i64, jump: &Jump) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO clock_jumps (run_id, time_ms, by_ms) VALUES (?1, ?2, ?3)",
+            [run_id, jump.wall_ms, jump.by_ms],
+        )?;
+        super::events::insert(&tx, run_id, &super::Event::note(jump.wall_ms, "clock-jump", jump.describe()))?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn save_clock(&mut self, saved: &Saved) -> Result<()> {
         self.conn.execute(
             "INSERT OR REPLACE INTO retention_clock (id, trusted_ms, wall_ms, boot_id, boottime_ms)
@@ -209,5 +221,32 @@ mod tests {
         assert_eq!(clock.read(T0 + 20 * DAY, 60_000).0, T0 + 60_000);
         let (mut clock, _) = RetentionClock::start(None, Some(T0), "a", T0 + 30_000, 60_000);
         assert_eq!(clock.read(T0 + 30_000, 60_000).0, T0 + 30_000, "never ahead of the wall clock");
+    }
+
+    #[test]
+    fn a_recorded_jump_is_listed_with_the_irregular_ticks() {
+        let dir = crate::scratch::Scratch::new("clock-jump");
+        let mut store = super::super::Store::open_for_recording(&dir.0.join("jump.db")).unwrap();
+        let run = super::super::Run {
+            id: 0,
+            boot_id: "a".into(),
+            boot_time_ms: 0,
+            hostname: "h".into(),
+            kernel: "k".into(),
+            version: "v".into(),
+            pid: 1,
+            interval_ms: 5000,
+            start_ms: T0,
+            stop_ms: None,
+            stop_reason: None,
+            recording: true,
+        };
+        let run_id = store.begin_run(&run).unwrap();
+        store.add_clock_jump(run_id, &Jump { by_ms: 20 * DAY, wall_ms: T0 + 20 * DAY }).unwrap();
+        let listed = store.irregular_ticks(15_000).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].prev_time_ms, listed[0].clock_jump_ms), (Some(T0), Some(20 * DAY)));
+        let said = store.events_between(T0, T0 + 21 * DAY).unwrap();
+        assert_eq!(said.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["clock-jump"]);
     }
 }
