@@ -9,9 +9,11 @@
 #     file, and syncs the database file before the WAL is reused, cut or
 #     deleted: a power cut in the middle leaves either the old pages or the
 #     WAL that replays them.
-# --reserve 8MiB makes the first top-up of the reserve (2,048 pages written
-# through the WAL) pass SQLite's 1,000-page auto-checkpoint, and SIGTERM's
-# close checkpoints again, so checkpoints are seen in a short run.
+# --reserve 8MiB makes the first top-up of the reserve (8 MiB of free pages,
+# committed through the WAL in 4 MiB steps like any other transaction, so
+# they are counted and checked as commits) pass the 400-page
+# auto-checkpoint, and SIGTERM's close checkpoints again, so checkpoints are
+# seen in a short run.
 # Everything lives in a temporary directory, removed on exit, even on Ctrl-C.
 #
 #   scripts/fsync-per-commit.sh [--samples N] [--keep-trace FILE]

@@ -12,6 +12,7 @@ use crate::collect::pstore;
 use crate::collect::redact::Redactor;
 use crate::collect::{Collector, Watch, host};
 use crate::sample::{Sample, SocketSource};
+use crate::store::clock::RetentionClock;
 use crate::store::{Event, Limits, Run, Store};
 use crate::warn::Warnings;
 use anyhow::{Context, Result};
@@ -61,6 +62,13 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     let mut store = Store::open_for_recording(db)?;
     let host = host::read()?;
     crate::harden::apply();
+    let (retention_clock, jump) = RetentionClock::start(
+        store.saved_clock()?,
+        store.latest_sample_time()?,
+        &host.boot_id,
+        wall_ms(),
+        boottime_ms(),
+    );
     let run_id = store.begin_run(&Run {
         id: 0,
         boot_id: host.boot_id,
@@ -76,6 +84,9 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
         recording: true,
     })?;
     keep_crash_records(&mut store, run_id, Path::new(PSTORE), Path::new(PSTORE_ARCHIVE));
+    if let Some(jump) = jump {
+        store.add_clock_jump(run_id, &jump)?;
+    }
     eprintln!(
         "flightrec: recording every {} into {} (run {run_id})",
         humantime::format_duration(options.interval),
@@ -88,7 +99,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
         let (interval, limits) = (options.interval, options.limits);
         std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || Writer::new(store, run_id, interval, limits).run(&queue))
+            .spawn(move || Writer::new(store, run_id, interval, limits, retention_clock).run(&queue))
             .context("starting the writer thread")?
     };
 
@@ -185,6 +196,10 @@ fn clock(id: ClockId) -> Duration {
 
 fn wall_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+fn boottime_ms() -> i64 {
+    clock(ClockId::CLOCK_BOOTTIME).as_millis() as i64
 }
 
 /// The bounded queue between the sampling loop and the writer, bounded by
@@ -324,10 +339,18 @@ struct Writer {
     last_upkeep: Option<std::time::Instant>,
     disk_full: bool,
     sources: SourceChanges,
+    /// What retention takes as now: wall-clock jumps held back.
+    retention_clock: RetentionClock,
 }
 
 impl Writer {
-    fn new(store: Store, run_id: i64, interval: Duration, limits: Limits) -> Self {
+    fn new(
+        store: Store,
+        run_id: i64,
+        interval: Duration,
+        limits: Limits,
+        retention_clock: RetentionClock,
+    ) -> Self {
         Writer {
             store,
             run_id,
@@ -337,6 +360,7 @@ impl Writer {
             last_upkeep: None,
             disk_full: false,
             sources: SourceChanges::default(),
+            retention_clock,
         }
     }
 
@@ -414,7 +438,17 @@ impl Writer {
             return;
         }
         self.last_upkeep = Some(std::time::Instant::now());
-        if let Err(err) = self.store.prune(wall_ms(), &self.limits) {
+        let (now_ms, jump) = self.retention_clock.read(wall_ms(), boottime_ms());
+        if let Some(jump) = jump
+            && let Err(err) = self.store.add_clock_jump(self.run_id, &jump)
+        {
+            self.warnings.warn("event", &format!("recording a clock jump: {err:#}"));
+        }
+        if let Err(err) = self.store.prune(now_ms, &self.limits) {
+            self.warnings.warn("retention", &format!("{err:#}"));
+        }
+        let saved = self.retention_clock.saved(wall_ms(), boottime_ms());
+        if let Err(err) = self.store.save_clock(&saved) {
             self.warnings.warn("retention", &format!("{err:#}"));
         }
         if let Err(err) = self.store.top_up_reserve(self.limits.reserve) {

@@ -5,6 +5,8 @@
 //! - a stall: a tick late by more than max(3 × interval, 15 s) on the
 //!   monotonic clock while the boot clock shows no suspend;
 //! - a suspend, listed as such so it is not mistaken for a stall;
+//! - a clock jump: the wall clock set by hand or by NTP, which the boot
+//!   clock did not show, so sample times before and after do not compare;
 //! - silent now: the newest run has no clean stop and no recent sample
 //!   while its recorder still holds the writer lock (frozen or stopped);
 //! - not running: the newest run has no clean stop and its writer lock is
@@ -37,6 +39,7 @@ pub enum Kind {
     SilentNow,
     /// The newest run ended without a clean stop and no recorder runs now.
     NotRunning,
+    ClockJump,
 }
 
 impl Kind {
@@ -49,6 +52,7 @@ impl Kind {
             Kind::Suspend => "suspend",
             Kind::SilentNow => "silent_now",
             Kind::NotRunning => "not_running",
+            Kind::ClockJump => "clock_jump",
         }
     }
 
@@ -60,6 +64,7 @@ impl Kind {
             Kind::Suspend => "suspend (not a stall)",
             Kind::SilentNow => "silent now: no recent sample and no clean stop",
             Kind::NotRunning => "unclean stop, and no recorder has run since",
+            Kind::ClockJump => "clock jump: the wall clock was set, the boot clock shows no such time",
         }
     }
 }
@@ -131,7 +136,9 @@ pub fn find(runs: &[RunFacts], irregular: &[Irregular], now_ms: i64) -> Vec<Peri
         }
         for tick in irregular.iter().filter(|t| t.run_id == run.id) {
             let Some(prev) = tick.prev_time_ms else { continue };
-            let kind = if tick.suspended_ms >= SUSPEND_MIN_MS {
+            let kind = if tick.clock_jump_ms.is_some() {
+                Kind::ClockJump
+            } else if tick.suspended_ms >= SUSPEND_MIN_MS {
                 Kind::Suspend
             } else if tick.lateness_ms > stall_threshold_ms(run.interval_ms) {
                 Kind::Stall
@@ -231,6 +238,7 @@ mod tests {
             lateness_ms,
             suspended_ms,
             prev_time_ms: Some(time_ms - lateness_ms - suspended_ms - 5000),
+            clock_jump_ms: None,
         };
         let irregular = [
             tick(100_000, 20_000, 0),
@@ -243,5 +251,23 @@ mod tests {
         assert_eq!(kinds, [Kind::Suspend, Kind::Stall, Kind::Stall]);
         assert_eq!(periods[2].start_ms, 75_000);
         assert_eq!(periods[2].end_ms, Some(100_000));
+    }
+
+    #[test]
+    fn a_clock_jump_is_a_period_of_its_own() {
+        let day = 86_400_000;
+        let runs = [facts(run(1, "a", 0, Some(20 * day + 500_000)), 20 * day + 499_000)];
+        let jump = Irregular {
+            run_id: 1,
+            time_ms: 20 * day + 100_000,
+            lateness_ms: 0,
+            suspended_ms: 0,
+            prev_time_ms: Some(100_000),
+            clock_jump_ms: Some(20 * day),
+        };
+        let periods = find(&runs, &[jump], 20 * day + 600_000);
+        assert_eq!(periods.len(), 1, "{periods:?}");
+        assert_eq!(periods[0].kind, Kind::ClockJump);
+        assert_eq!((periods[0].start_ms, periods[0].end_ms), (100_000, Some(20 * day + 100_000)));
     }
 }

@@ -197,6 +197,9 @@ fn headline(period: Option<&Period>, end_ms: i64, window_ms: i64, now_ms: i64) -
             "stall: no sample between {last} and {back} ({length}), and the machine was not suspended"
         ),
         Kind::Suspend => format!("suspend, not a stall: {last} to {back} ({length})"),
+        Kind::ClockJump => format!(
+            "clock jump: the wall clock was set from {last} to {back}, which the boot clock did not show"
+        ),
         Kind::NotRunning => format!(
             "unclean stop (killed, crashed or a power cut): last sample {last}, {length} ago, and no recorder has run since"
         ),

@@ -39,7 +39,9 @@ pub struct Run {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     pub time_ms: i64,
-    /// `kernel`, `pstore`, `samples-dropped`, `disk-full`, `disk-recovered`.
+    /// `kernel`, `pstore`, `samples-dropped`, `disk-full`, `disk-recovered`,
+    /// `events-dropped`, `clock-jump`, `watch-timeout`, `watch-answered`,
+    /// `sockets-fallback`, `sockets-netlink`.
     pub kind: String,
     /// syslog priority of kernel messages (0 emergency ... 7 debug).
     pub priority: Option<u8>,

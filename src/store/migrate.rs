@@ -8,7 +8,18 @@ use rusqlite::Connection;
 use std::path::Path;
 
 /// Position in this list is the schema version.
-pub const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_runs_samples.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_runs_samples.sql"),
+    include_str!("../../migrations/0002_retention_clock.sql"),
+    include_str!("../../migrations/0003_reserve_space.sql"),
+    include_str!("../../migrations/0004_time_steps.sql"),
+];
+
+/// The oldest version readers can read: later migrations add only what
+/// the recorder itself uses, or what readers use where it exists
+/// (`time_steps`), so a file the previous release wrote is read as it is,
+/// before any recorder of this build has upgraded it.
+pub const READABLE_FROM: usize = 1;
 
 /// The version a file has; refuses one newer than this build knows.
 pub fn check_version(conn: &Connection, path: &Path) -> Result<usize> {

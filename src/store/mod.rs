@@ -9,6 +9,7 @@
 
 mod by_time;
 mod check;
+pub mod clock;
 pub mod codec;
 pub mod columns;
 mod entities;
@@ -29,7 +30,7 @@ pub use tables::Tables;
 use crate::error::BadInput;
 use crate::sample::Sample;
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -82,36 +83,12 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     encoder: FrameEncoder,
-    /// The recorder's handles on its files, to reserve disk space for them.
-    reserve_files: Option<ReserveFiles>,
-    /// The recorder's writer lock, held for as long as the store.
-    _writer_lock: Option<lock::WriterLock>,
-}
-
-/// The database and WAL files, open for as long as the store: closing any
-/// descriptor of a database file would release SQLite's locks on it (POSIX
-/// locks belong to the process), so these are never closed early.
-struct ReserveFiles {
-    db: File,
-    wal: File,
-}
-
-impl ReserveFiles {
-    fn open(path: &Path) -> Result<ReserveFiles> {
-        // The WAL may not exist yet; SQLite accepts an empty one.
-        let open = |p: &Path| {
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(p)
-                .with_context(|| format!("opening {}", p.display()))
-        };
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        Ok(ReserveFiles { db: open(path)?, wal: open(Path::new(&wal))? })
-    }
+    /// The recorder's writer lock, held for as long as the store; `None`
+    /// for readers.
+    writer_lock: Option<lock::WriterLock>,
+    kernel_budget: events::HourBudget,
+    /// The time of the newest committed sample, to see the clock set back.
+    newest_time_ms: Option<i64>,
 }
 
 impl Store {
@@ -143,13 +120,15 @@ impl Store {
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
         migrate::migrate(&mut conn, path).with_context(|| format!("preparing {}", path.display()))?;
-        let reserve_files = Some(ReserveFiles::open(path)?);
         Ok(Store {
-            conn,
             path: path.into(),
             encoder: FrameEncoder::default(),
-            reserve_files,
-            _writer_lock: Some(writer_lock),
+            newest_time_ms: conn
+                .query_row("SELECT time_ms FROM samples ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+                .optional()?,
+            conn,
+            writer_lock: Some(writer_lock),
+            kernel_budget: events::HourBudget::default(),
         })
     }
 
@@ -163,7 +142,7 @@ impl Store {
             .into());
         }
         let conn = validate(path)?;
-        if migrate::check_version(&conn, path)? < migrate::MIGRATIONS.len() {
+        if migrate::check_version(&conn, path)? < migrate::READABLE_FROM {
             return Err(BadInput::Unusable {
                 path: path.into(),
                 reason: "written by an older flightrec; run `flightrec record` on it once to upgrade it"
@@ -175,8 +154,9 @@ impl Store {
             conn,
             path: path.into(),
             encoder: FrameEncoder::default(),
-            reserve_files: None,
-            _writer_lock: None,
+            writer_lock: None,
+            kernel_budget: events::HourBudget::default(),
+            newest_time_ms: None,
         })
     }
 
@@ -219,9 +199,13 @@ impl Store {
     /// untouched, so the caller can try it again.
     pub fn commit(&mut self, run_id: i64, interval: Duration, sample: &Sample) -> Result<()> {
         let frames = self.encoder.encode(sample, interval);
-        let result = frames.and_then(|frames| insert_sample(&mut self.conn, run_id, sample, &frames));
+        let stepped_back = self.newest_time_ms.is_some_and(|newest| sample.time_ms < newest);
+        let result = frames.and_then(|frames| {
+            insert_sample(&mut self.conn, &mut self.kernel_budget, run_id, sample, &frames, stepped_back)
+        });
         match result {
             Ok(id) => {
+                self.newest_time_ms = Some(sample.time_ms);
                 self.encoder.committed(id, sample);
                 Ok(())
             }
@@ -326,7 +310,14 @@ impl FrameEncoder {
     }
 }
 
-fn insert_sample(conn: &mut Connection, run_id: i64, sample: &Sample, frames: &Frames) -> Result<i64> {
+fn insert_sample(
+    conn: &mut Connection,
+    kernel_budget: &mut events::HourBudget,
+    run_id: i64,
+    sample: &Sample,
+    frames: &Frames,
+    stepped_back: bool,
+) -> Result<i64> {
     let tx = conn.transaction()?;
     let id = {
         let mut stmt = tx.prepare_cached(&insert_sql())?;
@@ -355,8 +346,11 @@ fn insert_sample(conn: &mut Connection, run_id: i64, sample: &Sample, frames: &F
     if frames.key_id.is_none() {
         tx.execute("UPDATE samples SET key_id = id WHERE id = ?1", [id])?;
     }
+    if stepped_back {
+        tx.execute("INSERT INTO time_steps (sample_id) VALUES (?1)", [id])?;
+    }
     for message in sample.kernel_messages.iter().flatten() {
-        events::insert(&tx, run_id, &Event::kernel(message))?;
+        events::insert_kernel(&tx, kernel_budget, run_id, message)?;
     }
     tx.commit()?;
     Ok(id)

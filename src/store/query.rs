@@ -7,6 +7,7 @@ use crate::model::catalogue::{RowKind, Source};
 use crate::model::{Event, StoredSample};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 
 impl Store {
     /// Samples with `from_ms <= time <= to_ms`, oldest first.
@@ -30,12 +31,16 @@ impl Store {
         tables: Tables,
         each: impl FnMut(Option<&StoredSample>, &StoredSample) -> Result<()>,
     ) -> Result<()> {
-        self.pairs_of_ids(self.ids_between(from_ms, to_ms)?, tables, each)
+        self.pairs_of_ids(self.ids_between(from_ms, to_ms)?, from_ms..=to_ms, tables, each)
     }
 
+    /// The samples with ids in `ids` whose times are in `times`: ids cover
+    /// the range, and a clock set back puts samples of other times among
+    /// them. `previous` is still the one before in recording order.
     fn pairs_of_ids(
         &self,
         ids: Option<(i64, i64)>,
+        times: RangeInclusive<i64>,
         tables: Tables,
         mut each: impl FnMut(Option<&StoredSample>, &StoredSample) -> Result<()>,
     ) -> Result<()> {
@@ -44,7 +49,9 @@ impl Store {
         };
         let mut prev: Option<StoredSample> = None;
         self.for_each_sample(first, last, tables, |cur| {
-            each(prev.as_ref().filter(|p| p.run_id == cur.run_id), &cur)?;
+            if times.contains(&cur.sample.time_ms) {
+                each(prev.as_ref().filter(|p| p.run_id == cur.run_id), &cur)?;
+            }
             prev = Some(cur);
             Ok(())
         })
@@ -93,7 +100,7 @@ impl Source for Range<'_> {
         what: RowKind,
         each: &mut dyn FnMut(Option<&StoredSample>, &StoredSample) -> Result<()>,
     ) -> Result<()> {
-        self.store.pairs_of_ids(self.ids, tables_for(what), each)
+        self.store.pairs_of_ids(self.ids, self.from_ms..=self.to_ms, tables_for(what), each)
     }
 
     fn events(&self) -> Result<Vec<Event>> {

@@ -178,6 +178,9 @@ pub struct Irregular {
     pub suspended_ms: i64,
     /// Time of the sample before it in the same run, if any.
     pub prev_time_ms: Option<i64>,
+    /// Not a tick: a step of the wall clock by this much (negative: set
+    /// back), at `time_ms`, the wall time just after it.
+    pub clock_jump_ms: Option<i64>,
 }
 
 impl Store {
@@ -199,6 +202,36 @@ impl Store {
                 lateness_ms: r.get(2)?,
                 suspended_ms: r.get(3)?,
                 prev_time_ms: r.get(4)?,
+                clock_jump_ms: None,
+            })
+        })?;
+        let mut found: Vec<Irregular> = rows.collect::<rusqlite::Result<_>>()?;
+        found.extend(self.clock_jumps()?);
+        Ok(found)
+    }
+
+    /// Wall-clock steps the recorder saw; none in a file from before they
+    /// were noted.
+    fn clock_jumps(&self) -> Result<Vec<Irregular>> {
+        let noted: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'clock_jumps')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !noted {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare("SELECT run_id, time_ms, by_ms FROM clock_jumps ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            let (time_ms, by_ms): (i64, i64) = (r.get(1)?, r.get(2)?);
+            Ok(Irregular {
+                run_id: r.get(0)?,
+                time_ms,
+                lateness_ms: 0,
+                suspended_ms: 0,
+                // Set back, the step has no "before" to start from.
+                prev_time_ms: Some((time_ms - by_ms).min(time_ms)),
+                clock_jump_ms: Some(by_ms),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -235,9 +268,10 @@ impl Store {
     /// How many samples have `from_ms <= time_ms <= to_ms`.
     pub fn count_between(&self, from_ms: i64, to_ms: i64) -> Result<u64> {
         let Some((first, last)) = self.ids_between(from_ms, to_ms)? else { return Ok(0) };
+        // The ids cover the times; a clock set back puts others among them.
         let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM samples WHERE id BETWEEN ?1 AND ?2",
-            [first, last],
+            "SELECT count(*) FROM samples WHERE id BETWEEN ?1 AND ?2 AND time_ms BETWEEN ?3 AND ?4",
+            [first, last, from_ms, to_ms],
             |r| r.get(0),
         )?;
         Ok(n as u64)

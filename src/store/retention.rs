@@ -4,19 +4,24 @@
 //!   the file holds more than `--max-size` less the reserve, are deleted a
 //!   segment at a time (a key frame and the deltas after it), so every
 //!   remaining frame chain still starts at its key frame.
-//! - Reserve: disk blocks allocated for the file past its end (and the
-//!   WAL's), plus free pages inside it (`--reserve`). When the filesystem is
-//!   full, the file still grows into blocks that are already its own, and
-//!   SQLite reuses free pages before it grows the file at all.
+//! - Events are bounded by size too: at most a quarter of the room, oldest
+//!   first; and the size limit takes events older than the last hour
+//!   before it takes any sample of the last hour. What is dropped is
+//!   counted in an `events-dropped` event.
+//! - Reserve: free pages inside the file (`--reserve`), written once so
+//!   that they own their disk blocks. SQLite takes free pages before it
+//!   grows the file, and a checkpoint, which cuts the file to its page
+//!   count, keeps them (blocks allocated past the end of the file, as
+//!   `fallocate` gives, are freed by that cut): when the filesystem is
+//!   full, commits go on into space the file already has.
 //! - Room on a full disk: when even the reserve is gone, the oldest process
 //!   tables (the bulk of the file) are dropped before any system scalar.
 //!
 //! Each step is one short transaction, called by the writer between
 //! commits: it never delays a tick.
 
-use super::{Store, WAL_SIZE_LIMIT};
+use super::{Store, events};
 use anyhow::Result;
-use nix::fcntl::{FallocateFlags, fallocate};
 use rusqlite::OptionalExtension;
 use std::time::Duration;
 
@@ -35,6 +40,25 @@ impl Default for Limits {
 
 /// Segments deleted per call at most, so one call stays short.
 const SEGMENTS_PER_CALL: usize = 8;
+
+/// Events are given at most this fraction of the room (1/n).
+const EVENTS_SHARE: u64 = 4;
+
+/// Events deleted at a time for the size limit.
+const EVENTS_PER_STEP: i64 = 500;
+
+/// Bytes an event takes besides its text: its row and index entry.
+const EVENT_OVERHEAD: i64 = 64;
+
+/// Bytes of zeros committed at a time to make the reserve: a WAL of this
+/// size is reused from its start after each checkpoint.
+const RESERVE_STEP: u64 = 4 << 20;
+
+/// Steps of the reserve written per upkeep at most.
+const RESERVE_STEPS_PER_CALL: u64 = 1;
+
+/// Samples this recent are deleted for size only once no older event is left.
+const LAST_HOUR_MS: i64 = 3_600_000;
 
 impl Store {
     /// Bytes in pages that hold data (the file less its free pages).
@@ -61,12 +85,19 @@ impl Store {
     pub fn prune(&mut self, now_ms: i64, limits: &Limits) -> Result<u64> {
         let cutoff_ms = now_ms - limits.retain.as_millis() as i64;
         let room = limits.max_size.saturating_sub(limits.reserve);
+        let last_hour_ms = self.latest_sample_time()?.unwrap_or(now_ms) - LAST_HOUR_MS;
         let mut deleted = 0;
+        self.bound_events(room / EVENTS_SHARE, now_ms)?;
         for _ in 0..SEGMENTS_PER_CALL {
             let Some((first, next_key, next_key_ms)) = self.oldest_segment()? else { break };
             let too_old = next_key_ms <= cutoff_ms;
             if !too_old && self.used_bytes()? <= room {
                 break;
+            }
+            // Too big: the last hour of samples is worth more than any
+            // older event.
+            if !too_old && next_key_ms > last_hour_ms && self.drop_oldest_events(last_hour_ms, now_ms)? > 0 {
+                continue;
             }
             let tx = self.conn.transaction()?;
             deleted +=
@@ -81,6 +112,47 @@ impl Store {
             tx.commit()?;
         }
         Ok(deleted)
+    }
+
+    /// Deletes the oldest events while they take more than `limit` bytes
+    /// (the counts of dropped events stay: they are few and small).
+    fn bound_events(&mut self, limit: u64, now_ms: i64) -> Result<()> {
+        for _ in 0..SEGMENTS_PER_CALL {
+            let size: i64 = self.conn.query_row(
+                "SELECT coalesce(sum(length(detail)) + count(*) * ?1, 0) FROM events",
+                [EVENT_OVERHEAD],
+                |r| r.get(0),
+            )?;
+            if size as u64 <= limit || self.drop_oldest_events(i64::MAX, now_ms)? == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the oldest events from before `before_ms`, a step at a
+    /// time, and counts them; gives how many went.
+    fn drop_oldest_events(&mut self, before_ms: i64, now_ms: i64) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        let gone = tx.execute(
+            "DELETE FROM events WHERE id IN
+               (SELECT id FROM events WHERE time_ms < ?1 AND kind != 'events-dropped'
+                ORDER BY time_ms, id LIMIT ?2)",
+            [before_ms, EVENTS_PER_STEP],
+        )? as i64;
+        if gone > 0 {
+            let run_id: Option<i64> = tx.query_row("SELECT max(id) FROM runs", [], |r| r.get(0))?;
+            let run_id = run_id.unwrap_or_default();
+            events::count_dropped(
+                &tx,
+                run_id,
+                now_ms,
+                gone,
+                "oldest events dropped to keep within --max-size",
+            )?;
+        }
+        tx.commit()?;
+        Ok(gone)
     }
 
     /// The oldest segment: its first sample, the next key frame and that
@@ -104,22 +176,41 @@ impl Store {
         Ok(next.map(|(id, time)| (first, id, time)))
     }
 
-    /// Keeps `reserve` bytes of disk ready for the file to grow into: free
-    /// pages inside it, plus blocks allocated past its end (fallocate with
-    /// KEEP_SIZE: reserved on disk, nothing written, the size unchanged).
-    /// Also makes sure the WAL can grow to its limit. On a full disk this
-    /// quietly does nothing: that is what the reserve is for.
+    /// Keeps `reserve` bytes of free pages in the file. They are made by
+    /// committing rows of zeros (written through the WAL and synced like
+    /// any commit, then copied into the file by checkpoints), a step at a
+    /// time so the WAL stays small, and deleting them all at the end: the
+    /// pages of a row deleted in the transaction that wrote it might never
+    /// be written, and then would own no disk block. On a full disk this
+    /// stops quietly: that is what the reserve is for.
     pub fn top_up_reserve(&mut self, reserve: u64) -> Result<()> {
-        let Some(files) = &self.reserve_files else { return Ok(()) };
-        let (size, ahead) = allocated_ahead(&files.db)?;
-        let free = self.free_bytes()?;
-        let missing = reserve.saturating_sub(free + ahead);
-        // Small shortfalls are not worth a call: top up in large steps.
+        if self.writer_lock.is_none() {
+            return Ok(());
+        }
+        let missing = reserve.saturating_sub(self.free_bytes()?);
+        // Small shortfalls are not worth the writing: top up in large steps.
         if missing == 0 || missing < reserve / 4 {
             return Ok(());
         }
-        allocate(&files.db, size, reserve.saturating_sub(free))?;
-        allocate(&files.wal, 0, WAL_SIZE_LIMIT as u64)
+        // One step per call: a new file gets its reserve over its first
+        // minutes, and no commit waits long behind the writing.
+        let goal = missing.min(RESERVE_STEP * RESERVE_STEPS_PER_CALL);
+        let mut written = 0;
+        let mut result = Ok(());
+        while written < goal {
+            let step = (goal - written).min(RESERVE_STEP);
+            match self.conn.execute("INSERT INTO reserve_space (space) VALUES (zeroblob(?1))", [step as i64])
+            {
+                Ok(_) => written += step,
+                Err(err) if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) => break,
+                Err(err) => {
+                    result = Err(err.into());
+                    break;
+                }
+            }
+        }
+        self.conn.execute("DELETE FROM reserve_space", [])?;
+        result
     }
 
     /// Space left on the filesystem holding the database.
@@ -129,13 +220,9 @@ impl Store {
     }
 
     /// The room the file can still fill without new disk space: its free
-    /// pages and the blocks allocated past its end.
+    /// pages.
     pub fn reserve_left(&self) -> Result<u64> {
-        let ahead = match &self.reserve_files {
-            Some(files) => allocated_ahead(&files.db)?.1,
-            None => 0,
-        };
-        Ok(self.free_bytes()? + ahead)
+        self.free_bytes()
     }
 
     /// Makes room when the disk is full and the reserve is spent: drops the
@@ -174,36 +261,14 @@ impl Store {
     }
 }
 
-/// A file's size and the bytes allocated to it past that size.
-fn allocated_ahead(file: &std::fs::File) -> Result<(u64, u64)> {
-    let st = nix::sys::stat::fstat(file)?;
-    let size = st.st_size as u64;
-    Ok((size, (st.st_blocks as u64 * 512).saturating_sub(size)))
-}
-
-/// Reserves `len` bytes from `offset` without changing the file's size.
-fn allocate(file: &std::fs::File, offset: u64, len: u64) -> Result<()> {
-    if len == 0 {
-        return Ok(());
-    }
-    match fallocate(file, FallocateFlags::FALLOC_FL_KEEP_SIZE, offset as i64, len as i64) {
-        Ok(()) | Err(nix::Error::ENOSPC) => Ok(()),
-        Err(err) => Err(anyhow::anyhow!("reserving disk space with fallocate: {err}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sample::{Process, Sample};
     use crate::store::{Run, Tables};
 
-    #[test]
-    fn dropping_detail_never_breaks_the_live_chain() {
-        let dir = crate::scratch::Scratch::new("retention");
-        let path = dir.0.join("drop.db");
-        let mut store = Store::open_for_recording(&path).unwrap();
-        let run = Run {
+    fn test_run() -> Run {
+        Run {
             id: 0,
             boot_id: "b".into(),
             boot_time_ms: 0,
@@ -216,8 +281,15 @@ mod tests {
             stop_ms: None,
             stop_reason: None,
             recording: true,
-        };
-        let run_id = store.begin_run(&run).unwrap();
+        }
+    }
+
+    #[test]
+    fn dropping_detail_never_breaks_the_live_chain() {
+        let dir = crate::scratch::Scratch::new("retention");
+        let path = dir.0.join("drop.db");
+        let mut store = Store::open_for_recording(&path).unwrap();
+        let run_id = store.begin_run(&test_run()).unwrap();
         // A 100 s interval makes a key frame every 3 samples: two segments.
         for i in 0..5u64 {
             let process = Process { pid: 7, utime_ticks: i, ..Process::default() };
@@ -235,5 +307,72 @@ mod tests {
             })
             .unwrap();
         assert_eq!(tables, [None, None, None, Some(3), Some(4)]);
+    }
+
+    fn message(time_ms: i64, n: usize) -> crate::sample::KernelMessage {
+        crate::sample::KernelMessage {
+            time_ms,
+            priority: 4,
+            repeats: 0,
+            text: format!(
+                "IN=eth0 OUT= SRC=192.0.2.{} DST=198.51.100.7 LEN=60 PROTO=TCP SPT={n} DPT=25 SYN",
+                n % 250
+            ),
+        }
+    }
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        store.conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// A firewall rule logging every packet: 20,000 messages in an hour.
+    #[test]
+    fn a_flood_of_kernel_messages_is_bounded_per_hour_and_counted() {
+        let dir = crate::scratch::Scratch::new("flood");
+        let mut store = Store::open_for_recording(&dir.0.join("flood.db")).unwrap();
+        let run_id = store.begin_run(&test_run()).unwrap();
+        for i in 0..400 {
+            let time_ms = i * 5000;
+            let messages = (0..50).map(|n| message(time_ms, (i * 50 + n) as usize)).collect();
+            let sample = Sample { time_ms, kernel_messages: Some(messages), ..Sample::default() };
+            store.commit(run_id, Duration::from_secs(5), &sample).unwrap();
+        }
+        let kept = count(&store, "SELECT count(*) FROM events WHERE kind = 'kernel'");
+        assert_eq!(kept, events::KERNEL_PER_HOUR);
+        let dropped = count(&store, "SELECT sum(repeats) FROM events WHERE kind = 'events-dropped'");
+        assert_eq!(dropped, 20_000 - kept);
+        let first = count(&store, "SELECT count(*) FROM events WHERE detail LIKE '%SPT=0 %'");
+        let newest = count(&store, "SELECT count(*) FROM events WHERE detail LIKE '%SPT=19999 %'");
+        assert_eq!((first, newest), (1, 1), "the first and the newest messages are kept");
+    }
+
+    /// Twelve hours of messages under the hourly bound, then --max-size:
+    /// events give way, not the last hour of samples.
+    #[test]
+    fn the_size_limit_takes_old_events_before_the_last_hour_of_samples() {
+        let dir = crate::scratch::Scratch::new("events-size");
+        let mut store = Store::open_for_recording(&dir.0.join("events.db")).unwrap();
+        let run_id = store.begin_run(&test_run()).unwrap();
+        let samples = 720;
+        for i in 0..samples {
+            let time_ms = i * 60_000;
+            let messages = (0..25).map(|n| message(time_ms, (i * 25 + n) as usize)).collect();
+            let sample = Sample { time_ms, kernel_messages: Some(messages), ..Sample::default() };
+            store.commit(run_id, Duration::from_secs(60), &sample).unwrap();
+        }
+        let limits = Limits { retain: Duration::from_secs(14 * 86_400), max_size: 2 << 20, reserve: 0 };
+        let now_ms = (samples - 1) * 60_000;
+        for _ in 0..100 {
+            store.prune(now_ms, &limits).unwrap();
+        }
+        let last_hour =
+            count(&store, &format!("SELECT count(*) FROM samples WHERE time_ms >= {}", now_ms - 3_600_000));
+        assert_eq!(last_hour, 61, "every sample of the last hour stays");
+        assert!(store.used_bytes().unwrap() <= limits.max_size, "{} bytes", store.used_bytes().unwrap());
+        let size = count(&store, "SELECT sum(length(detail)) + count(*) * 64 FROM events");
+        assert!(size as u64 <= limits.max_size / EVENTS_SHARE, "events take {size} bytes");
+        let dropped = count(&store, "SELECT sum(repeats) FROM events WHERE kind = 'events-dropped'");
+        let kept = count(&store, "SELECT count(*) FROM events WHERE kind = 'kernel'");
+        assert_eq!(kept + dropped, samples * 25, "every message is kept or counted");
     }
 }

@@ -16,6 +16,7 @@ mod package;
 mod processes;
 mod record;
 mod report;
+mod reserve;
 mod show;
 mod sockets;
 mod stalled_commits;
