@@ -114,8 +114,11 @@ fn commits_600_samples_on_a_full_disk(mounted: &Mounted) {
 
     let before = query(&db, "SELECT count(*) FROM samples");
     // 60 s at 100 ms on an idle machine; a loaded one skips late ticks.
-    eventually_within(Duration::from_secs(600), "600 samples committed on the full disk", || {
+    // A reserve that did not hold shows at once: the recorder says so.
+    eventually_within(Duration::from_secs(1200), "600 samples committed on the full disk", || {
         alive(&mut recorder);
+        let full = query(&db, "SELECT count(*) FROM events WHERE kind = 'disk-full'");
+        assert_eq!(full, 0, "the reserve did not hold: a disk-full event");
         let have = query(&db, "SELECT count(*) FROM samples") - before;
         if have >= 600 { Ok(()) } else { Err(format!("{have} samples since the disk filled")) }
     });
