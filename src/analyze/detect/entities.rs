@@ -69,18 +69,9 @@ fn process_pileups(window: &Window, found: &mut Vec<Finding>) {
         };
         let last = series.last().map_or(rise.to, |(_, v)| *v);
         // Held at exactly its peak for a while: the mark of a limit.
-        let held =
-            series.iter().skip_while(|(t, _)| *t < rise.to_ms).take_while(|(_, v)| *v == rise.to).count();
-        let held_for = series
-            .iter()
-            .skip_while(|(t, _)| *t < rise.to_ms)
-            .nth(held.saturating_sub(1))
-            .map(|(t, _)| t - rise.to_ms);
-        let plateau = match held_for {
-            Some(ms) if held >= 3 && ms > 0 => {
-                format!(", then held at exactly {:.0} for {} (a limit?)", rise.to, span(ms))
-            }
-            _ => String::new(),
+        let plateau = match series::held_at(&series, rise.to, rise.to_ms, 3 * window.interval_ms, 3) {
+            Some(ms) => format!(", then held at exactly {:.0} for {} (a limit?)", rise.to, span(ms)),
+            None => String::new(),
         };
         found.push(Finding {
             kind: "process_pileup",
