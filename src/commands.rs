@@ -41,8 +41,8 @@ pub fn gaps(db: &Path, args: GapsArgs) -> Result<()> {
     let store = Store::open_read_only(db)?;
     let now_ms = chrono::Local::now().timestamp_millis();
     let window = report::parse_window(report::DEFAULT_WINDOW)?;
-    let periods = report::gaps(&store, now_ms, window)?;
-    render::report::gaps(&periods, now_ms, args.format, &mut io::stdout().lock())?;
+    let incidents = report::incidents(&store, now_ms, window)?;
+    render::report::gaps(&incidents, now_ms, args.format, &mut io::stdout().lock())?;
     Ok(())
 }
 

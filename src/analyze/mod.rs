@@ -1,9 +1,11 @@
-//! What happened: unresponsive periods (`periods`), and for the window
+//! What happened: unresponsive periods (`periods`) told as incidents
+//! (`incidents`), and for the window
 //! before one, ranked findings (`detect`) and a per-minute timeline
 //! (`timeline`). Pure: the caller reads the samples, nothing here does I/O
 //! or reads the clock.
 
 pub mod detect;
+pub mod incidents;
 pub mod periods;
 pub mod report;
 pub mod series;

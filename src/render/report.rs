@@ -4,9 +4,11 @@
 
 use super::text::{UserNames, process_table, table_with, timeline_table};
 use crate::analyze::Severity;
+use crate::analyze::incidents::{Incident, default_choice};
 use crate::analyze::periods::Period;
 use crate::analyze::report::Report;
 use crate::model::human::{format_duration_ms, format_ms_clock, format_ms_local};
+use serde::Serialize;
 use std::io::{self, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,12 +62,12 @@ pub fn report(report: &Report, format: Format, out: &mut dyn Write) -> io::Resul
         writeln!(out, "\nTimeline, per minute (worst value in each minute):")?;
         let t = timeline_table(&report.timeline);
         writeln!(out, "{t}")?;
-        if let Some(p) = &report.period {
+        if let Some(incident) = &report.incident {
             writeln!(
                 out,
-                "── {} last sample before the period; then: {} ──",
-                format_ms_clock(p.start_ms),
-                p.kind.describe()
+                "── {} last sample before the incident; then: {} ──",
+                format_ms_clock(incident.first().start_ms),
+                incident.first().kind.describe()
             )?;
         }
     }
@@ -79,22 +81,45 @@ pub fn report(report: &Report, format: Format, out: &mut dyn Write) -> io::Resul
     Ok(())
 }
 
-pub fn gaps(periods: &[Period], now_ms: i64, format: Format, out: &mut dyn Write) -> io::Result<()> {
+/// A period as `gaps --format json` writes it: the period, and whether its
+/// incident is the one `report` explains by default.
+#[derive(Serialize)]
+struct GapRow<'a> {
+    #[serde(flatten)]
+    period: &'a Period,
+    explained: bool,
+}
+
+pub fn gaps(incidents: &[Incident], now_ms: i64, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    let explained = default_choice(incidents).map(|i| i.number);
+    let rows = incidents.iter().flat_map(|i| {
+        let marked = Some(i.number) == explained;
+        i.periods.iter().rev().map(move |period| GapRow { period, explained: marked })
+    });
     if format == Format::Json {
-        serde_json::to_writer_pretty(&mut *out, periods)?;
+        serde_json::to_writer_pretty(&mut *out, &rows.collect::<Vec<_>>())?;
         return writeln!(out);
     }
-    if periods.is_empty() {
+    if incidents.is_empty() {
         return writeln!(out, "No unresponsive periods: every run stopped cleanly and no tick was late.");
     }
     let mut t = table_with(&["#", "KIND", "LAST SAMPLE", "BACK", "LENGTH", "BOOT", "SAMPLES BEFORE"]);
-    for p in periods {
+    let mut numbered = None;
+    for GapRow { period: p, explained } in rows {
         let boot = match &p.next_boot_id {
             Some(next) => format!("{} → {}", short(&p.boot_id), short(next)),
             None => short(&p.boot_id).to_string(),
         };
+        // An incident's number once, on its newest period; `*` marks the
+        // one `report` explains.
+        let number = if numbered == Some(p.number) {
+            String::new()
+        } else {
+            format!("{}{}", if explained { "*" } else { "" }, p.number)
+        };
+        numbered = Some(p.number);
         t.add_row(vec![
-            p.number.to_string(),
+            number,
             p.kind.name().to_string(),
             format_ms_local(p.start_ms),
             p.end_ms.map_or("(still silent)".into(), format_ms_local),
@@ -104,7 +129,10 @@ pub fn gaps(periods: &[Period], now_ms: i64, format: Format, out: &mut dyn Write
         ]);
     }
     writeln!(out, "{t}")?;
-    writeln!(out, "`flightrec report --period N` explains one.")
+    writeln!(
+        out,
+        "Periods close together are one incident, under one number; * marks the one `flightrec report` explains, `--period N` another."
+    )
 }
 
 fn short(boot_id: &str) -> &str {
