@@ -12,7 +12,6 @@ use crate::model::rates;
 use crate::model::sample::{Direction, Sample};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 
 pub fn detect(window: &Window, found: &mut Vec<Finding>) {
     process_pileups(window, found);
@@ -48,18 +47,27 @@ fn counts_by<K: std::hash::Hash + Eq + Clone + Ord>(
         .collect()
 }
 
-/// A rise worth reporting: at least `min_increase`, and at least double.
+/// A rise worth reporting: at least `min_increase` and at least double, or
+/// `SUDDEN_INCREASE` within `SUDDEN_MS` whatever was there before.
 fn pileup(series: &[(i64, f64)], min_increase: f64) -> Option<series::Rise> {
-    largest_rise(series).filter(|r| r.increase() >= min_increase && r.to >= 2.0 * r.from)
+    largest_rise(series).filter(|r| {
+        let doubled = r.increase() >= min_increase && r.to >= 2.0 * r.from;
+        let sudden = r.increase() >= SUDDEN_INCREASE && r.to_ms - r.from_ms <= SUDDEN_MS;
+        doubled || sudden
+    })
 }
+
+/// So many more of one thing within a minute is news on any machine.
+const SUDDEN_INCREASE: f64 = 50.0;
+const SUDDEN_MS: i64 = 60_000;
 
 fn process_pileups(window: &Window, found: &mut Vec<Finding>) {
     let by_name = counts_by(
         window.samples,
         |s| s.processes.is_some(),
-        |s, counts: &mut HashMap<Arc<str>, f64>| {
+        |s, counts: &mut HashMap<String, f64>| {
             for p in s.processes.iter().flatten() {
-                *counts.entry(p.comm.clone()).or_default() += 1.0;
+                *counts.entry(p.identity().into_owned()).or_default() += 1.0;
             }
         },
     );
@@ -166,12 +174,12 @@ fn state_names(samples: &[StoredSample], state: char, time_ms: i64) -> Vec<Strin
     let Some(sample) = samples.iter().find(|s| s.sample.time_ms == time_ms) else {
         return Vec::new();
     };
-    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let mut counts: HashMap<String, usize> = HashMap::new();
     for p in sample.sample.processes.iter().flatten().filter(|p| p.state == state) {
-        *counts.entry(&p.comm).or_default() += 1;
+        *counts.entry(p.identity().into_owned()).or_default() += 1;
     }
-    let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut ranked: Vec<(String, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.iter().take(3).map(|(n, c)| format!("{n} ×{c}")).collect()
 }
 
@@ -226,10 +234,10 @@ fn process_growth(window: &Window, found: &mut Vec<Finding>) {
                 kind: "memory_growth",
                 category: Category::Memory,
                 severity: if grew >= 0.25 * total_mem { Severity::High } else { Severity::Medium },
-                subject: p.comm.to_string(),
+                subject: p.identity().into_owned(),
                 summary: format!(
                     "{} (pid {}) grew{how} from {} to {} RSS in {} ({:.0}% of memory), by {}",
-                    peak.comm,
+                    peak.identity(),
                     p.pid,
                     bytes(p.rss_bytes as f64),
                     bytes(peak.rss_bytes as f64),
@@ -252,17 +260,17 @@ fn process_growth(window: &Window, found: &mut Vec<Finding>) {
                 kind: "fd_growth",
                 category: Category::FileDescriptors,
                 severity: if fds_peak >= FDS_HELD { Severity::High } else { Severity::Medium },
-                subject: p.comm.to_string(),
+                subject: p.identity().into_owned(),
                 summary: if rose {
                     format!(
                         "{} (pid {}) open files rose from {fds_then} to {fds_peak} in {}, by {}",
-                        p.comm,
+                        p.identity(),
                         p.pid,
                         span(fds_ms - life.first_ms),
                         at(fds_ms)
                     )
                 } else {
-                    format!("{} (pid {}) holds {fds_peak} open files at {}", p.comm, p.pid, at(fds_ms))
+                    format!("{} (pid {}) holds {fds_peak} open files at {}", p.identity(), p.pid, at(fds_ms))
                 },
                 first_seen_ms: Some(life.first_ms),
                 values: values([
@@ -552,7 +560,7 @@ fn top_writers(samples: &[StoredSample], recorder_pids: &[u32], from_ms: i64, to
         .filter(|p| !recorder_pids.contains(&p.pid))
         .filter_map(|p| {
             let rate = rates::per_second(*before.get(&p.key()).unwrap_or(&0), p.write_bytes?, seconds)?;
-            (rate > 0.0).then(|| (format!("{} (pid {})", p.comm, p.pid), rate))
+            (rate > 0.0).then(|| (format!("{} (pid {})", p.identity(), p.pid), rate))
         })
         .collect();
     writers.sort_by(|x, y| y.1.total_cmp(&x.1));

@@ -81,7 +81,7 @@ fn top_cpu_consumers(window: &Window, found: &mut Vec<Finding>) {
     for s in window.samples {
         for p in s.sample.processes.iter().flatten().filter(|p| !window.recorder_pids.contains(&p.pid)) {
             let now = (s.sample.time_ms, p.utime_ticks + p.stime_ticks);
-            seen.entry(p.key()).and_modify(|e| e.2 = now).or_insert((p.comm.clone(), now, now));
+            seen.entry(p.key()).and_modify(|e| e.2 = now).or_insert((p.identity().as_ref().into(), now, now));
         }
     }
     let hz = rates::ticks_per_second();

@@ -19,6 +19,47 @@ fn process_pileup_from_twenty_more_and_double() {
     none_of(&found_in(&processes("smtpd", 'S', &[10, 20, 29]), &[]), "process_pileup");
 }
 
+/// 505 `sleep`s throughout, and from sample 3 on 80 more started as
+/// `piler` (their comm is still `sleep`).
+fn piled_under_another_comm() -> Vec<StoredSample> {
+    samples(6, |i, s| {
+        let sleeps = (0..505).map(|pid| Process { cmdline: "sleep 1000".into(), ..process(pid, "sleep") });
+        let count = if i >= 3 { 80 } else { 0 };
+        let pilers =
+            (0..count).map(|n| Process { cmdline: "piler 1000".into(), ..process(1000 + n, "sleep") });
+        s.processes = Some(sleeps.chain(pilers).collect());
+    })
+}
+
+#[test]
+fn process_pileup_by_the_name_a_person_recognises() {
+    let found = found_in(&piled_under_another_comm(), &[]);
+    let f = the(&found, "process_pileup");
+    assert_eq!(f.subject, "piler", "{f:#?}");
+    assert_values(&f, &[("from", j(0.0)), ("to", j(80.0)), ("from_ms", j(t(2))), ("to_ms", j(t(3)))]);
+    assert!(f.summary.starts_with("piler processes rose from 0 to 80 in 5s"), "{}", f.summary);
+}
+
+#[test]
+fn a_sudden_rise_counts_without_doubling() {
+    let f = the(&found_in(&processes("httpd", 'S', &[100, 100, 150]), &[]), "process_pileup");
+    assert_values(&f, &[("from", j(100.0)), ("to", j(150.0)), ("from_ms", j(t(1)))]);
+    // The same 50 more over more than a minute must double to count.
+    let slow: Vec<u32> = (0..15).map(|i| 100 + i * 50 / 14).collect();
+    none_of(&found_in(&processes("httpd", 'S', &slow), &[]), "process_pileup");
+}
+
+#[test]
+fn a_level_held_only_where_samples_exist() {
+    let mut window = processes("smtpd", 'S', &[0, 100, 100, 100, 100]);
+    // Nothing was recorded for 30 s between the third and fourth sample.
+    for s in &mut window[3..] {
+        s.sample.time_ms += 30_000;
+    }
+    let f = the(&found_in(&window, &[]), "process_pileup");
+    assert!(f.summary.ends_with("then held at exactly 100 for 10s (a limit?)"), "{}", f.summary);
+}
+
 #[test]
 fn zombies_from_twenty() {
     let f = the(&found_in(&processes("defunct", 'Z', &[0, 20]), &[]), "zombies");
