@@ -2,14 +2,16 @@
 //! store, let `analyze` or `record` do the work and `render` write it. No
 //! subcommand's logic lives here, only the joining of the layers.
 
+use crate::analyze::periods;
 use crate::analyze::report::{self, Target};
 use crate::cli::{ExportArgs, GapsArgs, RecordArgs, ReportArgs, ShowArgs};
 use crate::error::BadInput;
+use crate::model::human::format_ms_local;
 use crate::render::{self, export, show};
 use crate::store::query::Range;
 use crate::store::{self, Store};
 use crate::{config, record, time};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -51,7 +53,26 @@ pub fn show(db: &Path, args: ShowArgs) -> Result<()> {
     let asked =
         args.at.as_deref().map(|at| time::parse_time("--at", at, chrono::Local::now())).transpose()?;
     let (prev, cur) = store.sample_with_previous(asked)?;
-    let boot_time_ms = store.runs()?.iter().find(|run| run.id == cur.run_id).map(|run| run.boot_time_ms);
+    let run = store.runs()?.into_iter().find(|run| run.id == cur.run_id);
+    if let Some(asked) = asked {
+        // Further than a stall from the time asked, the sample says
+        // nothing about it.
+        let near = periods::stall_threshold_ms(run.as_ref().map_or(5000, |run| run.interval_ms));
+        if (cur.sample.time_ms - asked).abs() > near {
+            bail!(
+                "{}: no samples between {} and {} (the nearest is from {}); recording began {}; \
+                 `flightrec gaps` lists the times without samples",
+                db.display(),
+                format_ms_local(asked - near),
+                format_ms_local(asked + near),
+                format_ms_local(cur.sample.time_ms),
+                store
+                    .first_at_or_after(i64::MIN)?
+                    .map_or("(never)".into(), |(_, time)| format_ms_local(time))
+            );
+        }
+    }
+    let boot_time_ms = run.map(|run| run.boot_time_ms);
     show::show(prev.as_ref(), &cur, asked, boot_time_ms, args.top, &mut io::stdout().lock())?;
     Ok(())
 }

@@ -92,6 +92,10 @@ pub struct WindowInfo {
     pub expected_samples: usize,
     pub baseline_from_ms: i64,
     pub baseline_samples: usize,
+    /// The database's first and last samples: where the window has none,
+    /// what is known and when.
+    pub recording_began_ms: Option<i64>,
+    pub last_recorded_ms: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -173,6 +177,8 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
             expected_samples: expected,
             baseline_from_ms,
             baseline_samples: baseline.len(),
+            recording_began_ms: store.first_at_or_after(i64::MIN)?.map(|(_, time)| time),
+            last_recorded_ms: store.latest_sample_time()?,
         },
         timeline: timeline::per_minute(&samples),
         last_sample: last_sample(&samples, |run_id| {

@@ -3,10 +3,11 @@
 //! README and kept stable.
 
 use super::text::{UserNames, process_table, table_with, timeline_table};
-use crate::analyze::Severity;
 use crate::analyze::incidents::{Incident, default_choice};
 use crate::analyze::periods::Period;
 use crate::analyze::report::Report;
+use crate::analyze::report::WindowInfo;
+use crate::analyze::{Finding, Severity};
 use crate::model::human::{format_duration_ms, format_ms_clock, format_ms_local};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -38,25 +39,30 @@ pub fn report(report: &Report, format: Format, out: &mut dyn Write) -> io::Resul
         window.expected_samples,
         window.baseline_samples
     )?;
+    if window.samples == 0 {
+        return no_samples(window, out);
+    }
     if let Some(first) = report.timeline.first().map(|m| m.first_sample_ms)
         && first > window.from_ms + 60_000
     {
         writeln!(out, "(recording began {}: nothing is known before that)", format_ms_clock(first))?;
     }
     writeln!(out)?;
-    if report.findings.iter().all(|f| f.severity == Severity::Info) {
+    let (shown, info): (Vec<&Finding>, Vec<&Finding>) =
+        report.findings.iter().partition(|f| f.severity > Severity::Info);
+    if shown.is_empty() {
         writeln!(out, "Nothing abnormal found in the window.")?;
-    }
-    if !report.findings.is_empty() {
+    } else {
         writeln!(out, "Findings, most important first:")?;
-        for (i, f) in report.findings.iter().enumerate() {
-            let severity = match f.severity {
-                Severity::High => "HIGH",
-                Severity::Medium => "MEDIUM",
-                Severity::Info => "info",
-            };
+        for (i, f) in shown.iter().enumerate() {
+            let severity = if f.severity == Severity::High { "HIGH" } else { "MEDIUM" };
             writeln!(out, "{:>3}. {severity:<6} {}", i + 1, f.summary)?;
         }
+    }
+    match info.len() {
+        0 => {}
+        1 => writeln!(out, "1 more at info level (`--format json` lists it).")?,
+        n => writeln!(out, "{n} more at info level (`--format json` lists them).")?,
     }
     if !report.timeline.is_empty() {
         writeln!(out, "\nTimeline, per minute (worst value in each minute):")?;
@@ -88,6 +94,25 @@ struct GapRow<'a> {
     #[serde(flatten)]
     period: &'a Period,
     explained: bool,
+}
+
+/// A window with no sample says so, and what is known instead.
+fn no_samples(window: &WindowInfo, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "No samples between {} and {}: nothing is known of that time.",
+        format_ms_local(window.from_ms),
+        format_ms_local(window.to_ms)
+    )?;
+    match (window.recording_began_ms, window.last_recorded_ms) {
+        (Some(first), Some(last)) => writeln!(
+            out,
+            "Recording began {} and the last sample is from {}; `flightrec gaps` lists what went wrong.",
+            format_ms_local(first),
+            format_ms_local(last)
+        ),
+        _ => writeln!(out, "Nothing has been recorded yet."),
+    }
 }
 
 pub fn gaps(incidents: &[Incident], now_ms: i64, format: Format, out: &mut dyn Write) -> io::Result<()> {

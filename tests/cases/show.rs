@@ -48,10 +48,40 @@ fn show_at_before_the_first_sample_picks_it_and_says_how_far() {
         .unwrap_or_else(|| panic!("asked for the first sample exactly:\n{exact}"))
         .to_string();
 
-    let early = flightrec(&["show", "--db", path, "--at", &at_ms(first_ms - 90_000)]).ok();
+    let early = flightrec(&["show", "--db", path, "--at", &at_ms(first_ms - 10_000)]).ok();
     let line = first_line(&early);
     assert!(
-        line.starts_with(&format!("{sample_at} (1m30s after ")) && line.ends_with(", run 1"),
-        "90 s before the first sample, show should pick it and say so: {line:?} (first: {sample_at:?})"
+        line.starts_with(&format!("{sample_at} (10s after ")) && line.ends_with(", run 1"),
+        "10 s before the first sample, show should pick it and say so: {line:?} (first: {sample_at:?})"
     );
+}
+
+#[test]
+fn show_at_a_time_without_samples_says_so_and_fails() {
+    let dir = TempDir::new("show-none");
+    let db = dir.join("flightrec.db");
+    record_samples(&dir, &db, 3);
+    let first_ms = export(&db, "system", &[])[0].int("time_ms");
+
+    let outcome = flightrec(&["show", "--db", path_str(&db), "--at", &at_ms(first_ms - 2 * 86_400_000)]);
+    assert_eq!(outcome.code(), Some(1), "{}", outcome.stderr);
+    assert!(outcome.stdout.is_empty(), "no sample is shown for another time: {}", outcome.stdout);
+    assert!(
+        outcome.stderr.contains("no samples between ") && outcome.stderr.contains("recording began "),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn report_at_a_time_without_samples_says_so_not_nothing_abnormal() {
+    let dir = TempDir::new("report-none");
+    let db = dir.join("flightrec.db");
+    record_samples(&dir, &db, 3);
+    let first_ms = export(&db, "system", &[])[0].int("time_ms");
+
+    let out = flightrec(&["report", "--db", path_str(&db), "--at", &at_ms(first_ms - 2 * 86_400_000)]).ok();
+    assert!(out.contains("No samples between "), "{out}");
+    assert!(out.contains("Recording began "), "{out}");
+    assert!(!out.contains("Nothing abnormal"), "{out}");
 }
