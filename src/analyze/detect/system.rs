@@ -15,7 +15,6 @@ pub fn detect(window: &Window, found: &mut Vec<Finding>) {
     top_cpu_consumers(window, found);
     cpu_steal(window, found);
     memory(window, found);
-    oom_kills(window, found);
     swapping(window, found);
     pressure(window, found);
     open_files(window, found);
@@ -187,27 +186,6 @@ fn memory(window: &Window, found: &mut Vec<Finding>) {
         ),
         first_seen_ms: series::first_at_or_below(&available, 0.1 * total),
         values: values([("available_min", json!(low)), ("total", json!(total)), ("at_ms", json!(low_ms))]),
-    });
-}
-
-fn oom_kills(window: &Window, found: &mut Vec<Finding>) {
-    let kills = scalar(window.samples, |s| Some(s.vm?.oom_kills as f64));
-    let (Some(first), Some(last)) = (kills.first(), kills.last()) else {
-        return;
-    };
-    let count = last.1 - first.1;
-    if count < 1.0 {
-        return;
-    }
-    let when = kills.iter().find(|(_, v)| *v > first.1).map_or(last.0, |(t, _)| *t);
-    found.push(Finding {
-        kind: "oom_kill",
-        category: Category::Memory,
-        severity: Severity::High,
-        subject: "oom killer".into(),
-        summary: format!("the OOM killer killed {count:.0} process(es), the first by {}", at(when)),
-        first_seen_ms: Some(when),
-        values: values([("kills", json!(count))]),
     });
 }
 
