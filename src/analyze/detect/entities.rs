@@ -57,6 +57,9 @@ fn pileup(series: &[(i64, f64)], min_increase: f64) -> Option<series::Rise> {
     })
 }
 
+/// A pile-up gone again this soon is a burst.
+const BURST_MS: i64 = 15_000;
+
 /// So many more of one thing within a minute is news on any machine.
 const SUDDEN_INCREASE: f64 = 50.0;
 const SUDDEN_MS: i64 = 60_000;
@@ -81,10 +84,24 @@ fn process_pileups(window: &Window, found: &mut Vec<Finding>) {
             Some(ms) => format!(", then held at exactly {:.0} for {} (a limit?)", rise.to, span(ms)),
             None => String::new(),
         };
+        // Gone again within seconds, to under half: a burst of short-lived
+        // processes (a build, a cron job), not a pile-up.
+        let burst = last < rise.to / 2.0
+            && series::first_at_or_below(
+                &series[series.partition_point(|(t, _)| *t < rise.to_ms)..],
+                rise.to / 2.0,
+            )
+            .is_some_and(|gone_ms| gone_ms - rise.to_ms <= BURST_MS);
         found.push(Finding {
             kind: "process_pileup",
             category: Category::Processes,
-            severity: if rise.increase() >= 50.0 { Severity::High } else { Severity::Medium },
+            severity: if burst {
+                Severity::Info
+            } else if rise.increase() >= 50.0 {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
             subject: name.to_string(),
             summary: format!(
                 "{name} processes rose from {:.0} to {:.0} {}{}",
@@ -216,6 +233,9 @@ fn lives<'a>(samples: &[&'a Sample], skip: &[u32]) -> Vec<Life<'a>> {
     all
 }
 
+/// How long after it first appears a process counts as starting up.
+const START_UP_MS: i64 = 60_000;
+
 /// Fds past which one process is worth naming whatever its history.
 const FDS_HELD: u32 = 10_000;
 
@@ -255,11 +275,19 @@ fn process_growth(window: &Window, found: &mut Vec<Finding>) {
         }
         let (Some(fds_then), Some((fds_ms, fds_peak))) = (p.fds, life.peak_fds) else { continue };
         let rose = fds_peak >= fds_then.saturating_mul(2) && fds_peak - fds_then >= 200;
+        // A program opening its files in its first minute is starting up.
+        let starting = life.first_ms > with_tables[0].time_ms && fds_ms - life.first_ms <= START_UP_MS;
         if rose || fds_peak >= FDS_HELD {
             found.push(Finding {
                 kind: "fd_growth",
                 category: Category::FileDescriptors,
-                severity: if fds_peak >= FDS_HELD { Severity::High } else { Severity::Medium },
+                severity: if fds_peak >= FDS_HELD {
+                    Severity::High
+                } else if starting {
+                    Severity::Info
+                } else {
+                    Severity::Medium
+                },
                 subject: p.identity().into_owned(),
                 summary: if rose {
                     format!(
@@ -444,7 +472,9 @@ fn stopped_listening(window: &Window, found: &mut Vec<Finding>) {
         found.push(Finding {
             kind: "stopped_listening",
             category: Category::Sockets,
-            severity: Severity::High,
+            // A system service's port going away can take a machine's job
+            // down; a high port is more often a program's own helper.
+            severity: if port < 1024 { Severity::High } else { Severity::Medium },
             subject: format!("port {port}"),
             summary: format!("port {port} stopped listening by {}: its server exited or closed it", at(when)),
             first_seen_ms: Some(when),

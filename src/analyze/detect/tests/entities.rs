@@ -61,6 +61,22 @@ fn a_level_held_only_where_samples_exist() {
 }
 
 #[test]
+fn a_burst_of_short_lived_processes_is_info() {
+    let f = the(&found_in(&processes("rustc", 'S', &[0, 0, 60, 0, 0]), &[]), "process_pileup");
+    assert_eq!(f.severity, Severity::Info, "{f:#?}");
+}
+
+#[test]
+fn a_process_opening_files_as_it_starts_is_info() {
+    let window = samples(4, |i, s| {
+        let fds = [0, 10, 700, 700][i];
+        s.processes =
+            Some(if i == 0 { vec![] } else { vec![Process { fds: Some(fds), ..process(42, "java") }] });
+    });
+    assert_eq!(the(&found_in(&window, &[]), "fd_growth").severity, Severity::Info);
+}
+
+#[test]
 fn zombies_from_twenty() {
     let f = the(&found_in(&processes("defunct", 'Z', &[0, 20]), &[]), "zombies");
     assert_values(&f, &[("peak", j(20.0)), ("peak_ms", j(t(1)))]);
