@@ -34,8 +34,9 @@ pub fn report(db: &Path, args: ReportArgs) -> Result<()> {
     };
     let store = Store::open_read_only(db)?;
     let found = report::report(&store, target, window, now.timestamp_millis())?;
+    let width = text_width(args.width, args.output.is_none());
     let mut out = output(args.output.as_deref())?;
-    render::report::report(&found, args.format, &mut out)?;
+    render::report::report(&found, args.format, width, &mut out)?;
     Ok(out.flush()?)
 }
 
@@ -44,7 +45,8 @@ pub fn gaps(db: &Path, args: GapsArgs) -> Result<()> {
     let now_ms = chrono::Local::now().timestamp_millis();
     let window = report::parse_window(report::DEFAULT_WINDOW)?;
     let incidents = report::incidents(&store, now_ms, window)?;
-    render::report::gaps(&incidents, now_ms, args.format, &mut io::stdout().lock())?;
+    let width = text_width(args.width, true);
+    render::report::gaps(&incidents, now_ms, args.format, width, &mut io::stdout().lock())?;
     Ok(())
 }
 
@@ -73,7 +75,8 @@ pub fn show(db: &Path, args: ShowArgs) -> Result<()> {
         }
     }
     let boot_time_ms = run.map(|run| run.boot_time_ms);
-    show::show(prev.as_ref(), &cur, asked, boot_time_ms, args.top, &mut io::stdout().lock())?;
+    let width = text_width(args.width, true);
+    show::show(prev.as_ref(), &cur, asked, boot_time_ms, args.top, width, &mut io::stdout().lock())?;
     Ok(())
 }
 
@@ -124,6 +127,16 @@ pub fn check(db: &Path) -> Result<()> {
         ),
     }
     .into())
+}
+
+/// What text output is fitted to: `--width`, else the terminal's width
+/// where standard output is one and the text goes there, else 80.
+fn text_width(asked: Option<u16>, to_stdout: bool) -> u16 {
+    let terminal = || {
+        let table = comfy_table::Table::new();
+        table.width().filter(|_| to_stdout && io::stdout().is_terminal())
+    };
+    asked.or_else(terminal).unwrap_or(render::text::DEFAULT_WIDTH)
 }
 
 /// Standard output, or a file created at `path`.

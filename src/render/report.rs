@@ -2,13 +2,13 @@
 //! the serialized `Report` / `Period` list: its shape is documented in the
 //! README and kept stable.
 
-use super::text::{UserNames, process_table, table_with, timeline_table};
+use super::text::{UserNames, one_line, process_table, table_with, timeline_table, wrap_lines};
 use crate::analyze::incidents::{Incident, default_choice};
 use crate::analyze::periods::Period;
 use crate::analyze::report::Report;
 use crate::analyze::report::WindowInfo;
 use crate::analyze::{Finding, Severity};
-use crate::model::human::{format_duration_ms, format_ms_clock, format_ms_local};
+use crate::model::human::{escape_control, format_duration_ms, format_ms_clock, format_ms_local};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -18,11 +18,18 @@ pub enum Format {
     Json,
 }
 
-pub fn report(report: &Report, format: Format, out: &mut dyn Write) -> io::Result<()> {
+/// `width`: what text is fitted to (JSON is not).
+pub fn report(report: &Report, format: Format, width: u16, out: &mut dyn Write) -> io::Result<()> {
     if format == Format::Json {
         serde_json::to_writer_pretty(&mut *out, report)?;
         return writeln!(out);
     }
+    let mut text = Vec::new();
+    report_text(report, width, &mut text)?;
+    out.write_all(wrap_lines(&String::from_utf8_lossy(&text), width.into()).as_bytes())
+}
+
+fn report_text(report: &Report, width: u16, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{}", report.headline)?;
     let window = &report.window;
     let coverage = if window.expected_samples == 0 {
@@ -56,7 +63,7 @@ pub fn report(report: &Report, format: Format, out: &mut dyn Write) -> io::Resul
         writeln!(out, "Findings, most important first:")?;
         for (i, f) in shown.iter().enumerate() {
             let severity = if f.severity == Severity::High { "HIGH" } else { "MEDIUM" };
-            writeln!(out, "{:>3}. {severity:<6} {}", i + 1, f.summary)?;
+            writeln!(out, "{:>3}. {severity:<6} {}", i + 1, escape_control(&f.summary))?;
         }
     }
     match info.len() {
@@ -66,7 +73,7 @@ pub fn report(report: &Report, format: Format, out: &mut dyn Write) -> io::Resul
     }
     if !report.timeline.is_empty() {
         writeln!(out, "\nTimeline, per minute (worst value in each minute):")?;
-        let t = timeline_table(&report.timeline);
+        let t = timeline_table(&report.timeline, width);
         writeln!(out, "{t}")?;
         if let Some(incident) = &report.incident {
             writeln!(
@@ -80,9 +87,9 @@ pub fn report(report: &Report, format: Format, out: &mut dyn Write) -> io::Resul
     if let Some(last) = &report.last_sample {
         let mut users = UserNames::default();
         writeln!(out, "\nLast sample ({}), top by CPU:", format_ms_clock(last.time_ms))?;
-        writeln!(out, "{}", process_table(&last.top_cpu, &mut users))?;
+        writeln!(out, "{}", process_table(&last.top_cpu, &mut users, width))?;
         writeln!(out, "Top by memory (RSS):")?;
-        writeln!(out, "{}", process_table(&last.top_memory, &mut users))?;
+        writeln!(out, "{}", process_table(&last.top_memory, &mut users, width))?;
     }
     Ok(())
 }
@@ -115,7 +122,13 @@ fn no_samples(window: &WindowInfo, out: &mut dyn Write) -> io::Result<()> {
     }
 }
 
-pub fn gaps(incidents: &[Incident], now_ms: i64, format: Format, out: &mut dyn Write) -> io::Result<()> {
+pub fn gaps(
+    incidents: &[Incident],
+    now_ms: i64,
+    format: Format,
+    width: u16,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let explained = default_choice(incidents).map(|i| i.number);
     let rows = incidents.iter().flat_map(|i| {
         let marked = Some(i.number) == explained;
@@ -128,7 +141,7 @@ pub fn gaps(incidents: &[Incident], now_ms: i64, format: Format, out: &mut dyn W
     if incidents.is_empty() {
         return writeln!(out, "No unresponsive periods: every run stopped cleanly and no tick was late.");
     }
-    let mut t = table_with(&["#", "KIND", "LAST SAMPLE", "BACK", "LENGTH", "BOOT", "SAMPLES BEFORE"]);
+    let mut t = table_with(&["#", "KIND", "LAST SAMPLE", "BACK", "LENGTH", "BOOT", "SAMPLES BEFORE"], width);
     let mut numbered = None;
     for GapRow { period: p, explained } in rows {
         let boot = match &p.next_boot_id {
@@ -153,11 +166,11 @@ pub fn gaps(incidents: &[Incident], now_ms: i64, format: Format, out: &mut dyn W
             p.samples_before.to_string(),
         ]);
     }
+    one_line(&mut t);
     writeln!(out, "{t}")?;
-    writeln!(
-        out,
-        "Periods close together are one incident, under one number; * marks the one `flightrec report` explains, `--period N` another."
-    )
+    let note = "Periods close together are one incident, under one number; * marks the one \
+                `flightrec report` explains, `--period N` another.\n";
+    out.write_all(wrap_lines(note, width.into()).as_bytes())
 }
 
 fn short(boot_id: &str) -> &str {
