@@ -122,3 +122,35 @@ fn dependency_hung_when_it_accepts_and_does_not_answer() {
     none_of(&refused, "dependency_hung");
     the(&refused, "probe_failed");
 }
+
+#[test]
+fn a_probe_that_answers_far_slower_than_in_the_hour_before() {
+    let probe = |latency_ms: u64| ProbeResult {
+        target: "smtp:127.0.0.1:25".into(),
+        outcome: ProbeOutcome::Ok,
+        latency_us: latency_ms * 1000,
+        connect_us: Some(100),
+        detail: String::new(),
+    };
+    let baseline = samples(5, |_, s| s.probes = Some(vec![probe(10)]));
+    let window: Vec<StoredSample> = samples(4, |i, s| s.probes = Some(vec![probe([12, 11, 1000, 1500][i])]))
+        .into_iter()
+        .map(|mut s| {
+            s.sample.time_ms += 3_600_000;
+            s
+        })
+        .collect();
+    let found = findings(&Window {
+        samples: &window,
+        baseline: &baseline,
+        interval_ms: STEP,
+        period_start_ms: None,
+        events: &[],
+        recorder_pids: &[],
+    });
+    let f = the(&found, "probe_slow");
+    assert_values(&f, &[("usual_us", j(10_000)), ("worst_us", j(1_500_000)), ("slow", j(2))]);
+    assert!(f.summary.contains("up to 150× slower than usual: 1.5s at "), "{}", f.summary);
+    let steady = samples(4, |_, s| s.probes = Some(vec![probe(50)]));
+    none_of(&found_in(&steady, &[]), "probe_slow");
+}
