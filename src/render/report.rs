@@ -141,7 +141,7 @@ pub fn gaps(
     if incidents.is_empty() {
         return writeln!(out, "No unresponsive periods: every run stopped cleanly and no tick was late.");
     }
-    let mut t = table_with(&["#", "KIND", "LAST SAMPLE", "BACK", "LENGTH", "BOOT", "SAMPLES BEFORE"], width);
+    let mut t = table_with(&["#", "KIND", "LAST SAMPLE", "BACK", "LENGTH", "BOOT", "SAMPLES"], width);
     let mut numbered = None;
     for GapRow { period: p, explained } in rows {
         let boot = match &p.next_boot_id {
@@ -160,7 +160,7 @@ pub fn gaps(
             number,
             p.kind.name().to_string(),
             format_ms_local(p.start_ms),
-            p.end_ms.map_or("(still silent)".into(), format_ms_local),
+            p.end_ms.map_or("(still silent)".into(), |end| same_day_short(p.start_ms, end)),
             format_duration_ms(p.length_ms(now_ms)),
             boot,
             p.samples_before.to_string(),
@@ -171,6 +171,12 @@ pub fn gaps(
     let note = "Periods close together are one incident, under one number; * marks the one \
                 `flightrec report` explains, `--period N` another.\n";
     out.write_all(wrap_lines(note, width.into()).as_bytes())
+}
+
+/// `end` as a time of day when it is the day of `start`, else in full.
+fn same_day_short(start: i64, end: i64) -> String {
+    let (start_text, end_text) = (format_ms_local(start), format_ms_local(end));
+    if start_text.get(..10) == end_text.get(..10) { format_ms_clock(end) } else { end_text }
 }
 
 fn short(boot_id: &str) -> &str {

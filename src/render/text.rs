@@ -5,8 +5,8 @@
 
 use super::rows::human;
 use crate::model::catalogue::{self, Field, Minute, ProcessRow, Unit, Value};
-use crate::model::human::{escape_control, format_duration_ms, format_ms_clock};
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use crate::model::human::{escape_control, format_duration_ms, format_ms_clock, format_ms_local};
+use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, presets};
 use std::collections::HashMap;
 
 /// The width text is fitted to when the output is not a terminal.
@@ -22,13 +22,26 @@ pub fn table_with(header: &[&str], width: u16) -> Table {
     t.set_width(width);
     t.set_truncation_indicator("…");
     t.set_header(header.to_vec());
+    // Two spaces between columns, none around the table: room for content.
+    let last = header.len().saturating_sub(1);
+    for (i, column) in t.column_iter_mut().enumerate() {
+        column.set_padding((0, if i == last { 0 } else { 2 }));
+    }
     t
 }
 
-/// Every row of `t` on one line: a narrowed cell is cut, not wrapped.
+/// Every row of `t` on one line: where the table is too wide, its widest
+/// column is narrowed and its cells cut, the others keep their width.
 pub fn one_line(t: &mut Table) {
     for row in t.row_iter_mut() {
         row.max_height(1);
+    }
+    let widths = t.column_max_content_widths();
+    let widest = (0..widths.len()).max_by_key(|&i| widths[i]);
+    for (i, column) in t.column_iter_mut().enumerate() {
+        if Some(i) != widest {
+            column.set_constraint(ColumnConstraint::ContentWidth);
+        }
     }
 }
 
@@ -46,9 +59,11 @@ pub fn wrap_lines(text: &str, width: usize) -> String {
             continue;
         }
         let indent = continuation_indent(line).min(width / 2);
-        let mut room = width;
+        let own = line.len() - line.trim_start_matches(' ').len();
+        wrapped.push_str(&line[..own]);
+        let mut room = width - own.min(width / 2);
         let mut used = 0;
-        for word in line.split(' ') {
+        for word in line[own..].split(' ') {
             let mut word: Vec<char> = word.chars().collect();
             loop {
                 let gap = usize::from(used > 0);
@@ -101,6 +116,8 @@ pub enum Cell {
     Decimals(usize),
     /// A time as `18:05`: rows that are minutes.
     Minute,
+    /// A time as `11-22 18:05`: a start time, short.
+    DayMinute,
     /// A duration from this many ms on, nothing below it.
     DurationFrom(i64),
     /// A uid as its user name.
@@ -137,7 +154,7 @@ pub const PROCESS_VIEW: &[ViewColumn] = &[
     column("RSS", &["rss"], Cell::Human, true),
     column("THR", &["threads"], Cell::Human, true),
     column("FDS", &["fds"], Cell::Human, true),
-    column("STARTED", &["started_ms"], Cell::Human, false),
+    column("STARTED", &["started_ms"], Cell::DayMinute, false),
     column("COMMAND", &["cmdline", "comm"], Cell::Command, false),
 ];
 
@@ -146,9 +163,9 @@ pub const TIMELINE_VIEW: &[ViewColumn] = &[
     column("TIME", &["time_ms"], Cell::Minute, false),
     column("LOAD", &["load1"], Cell::Decimals(1), true),
     column("CPU%", &["cpu_busy_pct"], Cell::Decimals(0), true),
-    column("MEM AVAIL", &["mem_available"], Cell::Human, true),
+    column("AVAIL", &["mem_available"], Cell::Human, true),
     column("SWAP", &["swap_used"], Cell::Human, true),
-    column("PSI cpu/mem/io", &["psi_cpu", "psi_memory", "psi_io"], Cell::Decimals(0), true),
+    column("PSI c/m/io", &["psi_cpu", "psi_memory", "psi_io"], Cell::Decimals(0), true),
     column("PROCS", &["processes"], Cell::Human, true),
     column("D", &["d_state"], Cell::Human, true),
     column("FILES", &["open_files"], Cell::Human, true),
@@ -209,6 +226,7 @@ fn cell(how: Cell, value: Value, unit: Unit, users: &mut UserNames) -> String {
         (Cell::Decimals(n), Value::Real(v)) => format!("{v:.n$}"),
         (Cell::Decimals(n), Value::Int(v)) => format!("{:.n$}", *v as f64),
         (Cell::Minute, Value::Int(ms)) => format_ms_clock(*ms).chars().take(5).collect(),
+        (Cell::DayMinute, Value::Int(ms)) => format_ms_local(*ms).chars().skip(5).take(11).collect(),
         (Cell::DurationFrom(least), Value::Int(ms)) if *ms < least => String::new(),
         (Cell::DurationFrom(_), Value::Int(ms)) => format_duration_ms(*ms),
         _ => human(&value, unit),
@@ -259,6 +277,7 @@ mod tests {
         let wrapped = wrap_lines(&finding, 40);
         assert!(wrapped.lines().all(|l| l.chars().count() <= 40), "{wrapped}");
         assert!(wrapped.lines().skip(1).all(|l| l.starts_with("            word")), "{wrapped}");
+        assert!(wrapped.starts_with("  1. HIGH   word"), "{wrapped}");
         let long_word = wrap_lines(&"x".repeat(100), 40);
         assert_eq!(long_word.lines().map(|l| l.trim().len()).collect::<Vec<_>>(), [40, 38, 22]);
         assert_eq!(wrap_lines("short\n", 40), "short\n");

@@ -440,7 +440,8 @@ fn accept_queues(window: &Window, found: &mut Vec<Finding>) {
         found.push(Finding {
             kind: "accept_queue_full",
             category: Category::Sockets,
-            severity: Severity::High,
+            // A program's own temporary server is not the machine's service.
+            severity: if port < EPHEMERAL_PORTS_FROM { Severity::High } else { Severity::Medium },
             subject: format!("port {port}"),
             summary: format!(
                 "port {port} accept queue full ({queued}/{backlog}) since {} in {} samples{drops}: the server is not accepting",
