@@ -3,6 +3,12 @@
 
 pub use crate::time::{format_duration_ms, format_ms_clock, format_ms_local, format_ms_rfc3339};
 
+/// `1 sample`, `3 samples`: a count with its noun, singular for one.
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Binary units, one decimal: `512 B`, `4.0 KiB`, `1.2 GiB`.
 pub fn bytes(v: f64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -38,6 +44,13 @@ pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(count(1u32, "run", "runs"), "1 run");
+        assert_eq!(count(0u32, "run", "runs"), "0 runs");
+        assert_eq!(count(2u64, "late tick", "late ticks"), "2 late ticks");
+    }
 
     #[test]
     fn control_characters_are_escaped() {

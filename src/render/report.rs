@@ -8,7 +8,7 @@ use crate::analyze::periods::Period;
 use crate::analyze::report::Report;
 use crate::analyze::report::WindowInfo;
 use crate::analyze::{Finding, Severity};
-use crate::model::human::{escape_control, format_duration_ms, format_ms_clock, format_ms_local};
+use crate::model::human::{count, escape_control, format_duration_ms, format_ms_clock, format_ms_local};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -39,12 +39,12 @@ fn report_text(report: &Report, width: u16, out: &mut dyn Write) -> io::Result<(
     };
     writeln!(
         out,
-        "window {} → {}: {} samples ({coverage:.0}% of the expected {}); baseline: {} samples in the hour before",
+        "window {} → {}: {} ({coverage:.0}% of the expected {}); baseline: {} in the hour before",
         format_ms_local(window.from_ms),
         format_ms_clock(window.to_ms),
-        window.samples,
+        count(window.samples as u64, "sample", "samples"),
         window.expected_samples,
-        window.baseline_samples
+        count(window.baseline_samples as u64, "sample", "samples")
     )?;
     if window.samples == 0 {
         return no_samples(window, out);

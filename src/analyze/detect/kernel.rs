@@ -77,8 +77,8 @@ pub fn detect(window: &Window, found: &mut Vec<Finding>) {
             severity: Severity::Medium,
             subject: "kernel".into(),
             summary: format!(
-                "kernel: {} error messages from {}; the last at {}: {}",
-                errors.len(),
+                "kernel: {} from {}; the last at {}: {}",
+                crate::model::human::count(errors.len() as u64, "error message", "error messages"),
                 at(first.time_ms),
                 at(last.time_ms),
                 line(&last.detail)

@@ -369,8 +369,9 @@ fn lateness(window: &Window, found: &mut Vec<Finding>) {
         severity: if peak >= 10_000.0 { Severity::High } else { Severity::Medium },
         subject: "flightrec".into(),
         summary: format!(
-            "the recorder itself ran up to {} late ({late_ticks} late ticks) at {}{ending}",
+            "the recorder itself ran up to {} late ({}) at {}{ending}",
             span(peak as i64),
+            crate::model::human::count(late_ticks as u64, "late tick", "late ticks"),
             at(peak_ms)
         ),
         first_seen_ms: series::first_at_or_above(&late, threshold),
