@@ -24,6 +24,17 @@ pub fn record(db: Option<PathBuf>, args: RecordArgs) -> Result<()> {
     record::run(&db, options)
 }
 
+/// The database the readers (`report`, `gaps`, `show`, `export`,
+/// `check`) open: `--db`, then $FLIGHTREC_DB, then the `db` of
+/// /etc/flightrec.toml, then the default: the one `record` writes.
+pub fn reader_db(db: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(db) = db.or_else(store::env_path) {
+        return Ok(db);
+    }
+    let configured = config::load_default()?.and_then(|file| file.db);
+    Ok(configured.unwrap_or_else(store::default_path))
+}
+
 pub fn report(db: &Path, args: ReportArgs) -> Result<()> {
     let now = chrono::Local::now();
     let window = report::parse_window(&args.window)?;
