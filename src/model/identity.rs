@@ -41,10 +41,10 @@ pub fn identity<'a>(comm: &'a str, cmdline: &'a str) -> Cow<'a, str> {
     if program.is_empty() {
         return Cow::Borrowed(comm);
     }
-    if is_interpreter(program) {
-        if let Some(script) = script(program, words) {
-            return Cow::Borrowed(script);
-        }
+    if is_interpreter(program)
+        && let Some(script) = script(program, words)
+    {
+        return Cow::Borrowed(script);
     }
     Cow::Borrowed(program)
 }

@@ -18,6 +18,9 @@ pub enum Format {
     Json,
 }
 
+/// Findings listed in text: the first screen is for the cause.
+const FINDINGS_LISTED: usize = 10;
+
 /// `width`: what text is fitted to (JSON is not).
 pub fn report(report: &Report, format: Format, width: u16, out: &mut dyn Write) -> io::Result<()> {
     if format == Format::Json {
@@ -61,15 +64,20 @@ fn report_text(report: &Report, width: u16, out: &mut dyn Write) -> io::Result<(
         writeln!(out, "Nothing abnormal found in the window.")?;
     } else {
         writeln!(out, "Findings, most important first:")?;
-        for (i, f) in shown.iter().enumerate() {
+        for (i, f) in shown.iter().take(FINDINGS_LISTED).enumerate() {
             let severity = if f.severity == Severity::High { "HIGH" } else { "MEDIUM" };
             writeln!(out, "{:>3}. {severity:<6} {}", i + 1, escape_control(&f.summary))?;
         }
     }
-    match info.len() {
-        0 => {}
-        1 => writeln!(out, "1 more at info level (`--format json` lists it).")?,
-        n => writeln!(out, "{n} more at info level (`--format json` lists them).")?,
+    let more = shown.len().saturating_sub(FINDINGS_LISTED);
+    let rest = match (more, info.len()) {
+        (0, 0) => None,
+        (0, n) => Some(format!("{n} more at info level")),
+        (m, 0) => Some(format!("{m} more")),
+        (m, n) => Some(format!("{m} more, and {n} at info level")),
+    };
+    if let Some(rest) = rest {
+        writeln!(out, "{rest} (`--format json` lists every finding).")?;
     }
     if !report.timeline.is_empty() {
         writeln!(out, "\nTimeline, per minute (worst value in each minute):")?;

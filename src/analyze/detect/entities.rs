@@ -236,6 +236,10 @@ fn lives<'a>(samples: &[&'a Sample], skip: &[u32]) -> Vec<Life<'a>> {
 /// How long after it first appears a process counts as starting up.
 const START_UP_MS: i64 = 60_000;
 
+/// The usual soft limit of open files: below it a rise breaks nothing by
+/// itself.
+const FDS_DEFAULT_LIMIT: u32 = 1024;
+
 /// Fds past which one process is worth naming whatever its history.
 const FDS_HELD: u32 = 10_000;
 
@@ -283,7 +287,7 @@ fn process_growth(window: &Window, found: &mut Vec<Finding>) {
                 category: Category::FileDescriptors,
                 severity: if fds_peak >= FDS_HELD {
                     Severity::High
-                } else if starting {
+                } else if starting || fds_peak < FDS_DEFAULT_LIMIT {
                     Severity::Info
                 } else {
                     Severity::Medium
