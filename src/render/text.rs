@@ -45,7 +45,8 @@ pub fn one_line(t: &mut Table) {
     }
 }
 
-/// `text` with every line wider than `width` wrapped at spaces (a word
+/// `text` without trailing spaces, and with every line wider than `width`
+/// wrapped at spaces (a word
 /// longer than a line is cut into pieces). A continuation is indented to
 /// where the line's text begins: after a list marker like `  3. HIGH   `,
 /// else two more than the line's own indent.
@@ -53,6 +54,8 @@ pub fn wrap_lines(text: &str, width: usize) -> String {
     let mut wrapped = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let (line, end) = line.strip_suffix('\n').map_or((line, ""), |l| (l, "\n"));
+        // A table pads its last column: nothing to show at the end of a line.
+        let line = line.trim_end_matches(' ');
         if line.chars().count() <= width {
             wrapped.push_str(line);
             wrapped.push_str(end);
