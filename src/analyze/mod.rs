@@ -18,8 +18,8 @@ use serde::Serialize;
 pub struct Window<'a> {
     /// With their process, socket, filesystem and disk tables, oldest first.
     pub samples: &'a [StoredSample],
-    /// The hour before the window, scalars and probes only: what "rose"
-    /// and "slower" compare with.
+    /// The hour before the window, scalars, probes and watched logs only:
+    /// what "rose", "slower" and "new" compare with.
     pub baseline: &'a [StoredSample],
     pub interval_ms: i64,
     /// Where the window ends because the machine stopped answering, if it did.

@@ -133,8 +133,10 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
     let from_ms = end_ms - window_ms;
     let samples = store.window(from_ms, end_ms, Tables { interfaces: false, ..Tables::ALL })?;
     let baseline_from_ms = from_ms - BASELINE_MS;
-    // Scalars, and the probes: how fast a dependency usually answers.
-    let baseline = store.window(baseline_from_ms, from_ms - 1, Tables { probes: true, ..Tables::NONE })?;
+    // Scalars, the probes (how fast a dependency usually answers) and the
+    // watched logs (which lines are usual).
+    let usual = Tables { probes: true, watched_logs: true, ..Tables::NONE };
+    let baseline = store.window(baseline_from_ms, from_ms - 1, usual)?;
     let runs = store.runs()?;
     let interval_ms = runs.last().map_or(5000, |r| r.interval_ms).max(1);
     // Only runs that overlap the window: an old run's pid may be another

@@ -260,3 +260,52 @@ fn log_flood_from_a_tenth_of_a_mebibyte_a_second() {
     assert_eq!((f.severity, f.first_seen_ms), (Severity::Medium, Some(t(1))));
     none_of(&found_in(&log(&[0, 524_288, 1_048_575]), &[]), "log_flood");
 }
+
+/// A watched log with these templates (template, lines) since the sample
+/// before.
+fn log_with(templates: &[(&str, u64)]) -> WatchedLog {
+    WatchedLog {
+        path: "/var/log/mail.log".into(),
+        templates: templates
+            .iter()
+            .map(|(t, count)| crate::model::sample::LogTemplate {
+                template: t.to_string(),
+                count: *count,
+                example: t.replace("<N>", "4"),
+            })
+            .collect(),
+        ..WatchedLog::default()
+    }
+}
+
+#[test]
+fn new_error_lines_in_a_watched_log_are_quoted_with_count_and_time() {
+    let usual = "postfix/smtpd[<N>]: connect from unknown[<IP>]";
+    let error =
+        "postfix/smtpd[<N>]: warning: milter inet:localhost:<N>: can't read SMFIC_OPTNEG reply: timed out";
+    let old_error = "postfix/smtpd[<N>]: lost connection after CONNECT from unknown[<IP>]";
+    let baseline = samples(3, |_, s| s.watched_logs = Some(vec![log_with(&[(usual, 5), (old_error, 3)])]));
+    let window: Vec<StoredSample> = samples(4, |i, s| {
+        let lines = if i >= 2 { vec![(usual, 5), (error, 150), (old_error, 40)] } else { vec![(usual, 5)] };
+        s.watched_logs = Some(vec![log_with(&lines)]);
+    })
+    .into_iter()
+    .map(|mut s| {
+        s.sample.time_ms += 3_600_000;
+        s
+    })
+    .collect();
+    let found = crate::analyze::findings(&Window {
+        samples: &window,
+        baseline: &baseline,
+        interval_ms: STEP,
+        period_start_ms: None,
+        events: &[],
+        recorder_pids: &[],
+    });
+    let f = the(&found, "log_new_errors");
+    assert!(f.summary.contains(&format!("\"{error}\" ×300 from ")), "{}", f.summary);
+    assert!(!f.summary.contains("lost connection"), "the hour before had it: {}", f.summary);
+    let few = samples(2, |_, s| s.watched_logs = Some(vec![log_with(&[(error, 9)])]));
+    none_of(&found_in(&few, &[]), "log_new_errors");
+}
