@@ -444,8 +444,13 @@ fn accept_queues(window: &Window, found: &mut Vec<Finding>) {
         found.push(Finding {
             kind: "accept_queue_full",
             category: Category::Sockets,
-            // A program's own temporary server is not the machine's service.
-            severity: if port < EPHEMERAL_PORTS_FROM { Severity::High } else { Severity::Medium },
+            // A program's own temporary server that lost nothing is not the
+            // machine's service.
+            severity: if port < EPHEMERAL_PORTS_FROM || dropped.is_some_and(|d| d > 0) {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
             subject: format!("port {port}"),
             summary: format!(
                 "port {port} accept queue full ({queued}/{backlog}) since {} in {} samples{drops}: the server is not accepting",
