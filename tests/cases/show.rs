@@ -23,10 +23,12 @@ fn show_prints_load_top_lists_and_the_recorder_itself() {
     assert!(out.lines().any(|l| l.starts_with("memory ")), "no memory line:\n{out}");
     assert!(out.contains("\nTop 5 by CPU\n"), "{out}");
     assert!(out.contains("\nTop 5 by memory"), "{out}");
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "80 columns when not a terminal:\n{out}");
 
     // The recorder is in its own last sample: list every process to find it
     // (on a busy machine it need not be in the top 5).
-    let all = flightrec(&["show", "--db", path, "--top", "100000"]).ok();
+    // Wide enough for whole command lines.
+    let all = flightrec(&["show", "--db", path, "--top", "100000", "--width", "1000"]).ok();
     let own = all
         .lines()
         .find(|l| l.split_whitespace().next() == Some(pid.as_str()))
