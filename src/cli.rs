@@ -124,12 +124,18 @@ pub struct ReportArgs {
     /// Write to FILE instead of standard output
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Fit text to COLUMNS characters [default: the terminal's width, 80 when not a terminal]
+    #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
 }
 
 #[derive(Args)]
 pub struct GapsArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
+    /// Fit text to COLUMNS characters [default: the terminal's width, 80 when not a terminal]
+    #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
 }
 
 #[derive(Args)]
@@ -141,6 +147,9 @@ pub struct ShowArgs {
     /// How many processes, filesystems and ports to list
     #[arg(long, default_value_t = 5)]
     pub top: usize,
+    /// Fit text to COLUMNS characters [default: the terminal's width, 80 when not a terminal]
+    #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
 }
 
 #[derive(Args)]

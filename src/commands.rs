@@ -2,14 +2,16 @@
 //! store, let `analyze` or `record` do the work and `render` write it. No
 //! subcommand's logic lives here, only the joining of the layers.
 
+use crate::analyze::periods;
 use crate::analyze::report::{self, Target};
 use crate::cli::{ExportArgs, GapsArgs, RecordArgs, ReportArgs, ShowArgs};
 use crate::error::BadInput;
+use crate::model::human::format_ms_local;
 use crate::render::{self, export, show};
 use crate::store::query::Range;
 use crate::store::{self, Store};
 use crate::{config, record, time};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -22,6 +24,17 @@ pub fn record(db: Option<PathBuf>, args: RecordArgs) -> Result<()> {
     record::run(&db, options)
 }
 
+/// The database the readers (`report`, `gaps`, `show`, `export`,
+/// `check`) open: `--db`, then $FLIGHTREC_DB, then the `db` of
+/// /etc/flightrec.toml, then the default: the one `record` writes.
+pub fn reader_db(db: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(db) = db.or_else(store::env_path) {
+        return Ok(db);
+    }
+    let configured = config::load_default()?.and_then(|file| file.db);
+    Ok(configured.unwrap_or_else(store::default_path))
+}
+
 pub fn report(db: &Path, args: ReportArgs) -> Result<()> {
     let now = chrono::Local::now();
     let window = report::parse_window(&args.window)?;
@@ -32,8 +45,9 @@ pub fn report(db: &Path, args: ReportArgs) -> Result<()> {
     };
     let store = Store::open_read_only(db)?;
     let found = report::report(&store, target, window, now.timestamp_millis())?;
+    let width = text_width(args.width, args.output.is_none());
     let mut out = output(args.output.as_deref())?;
-    render::report::report(&found, args.format, &mut out)?;
+    render::report::report(&found, args.format, width, &mut out)?;
     Ok(out.flush()?)
 }
 
@@ -41,8 +55,9 @@ pub fn gaps(db: &Path, args: GapsArgs) -> Result<()> {
     let store = Store::open_read_only(db)?;
     let now_ms = chrono::Local::now().timestamp_millis();
     let window = report::parse_window(report::DEFAULT_WINDOW)?;
-    let periods = report::gaps(&store, now_ms, window)?;
-    render::report::gaps(&periods, now_ms, args.format, &mut io::stdout().lock())?;
+    let incidents = report::incidents(&store, now_ms, window)?;
+    let width = text_width(args.width, true);
+    render::report::gaps(&incidents, now_ms, args.format, width, &mut io::stdout().lock())?;
     Ok(())
 }
 
@@ -51,8 +66,28 @@ pub fn show(db: &Path, args: ShowArgs) -> Result<()> {
     let asked =
         args.at.as_deref().map(|at| time::parse_time("--at", at, chrono::Local::now())).transpose()?;
     let (prev, cur) = store.sample_with_previous(asked)?;
-    let boot_time_ms = store.runs()?.iter().find(|run| run.id == cur.run_id).map(|run| run.boot_time_ms);
-    show::show(prev.as_ref(), &cur, asked, boot_time_ms, args.top, &mut io::stdout().lock())?;
+    let run = store.runs()?.into_iter().find(|run| run.id == cur.run_id);
+    if let Some(asked) = asked {
+        // Further than a stall from the time asked, the sample says
+        // nothing about it.
+        let near = periods::stall_threshold_ms(run.as_ref().map_or(5000, |run| run.interval_ms));
+        if (cur.sample.time_ms - asked).abs() > near {
+            bail!(
+                "{}: no samples between {} and {} (the nearest is from {}); recording began {}; \
+                 `flightrec gaps` lists the times without samples",
+                db.display(),
+                format_ms_local(asked - near),
+                format_ms_local(asked + near),
+                format_ms_local(cur.sample.time_ms),
+                store
+                    .first_at_or_after(i64::MIN)?
+                    .map_or("(never)".into(), |(_, time)| format_ms_local(time))
+            );
+        }
+    }
+    let boot_time_ms = run.map(|run| run.boot_time_ms);
+    let width = text_width(args.width, true);
+    show::show(prev.as_ref(), &cur, asked, boot_time_ms, args.top, width, &mut io::stdout().lock())?;
     Ok(())
 }
 
@@ -103,6 +138,16 @@ pub fn check(db: &Path) -> Result<()> {
         ),
     }
     .into())
+}
+
+/// What text output is fitted to: `--width`, else the terminal's width
+/// where standard output is one and the text goes there, else 80.
+fn text_width(asked: Option<u16>, to_stdout: bool) -> u16 {
+    let terminal = || {
+        let table = comfy_table::Table::new();
+        table.width().filter(|_| to_stdout && io::stdout().is_terminal())
+    };
+    asked.or_else(terminal).unwrap_or(render::text::DEFAULT_WIDTH)
 }
 
 /// Standard output, or a file created at `path`.

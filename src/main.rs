@@ -11,8 +11,16 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // `record` also takes the database from its configuration file.
-    let db = cli.db.clone().or_else(store::env_path).unwrap_or_else(store::default_path);
+    // `record` takes the database from its configuration file, and the
+    // readers from the default one.
+    let db = match &cli.command {
+        Command::Record(_) => Ok(cli.db.clone().or_else(store::env_path).unwrap_or_else(store::default_path)),
+        _ => commands::reader_db(cli.db.clone()),
+    };
+    let db = match db {
+        Ok(db) => db,
+        Err(err) => return fail(err, &store::default_path()),
+    };
     let result = match cli.command {
         Command::Record(args) => commands::record(cli.db, args),
         Command::Report(args) => commands::report(&db, args),

@@ -15,8 +15,10 @@ use crate::error::BadInput;
 /// relative times and bare clock times are measured from; pass `Local::now()`.
 ///
 /// Accepts RFC 3339 (`2026-11-22T18:05:00Z`, `2026-11-22T19:05:00.250+01:00`),
-/// local `YYYY-MM-DD HH:MM[:SS]` (or with `T`), local `HH:MM[:SS]` (the last
-/// time the clock showed it: today, or yesterday if that is still ahead),
+/// local `YYYY-MM-DD HH:MM[:SS]` (or with `T`), a day alone (`2026-11-22`,
+/// `today`, `yesterday`: its midnight) or with a time (`yesterday 18:05`),
+/// local `HH:MM[:SS]` (the last time the clock showed it: today, or
+/// yesterday if that is still ahead),
 /// `@EPOCH` (seconds, optionally fractional), `10m ago` / `-10m` (humantime
 /// spans such as `2h30m` or `1h 30m`) and `now`. A local time skipped by a
 /// daylight-saving change is [`BadInput::BadValue`]; a repeated one means its
@@ -93,8 +95,14 @@ fn wall_clock<Tz: TimeZone>(text: &str, now: &DateTime<Tz>) -> Option<NaiveDateT
         };
         return if ahead { today.checked_sub_days(Days::new(1)) } else { Some(today) };
     }
-    let (date, time) = text.split_once([' ', 'T'])?;
-    Some(calendar_date(date)?.and_time(clock(time)?))
+    // A day alone is its midnight.
+    let (date, time) = text.split_once([' ', 'T']).unwrap_or((text, "00:00"));
+    let day = match date {
+        "today" => now.date_naive(),
+        "yesterday" => now.date_naive().checked_sub_days(Days::new(1))?,
+        _ => calendar_date(date)?,
+    };
+    Some(day.and_time(clock(time)?))
 }
 
 /// `HH:MM` or `HH:MM:SS`; the hour may have one digit (`9:05`).
@@ -335,11 +343,21 @@ mod tests {
     }
 
     #[test]
+    fn a_day_alone_is_its_midnight_and_today_and_yesterday_name_days() {
+        assert_eq!(parse("2026-11-22").unwrap(), ms("2026-11-22", "00:00"));
+        assert_eq!(parse("today").unwrap(), ms("2026-11-23", "00:00"));
+        assert_eq!(parse("yesterday").unwrap(), ms("2026-11-22", "00:00"));
+        assert_eq!(parse("yesterday 18:05").unwrap(), ms("2026-11-22", "18:05"));
+        assert_eq!(parse("today 08:30:15").unwrap(), ms("2026-11-23", "08:30:15"));
+    }
+
+    #[test]
     fn garbage_is_bad_time_naming_option_and_value() {
         let garbage = [
             "",
             "   ",
-            "yesterday",
+            "yesterday-ish",
+            "tomorrow",
             "25:00",
             "18:60",
             "12:00:60",
@@ -348,7 +366,6 @@ mod tests {
             "123:00",
             "2026-13-01 00:00",
             "2026-02-30 00:00",
-            "2026-11-22",
             "2026-11-22 18:05 UTC",
             "26-11-22 18:05",
             "2026-11-22  18:05",

@@ -1,9 +1,11 @@
-//! What happened: unresponsive periods (`periods`), and for the window
+//! What happened: unresponsive periods (`periods`) told as incidents
+//! (`incidents`), and for the window
 //! before one, ranked findings (`detect`) and a per-minute timeline
 //! (`timeline`). Pure: the caller reads the samples, nothing here does I/O
 //! or reads the clock.
 
 pub mod detect;
+pub mod incidents;
 pub mod periods;
 pub mod report;
 pub mod series;
@@ -16,7 +18,8 @@ use serde::Serialize;
 pub struct Window<'a> {
     /// With their process, socket, filesystem and disk tables, oldest first.
     pub samples: &'a [StoredSample],
-    /// The hour before the window, scalars only: what "rose" compares with.
+    /// The hour before the window, scalars, probes and watched logs only:
+    /// what "rose", "slower" and "new" compare with.
     pub baseline: &'a [StoredSample],
     pub interval_ms: i64,
     /// Where the window ends because the machine stopped answering, if it did.

@@ -2,6 +2,7 @@
 //! from the store (runs, irregular ticks, the window's samples and the hour
 //! before), let `analyze` decide, and hand the result to `render`.
 
+use crate::analyze::incidents::{self, Incident};
 use crate::analyze::periods::{self, Period, RunFacts};
 use crate::analyze::timeline;
 use crate::analyze::{self, Finding, Window};
@@ -32,9 +33,14 @@ pub fn parse_window(text: &str) -> Result<i64, BadInput> {
 /// How far back "rose" and "fell" look for a normal level.
 const BASELINE_MS: i64 = 3_600_000;
 
-/// All unresponsive periods, newest first, each with the number of samples
-/// in the `window_ms` before it.
-pub fn gaps(store: &Store, now_ms: i64, window_ms: i64) -> Result<Vec<Period>> {
+/// The unresponsive periods as incidents, newest first and numbered so.
+pub fn incidents(store: &Store, now_ms: i64, window_ms: i64) -> Result<Vec<Incident>> {
+    Ok(incidents::group(periods_found(store, now_ms, window_ms)?, now_ms))
+}
+
+/// All unresponsive periods, each with the number of samples in the
+/// `window_ms` before it.
+fn periods_found(store: &Store, now_ms: i64, window_ms: i64) -> Result<Vec<Period>> {
     let runs = store.runs()?;
     let mut facts = Vec::with_capacity(runs.len());
     for (i, run) in runs.iter().enumerate() {
@@ -53,9 +59,10 @@ pub fn gaps(store: &Store, now_ms: i64, window_ms: i64) -> Result<Vec<Period>> {
 
 /// What to explain.
 pub enum Target {
-    /// The newest period, or the latest window if there is none.
+    /// The newest incident that matters (`incidents::default_choice`), or
+    /// the latest window if there is none.
     Newest,
-    /// A period by its number in `gaps`.
+    /// An incident by its number in `gaps`.
     Period(usize),
     /// The window ending at this time.
     At(i64),
@@ -64,7 +71,11 @@ pub enum Target {
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub headline: String,
+    /// The first period of the incident explained: the window ends at its
+    /// start.
     pub period: Option<Period>,
+    /// The incident explained, all its periods.
+    pub incident: Option<Incident>,
     pub window: WindowInfo,
     pub findings: Vec<Finding>,
     pub timeline: Vec<Minute>,
@@ -81,6 +92,10 @@ pub struct WindowInfo {
     pub expected_samples: usize,
     pub baseline_from_ms: i64,
     pub baseline_samples: usize,
+    /// The database's first and last samples: where the window has none,
+    /// what is known and when.
+    pub recording_began_ms: Option<i64>,
+    pub last_recorded_ms: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -93,34 +108,35 @@ pub struct LastSample {
 }
 
 pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Result<Report> {
-    let found = gaps(store, now_ms, window_ms)?;
-    let (period, end_ms) = match target {
-        Target::Newest => match found.into_iter().next() {
-            Some(p) => {
-                let end = p.start_ms;
-                (Some(p), end)
-            }
-            None => (None, store.latest_sample_time()?.unwrap_or(now_ms)),
-        },
+    let found = incidents(store, now_ms, window_ms)?;
+    let incident = match target {
+        Target::Newest => incidents::default_choice(&found).cloned(),
         Target::Period(n) => {
-            let count = found.len();
-            let Some(p) = found.into_iter().find(|p| p.number == n) else {
+            let Some(chosen) = found.iter().find(|i| i.number == n) else {
                 return Err(BadInput::BadValue {
                     option: "--period",
                     value: n.to_string(),
-                    reason: format!("there are {count} periods; `flightrec gaps` lists them"),
+                    reason: format!("there are {} incidents; `flightrec gaps` lists them", found.len()),
                 }
                 .into());
             };
-            let end = p.start_ms;
-            (Some(p), end)
+            Some(chosen.clone())
         }
-        Target::At(at) => (None, at),
+        Target::At(_) => None,
     };
+    let end_ms = match (&incident, target) {
+        (Some(chosen), _) => chosen.first().start_ms,
+        (None, Target::At(at)) => at,
+        (None, _) => store.latest_sample_time()?.unwrap_or(now_ms),
+    };
+    let period = incident.as_ref().map(|i| i.first().clone());
     let from_ms = end_ms - window_ms;
     let samples = store.window(from_ms, end_ms, Tables { interfaces: false, ..Tables::ALL })?;
     let baseline_from_ms = from_ms - BASELINE_MS;
-    let baseline = store.window(baseline_from_ms, from_ms - 1, Tables::NONE)?;
+    // Scalars, the probes (how fast a dependency usually answers) and the
+    // watched logs (which lines are usual).
+    let usual = Tables { probes: true, watched_logs: true, ..Tables::NONE };
+    let baseline = store.window(baseline_from_ms, from_ms - 1, usual)?;
     let runs = store.runs()?;
     let interval_ms = runs.last().map_or(5000, |r| r.interval_ms).max(1);
     // Only runs that overlap the window: an old run's pid may be another
@@ -132,7 +148,7 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
         .collect();
     // Kernel messages up to the period's end: the last words before a
     // crash, and crash records written as it died, fall inside it.
-    let events_to = period.as_ref().and_then(|p| p.end_ms).unwrap_or(end_ms);
+    let events_to = incident.as_ref().and_then(Incident::end_ms).unwrap_or(end_ms);
     let events = store.events_between(from_ms, events_to)?;
     let window = Window {
         samples: &samples,
@@ -143,7 +159,7 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
         recorder_pids: &recorder_pids,
     };
     let findings = analyze::findings(&window);
-    let mut headline = headline(period.as_ref(), end_ms, window_ms, now_ms);
+    let mut headline = headline(incident.as_ref(), end_ms, window_ms);
     // The kernel's own words name the cause when it spoke: say so first.
     if let Some(said) = findings
         .iter()
@@ -164,6 +180,8 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
             expected_samples: expected,
             baseline_from_ms,
             baseline_samples: baseline.len(),
+            recording_began_ms: store.first_at_or_after(i64::MIN)?.map(|(_, time)| time),
+            last_recorded_ms: store.latest_sample_time()?,
         },
         timeline: timeline::per_minute(&samples),
         last_sample: last_sample(&samples, |run_id| {
@@ -171,41 +189,18 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
         }),
         findings,
         period,
+        incident,
     })
 }
 
-fn headline(period: Option<&Period>, end_ms: i64, window_ms: i64, now_ms: i64) -> String {
-    use periods::Kind;
-    let Some(p) = period else {
-        return format!(
+fn headline(incident: Option<&Incident>, end_ms: i64, window_ms: i64) -> String {
+    match incident {
+        Some(incident) => incident.summary.clone(),
+        None => format!(
             "no unresponsive period found; explaining the {} up to {}",
             format_duration_ms(window_ms),
             format_ms_local(end_ms)
-        );
-    };
-    let last = format_ms_local(p.start_ms);
-    let length = format_duration_ms(p.length_ms(now_ms));
-    let back = p.end_ms.map(format_ms_local).unwrap_or_default();
-    match p.kind {
-        Kind::Reboot => format!(
-            "unclean stop, then reboot: last sample {last}, machine booted again {back}, {length} later"
         ),
-        Kind::UncleanStop => format!(
-            "unclean stop (killed, crashed or frozen), same boot: last sample {last}, recorder back {back}, {length} later"
-        ),
-        Kind::Stall => format!(
-            "stall: no sample between {last} and {back} ({length}), and the machine was not suspended"
-        ),
-        Kind::Suspend => format!("suspend, not a stall: {last} to {back} ({length})"),
-        Kind::ClockJump => format!(
-            "clock jump: the wall clock was set from {last} to {back}, which the boot clock did not show"
-        ),
-        Kind::NotRunning => format!(
-            "unclean stop (killed, crashed or a power cut): last sample {last}, {length} ago, and no recorder has run since"
-        ),
-        Kind::SilentNow => {
-            format!("silent now: last sample {last}, {length} ago, and the recorder never stopped cleanly")
-        }
     }
 }
 

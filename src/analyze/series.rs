@@ -20,13 +20,15 @@ impl Rise {
     }
 }
 
-/// The largest rise in the series: the highest point and the lowest point
-/// before it. `None` for a series that never rises.
+/// The largest rise in the series: from the last sample at the lowest
+/// level before it to the first sample at the highest, so that its speed
+/// is what the samples show (0, 0, 0, 80 rose in one step, not three).
+/// `None` for a series that never rises.
 pub fn largest_rise(series: &[(i64, f64)]) -> Option<Rise> {
     let mut best: Option<Rise> = None;
     let mut low = *series.first()?;
     for &(time, value) in series {
-        if value < low.1 {
+        if value <= low.1 {
             low = (time, value);
         }
         let rise = Rise { from: low.1, from_ms: low.0, to: value, to_ms: time };
@@ -35,6 +37,30 @@ pub fn largest_rise(series: &[(i64, f64)]) -> Option<Rise> {
         }
     }
     best
+}
+
+/// How long the series stayed at exactly `level` from `from_ms` on,
+/// counted only over steps between samples no further apart than
+/// `max_step_ms`: a time without samples is not known to have held.
+/// `None` when it held for fewer than `min_samples` samples.
+pub fn held_at(
+    series: &[(i64, f64)],
+    level: f64,
+    from_ms: i64,
+    max_step_ms: i64,
+    min_samples: usize,
+) -> Option<i64> {
+    let mut held = series.iter().skip_while(|(t, _)| *t < from_ms).take_while(|(_, v)| *v == level);
+    let mut prev = held.next()?.0;
+    let (mut samples, mut span) = (1, 0);
+    for &(time, _) in held {
+        if time - prev <= max_step_ms {
+            span += time - prev;
+        }
+        samples += 1;
+        prev = time;
+    }
+    (samples >= min_samples && span > 0).then_some(span)
 }
 
 /// The first time the series reached `level`.
@@ -70,6 +96,23 @@ mod tests {
         assert_eq!((rise.from, rise.from_ms, rise.to, rise.to_ms), (1.0, 1, 9.0, 2));
         assert!(largest_rise(&[(0, 3.0), (1, 2.0)]).is_none());
         assert!(largest_rise(&[]).is_none());
+    }
+
+    #[test]
+    fn a_rise_runs_from_the_last_low_sample_to_the_first_high_one() {
+        let series = [(0, 0.0), (1000, 0.0), (14_000, 0.0), (16_000, 80.0), (17_000, 80.0)];
+        let rise = largest_rise(&series).unwrap();
+        assert_eq!((rise.from_ms, rise.to_ms), (14_000, 16_000), "two seconds, not sixteen");
+        let dip = [(0, 0.0), (1000, 5.0), (2000, 0.0), (3000, 80.0)];
+        assert_eq!(largest_rise(&dip).unwrap().from_ms, 2000);
+    }
+
+    #[test]
+    fn held_counts_only_time_covered_by_samples() {
+        let series = [(0, 80.0), (1000, 80.0), (2000, 80.0), (32_000, 80.0), (33_000, 80.0), (34_000, 79.0)];
+        assert_eq!(held_at(&series, 80.0, 0, 3000, 3), Some(3000), "the 30 s without samples is not held");
+        assert_eq!(held_at(&series, 80.0, 0, 3000, 6), None);
+        assert_eq!(held_at(&series, 79.0, 0, 3000, 1), None, "one sample holds for no time");
     }
 
     #[test]

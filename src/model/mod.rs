@@ -1,5 +1,5 @@
 //! The floor every layer stands on: a `Sample` and its parts, runs and
-//! events as stored, what is derived from them (rates, percentages, "is an
+//! events as stored, what a process is called (`identity`), what is derived from them (rates, percentages, "is an
 //! open connection"), the column catalogue every output format draws on,
 //! and how numbers and times are written for people. Collectors fill it,
 //! the store keeps it, the analysis and the renderers read it; it imports
@@ -8,6 +8,7 @@
 pub mod catalogue;
 mod facts;
 pub mod human;
+pub mod identity;
 pub mod rates;
 pub mod sample;
 mod stored;

@@ -1,6 +1,7 @@
 //! `flightrec check` for people: one line when the file is sound, else one
 //! line per problem, each naming the file.
 
+use crate::model::human::count;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -14,8 +15,10 @@ pub fn check(
     if problems.is_empty() {
         return writeln!(
             out,
-            "{}: ok: {samples} samples in {runs} runs, every snapshot decodes",
-            db.display()
+            "{}: ok: {} in {}, every snapshot decodes",
+            db.display(),
+            count(samples, "sample", "samples"),
+            count(runs as u64, "run", "runs")
         );
     }
     for problem in problems {

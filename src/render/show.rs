@@ -2,7 +2,7 @@
 //! CPU, memory, pressure, the top processes by CPU and by memory, processes
 //! in D state, the fullest filesystems and the busiest ports.
 
-use super::text::{UserNames, process_table, table_with};
+use super::text::{UserNames, one_line, process_table, table_with, wrap_lines};
 use crate::model::StoredSample;
 use crate::model::catalogue::{ProcessRow, outcome_name};
 use crate::model::human::{bytes, format_duration_ms, format_ms_local};
@@ -20,6 +20,21 @@ pub fn show(
     asked_ms: Option<i64>,
     boot_time_ms: Option<i64>,
     top: usize,
+    width: u16,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut text = Vec::new();
+    show_text(prev, cur, asked_ms, boot_time_ms, top, width, &mut text)?;
+    out.write_all(wrap_lines(&String::from_utf8_lossy(&text), width.into()).as_bytes())
+}
+
+fn show_text(
+    prev: Option<&StoredSample>,
+    cur: &StoredSample,
+    asked_ms: Option<i64>,
+    boot_time_ms: Option<i64>,
+    top: usize,
+    width: u16,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let s = &cur.sample;
@@ -52,33 +67,34 @@ pub fn show(
         let mut by_cpu = table.clone();
         rates::rank_by_cpu(&mut by_cpu);
         writeln!(out, "\nTop {top} by CPU")?;
-        writeln!(out, "{}", process_table(&rows(&by_cpu[..top.min(by_cpu.len())]), &mut users))?;
+        writeln!(out, "{}", process_table(&rows(&by_cpu[..top.min(by_cpu.len())]), &mut users, width))?;
         let mut by_memory = table.clone();
         rates::rank_by_memory(&mut by_memory);
         writeln!(out, "\nTop {top} by memory (RSS)")?;
-        writeln!(out, "{}", process_table(&rows(&by_memory[..top.min(by_memory.len())]), &mut users))?;
+        writeln!(out, "{}", process_table(&rows(&by_memory[..top.min(by_memory.len())]), &mut users, width))?;
         let blocked: Vec<_> = table.iter().filter(|(p, _)| p.state == 'D').cloned().collect();
         if !blocked.is_empty() {
             writeln!(out, "\nIn D state (uninterruptible): {}", blocked.len())?;
             writeln!(
                 out,
                 "{}",
-                process_table(&rows(&blocked[..top.max(10).min(blocked.len())]), &mut users)
+                process_table(&rows(&blocked[..top.max(10).min(blocked.len())]), &mut users, width)
             )?;
         }
     }
     if let Some(list) = s.probes.as_ref().filter(|l| !l.is_empty()) {
-        let mut t = table_with(&["PROBE", "OUTCOME", "LATENCY", "DETAIL"]);
+        let mut t = table_with(&["PROBE", "OUTCOME", "LATENCY", "DETAIL"], width);
         for p in list {
             let latency = format_duration_ms((p.latency_us / 1000) as i64);
             t.add_row(vec![p.target.clone(), outcome_name(p), latency, p.detail.clone()]);
         }
+        one_line(&mut t);
         writeln!(out, "\nProbes\n{t}")?;
     }
     if let Some(list) = &s.filesystems {
         let mut fullest: Vec<_> = list.iter().collect();
         fullest.sort_by(|a, b| b.used_pct().total_cmp(&a.used_pct()));
-        let mut t = table_with(&["MOUNT", "TYPE", "USED", "SIZE", "USE%", "INODES%"]);
+        let mut t = table_with(&["MOUNT", "TYPE", "USED", "SIZE", "USE%", "INODES%"], width);
         for fs in fullest.iter().take(top) {
             t.add_row(vec![
                 fs.mount_point.clone(),
@@ -89,6 +105,7 @@ pub fn show(
                 format!("{:.0}%", fs.inodes_used_pct()),
             ]);
         }
+        one_line(&mut t);
         writeln!(out, "\nFullest filesystems\n{t}")?;
     }
     if let Some(list) = &s.sockets {
@@ -102,7 +119,7 @@ pub fn show(
             .filter(|p| p.direction == Direction::Listen)
             .map(|p| (p.port, (p.queued, p.backlog)))
             .collect();
-        let mut t = table_with(&["PORT", "SIDE", "STATE", "COUNT", "ACCEPT QUEUE"]);
+        let mut t = table_with(&["PORT", "SIDE", "STATE", "COUNT", "ACCEPT QUEUE"], width);
         for p in busiest.iter().take(top) {
             let (side, queue) = match p.direction {
                 Direction::Incoming => ("local", listening.get(&p.port).map(|(q, b)| format!("{q}/{b}"))),
@@ -121,6 +138,7 @@ pub fn show(
             ports.sort_unstable();
             ports.iter().map(u16::to_string).collect()
         };
+        one_line(&mut t);
         writeln!(out, "\nBusiest ports (listening: {}; {time_wait} in TIME_WAIT)\n{t}", ports.join(" "))?;
     }
     Ok(())

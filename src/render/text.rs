@@ -1,17 +1,113 @@
-//! Text tables for people: the table style, and the process table that
-//! `show` and `report` share, laid out from catalogue columns.
+//! Text for people: the table style, the process table that `show` and
+//! `report` share (laid out from catalogue columns), and fitting it all to
+//! the width of the screen: tables cut their widest columns, other lines
+//! wrap.
 
 use super::rows::human;
 use crate::model::catalogue::{self, Field, Minute, ProcessRow, Unit, Value};
-use crate::model::human::{format_duration_ms, format_ms_clock};
-use comfy_table::{CellAlignment, Table, presets};
+use crate::model::human::{escape_control, format_duration_ms, format_ms_clock, format_ms_local};
+use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, presets};
 use std::collections::HashMap;
 
-pub fn table_with(header: &[&str]) -> Table {
+/// The width text is fitted to when the output is not a terminal.
+pub const DEFAULT_WIDTH: u16 = 80;
+
+/// A table at most `width` columns wide: where its cells do not fit, the
+/// widest columns are narrowed first and their cells cut with `…` (call
+/// `one_line` once the rows are in).
+pub fn table_with(header: &[&str], width: u16) -> Table {
     let mut t = Table::new();
     t.load_style(presets::NOTHING);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_width(width);
+    t.set_truncation_indicator("…");
     t.set_header(header.to_vec());
+    // Two spaces between columns, none around the table: room for content.
+    let last = header.len().saturating_sub(1);
+    for (i, column) in t.column_iter_mut().enumerate() {
+        column.set_padding((0, if i == last { 0 } else { 2 }));
+    }
     t
+}
+
+/// Every row of `t` on one line: where the table is too wide, its widest
+/// column is narrowed and its cells cut, the others keep their width.
+pub fn one_line(t: &mut Table) {
+    for row in t.row_iter_mut() {
+        row.max_height(1);
+    }
+    let widths = t.column_max_content_widths();
+    let widest = (0..widths.len()).max_by_key(|&i| widths[i]);
+    for (i, column) in t.column_iter_mut().enumerate() {
+        if Some(i) != widest {
+            column.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
+}
+
+/// `text` without trailing spaces, and with every line wider than `width`
+/// wrapped at spaces (a word
+/// longer than a line is cut into pieces). A continuation is indented to
+/// where the line's text begins: after a list marker like `  3. HIGH   `,
+/// else two more than the line's own indent.
+pub fn wrap_lines(text: &str, width: usize) -> String {
+    let mut wrapped = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (line, end) = line.strip_suffix('\n').map_or((line, ""), |l| (l, "\n"));
+        // A table pads its last column: nothing to show at the end of a line.
+        let line = line.trim_end_matches(' ');
+        if line.chars().count() <= width {
+            wrapped.push_str(line);
+            wrapped.push_str(end);
+            continue;
+        }
+        let indent = continuation_indent(line).min(width / 2);
+        let own = line.len() - line.trim_start_matches(' ').len();
+        wrapped.push_str(&line[..own]);
+        let mut room = width - own.min(width / 2);
+        let mut used = 0;
+        for word in line[own..].split(' ') {
+            let mut word: Vec<char> = word.chars().collect();
+            loop {
+                let gap = usize::from(used > 0);
+                if used + gap + word.len() <= room || (used == 0 && word.len() <= room) {
+                    if gap == 1 {
+                        wrapped.push(' ');
+                    }
+                    wrapped.extend(word.iter());
+                    used += gap + word.len();
+                    break;
+                }
+                if used == 0 {
+                    // Longer than a whole line: the part that fits, then on.
+                    let rest = word.split_off(room);
+                    wrapped.extend(word.iter());
+                    word = rest;
+                }
+                wrapped.push('\n');
+                wrapped.push_str(&" ".repeat(indent));
+                room = width - indent;
+                used = 0;
+            }
+        }
+        wrapped.push_str(end);
+    }
+    wrapped
+}
+
+fn continuation_indent(line: &str) -> usize {
+    let own = line.len() - line.trim_start().len();
+    let rest = line.trim_start();
+    let marker =
+        rest.split_once(". ").filter(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+    match marker {
+        Some((number, after)) => {
+            let label = after.split_once(' ').map_or(0, |(l, _)| l.len());
+            let spaces = after[label..].len() - after[label..].trim_start().len();
+            own + number.len() + 2 + label + spaces
+        }
+        None => own + 2,
+    }
 }
 
 /// How a view shows a catalogue value.
@@ -23,6 +119,8 @@ pub enum Cell {
     Decimals(usize),
     /// A time as `18:05`: rows that are minutes.
     Minute,
+    /// A time as `11-22 18:05`: a start time, short.
+    DayMinute,
     /// A duration from this many ms on, nothing below it.
     DurationFrom(i64),
     /// A uid as its user name.
@@ -59,7 +157,7 @@ pub const PROCESS_VIEW: &[ViewColumn] = &[
     column("RSS", &["rss"], Cell::Human, true),
     column("THR", &["threads"], Cell::Human, true),
     column("FDS", &["fds"], Cell::Human, true),
-    column("STARTED", &["started_ms"], Cell::Human, false),
+    column("STARTED", &["started_ms"], Cell::DayMinute, false),
     column("COMMAND", &["cmdline", "comm"], Cell::Command, false),
 ];
 
@@ -68,9 +166,9 @@ pub const TIMELINE_VIEW: &[ViewColumn] = &[
     column("TIME", &["time_ms"], Cell::Minute, false),
     column("LOAD", &["load1"], Cell::Decimals(1), true),
     column("CPU%", &["cpu_busy_pct"], Cell::Decimals(0), true),
-    column("MEM AVAIL", &["mem_available"], Cell::Human, true),
+    column("AVAIL", &["mem_available"], Cell::Human, true),
     column("SWAP", &["swap_used"], Cell::Human, true),
-    column("PSI cpu/mem/io", &["psi_cpu", "psi_memory", "psi_io"], Cell::Decimals(0), true),
+    column("PSI c/m/io", &["psi_cpu", "psi_memory", "psi_io"], Cell::Decimals(0), true),
     column("PROCS", &["processes"], Cell::Human, true),
     column("D", &["d_state"], Cell::Human, true),
     column("FILES", &["open_files"], Cell::Human, true),
@@ -79,13 +177,17 @@ pub const TIMELINE_VIEW: &[ViewColumn] = &[
     column("LATE", &["lateness_ms"], Cell::DurationFrom(1000), true),
 ];
 
-/// Longest command line shown in a table, in characters.
-const COMMAND_WIDTH: usize = 80;
-
-/// Rows shown as `view` lays out the catalogue columns `fields`.
-pub fn view_table<T>(view: &[ViewColumn], fields: &[Field<T>], rows: &[T], users: &mut UserNames) -> Table {
+/// Rows shown as `view` lays out the catalogue columns `fields`, at most
+/// `width` wide.
+pub fn view_table<T>(
+    view: &[ViewColumn],
+    fields: &[Field<T>],
+    rows: &[T],
+    users: &mut UserNames,
+    width: u16,
+) -> Table {
     let titles: Vec<&str> = view.iter().map(|c| c.title).collect();
-    let mut t = table_with(&titles);
+    let mut t = table_with(&titles, width);
     for row in rows {
         let cells: Vec<String> = view
             .iter()
@@ -104,6 +206,7 @@ pub fn view_table<T>(view: &[ViewColumn], fields: &[Field<T>], rows: &[T], users
             .collect();
         t.add_row(cells);
     }
+    one_line(&mut t);
     for (i, c) in view.iter().enumerate() {
         if let Some(column) = t.column_mut(i).filter(|_| c.align_right) {
             column.set_cell_alignment(CellAlignment::Right);
@@ -112,12 +215,12 @@ pub fn view_table<T>(view: &[ViewColumn], fields: &[Field<T>], rows: &[T], users
     t
 }
 
-pub fn process_table(rows: &[ProcessRow], users: &mut UserNames) -> Table {
-    view_table(PROCESS_VIEW, catalogue::PROCESSES, rows, users)
+pub fn process_table(rows: &[ProcessRow], users: &mut UserNames, width: u16) -> Table {
+    view_table(PROCESS_VIEW, catalogue::PROCESSES, rows, users, width)
 }
 
-pub fn timeline_table(minutes: &[Minute]) -> Table {
-    view_table(TIMELINE_VIEW, catalogue::TIMELINE, minutes, &mut UserNames::default())
+pub fn timeline_table(minutes: &[Minute], width: u16) -> Table {
+    view_table(TIMELINE_VIEW, catalogue::TIMELINE, minutes, &mut UserNames::default(), width)
 }
 
 fn cell(how: Cell, value: Value, unit: Unit, users: &mut UserNames) -> String {
@@ -126,6 +229,7 @@ fn cell(how: Cell, value: Value, unit: Unit, users: &mut UserNames) -> String {
         (Cell::Decimals(n), Value::Real(v)) => format!("{v:.n$}"),
         (Cell::Decimals(n), Value::Int(v)) => format!("{:.n$}", *v as f64),
         (Cell::Minute, Value::Int(ms)) => format_ms_clock(*ms).chars().take(5).collect(),
+        (Cell::DayMinute, Value::Int(ms)) => format_ms_local(*ms).chars().skip(5).take(11).collect(),
         (Cell::DurationFrom(least), Value::Int(ms)) if *ms < least => String::new(),
         (Cell::DurationFrom(_), Value::Int(ms)) => format_duration_ms(*ms),
         _ => human(&value, unit),
@@ -139,14 +243,7 @@ fn command(mut values: impl Iterator<Item = Value>) -> String {
     };
     let line = text();
     let shown = if line.is_empty() { format!("[{}]", text()) } else { line };
-    truncate(&shown, COMMAND_WIDTH)
-}
-
-pub fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
+    escape_control(&shown).into_owned()
 }
 
 /// uid → user name, looked up once each (through NSS, like `ps`).
@@ -175,6 +272,29 @@ mod tests {
         for name in view.iter().flat_map(|c| c.columns) {
             assert!(catalogue::find(fields, name).is_some(), "{name} is not in the catalogue");
         }
+    }
+
+    #[test]
+    fn long_lines_wrap_under_their_text() {
+        let finding = format!("  1. HIGH   {}", "word ".repeat(30));
+        let wrapped = wrap_lines(&finding, 40);
+        assert!(wrapped.lines().all(|l| l.chars().count() <= 40), "{wrapped}");
+        assert!(wrapped.lines().skip(1).all(|l| l.starts_with("            word")), "{wrapped}");
+        assert!(wrapped.starts_with("  1. HIGH   word"), "{wrapped}");
+        let long_word = wrap_lines(&"x".repeat(100), 40);
+        assert_eq!(long_word.lines().map(|l| l.trim().len()).collect::<Vec<_>>(), [40, 38, 22]);
+        assert_eq!(wrap_lines("short\n", 40), "short\n");
+    }
+
+    #[test]
+    fn a_table_fits_its_width_cutting_the_widest_column() {
+        let mut t = table_with(&["PID", "COMMAND"], 40);
+        t.add_row(vec!["1".to_string(), "x".repeat(200)]);
+        one_line(&mut t);
+        let shown = t.to_string();
+        assert!(shown.lines().all(|l| l.chars().count() <= 40), "{shown}");
+        assert_eq!(shown.lines().count(), 2, "{shown}");
+        assert!(shown.contains('…'), "{shown}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 /// The columns that hold text; every other one is a number (or empty).
-const TEXT_COLUMNS: [&str; 4] = ["time", "comm", "state", "cmdline"];
+const TEXT_COLUMNS: [&str; 5] = ["time", "comm", "identity", "state", "cmdline"];
 
 #[test]
 fn jsonl_has_one_object_per_line_with_numbers_for_numbers() {

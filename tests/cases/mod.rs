@@ -9,6 +9,7 @@ mod evidence;
 mod export;
 mod garbage;
 mod hung_sources;
+mod incident;
 mod listen_queue;
 mod old_files;
 mod one_writer;

@@ -80,14 +80,22 @@ fn recorder_stopped_for_20_s_is_a_stall_that_report_explains() {
     assert!((15_000..=40_000).contains(&(end - start)), "a stall of about 20 s: {stall}");
     assert!(stall["samples_before"].as_i64().unwrap() >= 5, "the samples before it are counted: {stall}");
 
+    assert_eq!(stall["explained"], true, "the only incident is the one report explains: {stall}");
     let report = report_json(&db, &["--period", "1"]);
-    assert_eq!(report["period"], *stall, "report --period 1 explains the period gaps lists first");
+    assert_eq!(report["period"], as_period(stall), "report --period 1 explains the period gaps lists first");
     let headline = report["headline"].as_str().unwrap();
-    assert!(headline.starts_with("stall:"), "{headline}");
+    assert!(headline.starts_with("frozen for "), "{headline}");
     assert_eq!(report["window"]["to_ms"], start, "the window ends at the last sample before the stall");
     assert!(report["window"]["samples"].as_i64().unwrap() >= 5, "{}", report["window"]);
     // Without --period the newest period is the one explained.
-    assert_eq!(report_json(&db, &[])["period"], *stall);
+    assert_eq!(report_json(&db, &[])["period"], as_period(stall));
+}
+
+/// A period as `gaps` lists it, without what only `gaps` adds.
+fn as_period(gap: &serde_json::Value) -> serde_json::Value {
+    let mut period = gap.clone();
+    period.as_object_mut().expect("a period is an object").remove("explained");
+    period
 }
 
 /// Two runs killed with -9, each followed by a new run: two unclean stops,
@@ -137,9 +145,13 @@ fn recorder_killed_and_restarted_is_an_unclean_stop_newest_first() {
     }
 
     let report = report_json(&db, &[]);
-    assert_eq!(report["period"], periods[0], "report explains the newest period by default");
+    assert_eq!(report["period"], as_period(&periods[0]), "report explains the newest period by default");
+    assert_eq!(
+        (periods[0]["explained"].clone(), periods[1]["explained"].clone()),
+        (true.into(), false.into())
+    );
     let headline = report["headline"].as_str().unwrap();
-    assert!(headline.starts_with("unclean stop"), "{headline}");
+    assert!(headline.starts_with("unclean stop: killed/crashed at "), "{headline}");
 }
 
 /// A tmpfs mounted for one test, unmounted when dropped (lazily if

@@ -12,7 +12,6 @@ use crate::model::rates;
 use crate::model::sample::{Direction, Sample};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 
 pub fn detect(window: &Window, found: &mut Vec<Finding>) {
     process_pileups(window, found);
@@ -48,18 +47,30 @@ fn counts_by<K: std::hash::Hash + Eq + Clone + Ord>(
         .collect()
 }
 
-/// A rise worth reporting: at least `min_increase`, and at least double.
+/// A rise worth reporting: at least `min_increase` and at least double, or
+/// `SUDDEN_INCREASE` within `SUDDEN_MS` whatever was there before.
 fn pileup(series: &[(i64, f64)], min_increase: f64) -> Option<series::Rise> {
-    largest_rise(series).filter(|r| r.increase() >= min_increase && r.to >= 2.0 * r.from)
+    largest_rise(series).filter(|r| {
+        let doubled = r.increase() >= min_increase && r.to >= 2.0 * r.from;
+        let sudden = r.increase() >= SUDDEN_INCREASE && r.to_ms - r.from_ms <= SUDDEN_MS;
+        doubled || sudden
+    })
 }
+
+/// A pile-up gone again this soon is a burst.
+const BURST_MS: i64 = 15_000;
+
+/// So many more of one thing within a minute is news on any machine.
+const SUDDEN_INCREASE: f64 = 50.0;
+const SUDDEN_MS: i64 = 60_000;
 
 fn process_pileups(window: &Window, found: &mut Vec<Finding>) {
     let by_name = counts_by(
         window.samples,
         |s| s.processes.is_some(),
-        |s, counts: &mut HashMap<Arc<str>, f64>| {
+        |s, counts: &mut HashMap<String, f64>| {
             for p in s.processes.iter().flatten() {
-                *counts.entry(p.comm.clone()).or_default() += 1.0;
+                *counts.entry(p.identity().into_owned()).or_default() += 1.0;
             }
         },
     );
@@ -69,23 +80,28 @@ fn process_pileups(window: &Window, found: &mut Vec<Finding>) {
         };
         let last = series.last().map_or(rise.to, |(_, v)| *v);
         // Held at exactly its peak for a while: the mark of a limit.
-        let held =
-            series.iter().skip_while(|(t, _)| *t < rise.to_ms).take_while(|(_, v)| *v == rise.to).count();
-        let held_for = series
-            .iter()
-            .skip_while(|(t, _)| *t < rise.to_ms)
-            .nth(held.saturating_sub(1))
-            .map(|(t, _)| t - rise.to_ms);
-        let plateau = match held_for {
-            Some(ms) if held >= 3 && ms > 0 => {
-                format!(", then held at exactly {:.0} for {} (a limit?)", rise.to, span(ms))
-            }
-            _ => String::new(),
+        let plateau = match series::held_at(&series, rise.to, rise.to_ms, 3 * window.interval_ms, 3) {
+            Some(ms) => format!(", then held at exactly {:.0} for {} (a limit?)", rise.to, span(ms)),
+            None => String::new(),
         };
+        // Gone again within seconds, to under half: a burst of short-lived
+        // processes (a build, a cron job), not a pile-up.
+        let burst = last < rise.to / 2.0
+            && series::first_at_or_below(
+                &series[series.partition_point(|(t, _)| *t < rise.to_ms)..],
+                rise.to / 2.0,
+            )
+            .is_some_and(|gone_ms| gone_ms - rise.to_ms <= BURST_MS);
         found.push(Finding {
             kind: "process_pileup",
             category: Category::Processes,
-            severity: if rise.increase() >= 50.0 { Severity::High } else { Severity::Medium },
+            severity: if burst {
+                Severity::Info
+            } else if rise.increase() >= 50.0 {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
             subject: name.to_string(),
             summary: format!(
                 "{name} processes rose from {:.0} to {:.0} {}{}",
@@ -175,12 +191,12 @@ fn state_names(samples: &[StoredSample], state: char, time_ms: i64) -> Vec<Strin
     let Some(sample) = samples.iter().find(|s| s.sample.time_ms == time_ms) else {
         return Vec::new();
     };
-    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let mut counts: HashMap<String, usize> = HashMap::new();
     for p in sample.sample.processes.iter().flatten().filter(|p| p.state == state) {
-        *counts.entry(&p.comm).or_default() += 1;
+        *counts.entry(p.identity().into_owned()).or_default() += 1;
     }
-    let mut ranked: Vec<(&str, usize)> = counts.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut ranked: Vec<(String, usize)> = counts.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.iter().take(3).map(|(n, c)| format!("{n} ×{c}")).collect()
 }
 
@@ -217,6 +233,13 @@ fn lives<'a>(samples: &[&'a Sample], skip: &[u32]) -> Vec<Life<'a>> {
     all
 }
 
+/// How long after it first appears a process counts as starting up.
+const START_UP_MS: i64 = 60_000;
+
+/// The usual soft limit of open files: below it a rise breaks nothing by
+/// itself.
+const FDS_DEFAULT_LIMIT: u32 = 1024;
+
 /// Fds past which one process is worth naming whatever its history.
 const FDS_HELD: u32 = 10_000;
 
@@ -235,10 +258,10 @@ fn process_growth(window: &Window, found: &mut Vec<Finding>) {
                 kind: "memory_growth",
                 category: Category::Memory,
                 severity: if grew >= 0.25 * total_mem { Severity::High } else { Severity::Medium },
-                subject: p.comm.to_string(),
+                subject: p.identity().into_owned(),
                 summary: format!(
                     "{} (pid {}) grew{how} from {} to {} RSS in {} ({:.0}% of memory), by {}",
-                    peak.comm,
+                    peak.identity(),
                     p.pid,
                     bytes(p.rss_bytes as f64),
                     bytes(peak.rss_bytes as f64),
@@ -256,22 +279,30 @@ fn process_growth(window: &Window, found: &mut Vec<Finding>) {
         }
         let (Some(fds_then), Some((fds_ms, fds_peak))) = (p.fds, life.peak_fds) else { continue };
         let rose = fds_peak >= fds_then.saturating_mul(2) && fds_peak - fds_then >= 200;
+        // A program opening its files in its first minute is starting up.
+        let starting = life.first_ms > with_tables[0].time_ms && fds_ms - life.first_ms <= START_UP_MS;
         if rose || fds_peak >= FDS_HELD {
             found.push(Finding {
                 kind: "fd_growth",
                 category: Category::FileDescriptors,
-                severity: if fds_peak >= FDS_HELD { Severity::High } else { Severity::Medium },
-                subject: p.comm.to_string(),
+                severity: if fds_peak >= FDS_HELD {
+                    Severity::High
+                } else if starting || fds_peak < FDS_DEFAULT_LIMIT {
+                    Severity::Info
+                } else {
+                    Severity::Medium
+                },
+                subject: p.identity().into_owned(),
                 summary: if rose {
                     format!(
                         "{} (pid {}) open files rose from {fds_then} to {fds_peak} in {}, by {}",
-                        p.comm,
+                        p.identity(),
                         p.pid,
                         span(fds_ms - life.first_ms),
                         at(fds_ms)
                     )
                 } else {
-                    format!("{} (pid {}) holds {fds_peak} open files at {}", p.comm, p.pid, at(fds_ms))
+                    format!("{} (pid {}) holds {fds_peak} open files at {}", p.identity(), p.pid, at(fds_ms))
                 },
                 first_seen_ms: Some(life.first_ms),
                 values: values([
@@ -413,7 +444,13 @@ fn accept_queues(window: &Window, found: &mut Vec<Finding>) {
         found.push(Finding {
             kind: "accept_queue_full",
             category: Category::Sockets,
-            severity: Severity::High,
+            // A program's own temporary server that lost nothing is not the
+            // machine's service.
+            severity: if port < EPHEMERAL_PORTS_FROM || dropped.is_some_and(|d| d > 0) {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
             subject: format!("port {port}"),
             summary: format!(
                 "port {port} accept queue full ({queued}/{backlog}) since {} in {} samples{drops}: the server is not accepting",
@@ -445,7 +482,9 @@ fn stopped_listening(window: &Window, found: &mut Vec<Finding>) {
         found.push(Finding {
             kind: "stopped_listening",
             category: Category::Sockets,
-            severity: Severity::High,
+            // A system service's port going away can take a machine's job
+            // down; a high port is more often a program's own helper.
+            severity: if port < 1024 { Severity::High } else { Severity::Medium },
             subject: format!("port {port}"),
             summary: format!("port {port} stopped listening by {}: its server exited or closed it", at(when)),
             first_seen_ms: Some(when),
@@ -561,7 +600,7 @@ fn top_writers(samples: &[StoredSample], recorder_pids: &[u32], from_ms: i64, to
         .filter(|p| !recorder_pids.contains(&p.pid))
         .filter_map(|p| {
             let rate = rates::per_second(*before.get(&p.key()).unwrap_or(&0), p.write_bytes?, seconds)?;
-            (rate > 0.0).then(|| (format!("{} (pid {})", p.comm, p.pid), rate))
+            (rate > 0.0).then(|| (format!("{} (pid {})", p.identity(), p.pid), rate))
         })
         .collect();
     writers.sort_by(|x, y| y.1.total_cmp(&x.1));

@@ -1,7 +1,8 @@
 //! Kernel messages and crash records in the window: the kernel often names
 //! the cause outright (an OOM kill, a hung task, a lockup, an I/O error),
 //! and those lines are the ones lost when the machine dies. Each known kind
-//! of message is one finding, with its count and the last line.
+//! of message is one finding, with its count and the last line; OOM kills
+//! are `oom`'s.
 
 use super::at;
 use crate::analyze::{Category, Finding, Severity, Window, values};
@@ -11,12 +12,6 @@ use serde_json::json;
 /// Known incident messages: finding kind, what it means, severity, and the
 /// texts that mark it.
 const KNOWN: &[(&str, &str, Severity, &[&str])] = &[
-    (
-        "kernel_oom_kill",
-        "the OOM killer killed a process",
-        Severity::High,
-        &["Out of memory", "oom-kill", "Killed process"],
-    ),
     ("kernel_hung_task", "tasks hung in the kernel", Severity::High, &["blocked for more than"]),
     ("kernel_lockup", "a CPU locked up", Severity::High, &["soft lockup", "hard LOCKUP", "watchdog: BUG"]),
     (
@@ -40,7 +35,8 @@ const ERROR_PRIORITY: u8 = 3;
 
 pub fn detect(window: &Window, found: &mut Vec<Finding>) {
     let kernel: Vec<&Event> = window.events.iter().filter(|e| e.kind == "kernel").collect();
-    let mut explained = vec![false; kernel.len()];
+    // OOM kills are told by `oom`, once per episode.
+    let mut explained: Vec<bool> = kernel.iter().map(|e| super::oom::is_oom_line(&e.detail)).collect();
     for &(kind, meaning, severity, marks) in KNOWN {
         let hits: Vec<(usize, &Event)> = kernel
             .iter()
@@ -81,8 +77,8 @@ pub fn detect(window: &Window, found: &mut Vec<Finding>) {
             severity: Severity::Medium,
             subject: "kernel".into(),
             summary: format!(
-                "kernel: {} error messages from {}; the last at {}: {}",
-                errors.len(),
+                "kernel: {} from {}; the last at {}: {}",
+                crate::model::human::count(errors.len() as u64, "error message", "error messages"),
                 at(first.time_ms),
                 at(last.time_ms),
                 line(&last.detail)

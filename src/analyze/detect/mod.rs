@@ -4,6 +4,7 @@
 
 mod entities;
 mod kernel;
+mod oom;
 mod probes;
 mod system;
 mod watched;
@@ -24,6 +25,7 @@ pub fn all(window: &Window) -> Vec<Finding> {
     entities::detect(window, &mut found);
     probes::detect(window, &mut found);
     kernel::detect(window, &mut found);
+    oom::detect(window, &mut found);
     watched::detect(window, &mut found);
     found
 }

@@ -1,15 +1,22 @@
 //! Dependency probes that failed: since when, how, and how often. A probe
 //! that connected but timed out at the protocol level is a hung dependency
 //! (it accepts connections and never answers), which a plain port check
-//! cannot see and which makes every client wait for its own timeout.
+//! cannot see and which makes every client wait for its own timeout. A
+//! probe that still succeeds but answers many times slower than before is
+//! a dependency going the same way.
 
-use super::at;
+use super::{at, span};
 use crate::analyze::{Category, Finding, Severity, Window, values};
 use crate::model::sample::{ProbeOutcome, ProbeResult};
 use serde_json::json;
 use std::collections::BTreeMap;
 
 pub fn detect(window: &Window, found: &mut Vec<Finding>) {
+    failures(window, found);
+    slow_answers(window, found);
+}
+
+fn failures(window: &Window, found: &mut Vec<Finding>) {
     let mut by_target: BTreeMap<&str, Vec<(i64, &ProbeResult)>> = BTreeMap::new();
     for s in window.samples {
         for result in s.sample.probes.iter().flatten() {
@@ -67,6 +74,68 @@ pub fn detect(window: &Window, found: &mut Vec<Finding>) {
             ]),
         });
     }
+}
+
+/// Slower than this many times the usual latency, and by at least
+/// `SLOWER_BY_US`, an answer is slow.
+const SLOWER_FACTOR: u64 = 10;
+const SLOWER_BY_US: u64 = 100_000;
+
+/// Successful probes whose latency grew far beyond their usual one: the
+/// median of the hour before (or, without one, of the window's first
+/// half).
+fn slow_answers(window: &Window, found: &mut Vec<Finding>) {
+    let ok = |samples: &[crate::model::StoredSample]| -> BTreeMap<String, Vec<(i64, u64)>> {
+        let mut by_target: BTreeMap<String, Vec<(i64, u64)>> = BTreeMap::new();
+        for s in samples {
+            for r in s.sample.probes.iter().flatten().filter(|r| r.outcome == ProbeOutcome::Ok) {
+                by_target.entry(r.target.clone()).or_default().push((s.sample.time_ms, r.latency_us));
+            }
+        }
+        by_target
+    };
+    let before = ok(window.baseline);
+    for (target, latencies) in ok(window.samples) {
+        let usual = match before.get(&target).filter(|b| b.len() >= 3) {
+            Some(baseline) => median(baseline),
+            None => median(&latencies[..latencies.len() / 2]),
+        };
+        let Some(usual) = usual else { continue };
+        let limit = (usual * SLOWER_FACTOR).max(usual + SLOWER_BY_US);
+        let slow: Vec<&(i64, u64)> = latencies.iter().filter(|(_, us)| *us >= limit).collect();
+        let (Some(first), Some(worst)) = (slow.first(), slow.iter().max_by_key(|(_, us)| *us)) else {
+            continue;
+        };
+        let factor = worst.1 / usual.max(1);
+        let ms = |us: u64| span((us / 1000) as i64);
+        found.push(Finding {
+            kind: "probe_slow",
+            category: Category::Dependency,
+            severity: if slow.len() >= 2 { Severity::Medium } else { Severity::Info },
+            subject: target.clone(),
+            summary: format!(
+                "{target} still answers, but up to {factor}× slower than usual: {} at {} against {} usually; {} slow answers from {}",
+                ms(worst.1),
+                at(worst.0),
+                ms(usual),
+                slow.len(),
+                at(first.0)
+            ),
+            first_seen_ms: Some(first.0),
+            values: values([
+                ("usual_us", json!(usual)),
+                ("worst_us", json!(worst.1)),
+                ("worst_ms", json!(worst.0)),
+                ("slow", json!(slow.len())),
+            ]),
+        });
+    }
+}
+
+fn median(latencies: &[(i64, u64)]) -> Option<u64> {
+    let mut sorted: Vec<u64> = latencies.iter().map(|(_, us)| *us).collect();
+    sorted.sort_unstable();
+    sorted.get(sorted.len() / 2).copied()
 }
 
 const HUNG: &str = "accepted connections but did not answer";

@@ -15,7 +15,6 @@ pub fn detect(window: &Window, found: &mut Vec<Finding>) {
     top_cpu_consumers(window, found);
     cpu_steal(window, found);
     memory(window, found);
-    oom_kills(window, found);
     swapping(window, found);
     pressure(window, found);
     open_files(window, found);
@@ -81,7 +80,7 @@ fn top_cpu_consumers(window: &Window, found: &mut Vec<Finding>) {
     for s in window.samples {
         for p in s.sample.processes.iter().flatten().filter(|p| !window.recorder_pids.contains(&p.pid)) {
             let now = (s.sample.time_ms, p.utime_ticks + p.stime_ticks);
-            seen.entry(p.key()).and_modify(|e| e.2 = now).or_insert((p.comm.clone(), now, now));
+            seen.entry(p.key()).and_modify(|e| e.2 = now).or_insert((p.identity().as_ref().into(), now, now));
         }
     }
     let hz = rates::ticks_per_second();
@@ -187,27 +186,6 @@ fn memory(window: &Window, found: &mut Vec<Finding>) {
         ),
         first_seen_ms: series::first_at_or_below(&available, 0.1 * total),
         values: values([("available_min", json!(low)), ("total", json!(total)), ("at_ms", json!(low_ms))]),
-    });
-}
-
-fn oom_kills(window: &Window, found: &mut Vec<Finding>) {
-    let kills = scalar(window.samples, |s| Some(s.vm?.oom_kills as f64));
-    let (Some(first), Some(last)) = (kills.first(), kills.last()) else {
-        return;
-    };
-    let count = last.1 - first.1;
-    if count < 1.0 {
-        return;
-    }
-    let when = kills.iter().find(|(_, v)| *v > first.1).map_or(last.0, |(t, _)| *t);
-    found.push(Finding {
-        kind: "oom_kill",
-        category: Category::Memory,
-        severity: Severity::High,
-        subject: "oom killer".into(),
-        summary: format!("the OOM killer killed {count:.0} process(es), the first by {}", at(when)),
-        first_seen_ms: Some(when),
-        values: values([("kills", json!(count))]),
     });
 }
 
@@ -391,8 +369,9 @@ fn lateness(window: &Window, found: &mut Vec<Finding>) {
         severity: if peak >= 10_000.0 { Severity::High } else { Severity::Medium },
         subject: "flightrec".into(),
         summary: format!(
-            "the recorder itself ran up to {} late ({late_ticks} late ticks) at {}{ending}",
+            "the recorder itself ran up to {} late ({}) at {}{ending}",
             span(peak as i64),
+            crate::model::human::count(late_ticks as u64, "late tick", "late ticks"),
             at(peak_ms)
         ),
         first_seen_ms: series::first_at_or_above(&late, threshold),

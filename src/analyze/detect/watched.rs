@@ -1,7 +1,8 @@
 //! Watched directories that grow (a mail queue going from 200 to 80,000
 //! messages) and watched logs that flood (a scanner writing one error line
 //! in a loop until the log partition is full), with the line they repeat
-//! and the filesystem they fill.
+//! and the filesystem they fill; and error lines a watched log had not
+//! written in the hour before, however slowly they come.
 
 use super::{at, during, scalar};
 use crate::analyze::series::{self, largest_rise};
@@ -18,6 +19,81 @@ const FLOOD_BYTES_PER_S: f64 = 1024.0 * 1024.0;
 pub fn detect(window: &Window, found: &mut Vec<Finding>) {
     directories(window, found);
     logs(window, found);
+    new_errors(window, found);
+}
+
+/// Words that mark a log line as an error, lowercase.
+const ERROR_WORDS: [&str; 12] = [
+    "error",
+    "fail",
+    "fatal",
+    "panic",
+    "denied",
+    "refused",
+    "timed out",
+    "timeout",
+    "cannot",
+    "unable",
+    "lost connection",
+    "reached",
+];
+
+/// Lines of one new error template worth quoting.
+const NEW_ERROR_LINES: u64 = 20;
+
+/// Error-like templates of a watched log that the hour before never had,
+/// with their count and first time: evidence whatever the log's pace.
+fn new_errors(window: &Window, found: &mut Vec<Finding>) {
+    let before: BTreeSet<&str> = window
+        .baseline
+        .iter()
+        .filter_map(|s| s.sample.watched_logs.as_ref())
+        .flatten()
+        .flat_map(|log| log.templates.iter().map(|t| t.template.as_str()))
+        .collect();
+    for path in paths(window, |s| s.watched_logs.as_ref(), |l| &l.path) {
+        // Template → (lines, first time, an example).
+        let mut new: HashMap<&str, (u64, i64, &str)> = HashMap::new();
+        for s in window.samples {
+            for t in log_at(&s.sample, &path).iter().flat_map(|log| &log.templates) {
+                let lower = t.template.to_lowercase();
+                if before.contains(t.template.as_str()) || !ERROR_WORDS.iter().any(|w| lower.contains(w)) {
+                    continue;
+                }
+                new.entry(&t.template).or_insert((0, s.sample.time_ms, &t.example)).0 += t.count;
+            }
+        }
+        let mut quoted: Vec<(&str, (u64, i64, &str))> =
+            new.into_iter().filter(|(_, (count, _, _))| *count >= NEW_ERROR_LINES).collect();
+        quoted.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+        if quoted.is_empty() {
+            continue;
+        }
+        let first_ms = quoted.iter().map(|(_, (_, t, _))| *t).min().unwrap_or_default();
+        let lines: Vec<String> = quoted
+            .iter()
+            .take(3)
+            .map(|(template, (count, since, _))| format!("\"{template}\" ×{count} from {}", at(*since)))
+            .collect();
+        found.push(Finding {
+            kind: "log_new_errors",
+            category: Category::Dependency,
+            severity: Severity::Medium,
+            subject: path.clone(),
+            summary: format!("{path} wrote errors it had not written in the hour before: {}", lines.join("; ")),
+            first_seen_ms: Some(first_ms),
+            values: values([
+                ("path", json!(path)),
+                (
+                    "templates",
+                    json!(quoted
+                        .iter()
+                        .map(|(t, (count, since, example))| json!({"template": t, "count": count, "first_ms": since, "example": example}))
+                        .collect::<Vec<_>>()),
+                ),
+            ]),
+        });
+    }
 }
 
 fn paths<T>(window: &Window, list: fn(&Sample) -> Option<&Vec<T>>, path: fn(&T) -> &str) -> BTreeSet<String> {

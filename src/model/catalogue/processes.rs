@@ -46,6 +46,7 @@ pub const PROCESSES: &[Field<ProcessRow>] = &[
     label("ppid", "parent's process id", |r| Value::Int(r.process.ppid.into())),
     label("uid", "effective user id of the main thread", |r| Value::Int(r.process.uid.into())),
     label("comm", "command name (at most 15 bytes)", |r| Value::Text(r.process.comm.to_string())),
+    label("identity", "what a person calls the process: argv[0], or the script or jar of an interpreter, else comm", |r| Value::Text(r.process.identity().into_owned())),
     label("state", "R running, S sleeping, D uninterruptible, Z zombie, T stopped, ...", |r| Value::Text(r.process.state.to_string())),
     gauge("threads", Count, "threads of the process", |r| Value::Int(r.process.threads.into())),
     rate("cpu_pct", Percent, "utime_ticks+stime_ticks", "CPU used over the interval, % of one CPU (from clock ticks: about ±1 point at 1 s, ±0.2 at 5 s)", |r| r.rate(ProcessRates::cpu)),

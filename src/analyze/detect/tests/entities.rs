@@ -19,6 +19,63 @@ fn process_pileup_from_twenty_more_and_double() {
     none_of(&found_in(&processes("smtpd", 'S', &[10, 20, 29]), &[]), "process_pileup");
 }
 
+/// 505 `sleep`s throughout, and from sample 3 on 80 more started as
+/// `piler` (their comm is still `sleep`).
+fn piled_under_another_comm() -> Vec<StoredSample> {
+    samples(6, |i, s| {
+        let sleeps = (0..505).map(|pid| Process { cmdline: "sleep 1000".into(), ..process(pid, "sleep") });
+        let count = if i >= 3 { 80 } else { 0 };
+        let pilers =
+            (0..count).map(|n| Process { cmdline: "piler 1000".into(), ..process(1000 + n, "sleep") });
+        s.processes = Some(sleeps.chain(pilers).collect());
+    })
+}
+
+#[test]
+fn process_pileup_by_the_name_a_person_recognises() {
+    let found = found_in(&piled_under_another_comm(), &[]);
+    let f = the(&found, "process_pileup");
+    assert_eq!(f.subject, "piler", "{f:#?}");
+    assert_values(&f, &[("from", j(0.0)), ("to", j(80.0)), ("from_ms", j(t(2))), ("to_ms", j(t(3)))]);
+    assert!(f.summary.starts_with("piler processes rose from 0 to 80 in 5s"), "{}", f.summary);
+}
+
+#[test]
+fn a_sudden_rise_counts_without_doubling() {
+    let f = the(&found_in(&processes("httpd", 'S', &[100, 100, 150]), &[]), "process_pileup");
+    assert_values(&f, &[("from", j(100.0)), ("to", j(150.0)), ("from_ms", j(t(1)))]);
+    // The same 50 more over more than a minute must double to count.
+    let slow: Vec<u32> = (0..15).map(|i| 100 + i * 50 / 14).collect();
+    none_of(&found_in(&processes("httpd", 'S', &slow), &[]), "process_pileup");
+}
+
+#[test]
+fn a_level_held_only_where_samples_exist() {
+    let mut window = processes("smtpd", 'S', &[0, 100, 100, 100, 100]);
+    // Nothing was recorded for 30 s between the third and fourth sample.
+    for s in &mut window[3..] {
+        s.sample.time_ms += 30_000;
+    }
+    let f = the(&found_in(&window, &[]), "process_pileup");
+    assert!(f.summary.ends_with("then held at exactly 100 for 10s (a limit?)"), "{}", f.summary);
+}
+
+#[test]
+fn a_burst_of_short_lived_processes_is_info() {
+    let f = the(&found_in(&processes("rustc", 'S', &[0, 0, 60, 0, 0]), &[]), "process_pileup");
+    assert_eq!(f.severity, Severity::Info, "{f:#?}");
+}
+
+#[test]
+fn a_process_opening_files_as_it_starts_is_info() {
+    let window = samples(4, |i, s| {
+        let fds = [0, 10, 700, 700][i];
+        s.processes =
+            Some(if i == 0 { vec![] } else { vec![Process { fds: Some(fds), ..process(42, "java") }] });
+    });
+    assert_eq!(the(&found_in(&window, &[]), "fd_growth").severity, Severity::Info);
+}
+
 #[test]
 fn zombies_from_twenty() {
     let f = the(&found_in(&processes("defunct", 'Z', &[0, 20]), &[]), "zombies");
@@ -202,4 +259,53 @@ fn log_flood_from_a_tenth_of_a_mebibyte_a_second() {
     assert_values(&f, &[("path", j("/var/log/mail.log")), ("bytes_per_s", j(104_857.6))]);
     assert_eq!((f.severity, f.first_seen_ms), (Severity::Medium, Some(t(1))));
     none_of(&found_in(&log(&[0, 524_288, 1_048_575]), &[]), "log_flood");
+}
+
+/// A watched log with these templates (template, lines) since the sample
+/// before.
+fn log_with(templates: &[(&str, u64)]) -> WatchedLog {
+    WatchedLog {
+        path: "/var/log/mail.log".into(),
+        templates: templates
+            .iter()
+            .map(|(t, count)| crate::model::sample::LogTemplate {
+                template: t.to_string(),
+                count: *count,
+                example: t.replace("<N>", "4"),
+            })
+            .collect(),
+        ..WatchedLog::default()
+    }
+}
+
+#[test]
+fn new_error_lines_in_a_watched_log_are_quoted_with_count_and_time() {
+    let usual = "postfix/smtpd[<N>]: connect from unknown[<IP>]";
+    let error =
+        "postfix/smtpd[<N>]: warning: milter inet:localhost:<N>: can't read SMFIC_OPTNEG reply: timed out";
+    let old_error = "postfix/smtpd[<N>]: lost connection after CONNECT from unknown[<IP>]";
+    let baseline = samples(3, |_, s| s.watched_logs = Some(vec![log_with(&[(usual, 5), (old_error, 3)])]));
+    let window: Vec<StoredSample> = samples(4, |i, s| {
+        let lines = if i >= 2 { vec![(usual, 5), (error, 150), (old_error, 40)] } else { vec![(usual, 5)] };
+        s.watched_logs = Some(vec![log_with(&lines)]);
+    })
+    .into_iter()
+    .map(|mut s| {
+        s.sample.time_ms += 3_600_000;
+        s
+    })
+    .collect();
+    let found = crate::analyze::findings(&Window {
+        samples: &window,
+        baseline: &baseline,
+        interval_ms: STEP,
+        period_start_ms: None,
+        events: &[],
+        recorder_pids: &[],
+    });
+    let f = the(&found, "log_new_errors");
+    assert!(f.summary.contains(&format!("\"{error}\" ×300 from ")), "{}", f.summary);
+    assert!(!f.summary.contains("lost connection"), "the hour before had it: {}", f.summary);
+    let few = samples(2, |_, s| s.watched_logs = Some(vec![log_with(&[(error, 9)])]));
+    none_of(&found_in(&few, &[]), "log_new_errors");
 }
