@@ -4,6 +4,7 @@
 //! streams the samples in (`Charts::push`), so a day of samples is never
 //! held whole; drawing is left to the renderer.
 
+use super::report::Report;
 use super::{Finding, Severity};
 use crate::model::StoredSample;
 use crate::model::catalogue::{
@@ -72,7 +73,7 @@ pub struct Mark {
     pub number: usize,
     pub time_ms: i64,
     pub severity: Severity,
-    /// The chart that shows it, where one was drawn.
+    /// The chart that shows it: the finding's own, else the first.
     pub chart: Option<&'static str>,
 }
 
@@ -96,6 +97,8 @@ pub struct Builder {
     interval_ms: i64,
     /// Command names a finding says piled up: each gets its line.
     piled_up: Vec<String>,
+    /// The first sample's time: where recording began, if inside the window.
+    first_ms: Option<i64>,
     /// Per chart id, lines by name.
     lines: BTreeMap<&'static str, BTreeMap<String, Line>>,
     logs_seen: LastSeen,
@@ -112,6 +115,7 @@ impl Builder {
             to_ms,
             interval_ms: interval_ms.max(1),
             piled_up,
+            first_ms: None,
             lines: BTreeMap::new(),
             logs_seen: LastSeen::default(),
         }
@@ -124,6 +128,7 @@ impl Builder {
 
     pub fn push(&mut self, prev: Option<&StoredSample>, cur: &StoredSample) {
         let time = cur.sample.time_ms;
+        self.first_ms.get_or_insert(time);
         let row = SystemRow::new(prev.map(|p| scalars(&p.sample)).as_ref(), &scalars_of(cur));
         for spec in SPECS {
             for &column in spec.columns {
@@ -182,6 +187,12 @@ impl Builder {
                 *slot = slot.max(percent);
             }
         }
+        // A port whose connections all closed has no row: it is at zero.
+        for (name, line) in self.lines.get_mut("connections").into_iter().flatten() {
+            if !open.contains_key(name) {
+                line.points.push((sample.time_ms, 0.0));
+            }
+        }
         let help = find(SOCKETS, "count").help;
         for (name, value) in open {
             self.add("connections", &name, help, sample.time_ms, Some(value));
@@ -224,14 +235,18 @@ impl Builder {
 
     /// The charts, in page order; `findings` ranked, as the report lists them.
     pub fn finish(mut self, findings: &[Finding]) -> Charts {
+        // Nothing is known before recording began: the axis starts there.
+        self.from_ms = self.first_ms.map_or(self.from_ms, |first| first.max(self.from_ms));
         let mut charts = Vec::new();
         let mut left_out = Vec::new();
         for spec in SPECS {
             let mut lines: Vec<Line> = self.lines.remove(spec.id).unwrap_or_default().into_values().collect();
             lines.retain(|l| !l.points.is_empty());
             if spec.columns.is_empty() {
-                // Entities: the few that reached the highest values.
-                lines.sort_by(|a, b| highest(b).total_cmp(&highest(a)));
+                // Entities: those a finding names, then the few that
+                // reached the highest values.
+                let named = |l: &Line| findings.iter().any(|f| l.name.ends_with(f.subject.as_str()));
+                lines.sort_by(|a, b| named(b).cmp(&named(a)).then(highest(b).total_cmp(&highest(a))));
                 lines.truncate(MAX_LINES);
             } else {
                 // Catalogue order, then the named entities.
@@ -256,7 +271,8 @@ impl Builder {
             .enumerate()
             .filter_map(|(i, f)| {
                 let time_ms = f.first_seen_ms?;
-                let chart = chart_of(f).filter(|id| drawn.contains(id));
+                // On its own chart; one without goes on the first.
+                let chart = chart_of(f).filter(|id| drawn.contains(id)).or(drawn.first().copied());
                 Some(Mark { number: i + 1, time_ms, severity: f.severity, chart })
             })
             .collect();
@@ -266,6 +282,20 @@ impl Builder {
         let gap_ms = (3 * self.interval_ms).max(2 * bucket_ms);
         Charts { from_ms: self.from_ms, to_ms: self.to_ms, gap_ms, charts, left_out, marks }
     }
+}
+
+/// The charts' time axis: the window, and past its end the period and
+/// the samples after it, up to a quarter of the window further (a reboot
+/// hours later would squeeze the window into a corner).
+pub fn axis(report: &Report, now_ms: i64) -> (i64, i64) {
+    let window = &report.window;
+    let Some(period) = &report.period else {
+        return (window.from_ms, window.to_ms);
+    };
+    let span = window.to_ms - window.from_ms;
+    let back = period.end_ms.unwrap_or(now_ms);
+    let to = (back + span / 20).min(period.start_ms + span / 4).max(window.to_ms);
+    (window.from_ms, to)
 }
 
 /// The chart where a finding shows, by what it is about.

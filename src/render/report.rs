@@ -13,6 +13,8 @@ use std::io::{self, Write};
 pub enum Format {
     Text,
     Json,
+    /// One self-contained page with charts (`render::html`): report only.
+    Html,
 }
 
 pub fn report(report: &Report, format: Format, out: &mut dyn Write) -> io::Result<()> {
