@@ -8,6 +8,7 @@ mod durability;
 mod evidence;
 mod export;
 mod garbage;
+mod html;
 mod hung_sources;
 mod listen_queue;
 mod old_files;
