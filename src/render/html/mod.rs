@@ -171,18 +171,18 @@ fn charts(html: &mut String, page: &Page) {
 fn tables(html: &mut String, report: &Report) {
     if let Some(last) = &report.last_sample {
         let mut users = UserNames::default();
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<section id=\"processes\"><h2>Top processes at the last sample ({})</h2><h3>By CPU</h3><pre>{}</pre><h3>By memory (RSS)</h3><pre>{}</pre></section>\n",
+            "<section id=\"processes\"><h2>Top processes at the last sample ({})</h2><h3>By CPU</h3><pre>{}</pre><h3>By memory (RSS)</h3><pre>{}</pre></section>",
             format_ms_clock(last.time_ms),
             escape(&process_table(&last.top_cpu, &mut users).to_string()),
             escape(&process_table(&last.top_memory, &mut users).to_string()),
         );
     }
     if !report.timeline.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<section id=\"timeline\"><h2>Timeline, per minute (worst value in each minute)</h2><pre>{}</pre></section>\n",
+            "<section id=\"timeline\"><h2>Timeline, per minute (worst value in each minute)</h2><pre>{}</pre></section>",
             escape(&timeline_table(&report.timeline).to_string())
         );
     }

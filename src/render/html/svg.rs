@@ -201,7 +201,7 @@ fn time_axis(out: &mut String, scale: &Scale) {
     let step = STEPS_S.iter().map(|s| s * 1000).find(|s| span / s <= 8).unwrap_or(86_400_000);
     // Seconds only where the ticks fall between minutes.
     let chars = if step < 60_000 { 8 } else { 5 };
-    let offset = chrono::Local::now().offset().local_minus_utc() as i64 * 1000;
+    let offset = local_offset_ms(scale.from_ms);
     let mut t = (scale.from_ms + offset).div_euclid(step) * step - offset;
     while t <= scale.to_ms {
         if t >= scale.from_ms {
@@ -215,6 +215,15 @@ fn time_axis(out: &mut String, scale: &Scale) {
         }
         t += step;
     }
+}
+
+/// The local time zone's offset from UTC at `ms`.
+fn local_offset_ms(ms: i64) -> i64 {
+    use chrono::{Offset, TimeZone};
+    chrono::Local
+        .timestamp_millis_opt(ms)
+        .single()
+        .map_or(0, |t| t.offset().fix().local_minus_utc() as i64 * 1000)
 }
 
 fn tick_label(value: f64, unit: Unit) -> String {
