@@ -13,7 +13,7 @@ use std::io::{self, Write};
 pub enum Format {
     Text,
     Json,
-    /// One self-contained page with charts (`render::html`): report only.
+    /// One self-contained page with charts, to open in a browser
     Html,
 }
 
