@@ -4,6 +4,10 @@
 # writes it through the real store). Targets: report < 1 s, gaps < 200 ms,
 # peak memory < 100 MiB.
 #
+# Then the HTML report: a 24-hour window on the same database (target: under
+# 5 MB, 3 s and 150 MiB), and a 15-minute window of a second synthetic
+# database sampled every second (target: under 1 MB).
+#
 #   scripts/bench-report.sh [--days N] [--procs N] [--runs N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,5 +61,17 @@ measure "gaps" "$bin" gaps --db "$db"
 measure "report (newest period)" "$bin" report --db "$db"
 measure "report --at (mid-history)" "$bin" report --db "$db" --at "@$(( $(date +%s) - days * 43200 ))"
 measure "report --format json" "$bin" report --db "$db" --format json
+measure "report --format html, 24 h" "$bin" report --db "$db" --window 24h --format html -o "$work/day.html"
 echo
 echo "targets: report < 1 s, gaps < 200 ms, peak memory < 100 MiB (wall time and peak RSS from GNU time; 10 ms resolution)"
+echo "         report --format html over 24 h: < 3 s, < 150 MiB"
+
+echo
+echo "writing a second synthetic database: 1 day, 1 s interval, $procs processes per sample..."
+"$target/release/examples/synthetic_db" "$work/second.db" 1 "$procs" 1 2>/dev/null
+"$bin" report --db "$work/second.db" --window 15m --format html -o "$work/quarter.html"
+echo
+echo "| HTML page                         | size     | target  |"
+echo "|-----------------------------------|----------|---------|"
+printf '| %-33s | %5.2f MB | < 1 MB  |\n' "15 min window, 1 s samples" "$(awk -v b="$(stat -c %s "$work/quarter.html")" 'BEGIN { print b / 1e6 }')"
+printf '| %-33s | %5.2f MB | < 5 MB  |\n' "24 h window, 5 s samples" "$(awk -v b="$(stat -c %s "$work/day.html")" 'BEGIN { print b / 1e6 }')"

@@ -7,6 +7,7 @@ use crate::config::{Config, SETTINGS, Setting};
 use crate::model::catalogue::RowKind;
 use crate::render::report::Format as ReportFormat;
 use crate::render::rows::Format;
+use clap::builder::TypedValueParser;
 use clap::{Arg, ArgAction, ArgMatches, Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -131,11 +132,17 @@ pub struct ReportArgs {
 
 #[derive(Args)]
 pub struct GapsArgs {
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long, default_value = "text", value_parser = gaps_format())]
     pub format: ReportFormat,
     /// Fit text to COLUMNS characters [default: the terminal's width, 80 when not a terminal]
     #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
     pub width: Option<u16>,
+}
+
+/// `gaps` is a list: text or JSON, no page.
+fn gaps_format() -> impl TypedValueParser<Value = ReportFormat> {
+    clap::builder::PossibleValuesParser::new(["text", "json"])
+        .map(|format| <ReportFormat as clap::ValueEnum>::from_str(&format, false).expect("a listed format"))
 }
 
 #[derive(Args)]

@@ -2,17 +2,19 @@
 //! store, let `analyze` or `record` do the work and `render` write it. No
 //! subcommand's logic lives here, only the joining of the layers.
 
-use crate::analyze::periods;
 use crate::analyze::report::{self, Target};
+use crate::analyze::{charts, periods};
 use crate::cli::{ExportArgs, GapsArgs, RecordArgs, ReportArgs, ShowArgs};
 use crate::error::BadInput;
 use crate::model::human::format_ms_local;
+use crate::render::report::Format as ReportFormat;
 use crate::render::{self, export, show};
 use crate::store::query::Range;
-use crate::store::{self, Store};
+use crate::store::{self, Store, Tables};
 use crate::{config, record, time};
 use anyhow::{Context, Result, bail};
 use std::io::{self, IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -43,12 +45,60 @@ pub fn report(db: &Path, args: ReportArgs) -> Result<()> {
         (None, Some(at)) => Target::At(time::parse_time("--at", at, now)?),
         (None, None) => Target::Newest,
     };
+    // Before any work: a path that cannot be written is said at once.
+    let file = args.output.as_deref().map(WholeFile::create).transpose()?;
     let store = Store::open_read_only(db)?;
-    let found = report::report(&store, target, window, now.timestamp_millis())?;
+    let now_ms = now.timestamp_millis();
+    let found = report::report(&store, target, window, now_ms)?;
     let width = text_width(args.width, args.output.is_none());
-    let mut out = output(args.output.as_deref())?;
-    render::report::report(&found, args.format, width, &mut out)?;
-    Ok(out.flush()?)
+    let write = |out: &mut dyn Write| -> Result<()> {
+        match args.format {
+            ReportFormat::Html => {
+                let charts = report_charts(&store, &found, now_ms)?;
+                let runs = store.runs()?;
+                let run = match &found.period {
+                    Some(p) => runs.iter().find(|r| r.id == p.run_id),
+                    None => runs.iter().rev().find(|r| r.start_ms <= found.window.to_ms),
+                };
+                render::html::page(
+                    &render::html::Page { report: &found, charts: &charts, run, now_ms },
+                    out,
+                )?;
+            }
+            format => render::report::report(&found, format, width, out)?,
+        }
+        Ok(())
+    };
+    match file {
+        Some(file) => file.write(write),
+        None => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            write(&mut out)?;
+            Ok(out.flush()?)
+        }
+    }
+}
+
+/// The report's charts from every sample on their axis, streamed: a day of
+/// samples is never held whole.
+fn report_charts(store: &Store, found: &report::Report, now_ms: i64) -> Result<charts::Charts> {
+    let (from_ms, to_ms) = charts::axis(found, now_ms);
+    let interval_ms = store.runs()?.last().map_or(5000, |r| r.interval_ms);
+    let mut builder = charts::Builder::new(from_ms, to_ms, interval_ms, &found.findings);
+    let tables = Tables {
+        processes: builder.needs_processes(),
+        sockets: true,
+        filesystems: true,
+        probes: true,
+        watched_dirs: true,
+        watched_logs: true,
+        ..Tables::NONE
+    };
+    store.pairs(from_ms, to_ms, tables, |prev, cur| {
+        builder.push(prev, cur);
+        Ok(())
+    })?;
+    Ok(builder.finish(&found.findings))
 }
 
 pub fn gaps(db: &Path, args: GapsArgs) -> Result<()> {
@@ -148,6 +198,47 @@ fn text_width(asked: Option<u16>, to_stdout: bool) -> u16 {
         table.width().filter(|_| to_stdout && io::stdout().is_terminal())
     };
     asked.or_else(terminal).unwrap_or(render::text::DEFAULT_WIDTH)
+}
+
+/// A file written whole or not at all: into a temporary file beside it,
+/// created 0600 (a report carries command lines, as the database does),
+/// renamed over `path` once complete, removed if anything fails.
+struct WholeFile {
+    path: PathBuf,
+    temp: PathBuf,
+    file: std::fs::File,
+}
+
+impl WholeFile {
+    fn create(path: &Path) -> Result<WholeFile> {
+        let bad = |reason: String| BadInput::Unusable { path: path.into(), reason };
+        if path.is_dir() {
+            return Err(bad("is a directory; pass -o with a file name".into()).into());
+        }
+        let name = path.file_name().ok_or_else(|| bad("names no file; pass -o with a file name".into()))?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let temp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+        let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp).map_err(
+            |e| bad(format!("cannot be written ({e}); pass -o with a path in a writable directory")),
+        )?;
+        Ok(WholeFile { path: path.into(), temp, file })
+    }
+
+    fn write(self, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+        let written = (|| {
+            let mut out = io::BufWriter::new(&self.file);
+            write(&mut out)?;
+            out.flush()?;
+            drop(out);
+            self.file.sync_all().with_context(|| format!("writing {}", self.temp.display()))?;
+            std::fs::rename(&self.temp, &self.path)
+                .with_context(|| format!("renaming {} to {}", self.temp.display(), self.path.display()))
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+        written
+    }
 }
 
 /// Standard output, or a file created at `path`.

@@ -4,6 +4,7 @@
 //! (`timeline`). Pure: the caller reads the samples, nothing here does I/O
 //! or reads the clock.
 
+pub mod charts;
 pub mod detect;
 pub mod incidents;
 pub mod periods;

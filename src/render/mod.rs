@@ -1,8 +1,9 @@
-//! Renderers: samples and findings into text, CSV, JSON lines. They know
+//! Renderers: samples and findings into text, CSV, JSON lines, HTML. They know
 //! formats, not /proc.
 
 pub mod check;
 pub mod export;
+pub mod html;
 pub mod report;
 pub mod rows;
 pub mod show;

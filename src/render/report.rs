@@ -16,6 +16,8 @@ use std::io::{self, Write};
 pub enum Format {
     Text,
     Json,
+    /// One self-contained page with charts, to open in a browser
+    Html,
 }
 
 /// Findings listed in text: the first screen is for the cause.

@@ -8,6 +8,7 @@ mod durability;
 mod evidence;
 mod export;
 mod garbage;
+mod html;
 mod hung_sources;
 mod incident;
 mod listen_queue;
