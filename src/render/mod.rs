@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod export;
+pub mod openmetrics;
 pub mod report;
 pub mod rows;
 pub mod show;
