@@ -12,6 +12,7 @@ mod hung_sources;
 mod listen_queue;
 mod old_files;
 mod one_writer;
+mod openmetrics;
 mod package;
 mod processes;
 mod record;
