@@ -13,11 +13,12 @@ use crate::collect::redact::Redactor;
 use crate::collect::{Collector, Watch, host};
 use crate::sample::{Sample, SocketSource};
 use crate::store::{Event, Limits, Run, Store};
+use crate::textfile::{Health, Textfile};
 use crate::warn::Warnings;
 use anyhow::{Context, Result};
 use nix::time::{ClockId, clock_gettime};
 use std::collections::{HashSet, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -48,6 +49,8 @@ pub struct Options {
     /// Dependencies to probe every tick, concurrently with the sampling.
     pub probes: Vec<ProbeSpec>,
     pub watch: Watch,
+    /// Where to write the latest figures for node_exporter, if anywhere.
+    pub textfile_dir: Option<PathBuf>,
 }
 
 pub fn run(db: &Path, options: Options) -> Result<()> {
@@ -63,7 +66,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
         id: 0,
         boot_id: host.boot_id,
         boot_time_ms: host.boot_time_ms,
-        hostname: host.hostname,
+        hostname: host.hostname.clone(),
         kernel: host.kernel,
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: std::process::id(),
@@ -81,12 +84,15 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     );
 
     let queue = Arc::new(Queue::default());
+    let textfile =
+        options.textfile_dir.map(|dir| Textfile::start(dir, host.hostname, run_id, options.interval));
     let writer = {
         let queue = queue.clone();
         let (interval, limits) = (options.interval, options.limits);
+        let textfile = textfile.transpose()?;
         std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || Writer::new(store, run_id, interval, limits).run(&queue))
+            .spawn(move || Writer { textfile, ..Writer::new(store, run_id, interval, limits) }.run(&queue))
             .context("starting the writer thread")?
     };
 
@@ -253,6 +259,10 @@ impl Queue {
         }
     }
 
+    fn len(&self) -> usize {
+        self.state.lock().expect("queue lock").samples.len()
+    }
+
     fn stopping(&self) -> bool {
         self.state.lock().expect("queue lock").stop.is_some()
     }
@@ -322,6 +332,9 @@ struct Writer {
     last_upkeep: Option<std::time::Instant>,
     disk_full: bool,
     sources: SourceChanges,
+    textfile: Option<Textfile>,
+    /// Samples dropped since the start, for the textfile.
+    dropped: u64,
 }
 
 impl Writer {
@@ -335,6 +348,8 @@ impl Writer {
             last_upkeep: None,
             disk_full: false,
             sources: SourceChanges::default(),
+            textfile: None,
+            dropped: 0,
         }
     }
 
@@ -348,6 +363,14 @@ impl Writer {
                     if committed.is_ok() {
                         for event in self.sources.changes(&sample) {
                             self.add_event(&event);
+                        }
+                        if let Some(textfile) = &mut self.textfile {
+                            let health = Health {
+                                last_commit_ms: wall_ms(),
+                                queued: queue.len(),
+                                dropped: self.dropped,
+                            };
+                            textfile.publish(&sample, health);
                         }
                     }
                     if let Err(err) = committed {
@@ -369,6 +392,7 @@ impl Writer {
                     }
                 }
                 Next::Dropped(count) => {
+                    self.dropped += count;
                     let detail =
                         format!("{count} samples dropped: commits stalled longer than the queue holds");
                     self.warnings.warn("queue", &detail);

@@ -62,12 +62,10 @@ impl Metric {
             Unit::Microseconds => (Some("seconds"), 1e-6),
             Unit::Plain | Unit::Count => (None, 1.0),
         };
-        let mut words: Vec<&str> = base.split('_').filter(|w| Some(*w) != suffix).collect();
-        let mut family = String::from("flightrec_");
-        if !group.is_empty() {
-            family.push_str(group);
-            family.push('_');
-        }
+        // `_count` ends a summary's samples: a column counting the rows
+        // themselves is named by its group alone (`flightrec_sockets`).
+        let base = if base == "count" && !group.is_empty() { "" } else { base };
+        let mut words: Vec<&str> = base.split('_').filter(|w| !w.is_empty() && Some(*w) != suffix).collect();
         let unit = match (suffix, per_second) {
             // A rate of bytes is not a base unit: `read_bytes_per_second`.
             (Some(unit), true) => {
@@ -85,7 +83,11 @@ impl Metric {
             }
             (None, false) => None,
         };
-        family.push_str(&words.join("_"));
+        let mut family = String::from("flightrec");
+        for word in std::iter::once(group).chain(words).filter(|w| !w.is_empty()) {
+            family.push('_');
+            family.push_str(word);
+        }
         let counter = kind == Kind::Counter;
         let sample = if counter { format!("{family}_total") } else { family.clone() };
         Some(Metric { family, sample, counter, unit, help: help.to_string(), scale })
@@ -158,7 +160,8 @@ impl Labels {
         self
     }
 
-    /// A label from a column's value, as text.
+    /// A label from a column's value, as text; none for an empty value,
+    /// which Prometheus takes as no label.
     pub fn add_value(&mut self, name: &str, value: &Value) -> &mut Self {
         let text = match value {
             Value::Int(v) => v.to_string(),
@@ -166,6 +169,9 @@ impl Labels {
             Value::Text(t) => t.clone(),
             Value::Null => String::new(),
         };
+        if text.is_empty() {
+            return self;
+        }
         self.add(name, &text)
     }
 
@@ -214,6 +220,7 @@ mod tests {
         let rate = Kind::Rate { counter: "x" };
         assert_eq!(name("read_bytes_per_s", Unit::Bytes, rate), "flightrec_g_read_bytes_per_second");
         assert_eq!(name("cpu_busy_pct", Unit::Percent, rate), "flightrec_g_cpu_busy_ratio");
+        assert_eq!(name("count", Unit::Count, Kind::Gauge), "flightrec_g");
     }
 
     #[test]

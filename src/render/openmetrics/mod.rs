@@ -92,6 +92,41 @@ pub fn group(what: RowKind) -> Result<&'static str, BadInput> {
     })
 }
 
+/// The rows of one sample in the Prometheus text format (no timestamps:
+/// the reader stamps them), one family per numeric column of `fields`.
+pub fn latest<T>(
+    group: &str,
+    fields: &[Field<T>],
+    rows: &[T],
+    host: &str,
+    out: &mut impl Write,
+) -> Result<()> {
+    let labels: Vec<&Field<T>> = fields.iter().filter(|f| is_label(f)).collect();
+    let sets: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let mut set = Labels::new();
+            set.add("host", host);
+            for field in &labels {
+                set.add_value(field.name, &(field.get)(row));
+            }
+            set.finish()
+        })
+        .collect();
+    for field in fields {
+        let Some(metric) = Metric::of(group, field) else { continue };
+        let mut lines = Vec::new();
+        for (row, set) in rows.iter().zip(&sets) {
+            metric.line(set, &(field.get)(row), None, &mut lines)?;
+        }
+        if !lines.is_empty() {
+            metric.header(Dialect::Prometheus, out)?;
+            out.write_all(&lines)?;
+        }
+    }
+    Ok(())
+}
+
 /// One pass over the store for one kind of rows.
 pub struct Stream<'a, 'p> {
     source: &'a dyn Source,
