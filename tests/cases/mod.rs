@@ -20,4 +20,5 @@ mod report;
 mod show;
 mod sockets;
 mod stalled_commits;
+mod textfile;
 mod watched_log_kinds;
