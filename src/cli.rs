@@ -171,8 +171,27 @@ pub struct ExportArgs {
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub to: Option<String>,
     #[arg(long, value_enum, default_value = "csv")]
-    pub format: Format,
+    pub format: ExportFormat,
     /// Write to FILE instead of standard output
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// Rows (CSV, JSON lines), or metrics for Prometheus and VictoriaMetrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+    Openmetrics,
+}
+
+impl ExportFormat {
+    /// The row format, or `None` for metrics.
+    pub fn rows(self) -> Option<Format> {
+        match self {
+            ExportFormat::Csv => Some(Format::Csv),
+            ExportFormat::Jsonl => Some(Format::Jsonl),
+            ExportFormat::Openmetrics => None,
+        }
+    }
 }

@@ -8,7 +8,7 @@ use crate::cli::{ExportArgs, GapsArgs, RecordArgs, ReportArgs, ShowArgs};
 use crate::error::BadInput;
 use crate::model::human::format_ms_local;
 use crate::render::report::Format as ReportFormat;
-use crate::render::{self, export, show};
+use crate::render::{self, export, openmetrics, show};
 use crate::store::query::Range;
 use crate::store::{self, Store, Tables};
 use crate::{config, record, time};
@@ -154,6 +154,9 @@ pub fn export(db: &Path, args: ExportArgs) -> Result<()> {
         }
         .into());
     }
+    if args.format.rows().is_none() {
+        openmetrics::group(args.what)?;
+    }
     let store = Store::open_read_only(db)?;
     let range = Range::new(&store, from, to)?;
     let out = output(args.output.as_deref())?;
@@ -166,7 +169,13 @@ pub fn export(db: &Path, args: ExportArgs) -> Result<()> {
             last_said = Instant::now();
         }
     };
-    export::export(&range, args.what, args.format, out, &mut progress)?;
+    match args.format.rows() {
+        Some(format) => export::export(&range, args.what, format, out, &mut progress)?,
+        None => {
+            let hosts = store.runs()?.into_iter().map(|run| (run.id, run.hostname)).collect();
+            openmetrics::export(&range, args.what, &hosts, out, &mut progress)?
+        }
+    }
     if show_progress {
         eprintln!("\rflightrec: export done");
     }

@@ -20,6 +20,7 @@ pub mod render;
 #[cfg(test)]
 mod scratch;
 pub mod store;
+pub mod textfile;
 pub mod time;
 pub mod warn;
 

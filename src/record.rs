@@ -14,11 +14,12 @@ use crate::collect::{Collector, Watch, host};
 use crate::sample::{Sample, SocketSource};
 use crate::store::clock::RetentionClock;
 use crate::store::{Event, Limits, Run, Store};
+use crate::textfile::{Health, Textfile};
 use crate::warn::Warnings;
 use anyhow::{Context, Result};
 use nix::time::{ClockId, clock_gettime};
 use std::collections::{HashSet, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -49,6 +50,8 @@ pub struct Options {
     /// Dependencies to probe every tick, concurrently with the sampling.
     pub probes: Vec<ProbeSpec>,
     pub watch: Watch,
+    /// Where to write the latest figures for node_exporter, if anywhere.
+    pub textfile_dir: Option<PathBuf>,
 }
 
 pub fn run(db: &Path, options: Options) -> Result<()> {
@@ -73,7 +76,7 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
         id: 0,
         boot_id: host.boot_id,
         boot_time_ms: host.boot_time_ms,
-        hostname: host.hostname,
+        hostname: host.hostname.clone(),
         kernel: host.kernel,
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: std::process::id(),
@@ -94,12 +97,18 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     );
 
     let queue = Arc::new(Queue::default());
+    let textfile =
+        options.textfile_dir.map(|dir| Textfile::start(dir, host.hostname, run_id, options.interval));
     let writer = {
         let queue = queue.clone();
         let (interval, limits) = (options.interval, options.limits);
+        let textfile = textfile.transpose()?;
         std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || Writer::new(store, run_id, interval, limits, retention_clock).run(&queue))
+            .spawn(move || {
+                Writer { textfile, ..Writer::new(store, run_id, interval, limits, retention_clock) }
+                    .run(&queue)
+            })
             .context("starting the writer thread")?
     };
 
@@ -270,6 +279,10 @@ impl Queue {
         }
     }
 
+    fn len(&self) -> usize {
+        self.state.lock().expect("queue lock").samples.len()
+    }
+
     fn stopping(&self) -> bool {
         self.state.lock().expect("queue lock").stop.is_some()
     }
@@ -341,6 +354,9 @@ struct Writer {
     sources: SourceChanges,
     /// What retention takes as now: wall-clock jumps held back.
     retention_clock: RetentionClock,
+    textfile: Option<Textfile>,
+    /// Samples dropped since the start, for the textfile.
+    dropped: u64,
 }
 
 impl Writer {
@@ -361,6 +377,8 @@ impl Writer {
             disk_full: false,
             sources: SourceChanges::default(),
             retention_clock,
+            textfile: None,
+            dropped: 0,
         }
     }
 
@@ -374,6 +392,14 @@ impl Writer {
                     if committed.is_ok() {
                         for event in self.sources.changes(&sample) {
                             self.add_event(&event);
+                        }
+                        if let Some(textfile) = &mut self.textfile {
+                            let health = Health {
+                                last_commit_ms: wall_ms(),
+                                queued: queue.len(),
+                                dropped: self.dropped,
+                            };
+                            textfile.publish(&sample, health);
                         }
                     }
                     if let Err(err) = committed {
@@ -395,6 +421,7 @@ impl Writer {
                     }
                 }
                 Next::Dropped(count) => {
+                    self.dropped += count;
                     let detail =
                         format!("{count} samples dropped: commits stalled longer than the queue holds");
                     self.warnings.warn("queue", &detail);

@@ -71,6 +71,7 @@ pub struct Config {
     pub watch_dirs: Vec<PathBuf>,
     pub watch_logs: Vec<PathBuf>,
     pub probes: Vec<ProbeConfig>,
+    pub textfile_dir: Option<PathBuf>,
 }
 
 /// One dependency to probe each sample.
@@ -509,6 +510,7 @@ pub fn record_options(args: &RecordArgs) -> Result<(Option<PathBuf>, record::Opt
         redactor: Redactor::new(&settings.redact)?,
         probes: probe_specs(&settings.probes, interval)?,
         watch: Watch { dirs: settings.watch_dirs, logs: settings.watch_logs },
+        textfile_dir: settings.textfile_dir,
     };
     Ok((settings.db, options))
 }

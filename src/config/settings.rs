@@ -114,6 +114,13 @@ pub const SETTINGS: &[Setting] = &[
         help: "Free space kept inside the database so recording goes on when the disk is full",
         slot: |c| Slot::Size(&mut c.reserve),
     },
+    Setting {
+        key: "textfile_dir", flag: Some("--textfile-dir"), value_name: "DIR", default: None,
+        example: "\"/var/lib/prometheus/node-exporter\"",
+        help: "Write the latest figures to DIR/flightrec.prom after every sample, for node_exporter's \
+               textfile collector",
+        slot: |c| Slot::Path(&mut c.textfile_dir),
+    },
 ];
 
 /// The setting of configuration key `key`.

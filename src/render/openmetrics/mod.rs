@@ -1,0 +1,186 @@
+//! `flightrec export --format openmetrics`: the recorded history in the
+//! OpenMetrics text format, for `promtool tsdb create-blocks-from
+//! openmetrics` and VictoriaMetrics' `/api/v1/import/prometheus`. Every
+//! column with a number becomes a family (`family` names it from the
+//! catalogue), every label column a label beside `host`; each sample line
+//! carries its own timestamp. Processes are aggregated per identity, with
+//! the heaviest few as series of their own (`processes`). Families are
+//! spooled apart and written one after the other (`spool`).
+
+mod family;
+mod processes;
+mod spool;
+
+pub use family::{Dialect, Labels, Metric, is_label};
+pub use processes::identity;
+
+use crate::error::BadInput;
+use crate::model::StoredSample;
+use crate::model::catalogue::{self, Field, RowKind, Source, Stamped, SystemRow};
+use crate::model::sample::Sample;
+use anyhow::Result;
+use clap::ValueEnum;
+use spool::Spool;
+use std::collections::HashMap;
+use std::io::Write;
+
+/// Exports `what` from `source`; `hosts` names the host of each run;
+/// `progress` is told the number of sample lines written after each sample.
+pub fn export(
+    source: &dyn Source,
+    what: RowKind,
+    hosts: &HashMap<i64, String>,
+    out: Box<dyn Write + '_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let mut stream = Stream { source, what, hosts, out, progress, lines: 0 };
+    let group = group(what)?;
+    match what {
+        RowKind::Events => unreachable!("refused by group()"),
+        RowKind::System => stream.rows(group, catalogue::SYSTEM, |prev, cur| vec![SystemRow::new(prev, cur)]),
+        RowKind::Processes => processes::export(&mut stream),
+        RowKind::Sockets => {
+            stream.rows(group, catalogue::SOCKETS, |_, cur| catalogue::stamped(cur, &cur.sample.sockets))
+        }
+        RowKind::Filesystems => stream
+            .rows(group, catalogue::FILESYSTEMS, |_, cur| catalogue::stamped(cur, &cur.sample.filesystems)),
+        RowKind::Probes => {
+            stream.rows(group, catalogue::PROBES, |_, cur| catalogue::stamped(cur, &cur.sample.probes))
+        }
+        RowKind::Dirs => {
+            stream.rows(group, catalogue::DIRS, |_, cur| catalogue::stamped(cur, &cur.sample.watched_dirs))
+        }
+        RowKind::Disks => stream.rows(group, catalogue::DISKS, catalogue::disk_rows),
+        RowKind::Net => stream.rows(group, catalogue::NET, catalogue::net_rows),
+        RowKind::Logs => {
+            let mut last_seen = catalogue::LastSeen::default();
+            stream.rows(group, catalogue::LOGS, |_, cur| catalogue::log_rows(&mut last_seen, cur))
+        }
+    }?;
+    stream.out.write_all(b"# EOF\n")?;
+    Ok(stream.out.flush()?)
+}
+
+/// The word after `flightrec_` in the families of `what` (none for the
+/// machine's own figures); bad input for a kind without numbers.
+pub fn group(what: RowKind) -> Result<&'static str, BadInput> {
+    Ok(match what {
+        RowKind::System => "",
+        RowKind::Processes => "processes",
+        RowKind::Sockets => "sockets",
+        RowKind::Filesystems => "filesystems",
+        RowKind::Disks => "disks",
+        RowKind::Net => "net",
+        RowKind::Probes => "probes",
+        RowKind::Dirs => "dirs",
+        RowKind::Logs => "logs",
+        RowKind::Events => {
+            let kinds: Vec<String> = RowKind::value_variants()
+                .iter()
+                .filter(|kind| **kind != RowKind::Events)
+                .filter_map(|kind| Some(kind.to_possible_value()?.get_name().to_string()))
+                .collect();
+            return Err(BadInput::BadValue {
+                option: "--what",
+                value: "events".into(),
+                reason: format!(
+                    "holds messages, not numbers: --format openmetrics exports {} (export events as csv or jsonl)",
+                    kinds.join(", ")
+                ),
+            });
+        }
+    })
+}
+
+/// The rows of one sample in the Prometheus text format (no timestamps:
+/// the reader stamps them), one family per numeric column of `fields`.
+pub fn latest<T>(
+    group: &str,
+    fields: &[Field<T>],
+    rows: &[T],
+    host: &str,
+    out: &mut impl Write,
+) -> Result<()> {
+    let labels: Vec<&Field<T>> = fields.iter().filter(|f| is_label(f)).collect();
+    let sets: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let mut set = Labels::new();
+            set.add("host", host);
+            for field in &labels {
+                set.add_value(field.name, &(field.get)(row));
+            }
+            set.finish()
+        })
+        .collect();
+    for field in fields {
+        let Some(metric) = Metric::of(group, field) else { continue };
+        let mut lines = Vec::new();
+        for (row, set) in rows.iter().zip(&sets) {
+            metric.line(set, &(field.get)(row), None, &mut lines)?;
+        }
+        if !lines.is_empty() {
+            metric.header(Dialect::Prometheus, out)?;
+            out.write_all(&lines)?;
+        }
+    }
+    Ok(())
+}
+
+/// One pass over the store for one kind of rows.
+pub struct Stream<'a, 'p> {
+    source: &'a dyn Source,
+    what: RowKind,
+    hosts: &'a HashMap<i64, String>,
+    out: Box<dyn Write + 'a>,
+    progress: &'p mut dyn FnMut(u64),
+    lines: u64,
+}
+
+impl Stream<'_, '_> {
+    /// The `host` label of a sample's run.
+    fn host(&self, cur: &StoredSample) -> &str {
+        self.hosts.get(&cur.run_id).map_or("", String::as_str)
+    }
+
+    /// Writes one family per numeric column of `fields`, from the rows
+    /// `rows_of(previous sample of the run, sample)` gives.
+    fn rows<T: Stamped>(
+        &mut self,
+        group: &str,
+        fields: &[Field<T>],
+        mut rows_of: impl FnMut(Option<&Sample>, &StoredSample) -> Vec<T>,
+    ) -> Result<()> {
+        let mut spools = fields
+            .iter()
+            .map(|field| Metric::of(group, field).map(Spool::new).transpose())
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let labels: Vec<&Field<T>> = fields.iter().filter(|f| is_label(f)).collect();
+        let (source, what) = (self.source, self.what);
+        source.pairs(what, &mut |prev, cur| {
+            for row in rows_of(prev.map(|p| &p.sample), cur) {
+                let mut set = Labels::new();
+                set.add("host", self.host(cur));
+                for field in &labels {
+                    set.add_value(field.name, &(field.get)(&row));
+                }
+                let set = set.finish();
+                for (field, spool) in fields.iter().zip(&mut spools) {
+                    let Some(spool) = spool else { continue };
+                    self.lines += u64::from(spool.line(&set, &(field.get)(&row), row.time_ms())?);
+                }
+            }
+            (self.progress)(self.lines);
+            Ok(())
+        })?;
+        self.finish(spools.into_iter().flatten())
+    }
+
+    /// Writes the spooled families, in order.
+    fn finish(&mut self, spools: impl IntoIterator<Item = Spool>) -> Result<()> {
+        for spool in spools {
+            spool.finish(&mut self.out)?;
+        }
+        Ok(())
+    }
+}

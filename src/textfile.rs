@@ -1,0 +1,233 @@
+//! `record --textfile-dir DIR`: after every committed sample, the latest
+//! figures in `DIR/flightrec.prom`, for node_exporter's textfile collector
+//! (`--collector.textfile.directory`), so that a fleet's Prometheus sees
+//! every host live while flightrec opens no port. The file holds the
+//! machine's figures, per-port socket counts, probe outcomes and latencies,
+//! watched directories and log rates, and the recorder's own health; never
+//! command lines or log lines (they can hold secrets).
+//!
+//! The writer thread only hands the sample over: a thread of its own
+//! renders it and replaces the file (temporary file, then rename, so a
+//! reader never sees half of one). A filesystem that hangs holds that
+//! thread, never a sample: the newest sample waits in its place, and a
+//! write still unfinished after the deadline is warned about, as is a
+//! write that fails (rate-limited).
+
+use crate::model::StoredSample;
+use crate::model::catalogue::{self, Kind, LastSeen, SystemRow, Unit, Value};
+use crate::model::sample::Sample;
+use crate::render::openmetrics::{self, Dialect, Labels, Metric};
+use crate::warn::Warnings;
+use anyhow::{Context, Result};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+pub const FILE_NAME: &str = "flightrec.prom";
+
+/// The recorder's own state at a commit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Health {
+    pub last_commit_ms: i64,
+    /// Samples waiting to be committed.
+    pub queued: usize,
+    /// Samples dropped since the recorder started (commits stalled longer
+    /// than the queue holds).
+    pub dropped: u64,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// The newest sample not yet written (an older one waiting is replaced).
+    next: Option<(Box<Sample>, Health)>,
+    /// When the write in progress began.
+    busy_since: Option<Instant>,
+}
+
+/// The handle the recorder's writer thread publishes samples to.
+pub struct Textfile {
+    shared: Arc<(Mutex<Shared>, Condvar)>,
+    dir: PathBuf,
+    deadline: Duration,
+    warnings: Warnings,
+}
+
+impl Textfile {
+    /// Starts the thread that writes `dir/flightrec.prom`; `deadline` is
+    /// how long a write may take before it is warned about.
+    pub fn start(dir: PathBuf, host: String, run_id: i64, deadline: Duration) -> Result<Self> {
+        let shared: Arc<(Mutex<Shared>, Condvar)> = Arc::default();
+        let writer = Writer { dir: dir.clone(), host, run_id, prev: None, logs: LastSeen::default() };
+        let theirs = shared.clone();
+        std::thread::Builder::new()
+            .name("textfile".into())
+            .spawn(move || writer.run(&theirs))
+            .context("starting the textfile thread")?;
+        Ok(Textfile { shared, dir, deadline, warnings: Warnings::new() })
+    }
+
+    /// Hands over a committed sample; never waits for the file.
+    pub fn publish(&mut self, sample: &Sample, health: Health) {
+        let (lock, ready) = &*self.shared;
+        let mut shared = lock.lock().expect("textfile lock");
+        shared.next = Some((Box::new(figures(sample)), health));
+        ready.notify_one();
+        if let Some(since) = shared.busy_since.filter(|since| since.elapsed() > self.deadline) {
+            let message = format!(
+                "writing {} has not finished after {}s (a hung filesystem?); samples are still recorded",
+                self.dir.join(FILE_NAME).display(),
+                since.elapsed().as_secs()
+            );
+            drop(shared);
+            self.warnings.warn("textfile", &message);
+        }
+    }
+}
+
+/// The parts of a sample the file shows: not the process table, kernel
+/// messages or stacks, nor the lines of watched logs.
+fn figures(s: &Sample) -> Sample {
+    let logs = s.watched_logs.as_ref().map(|logs| {
+        logs.iter()
+            .map(|log| crate::model::sample::WatchedLog { templates: Vec::new(), ..log.clone() })
+            .collect()
+    });
+    Sample {
+        time_ms: s.time_ms,
+        lateness_ms: s.lateness_ms,
+        suspended_ms: s.suspended_ms,
+        collect_us: s.collect_us,
+        load: s.load,
+        cpu: s.cpu,
+        memory: s.memory,
+        vm: s.vm,
+        pressure: s.pressure,
+        files: s.files,
+        tasks: s.tasks,
+        net: s.net,
+        sockets: s.sockets.clone(),
+        probes: s.probes.clone(),
+        watched_dirs: s.watched_dirs.clone(),
+        watched_logs: logs,
+        ..Sample::default()
+    }
+}
+
+struct Writer {
+    dir: PathBuf,
+    host: String,
+    run_id: i64,
+    prev: Option<Sample>,
+    logs: LastSeen,
+}
+
+impl Writer {
+    fn run(mut self, shared: &(Mutex<Shared>, Condvar)) {
+        let (lock, ready) = shared;
+        let mut warnings = Warnings::new();
+        loop {
+            let (sample, health) = {
+                let mut state = lock.lock().expect("textfile lock");
+                state.busy_since = None;
+                loop {
+                    if let Some(next) = state.next.take() {
+                        state.busy_since = Some(Instant::now());
+                        break next;
+                    }
+                    state = ready.wait(state).expect("textfile lock");
+                }
+            };
+            let cur = StoredSample { id: 0, run_id: self.run_id, sample: *sample, missing: Vec::new() };
+            let text = self.render(&cur, health);
+            let written = text.and_then(|text| write_atomically(&self.dir, &text));
+            if let Err(err) = written {
+                warnings.warn("textfile", &format!("{err:#}; samples are still recorded"));
+            }
+            self.prev = Some(cur.sample);
+        }
+    }
+
+    fn render(&mut self, cur: &StoredSample, health: Health) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(16 << 10);
+        let s = &cur.sample;
+        let host = self.host.as_str();
+        let system = [SystemRow::new(self.prev.as_ref(), cur)];
+        openmetrics::latest("", catalogue::SYSTEM, &system, host, &mut out)?;
+        openmetrics::latest(
+            "sockets",
+            catalogue::SOCKETS,
+            &catalogue::stamped(cur, &s.sockets),
+            host,
+            &mut out,
+        )?;
+        openmetrics::latest(
+            "probes",
+            catalogue::PROBES,
+            &catalogue::stamped(cur, &s.probes),
+            host,
+            &mut out,
+        )?;
+        openmetrics::latest(
+            "dirs",
+            catalogue::DIRS,
+            &catalogue::stamped(cur, &s.watched_dirs),
+            host,
+            &mut out,
+        )?;
+        let logs = catalogue::log_rows(&mut self.logs, cur);
+        openmetrics::latest("logs", catalogue::LOGS, &logs, host, &mut out)?;
+        let mut labels = Labels::new();
+        labels.add("host", host);
+        let labels = labels.finish();
+        let own: [(&str, Unit, Kind, &str, Value); 3] = [
+            (
+                "last_commit_timestamp_ms",
+                Unit::Time,
+                Kind::Gauge,
+                "when the recorder last committed a sample, seconds since the epoch",
+                Value::Int(health.last_commit_ms),
+            ),
+            (
+                "queued",
+                Unit::Count,
+                Kind::Gauge,
+                "samples waiting to be committed",
+                Value::Int(health.queued as i64),
+            ),
+            (
+                "samples_dropped",
+                Unit::Count,
+                Kind::Counter,
+                "samples dropped because commits stalled longer than the queue holds",
+                Value::Int(health.dropped as i64),
+            ),
+        ];
+        for (name, unit, kind, help, value) in own {
+            let metric = Metric::named("recorder", name, unit, kind, help).expect("not a label");
+            metric.header(Dialect::Prometheus, &mut out)?;
+            metric.line(&labels, &value, None, &mut out)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Replaces `dir/flightrec.prom` with `text`: a temporary file the textfile
+/// collector ignores (it reads `*.prom`), mode 0644, then a rename.
+pub fn write_atomically(dir: &Path, text: &[u8]) -> Result<()> {
+    let path = dir.join(FILE_NAME);
+    let temporary = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut file = fs::File::create(&temporary)?;
+        // Whatever the umask: node_exporter runs as another user.
+        file.set_permissions(fs::Permissions::from_mode(0o644))?;
+        file.write_all(text)?;
+        fs::rename(&temporary, &path)
+    };
+    write().map_err(|err| {
+        let _ = fs::remove_file(&temporary);
+        anyhow::anyhow!("writing {}: {err}", path.display())
+    })
+}
