@@ -67,10 +67,13 @@ q() {
 start_recorder() {
     "$bin" record --db "$db" --interval "$1" --reserve 4MiB 2>>"$work/recorder.log" &
     recorder=$!
-    # Warm up: samples flowing before anything is done to the disk.
+    # Warm up: samples of this recorder's run flowing before anything is
+    # done to the disk. The run is found by its pid: until the recorder has
+    # opened the file, the newest run is the previous case's, and a stall
+    # begun then would stop the recorder's start, not its commits.
     local i
     for ((i = 0; i < 100; i++)); do
-        [ -f "$db" ] && [ "$(q "SELECT count(*) FROM samples WHERE run_id = (SELECT max(id) FROM runs)" 2>/dev/null || echo 0)" -ge 10 ] && return
+        [ -f "$db" ] && [ "$(q "SELECT count(*) FROM samples WHERE run_id = (SELECT max(id) FROM runs WHERE pid = $recorder)" 2>/dev/null || echo 0)" -ge 10 ] && return
         sleep 0.2
     done
     echo "$0: the recorder wrote nothing in 20 s; its log:" >&2
