@@ -287,10 +287,11 @@ impl Queue {
         self.state.lock().expect("queue lock").stop.is_some()
     }
 
-    /// Empties the queue; gives how many samples were in it.
-    fn abandon(&self) -> usize {
+    /// Empties the queue; gives how many samples were in it or dropped
+    /// from it since the writer last asked.
+    fn abandon(&self) -> u64 {
         let mut state = self.state.lock().expect("queue lock");
-        let count = state.samples.len();
+        let count = state.samples.len() as u64 + std::mem::take(&mut state.dropped);
         state.samples.clear();
         state.bytes = 0;
         count
@@ -357,6 +358,10 @@ struct Writer {
     textfile: Option<Textfile>,
     /// Samples dropped since the start, for the textfile.
     dropped: u64,
+    /// Samples dropped from the queue and not yet told in a stored event:
+    /// samples drop when commits fail, so the event can fail too, and the
+    /// count waits for the next commit that succeeds.
+    dropped_untold: u64,
 }
 
 impl Writer {
@@ -378,6 +383,7 @@ impl Writer {
             sources: SourceChanges::default(),
             retention_clock,
             textfile: None,
+            dropped_untold: 0,
             dropped: 0,
         }
     }
@@ -401,6 +407,7 @@ impl Writer {
                             };
                             textfile.publish(&sample, health);
                         }
+                        self.record_dropped();
                     }
                     if let Err(err) = committed {
                         let full = is_disk_full(&err);
@@ -421,13 +428,16 @@ impl Writer {
                     }
                 }
                 Next::Dropped(count) => {
+                    self.warnings.warn(
+                        "queue",
+                        &format!("{count} samples dropped: commits stalled longer than the queue holds"),
+                    );
                     self.dropped += count;
-                    let detail =
-                        format!("{count} samples dropped: commits stalled longer than the queue holds");
-                    self.warnings.warn("queue", &detail);
-                    self.event("samples-dropped", detail);
+                    self.dropped_untold += count;
+                    self.record_dropped();
                 }
                 Next::Stop(reason) => {
+                    self.record_dropped();
                     self.store.end_run(self.run_id, wall_ms(), &reason).context("marking the run stopped")?;
                     eprintln!("flightrec: stopped on {reason}");
                     return Ok(());
@@ -438,7 +448,7 @@ impl Writer {
 
     /// Stopping while commits keep failing: say what is lost and exit.
     fn give_up(mut self, queue: &Queue, err: anyhow::Error) -> Result<()> {
-        let lost = queue.abandon();
+        let lost = queue.abandon() + self.dropped_untold;
         // Likely to fail as the commits did, but worth one try.
         let _ = self.store.end_run(self.run_id, wall_ms(), "stopped with commits failing");
         Err(err.context(format!(
@@ -446,6 +456,19 @@ impl Writer {
             self.store.path().display(),
             humantime::format_duration(STOP_GRACE)
         )))
+    }
+
+    /// Stores the count of dropped samples not yet told, as one event.
+    fn record_dropped(&mut self) {
+        if self.dropped_untold == 0 {
+            return;
+        }
+        let detail =
+            format!("{} samples dropped: commits stalled longer than the queue holds", self.dropped_untold);
+        match self.store.add_event(self.run_id, &Event::note(wall_ms(), "samples-dropped", detail)) {
+            Ok(()) => self.dropped_untold = 0,
+            Err(err) => self.warnings.warn("event", &format!("recording samples-dropped: {err:#}; retrying")),
+        }
     }
 
     fn event(&mut self, kind: &str, detail: String) {
@@ -767,6 +790,44 @@ mod tests {
         let back = sample(&[], SocketSource::Netlink);
         let expected = [("watch-answered", "/mnt/queue"), ("sockets-netlink", "netlink answers again")];
         assert_eq!(kinds(sources.changes(&back)), expected.map(|(k, d)| (k.into(), d.into())));
+    }
+
+    /// Samples drop while commits fail, so storing their count fails too:
+    /// the count must wait for a commit that succeeds, never vanish.
+    #[test]
+    fn samples_dropped_while_commits_fail_are_counted_once_commits_succeed() {
+        let scratch = crate::scratch::Scratch::new("record-dropped");
+        let db = scratch.0.join("flightrec.db");
+        let mut store = Store::open_for_recording(&db).unwrap();
+        store.conn().busy_timeout(Duration::from_millis(50)).unwrap();
+        let run_id = store.begin_run(&run("boot-a", wall_ms())).unwrap();
+        // Another connection holds the write lock: every write fails busy.
+        let holder = rusqlite::Connection::open(&db).unwrap();
+        holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+
+        let queue = Arc::new(Queue::with_capacity(footprint(&sample_with(10))));
+        for time_ms in 1..=5 {
+            queue.push(Sample { time_ms, ..sample_with(10) });
+        }
+        queue.close("test".into());
+        let limits = Limits { reserve: 1 << 20, ..Limits::default() };
+        let writer = {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                let (clock, _) = RetentionClock::start(None, None, "test", wall_ms(), boottime_ms());
+                Writer::new(store, run_id, Duration::from_secs(1), limits, clock).run(&queue)
+            })
+        };
+        // The writer has met the lock with the count and the newest sample.
+        std::thread::sleep(Duration::from_millis(500));
+        holder.execute_batch("ROLLBACK").unwrap();
+        writer.join().unwrap().unwrap();
+
+        let count = |sql: &str| -> i64 { holder.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT count(*) FROM samples"), 1, "the newest kept");
+        let dropped =
+            "SELECT ifnull(sum(CAST(detail AS INTEGER)), 0) FROM events WHERE kind = 'samples-dropped'";
+        assert_eq!(count(dropped), 4, "the older four counted");
     }
 
     #[test]
