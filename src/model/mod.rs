@@ -11,5 +11,6 @@ pub mod human;
 pub mod rates;
 pub mod sample;
 mod stored;
+pub mod waits;
 
 pub use stored::{Event, Run, StoredSample};
