@@ -6,6 +6,7 @@ mod entities;
 mod kernel;
 mod probes;
 mod system;
+mod waits;
 mod watched;
 
 #[cfg(test)]
@@ -23,6 +24,7 @@ pub fn all(window: &Window) -> Vec<Finding> {
     system::detect(window, &mut found);
     entities::detect(window, &mut found);
     probes::detect(window, &mut found);
+    waits::detect(window, &mut found);
     kernel::detect(window, &mut found);
     watched::detect(window, &mut found);
     found
