@@ -19,4 +19,5 @@ mod report;
 mod show;
 mod sockets;
 mod stalled_commits;
+mod waits;
 mod watched_log_kinds;
