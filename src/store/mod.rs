@@ -163,14 +163,9 @@ impl Store {
             .into());
         }
         let conn = validate(path)?;
-        if migrate::check_version(&conn, path)? < migrate::MIGRATIONS.len() {
-            return Err(BadInput::Unusable {
-                path: path.into(),
-                reason: "written by an older flightrec; run `flightrec record` on it once to upgrade it"
-                    .into(),
-            }
-            .into());
-        }
+        // An older file is read as it is: the migrations after the first
+        // only add columns, which read as NULL there.
+        migrate::check_version(&conn, path)?;
         Ok(Store {
             conn,
             path: path.into(),
