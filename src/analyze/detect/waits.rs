@@ -39,24 +39,37 @@ pub fn detect(window: &Window, found: &mut Vec<Finding>) {
     }
 }
 
-/// Listening TCP ports whose accept queue was full in some sample: what a
-/// hung dependency leads to upstream.
-fn full_accept_queues(window: &Window) -> Vec<(String, u16)> {
-    let mut full: Vec<(String, u16)> = window
-        .samples
-        .iter()
-        .flat_map(|s| s.sample.waits.iter().flatten())
-        .filter(|e| e.transport == Transport::Tcp && e.listening && e.backlog > 0)
-        .filter(|e| e.accept_queue >= e.backlog)
-        .filter_map(|e| Some((e.address.clone(), port(&e.address)?)))
-        .collect();
-    full.sort_unstable();
-    full.dedup_by_key(|(_, port)| *port);
+/// A listening TCP port whose accept queue was full in some sample, with
+/// the names of the processes that serve it: its holder, and the children
+/// of its holder (Postfix's master holds port 25, its smtpd children
+/// serve it).
+struct FullQueue {
+    port: u16,
+    served_by: Vec<String>,
+}
+
+/// What a hung dependency leads to upstream: full accept queues.
+fn full_accept_queues(window: &Window) -> Vec<FullQueue> {
+    let mut full: Vec<FullQueue> = Vec::new();
+    for s in window.samples {
+        let listeners =
+            s.sample.waits.iter().flatten().filter(|e| e.transport == Transport::Tcp && e.listening);
+        for e in listeners.filter(|e| e.backlog > 0 && e.accept_queue >= e.backlog) {
+            let (Some(port), Some(server)) = (port(&e.address), e.server.as_ref()) else { continue };
+            let children = s.sample.processes.iter().flatten().filter(|p| p.ppid == server.pid);
+            let names = std::iter::once(server.comm.clone()).chain(children.map(|p| p.comm.to_string()));
+            match full.iter_mut().find(|f| f.port == port) {
+                Some(known) => known.served_by.extend(names),
+                None => full.push(FullQueue { port, served_by: names.collect() }),
+            }
+        }
+    }
+    full.sort_by_key(|f| f.port);
     full
 }
 
 /// Clients that sent a request and got nothing back.
-fn no_reply(seen: &[(i64, &Endpoint)], full_queues: &[(String, u16)]) -> Option<Finding> {
+fn no_reply(seen: &[(i64, &Endpoint)], full_queues: &[FullQueue]) -> Option<Finding> {
     let waited: Vec<&(i64, &Endpoint)> = seen.iter().filter(|(_, e)| e.waiting > 0).collect();
     let &&(worst_ms, worst) = waited.iter().max_by_key(|(_, e)| (e.no_reply_ms, e.waiting))?;
     if worst.no_reply_ms < WAIT_MS {
@@ -97,10 +110,13 @@ fn no_reply(seen: &[(i64, &Endpoint)], full_queues: &[(String, u16)]) -> Option<
         ("dependency_waits", verdict.to_string(), summary)
     };
     let own_port = port(&worst.address).filter(|_| worst.listening && worst.transport == Transport::Tcp);
+    // A full queue upstream belongs to the chain when the waiting clients
+    // are the ones serving it.
+    let serves = |f: &FullQueue| worst.clients.iter().any(|c| f.served_by.contains(&c.comm));
     let upstream: Vec<String> = full_queues
         .iter()
-        .filter(|(_, p)| Some(*p) != own_port)
-        .map(|(_, p)| format!("port {p} accept queue full"))
+        .filter(|f| Some(f.port) != own_port && serves(f))
+        .map(|f| format!("port {} accept queue full", f.port))
         .collect();
     let chain = chain(worst, most, &format!("{service}{}", server_name(worst)), &verdict, &upstream);
     let severe = still && (most >= MANY_WAITING || worst.no_reply_ms >= LONG_MS);
@@ -239,9 +255,9 @@ fn probes_endpoint(target: &str, address: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{found_in, samples, t, the};
+    use super::super::tests::{found_in, process, samples, t, the};
     use crate::analyze::Severity;
-    use crate::model::sample::{ProbeOutcome, ProbeResult};
+    use crate::model::sample::{ProbeOutcome, ProbeResult, Process};
     use crate::model::waits::{Client, Endpoint, Identity, StateCount, Transport};
 
     fn milter(waiting: u32, no_reply_ms: u64) -> Endpoint {
@@ -269,6 +285,7 @@ mod tests {
         Endpoint {
             address: "0.0.0.0:25".into(),
             listening: true,
+            server: Some(Identity { pid: 1000, comm: "master".into() }),
             accept_queue: queued,
             backlog: 100,
             ..Endpoint::default()
@@ -280,6 +297,8 @@ mod tests {
         let window = samples(7, |i, s| {
             let n = 10 + 15 * i as u32;
             s.waits = Some(vec![milter(n, i as u64 * 5_000), smtp(if i >= 5 { 100 } else { 3 })]);
+            let smtpd = Process { ppid: 1000, ..process(7, "smtpd") };
+            s.processes = Some(vec![process(1000, "master"), smtpd]);
         });
         let found = found_in(&window, &[]);
         let f = the(&found, "dependency_waits");
@@ -296,6 +315,13 @@ mod tests {
         assert_eq!(f.values["chain"], "smtpd ×100 → 8891 (blackhole-milt) hangs → port 25 accept queue full");
         assert_eq!(f.values["waiting"], 100);
         assert_eq!(f.first_seen_ms, Some(t(1)));
+    }
+
+    #[test]
+    fn a_full_queue_others_serve_is_not_in_the_chain() {
+        let window = samples(7, |i, s| s.waits = Some(vec![milter(50, i as u64 * 5_000), smtp(100)]));
+        let f = the(&found_in(&window, &[]), "dependency_waits");
+        assert_eq!(f.values["chain"], "smtpd ×50 → 8891 (blackhole-milt) hangs");
     }
 
     #[test]
