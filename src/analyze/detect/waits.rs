@@ -79,7 +79,17 @@ fn no_reply(seen: &[(i64, &Endpoint)], full_queues: &[FullQueue]) -> Option<Find
     let most = waited.iter().map(|(_, e)| e.waiting).max().unwrap_or(0);
     let (_, last) = seen.last()?;
     let still = last.waiting > 0 && last.no_reply_ms >= WAIT_MS;
-    let who = clients(worst, most);
+    // Clients are named once stuck for a few seconds: the sample naming
+    // the most of them says who waits.
+    let named = |e: &Endpoint| e.clients.iter().map(|c| c.connections).sum::<u32>();
+    let (_, naming) = waited
+        .iter()
+        .filter(|(_, e)| e.no_reply_ms >= WAIT_MS)
+        .max_by_key(|(_, e)| (named(e), e.no_reply_ms))
+        .copied()
+        .copied()
+        .unwrap_or((worst_ms, worst));
+    let who = clients(naming, most);
     let service = service(worst);
     let server = worst.server.as_ref().map_or(String::new(), |s| format!(" ({}, pid {})", s.comm, s.pid));
     let unread = match worst.server_rqueue {
@@ -112,13 +122,13 @@ fn no_reply(seen: &[(i64, &Endpoint)], full_queues: &[FullQueue]) -> Option<Find
     let own_port = port(&worst.address).filter(|_| worst.listening && worst.transport == Transport::Tcp);
     // A full queue upstream belongs to the chain when the waiting clients
     // are the ones serving it.
-    let serves = |f: &FullQueue| worst.clients.iter().any(|c| f.served_by.contains(&c.comm));
+    let serves = |f: &FullQueue| naming.clients.iter().any(|c| f.served_by.contains(&c.comm));
     let upstream: Vec<String> = full_queues
         .iter()
         .filter(|f| Some(f.port) != own_port && serves(f))
         .map(|f| format!("port {} accept queue full", f.port))
         .collect();
-    let chain = chain(worst, most, &format!("{service}{}", server_name(worst)), &verdict, &upstream);
+    let chain = chain(naming, most, &format!("{service}{}", server_name(worst)), &verdict, &upstream);
     let severe = still && (most >= MANY_WAITING || worst.no_reply_ms >= LONG_MS);
     Some(Finding {
         kind,
@@ -131,7 +141,7 @@ fn no_reply(seen: &[(i64, &Endpoint)], full_queues: &[FullQueue]) -> Option<Find
             ("endpoint", json!(worst.address)),
             ("transport", json!(worst.transport.name())),
             ("server", json!(worst.server)),
-            ("clients", json!(worst.clients)),
+            ("clients", json!(naming.clients)),
             ("waiting", json!(most)),
             ("no_reply_ms", json!(worst.no_reply_ms)),
             ("server_rqueue", json!(worst.server_rqueue)),
