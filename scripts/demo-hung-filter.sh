@@ -2,22 +2,27 @@
 # Reproduces the first seed incident on this machine, without Postfix, and
 # shows what `flightrec report` makes of it:
 #   - a mail filter on 127.0.0.1:8891 accepts connections and never answers;
-#   - "smtpd" processes pile up, each stuck on a connection to it;
+#   - "smtpd" processes pile up, each stuck on a connection to it, its
+#     request unanswered;
 #   - the recorder freezes (SIGSTOP, as a machine too loaded to schedule it),
 #     is killed -9 and started again (the reboot).
 # Everything runs on loopback in a temporary directory, and is cleaned up
 # on exit, even on Ctrl-C.
 #
-#   scripts/demo-hung-filter.sh [--clients N] [--freeze SECONDS]
+# With --no-probe the recorder probes nothing: the report must find the hung
+# filter from the wait-for picture alone.
+#
+#   scripts/demo-hung-filter.sh [--clients N] [--freeze SECONDS] [--no-probe]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-clients=100 freeze=20 port=8891
+clients=100 freeze=20 port=8891 probes=yes
 while [ $# -gt 0 ]; do
     case "$1" in
         --clients) clients=$2; shift 2 ;;
         --freeze) freeze=$2; shift 2 ;;
-        *) echo "usage: $0 [--clients N] [--freeze SECONDS]" >&2; exit 2 ;;
+        --no-probe) probes=no; shift ;;
+        *) echo "usage: $0 [--clients N] [--freeze SECONDS] [--no-probe]" >&2; exit 2 ;;
     esac
 done
 command -v python3 >/dev/null || { echo "$0: needs python3 for the fake filter and clients" >&2; exit 1; }
@@ -49,21 +54,28 @@ while True:
     conn, _ = s.accept()
     held.append(conn)
 PY
-# A stuck SMTP session: connects to the filter and waits for its answer.
+# A stuck SMTP session: connects to the filter, sends its option
+# negotiation (as Postfix does first) and waits for the answer.
 cat > "$work/session.py" <<'PY'
-import socket, sys, time
+import socket, struct, sys, time
 c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+c.sendall(struct.pack(">IcIII", 13, b"O", 6, 0x1ff, 0x1fffff))
 c.recv(1)
 time.sleep(3600)
 PY
 # The real interpreter, not a version-manager shim, which would not run
 # under another name.
-ln -s "$(python3 -c 'import sys; print(sys.executable)')" "$work/smtpd"
+python=$(python3 -c 'import sys; print(sys.executable)')
+ln -s "$python" "$work/smtpd"
+ln -s "$python" "$work/blackhole-milt"
 
-python3 "$work/filter.py" "$port" & pids+=($!)
+"$work/blackhole-milt" "$work/filter.py" "$port" & pids+=($!)
 sleep 0.5
-"$bin" record --db "$db" --interval 1s \
-    --probe "milter:127.0.0.1:$port" --probe "tcp:127.0.0.1:$port" 2>"$work/recorder.log" &
+probe_args=()
+if [ "$probes" = yes ]; then
+    probe_args=(--probe "milter:127.0.0.1:$port" --probe "tcp:127.0.0.1:$port")
+fi
+"$bin" record --db "$db" --interval 1s "${probe_args[@]}" 2>"$work/recorder.log" &
 recorder=$!; pids+=($recorder)
 echo "recording into $db; letting it settle..."
 sleep 5

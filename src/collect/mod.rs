@@ -5,6 +5,9 @@
 //! Watched directories and logs, which can hang with their filesystem, are
 //! read on threads of their own and waited for until a deadline
 //! (`deadline`); one that misses it is named in `Sample::watch_timeouts`.
+//! The wait-for picture (`waits`) is read on a thread of its own as well:
+//! its first walk of every process's fds takes far longer than a tick
+//! should, and a netlink reply may be late; a sample it misses lacks it.
 
 pub mod cgroup;
 pub mod cmdline;
@@ -65,6 +68,7 @@ pub struct Collector {
     read_stacks: bool,
     dirs: Vec<Watched<crate::sample::WatchedDir>>,
     logs: Vec<Watched<crate::sample::WatchedLog>>,
+    waits: deadline::Offloaded<Vec<crate::model::waits::Endpoint>>,
     /// How long a tick waits for watched directories and logs.
     watch_within: Duration,
     warnings: Warnings,
@@ -129,6 +133,7 @@ impl Collector {
             read_stacks: nix::unistd::geteuid().is_root(),
             dirs: dirs.collect::<Result<_>>()?,
             logs: logs.collect::<Result<_>>()?,
+            waits: deadline::Offloaded::spawn("waits", read_waits())?,
             watch_within,
             warnings: Warnings::new(),
         })
@@ -140,6 +145,7 @@ impl Collector {
         let deadline = Instant::now() + self.watch_within;
         self.dirs.iter_mut().for_each(|dir| dir.reader.ask());
         self.logs.iter_mut().for_each(|log| log.reader.ask());
+        self.waits.ask();
         let w = &mut self.warnings;
         let mut sample = Sample {
             load: w.check("loadavg", parse_file(&mut self.loadavg, loadavg::parse)),
@@ -182,6 +188,13 @@ impl Collector {
         if !self.logs.is_empty() {
             sample.watched_logs = Some(answers(&mut self.logs, deadline, "watched log", timeouts, w));
         }
+        sample.waits = match self.waits.answer(deadline) {
+            Some(answer) => w.check("waits", answer),
+            None => {
+                w.warn("waits", "no answer in time; this sample has no wait-for picture");
+                None
+            }
+        };
         sample
     }
 
@@ -194,6 +207,24 @@ impl Collector {
         snmp::parse_netstat(self.netstat.read()?, &mut net)?;
         snmp::parse_sockstat(self.sockstat.read()?, &mut net)?;
         Ok(net)
+    }
+}
+
+/// The wait-for picture's reader: its netlink socket is opened afresh after
+/// a failure (or where the kernel refused it before), so a refusal at a bad
+/// moment costs that sample's picture only.
+fn read_waits() -> impl FnMut() -> Result<Vec<crate::model::waits::Endpoint>> + Send + 'static {
+    let mut reader: Option<waits::WaitCollector> = None;
+    move || {
+        let collector = match &mut reader {
+            Some(collector) => collector,
+            None => reader.insert(waits::WaitCollector::new()?),
+        };
+        let picture = collector.read();
+        if picture.is_err() {
+            reader = None;
+        }
+        picture.map(|waits| waits.endpoints)
     }
 }
 

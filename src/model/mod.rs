@@ -12,5 +12,6 @@ pub mod identity;
 pub mod rates;
 pub mod sample;
 mod stored;
+pub mod waits;
 
 pub use stored::{Event, Run, StoredSample};

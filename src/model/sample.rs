@@ -35,6 +35,10 @@ pub struct Sample {
     /// Where `sockets` came from this sample.
     #[serde(default)]
     pub sockets_source: Option<SocketSource>,
+    /// Who waits on whom (`model::waits`): `None` where the socket
+    /// diagnostics failed or did not answer in time this sample.
+    #[serde(default)]
+    pub waits: Option<Vec<super::waits::Endpoint>>,
     pub interfaces: Option<Vec<Interface>>,
     /// Configured dependency probes, one result each.
     pub probes: Option<Vec<ProbeResult>>,

@@ -40,6 +40,7 @@ pub fn export(
         RowKind::Sockets => {
             stream.rows(catalogue::SOCKETS, |_, cur| catalogue::stamped(cur, &cur.sample.sockets))
         }
+        RowKind::Waits => stream.rows(catalogue::WAITS, |_, cur| catalogue::stamped(cur, &cur.sample.waits)),
         RowKind::Filesystems => {
             stream.rows(catalogue::FILESYSTEMS, |_, cur| catalogue::stamped(cur, &cur.sample.filesystems))
         }

@@ -1,6 +1,7 @@
 //! `flightrec show`: the freeze-check view of one sample, for people: load,
 //! CPU, memory, pressure, the top processes by CPU and by memory, processes
-//! in D state, the fullest filesystems and the busiest ports.
+//! in D state, the fullest filesystems, the busiest ports and the
+//! endpoints whose clients are stuck.
 
 use super::text::{UserNames, one_line, process_table, table_with, wrap_lines};
 use crate::model::StoredSample;
@@ -8,6 +9,7 @@ use crate::model::catalogue::{ProcessRow, outcome_name};
 use crate::model::human::{bytes, format_duration_ms, format_ms_local};
 use crate::model::rates::{self, ProcessRates};
 use crate::model::sample::{Direction, Process, Sample};
+use crate::model::waits::Endpoint;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -141,7 +143,40 @@ fn show_text(
         one_line(&mut t);
         writeln!(out, "\nBusiest ports (listening: {}; {time_wait} in TIME_WAIT)\n{t}", ports.join(" "))?;
     }
-    Ok(())
+    write_stuck(s.waits.as_deref().unwrap_or_default(), top, width, out)
+}
+
+/// Endpoints whose clients got no reply, could not connect or wait to be
+/// accepted: who waits on whom, the longest wait first.
+fn write_stuck(waits: &[Endpoint], top: usize, width: u16, out: &mut dyn Write) -> io::Result<()> {
+    let full = |e: &Endpoint| e.backlog > 0 && e.accept_queue >= e.backlog;
+    let mut stuck: Vec<&Endpoint> =
+        waits.iter().filter(|e| e.waiting > 0 || e.syn_sent > 0 || full(e)).collect();
+    if stuck.is_empty() {
+        return Ok(());
+    }
+    stuck.sort_by_key(|e| std::cmp::Reverse(e.no_reply_ms.max(e.trying_ms)));
+    let mut t =
+        table_with(&["ENDPOINT", "SERVER", "WAITING", "FOR", "UNREAD", "ACCEPT QUEUE", "CLIENTS"], width);
+    for e in stuck.iter().take(top.max(10)) {
+        let server = e.server.as_ref().map_or(String::new(), |s| format!("{} ({})", s.comm, s.pid));
+        let waiting = match e.syn_sent {
+            0 => e.waiting.to_string(),
+            n => format!("{} + {n} connecting", e.waiting),
+        };
+        let clients: Vec<String> =
+            e.clients.iter().map(|c| format!("{} ×{}", c.comm, c.connections)).collect();
+        t.add_row(vec![
+            format!("{} {}", e.transport.name(), e.address),
+            server,
+            waiting,
+            format_duration_ms(e.no_reply_ms.max(e.trying_ms) as i64),
+            bytes(e.server_rqueue as f64),
+            if e.listening { format!("{}/{}", e.accept_queue, e.backlog) } else { String::new() },
+            clients.join(", "),
+        ]);
+    }
+    writeln!(out, "\nStuck endpoints (who waits on whom)\n{t}")
 }
 
 fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::Result<()> {

@@ -4,6 +4,7 @@
 //! behind a new frame version; never reorder.
 
 use super::codec::{Entity, Reader, Writer};
+use crate::model::waits::{Client, Endpoint, Identity, StateCount, Transport};
 use crate::sample::{
     BlockedTask, Direction, Disk, Filesystem, Interface, LogTemplate, PortSockets, ProbeOutcome, ProbeResult,
     Process, WatchedDir, WatchedLog,
@@ -319,6 +320,131 @@ impl Entity for WatchedLog {
     }
 }
 
+/// A wait-table row: the counts as deltas against the endpoint's previous
+/// row; its lists (states, clients) are short and written whole.
+impl Entity for Endpoint {
+    type Key = (Transport, String);
+
+    fn key(&self) -> Self::Key {
+        Endpoint::key(self)
+    }
+
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.int(transport_code(self.transport), transport_code(b.transport));
+        w.text(&self.address, &b.address);
+        w.int(self.listening.into(), b.listening.into());
+        let pid = |e: &Endpoint| e.server.as_ref().map(|s| u64::from(s.pid));
+        w.opt_int(pid(self), pid(b));
+        let comm = |e: &Endpoint| e.server.as_ref().map_or(String::new(), |s| s.comm.clone());
+        w.text(&comm(self), &comm(b));
+        for (value, base) in endpoint_counters(self).into_iter().zip(endpoint_counters(b)) {
+            w.int(value, base);
+        }
+        w.varint(self.states.len() as u64);
+        for s in &self.states {
+            w.text(&s.state, "");
+            w.int(s.count.into(), 0);
+        }
+        w.varint(self.clients.len() as u64);
+        for c in &self.clients {
+            w.text(&c.comm, "");
+            w.int(c.connections.into(), 0);
+            w.int(c.processes.into(), 0);
+            w.varint(c.pids.len() as u64);
+            c.pids.iter().for_each(|&pid| w.int(pid.into(), 0));
+        }
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        let transport = match r.int(transport_code(b.transport))? {
+            0 => Transport::Tcp,
+            1 => Transport::Unix,
+            other => bail!("unknown transport {other}"),
+        };
+        let address = r.string(&b.address)?;
+        let listening = r.int(b.listening.into())? != 0;
+        let pid = r.opt_int(b.server.as_ref().map(|s| u64::from(s.pid)))?;
+        let comm = r.string(b.server.as_ref().map_or("", |s| &s.comm))?;
+        let server =
+            pid.map(|pid| Ok::<_, anyhow::Error>(Identity { pid: u32::try_from(pid)?, comm })).transpose()?;
+        let mut counters = endpoint_counters(b);
+        for (slot, base) in counters.iter_mut().zip(endpoint_counters(b)) {
+            *slot = r.int(base)?;
+        }
+        let small = |v: u64| u32::try_from(v).map_err(anyhow::Error::from);
+        // Each list item takes at least two bytes: a count beyond what the
+        // frame could hold is damage, not a reason to allocate.
+        let count = r.varint()?;
+        let mut states = Vec::with_capacity(count.min(16) as usize);
+        for _ in 0..count {
+            states.push(StateCount { state: r.string("")?, count: r.int_as(0)? });
+        }
+        let count = r.varint()?;
+        let mut clients = Vec::with_capacity(count.min(16) as usize);
+        for _ in 0..count {
+            let (comm, connections, processes) = (r.string("")?, r.int_as(0)?, r.int_as(0)?);
+            let pids = (0..r.varint()?.min(1 << 16)).map(|_| r.int_as(0)).collect::<Result<_>>()?;
+            clients.push(Client { comm, connections, processes, pids });
+        }
+        let [
+            accept_queue,
+            backlog,
+            server_rqueue,
+            server_wqueue,
+            client_rqueue,
+            client_wqueue,
+            waiting,
+            no_reply_ms,
+            syn_sent,
+            syn_retransmits,
+            trying_ms,
+        ] = counters;
+        Ok(Endpoint {
+            transport,
+            address,
+            listening,
+            server,
+            accept_queue: small(accept_queue)?,
+            backlog: small(backlog)?,
+            states,
+            server_rqueue,
+            server_wqueue,
+            client_rqueue,
+            client_wqueue,
+            waiting: small(waiting)?,
+            no_reply_ms,
+            syn_sent: small(syn_sent)?,
+            syn_retransmits: small(syn_retransmits)?,
+            trying_ms,
+            clients,
+        })
+    }
+}
+
+/// Endpoint counters in their stored order (the order `decode` reads them).
+fn endpoint_counters(e: &Endpoint) -> [u64; 11] {
+    [
+        e.accept_queue.into(),
+        e.backlog.into(),
+        e.server_rqueue,
+        e.server_wqueue,
+        e.client_rqueue,
+        e.client_wqueue,
+        e.waiting.into(),
+        e.no_reply_ms,
+        e.syn_sent.into(),
+        e.syn_retransmits.into(),
+        e.trying_ms,
+    ]
+}
+
+fn transport_code(transport: Transport) -> u64 {
+    match transport {
+        Transport::Tcp => 0,
+        Transport::Unix => 1,
+    }
+}
+
 fn outcome_code(outcome: ProbeOutcome) -> u64 {
     match outcome {
         ProbeOutcome::Ok => 0,
@@ -428,5 +554,38 @@ mod tests {
         };
         let hung = ProbeResult { outcome: ProbeOutcome::Timeout, latency_us: 1_000_000, ..ok.clone() };
         check(vec![ok], vec![hung]);
+
+        let quiet = Endpoint {
+            transport: Transport::Tcp,
+            address: "127.0.0.1:8891".into(),
+            listening: true,
+            server: Some(Identity { pid: 4121, comm: "blackhole-milt".into() }),
+            backlog: 128,
+            ..Endpoint::default()
+        };
+        let hung = Endpoint {
+            states: vec![StateCount { state: "ESTABLISHED".into(), count: 100 }],
+            server_rqueue: 21_000,
+            waiting: 100,
+            no_reply_ms: 30_000,
+            clients: vec![Client {
+                comm: "smtpd".into(),
+                connections: 100,
+                processes: 100,
+                pids: vec![7, 9],
+            }],
+            ..quiet.clone()
+        };
+        let gone = Endpoint { server: None, ..hung.clone() };
+        let remote = Endpoint {
+            address: "192.0.2.10:25".into(),
+            listening: false,
+            syn_sent: 30,
+            syn_retransmits: 5,
+            trying_ms: 75_000,
+            ..Endpoint::default()
+        };
+        check(vec![quiet.clone()], vec![hung.clone(), remote]);
+        check(vec![hung], vec![gone, quiet]);
     }
 }

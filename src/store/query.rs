@@ -119,6 +119,7 @@ pub fn tables_for(what: RowKind) -> Tables {
         RowKind::System | RowKind::Events => none,
         RowKind::Processes => Tables { processes: true, ..none },
         RowKind::Sockets => Tables { sockets: true, ..none },
+        RowKind::Waits => Tables { waits: true, ..none },
         RowKind::Filesystems => Tables { filesystems: true, ..none },
         RowKind::Disks => Tables { disks: true, ..none },
         RowKind::Net => Tables { interfaces: true, ..none },

@@ -79,8 +79,16 @@ impl Store {
             from_id
         };
         let names = sample_columns();
+        // A file of an older schema, opened read-only, lacks the columns
+        // added since: they read as NULL, a source not recorded.
+        let present: Vec<String> = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info('samples')")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         let mut selected: Vec<&str> = vec!["id"];
-        selected.extend(names.iter().filter(|n| tables.any() || !BLOB_COLUMNS.contains(n)));
+        let wanted = names.iter().filter(|n| tables.any() || !BLOB_COLUMNS.contains(n));
+        selected.extend(wanted.map(|n| if present.iter().any(|p| p == n) { *n } else { "NULL" }));
         let sql =
             format!("SELECT {} FROM samples WHERE id BETWEEN ?1 AND ?2 ORDER BY id", selected.join(", "));
         let mut stmt = self.conn.prepare(&sql)?;

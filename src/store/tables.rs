@@ -5,6 +5,7 @@
 //! a new table is one line here, an `Entity` impl and a migration.
 
 use super::codec::{self, Entity};
+use crate::model::waits::Endpoint;
 use crate::sample::{
     BlockedTask, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, Sample, WatchedDir,
     WatchedLog,
@@ -127,6 +128,7 @@ tables! {
     blocked_tasks: BlockedTask => "blocked_table",
     watched_dirs: WatchedDir => "dir_table",
     watched_logs: WatchedLog => "log_table",
+    waits: Endpoint => "wait_table",
 }
 
 /// What one row's replay could not give.

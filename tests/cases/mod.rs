@@ -24,4 +24,5 @@ mod show;
 mod sockets;
 mod stalled_commits;
 mod textfile;
+mod waits;
 mod watched_log_kinds;

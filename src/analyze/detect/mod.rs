@@ -7,6 +7,7 @@ mod kernel;
 mod oom;
 mod probes;
 mod system;
+mod waits;
 mod watched;
 
 #[cfg(test)]
@@ -24,6 +25,7 @@ pub fn all(window: &Window) -> Vec<Finding> {
     system::detect(window, &mut found);
     entities::detect(window, &mut found);
     probes::detect(window, &mut found);
+    waits::detect(window, &mut found);
     kernel::detect(window, &mut found);
     oom::detect(window, &mut found);
     watched::detect(window, &mut found);

@@ -47,6 +47,12 @@ pub enum Progress {
 
 impl DiagSocket {
     pub fn open() -> Result<Self> {
+        Self::open_with_buffer(BUF_LEN)
+    }
+
+    /// With a receive buffer of `len` bytes: a small one makes dumps fail,
+    /// for tests of what follows a failure.
+    pub fn open_with_buffer(len: usize) -> Result<Self> {
         let fd = socket::socket(
             AddressFamily::Netlink,
             SockType::Datagram,
@@ -56,7 +62,7 @@ impl DiagSocket {
         .context("opening a NETLINK_SOCK_DIAG socket")?;
         socket::setsockopt(&fd, sockopt::ReceiveTimeout, &TimeVal::seconds(REPLY_TIMEOUT_SECS))
             .context("setting a receive timeout on the NETLINK_SOCK_DIAG socket")?;
-        Ok(DiagSocket { fd, buf: vec![0; BUF_LEN], seq: 0 })
+        Ok(DiagSocket { fd, buf: vec![0; len], seq: 0 })
     }
 
     /// Sends a SOCK_DIAG_BY_FAMILY dump request with `body` (the
@@ -94,7 +100,11 @@ impl DiagSocket {
             // than the buffer is an error, never sockets silently lost.
             let len = retry_interrupted(|| socket::recv(fd, &mut self.buf, MsgFlags::MSG_TRUNC))
                 .context("receiving the reply")?;
-            ensure!(len <= self.buf.len(), "a reply of {len} bytes overflowed the {BUF_LEN}-byte buffer");
+            ensure!(
+                len <= self.buf.len(),
+                "a reply of {len} bytes overflowed the {}-byte buffer",
+                self.buf.len()
+            );
             if each(&self.buf[..len], self.seq)? == Progress::Done {
                 return Ok(());
             }

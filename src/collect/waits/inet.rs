@@ -68,11 +68,19 @@ pub struct TcpInfo {
 /// The `inet_diag_req_v2` asking for every TCP socket of `family` with its
 /// tcp_info.
 pub fn request(family: u8) -> [u8; REQUEST_LEN] {
+    request_for(family, STATES, true)
+}
+
+/// The `inet_diag_req_v2` asking for the TCP sockets of `family` in
+/// `states` (a bit per state), with their tcp_info if `info`.
+pub fn request_for(family: u8, states: u32, info: bool) -> [u8; REQUEST_LEN] {
     let mut body = [0; REQUEST_LEN];
     body[0] = family;
     body[1] = libc::IPPROTO_TCP as u8;
-    body[2] = 1 << (INET_DIAG_INFO - 1);
-    body[4..8].copy_from_slice(&STATES.to_ne_bytes());
+    if info {
+        body[2] = 1 << (INET_DIAG_INFO - 1);
+    }
+    body[4..8].copy_from_slice(&states.to_ne_bytes());
     body
 }
 

@@ -16,8 +16,8 @@
 //!
 //! Socket diagnostics see the caller's network namespace only.
 
-mod diag;
-mod inet;
+pub(crate) mod diag;
+pub(crate) mod inet;
 mod owners;
 mod picture;
 mod unix;

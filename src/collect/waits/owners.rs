@@ -13,7 +13,6 @@
 //! Since Linux 6.2 `stat` of /proc/PID/fd gives the fd count; before, it
 //! gives 0, and every process is walked when something new is searched for.
 
-use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -22,17 +21,7 @@ use std::time::{Duration, Instant};
 /// The least time between two walks of every process.
 const FULL_WALK_EVERY: Duration = Duration::from_secs(300);
 
-/// A process as the picture names it. Not by its command line: reading
-/// /proc/PID/cmdline takes the process's memory-map lock, and a process
-/// stuck holding it would stall the sample; the process table has the
-/// command line by pid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
-    pub pid: u32,
-    /// The kernel's command name (the program's file name, at most 15
-    /// bytes, unless the process renamed itself).
-    pub comm: String,
-}
+pub use crate::model::waits::Identity;
 
 #[derive(Default)]
 pub struct Owners {

@@ -14,9 +14,8 @@
 //! clients on other machines) and from the client side for remote ones.
 
 use super::inet::{TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT, TcpInfo, TcpSocket};
-use super::owners::Identity;
 use super::unix::{STATE_ESTABLISHED, STATE_LISTEN, UnixSocket};
-use serde::{Deserialize, Serialize};
+pub use crate::model::waits::{Client, Endpoint, Identity, StateCount, Transport};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -30,70 +29,6 @@ const STUCK_AFTER_MS: u64 = 3_000;
 const PIDS_PER_CLIENT: usize = 8;
 /// The kernel's ceiling on the retransmission timeout (TCP_RTO_MAX).
 const RTO_MAX_MS: u64 = 120_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    Tcp,
-    Unix,
-}
-
-/// One endpoint and the connections to it seen on this machine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Endpoint {
-    pub transport: Transport,
-    /// `127.0.0.1:8891`, `[::]:25`, `/run/clamav/clamd.ctl`, `@abstract`.
-    pub address: String,
-    /// Listening here (`server`, queues of both sides), or remote (only
-    /// the clients' side is seen).
-    pub listening: bool,
-    /// The process holding the listening socket: who should answer.
-    pub server: Option<Identity>,
-    /// Connections waiting to be accepted, and the backlog limit.
-    pub accept_queue: u32,
-    pub backlog: u32,
-    /// Connections by state: their server side here for an endpoint
-    /// listening here, plus clients still in SYN_SENT; their client side
-    /// for a remote one. TIME_WAIT is not read (see `inet`).
-    pub states: Vec<StateCount>,
-    /// Bytes received and not read, and sent and not taken, on the server
-    /// side (listening endpoints) and on the clients' side here.
-    pub server_rqueue: u64,
-    pub server_wqueue: u64,
-    pub client_rqueue: u64,
-    pub client_wqueue: u64,
-    /// Connections whose client's last bytes have gone unanswered for at
-    /// least a second, and the longest such silence. Unix sockets have no
-    /// clocks: theirs is how long requests have lain unread, timed from
-    /// the first picture that showed them.
-    pub waiting: u32,
-    pub no_reply_ms: u64,
-    /// Connections from here still in SYN_SENT, the most retransmissions
-    /// of one SYN, and the longest time one has been trying (a lower
-    /// bound).
-    pub syn_sent: u32,
-    pub syn_retransmits: u32,
-    pub trying_ms: u64,
-    /// Who waits, where known: clients stuck for a few seconds, by name.
-    pub clients: Vec<Client>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StateCount {
-    pub state: String,
-    pub count: u32,
-}
-
-/// Processes of one name waiting on an endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Client {
-    pub comm: String,
-    /// Their stuck connections, and how many processes hold them.
-    pub connections: u32,
-    pub processes: u32,
-    /// The lowest pids among them.
-    pub pids: Vec<u32>,
-}
 
 /// An endpoint before its processes are named.
 pub struct Draft {

@@ -8,6 +8,7 @@ mod processes;
 mod system;
 mod tables;
 mod timeline;
+mod waits;
 
 pub use processes::{PROCESSES, ProcessRow, serialize_report_processes};
 pub use system::{SYSTEM, SystemRow};
@@ -16,6 +17,7 @@ pub use tables::{
     disk_rows, log_rows, net_rows, outcome_name, stamped,
 };
 pub use timeline::{Minute, TIMELINE};
+pub use waits::WAITS;
 
 use super::human::format_ms_rfc3339;
 use super::{Event, StoredSample};
@@ -175,6 +177,7 @@ pub enum RowKind {
     System,
     Processes,
     Sockets,
+    Waits,
     Filesystems,
     Disks,
     Net,

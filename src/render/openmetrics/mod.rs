@@ -50,6 +50,9 @@ pub fn export(
         RowKind::Dirs => {
             stream.rows(group, catalogue::DIRS, |_, cur| catalogue::stamped(cur, &cur.sample.watched_dirs))
         }
+        RowKind::Waits => {
+            stream.rows(group, catalogue::WAITS, |_, cur| catalogue::stamped(cur, &cur.sample.waits))
+        }
         RowKind::Disks => stream.rows(group, catalogue::DISKS, catalogue::disk_rows),
         RowKind::Net => stream.rows(group, catalogue::NET, catalogue::net_rows),
         RowKind::Logs => {
@@ -74,6 +77,7 @@ pub fn group(what: RowKind) -> Result<&'static str, BadInput> {
         RowKind::Probes => "probes",
         RowKind::Dirs => "dirs",
         RowKind::Logs => "logs",
+        RowKind::Waits => "waits",
         RowKind::Events => {
             let kinds: Vec<String> = RowKind::value_variants()
                 .iter()
