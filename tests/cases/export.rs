@@ -174,7 +174,7 @@ fn relative_times_with_a_leading_hyphen_are_times_not_options() {
     let all = export(&db, "system", &[]);
     let rows = export(&db, "system", &["--from", "-10m", "--to", "-0m"]);
     assert_eq!(rows.len(), all.len(), "every sample is within the last 10 minutes");
-    let shown = flightrec(&["show", "--db", path, "--at", "-1m"]).ok();
+    let shown = flightrec(&["show", "--db", path, "--at", "-1s"]).ok();
     assert!(shown.starts_with("Sample at "), "{shown}");
     flightrec(&["report", "--db", path, "--at", "-1m"]).ok();
 }

@@ -188,7 +188,8 @@ fn html_report_shows_markup_in_names_and_log_lines_as_text() {
     drop(children);
 
     let report = report_json(&db, &["--at", "now"]);
-    finding(&report, "process_pileup", comm);
+    // Pile-ups are named by the identity a person knows: argv[0] here.
+    finding(&report, "process_pileup", name);
     finding(&report, "log_flood", path_str(&log));
     let page = dir.join("page.html");
     report_html(&db, &page, &["--at", "now"]);

@@ -169,7 +169,11 @@ fn prometheus_answers_with_the_recorded_values() {
     let pair =
         logs.windows(2).rev().find(|w| w[1].real("lines_per_s").unwrap_or(0.0) > 0.0).expect("lines written");
     let (t1, t2) = (pair[0].int("time_ms"), pair[1].int("time_ms"));
-    let rate = query_value(port, &format!("rate(flightrec_logs_lines_written_total[{}ms])", t2 - t1), t2);
+    // One millisecond more than the step, so that the older sample is in
+    // the range whether its start is open or closed, and however the
+    // seconds with a fraction round to milliseconds.
+    let range_ms = t2 - t1 + 1;
+    let rate = query_value(port, &format!("rate(flightrec_logs_lines_written_total[{range_ms}ms])"), t2);
     let csv = pair[1].real("lines_per_s").unwrap();
     assert!((rate - csv).abs() < 0.001, "rate() {rate}, CSV {csv}, between {t1} and {t2}");
 }

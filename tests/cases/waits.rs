@@ -156,9 +156,14 @@ fn report_names_a_tcp_service_that_accepts_and_never_answers() {
         format!("{client} ×{CLIENTS} → {port} ({server}) hangs"),
         "{first:#}"
     );
-    let show = flightrec(&["show", "--db", path_str(&db)]).ok();
-    let listed = show.lines().skip_while(|l| !l.starts_with("Stuck endpoints")).any(|l| l.contains(&address));
-    assert!(listed && show.contains(&format!("{client} ×{CLIENTS}")), "stuck endpoints in show:\n{show}");
+    // The newest sample can lack the picture when its read missed the
+    // tick's deadline on a loaded machine: the next one has it.
+    eventually("the stuck endpoint in show", || {
+        let show = flightrec(&["show", "--db", path_str(&db), "--width", "1000"]).ok();
+        let listed =
+            show.lines().skip_while(|l| !l.starts_with("Stuck endpoints")).any(|l| l.contains(&address));
+        if listed && show.contains(&format!("{client} ×{CLIENTS}")) { Ok(()) } else { Err(show) }
+    });
     drop((servers, waiting));
 }
 
