@@ -48,13 +48,16 @@ pub struct Options {
     /// Dependencies to probe every tick, concurrently with the sampling.
     pub probes: Vec<ProbeSpec>,
     pub watch: Watch,
+    /// Levels of control groups followed below each hierarchy's root.
+    pub cgroup_depth: usize,
 }
 
 pub fn run(db: &Path, options: Options) -> Result<()> {
     // First, so that a watched path refused as bad input leaves the
     // database untouched. Half the interval: a watched source slower than
     // that would make ticks late.
-    let mut collector = Collector::new(options.redactor, &options.watch, options.interval / 2)?;
+    let mut collector =
+        Collector::new(options.redactor, &options.watch, options.interval / 2, options.cgroup_depth)?;
     let mut store = Store::open_for_recording(db)?;
     let host = host::read()?;
     raise_fd_limit();

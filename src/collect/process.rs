@@ -18,14 +18,18 @@
 //! - Each process is read at the same point of every tick (in pid order,
 //!   its files already open), so the time between two samples is the time
 //!   between the two reads their rates come from.
+//! - The cgroup a process is in (its service or container) is read from
+//!   `/proc/PID/cgroup` once, when it is first seen, and again after an
+//!   exec, not every tick: processes rarely move.
 //! - Command lines are read once per process by a worker thread (`cmdline`),
 //!   because reading one takes the target's mmap lock and can hang behind a
 //!   process stuck in D state; the sampling loop never waits on it for long.
 
+use super::cgroup::process_cgroup;
 use super::cmdline::CmdlineReader;
 use super::procfile::read_record_at;
 use super::redact::Redactor;
-use crate::sample::Process;
+use crate::sample::{Process, ProcessCgroup};
 use crate::warn::Warnings;
 use anyhow::{Context, Result, bail};
 use nix::dir::Dir;
@@ -55,6 +59,10 @@ pub struct ProcessTable {
     fd_count_in_size: bool,
     cmdlines: CmdlineReader,
     buf: Vec<u8>,
+    /// Levels of cgroups followed: a process's cgroup is cut to this depth.
+    cgroup_depth: usize,
+    /// Cgroups of processes learned since the last `take_learned_cgroups`.
+    learned_cgroups: Vec<Arc<str>>,
 }
 
 struct Entry {
@@ -70,10 +78,14 @@ struct Entry {
     process: Process,
     seen: u64,
     cmdline_asked: bool,
+    /// The followed cgroup it is in; `None` for kernel threads and
+    /// processes in the root cgroup.
+    cgroup: Option<Arc<str>>,
 }
 
 impl ProcessTable {
-    pub fn new(redactor: Redactor) -> Result<Self> {
+    /// `cgroup_depth`: the levels of cgroups followed (`cgroup::select`).
+    pub fn new(redactor: Redactor, cgroup_depth: usize) -> Result<Self> {
         let proc_dir = Dir::open("/proc", OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())
             .context("opening /proc")?;
         let proc_fd = nix::fcntl::open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
@@ -91,6 +103,8 @@ impl ProcessTable {
             fd_count_in_size: kernel_at_least(6, 2),
             cmdlines: CmdlineReader::spawn(redactor)?,
             buf: Vec::new(),
+            cgroup_depth,
+            learned_cgroups: Vec::new(),
         };
         // Seeing a process for the first time opens its files, which takes
         // far longer than re-reading them. Done once here, so that in the
@@ -152,8 +166,17 @@ impl ProcessTable {
                 .then(|| self.open_path_in_proc(pid, "fd").ok())
                 .flatten();
             let process = Process { pid, ..Process::default() };
-            let entry =
-                Entry { stat, schedstat, io, fd_dir, run_ns: 0, process, seen: 0, cmdline_asked: false };
+            let entry = Entry {
+                stat,
+                schedstat,
+                io,
+                fd_dir,
+                run_ns: 0,
+                process,
+                seen: 0,
+                cmdline_asked: false,
+                cgroup: None,
+            };
             self.entries.insert(pid, entry);
         }
         let entry = self.entries.get_mut(&pid).expect("inserted above");
@@ -166,7 +189,8 @@ impl ProcessTable {
         let resized = rss_bytes != old.rss_bytes || stat.state != old.state;
 
         let p = &mut entry.process;
-        if *p.comm != *stat.comm {
+        let exec = *p.comm != *stat.comm;
+        if exec {
             p.comm = Arc::from(stat.comm);
             // A new name means an exec (same pid, same start time): the
             // command line changed too, so it is read again.
@@ -209,8 +233,47 @@ impl ProcessTable {
             if ran || resized {
                 self.read_status(pid);
             }
+            if exec {
+                self.learn_cgroup(pid);
+            }
         }
         Ok(ask_cmdline)
+    }
+
+    /// The cgroups of the processes of the last `read`, sorted as processes are.
+    pub fn cgroups(&self) -> Vec<ProcessCgroup> {
+        let mut list: Vec<ProcessCgroup> = self
+            .entries
+            .values()
+            .filter_map(|entry| {
+                let cgroup = entry.cgroup.clone()?;
+                Some(ProcessCgroup { pid: entry.process.pid, start_ticks: entry.process.start_ticks, cgroup })
+            })
+            .collect();
+        list.sort_unstable_by_key(ProcessCgroup::key);
+        list
+    }
+
+    /// The cgroups learned from new processes since the last call, for the
+    /// cgroup collector to follow.
+    pub fn take_learned_cgroups(&mut self) -> Vec<Arc<str>> {
+        std::mem::take(&mut self.learned_cgroups)
+    }
+
+    /// Reads the cgroup of a process just seen or just exec'd (opened each
+    /// time: it is read once per process). Where it cannot be read it
+    /// keeps what it had.
+    fn learn_cgroup(&mut self, pid: u32) {
+        let depth = self.cgroup_depth;
+        let Some(found) = self.parse_in_proc(pid, "cgroup", |text| Some(process_cgroup(text, depth))) else {
+            return;
+        };
+        let Some(entry) = self.entries.get_mut(&pid) else { return };
+        let cgroup: Option<Arc<str>> = found.map(Arc::from);
+        if cgroup != entry.cgroup {
+            entry.cgroup.clone_from(&cgroup);
+            self.learned_cgroups.extend(cgroup);
+        }
     }
 
     /// Reads uid and swap from /proc/PID/status (opened each time: it is
@@ -242,7 +305,7 @@ impl ProcessTable {
     /// Reads /proc/PID/NAME into the reused buffer and parses it there:
     /// no allocation per process. `None` when unreadable (gone, or not
     /// permitted).
-    fn parse_in_proc<T>(&mut self, pid: u32, name: &str, parse: fn(&str) -> Option<T>) -> Option<T> {
+    fn parse_in_proc<T>(&mut self, pid: u32, name: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
         let file = File::from(self.open_in_proc(pid, name).ok()?);
         parse(std::str::from_utf8(read_record_at(&file, &mut self.buf).ok()?).ok()?)
     }

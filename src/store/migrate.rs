@@ -8,7 +8,10 @@ use rusqlite::Connection;
 use std::path::Path;
 
 /// Position in this list is the schema version.
-pub const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_runs_samples.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_runs_samples.sql"),
+    include_str!("../../migrations/0002_cgroups.sql"),
+];
 
 /// The version a file has; refuses one newer than this build knows.
 pub fn check_version(conn: &Connection, path: &Path) -> Result<usize> {

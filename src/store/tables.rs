@@ -6,8 +6,8 @@
 
 use super::codec::{self, Entity};
 use crate::sample::{
-    BlockedTask, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, Sample, WatchedDir,
-    WatchedLog,
+    BlockedTask, CgroupStats, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, ProcessCgroup,
+    Sample, WatchedDir, WatchedLog,
 };
 use anyhow::Result;
 
@@ -127,6 +127,8 @@ tables! {
     blocked_tasks: BlockedTask => "blocked_table",
     watched_dirs: WatchedDir => "dir_table",
     watched_logs: WatchedLog => "log_table",
+    cgroups: CgroupStats => "cgroup_table",
+    process_cgroups: ProcessCgroup => "process_cgroup_table",
 }
 
 /// What one row's replay could not give.

@@ -26,11 +26,9 @@ pub mod parse;
 
 use crate::collect::procfile::ProcFile;
 use crate::collect::{mounts, pressure};
-use crate::sample::Psi;
+use crate::sample::{CgroupStats, DeviceIo, Psi};
 use crate::warn::Warnings;
 use anyhow::Result;
-use parse::DeviceIo;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -104,47 +102,8 @@ impl Layout {
 /// v1 controllers whose files are read (others are not worth a mount's walk).
 const CONTROLLERS: &[&str] = &["cpu", "cpuacct", "memory", "pids", "blkio"];
 
-/// One cgroup's figures in one sample. Counters are raw; `None` where no
-/// hierarchy has the file, where it was not read this sample (see the
-/// module's note on cost), or where the limit is "max".
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CgroupStats {
-    /// Below the hierarchy's root: `/system.slice/postfix.service`.
-    pub path: String,
-    pub cpu_usage_us: Option<u64>,
-    pub cpu_user_us: Option<u64>,
-    pub cpu_system_us: Option<u64>,
-    pub cpu_periods: Option<u64>,
-    pub cpu_throttled_periods: Option<u64>,
-    pub cpu_throttled_us: Option<u64>,
-    /// CPU quota per period, in µs: 50000 of 100000 is half a CPU.
-    pub cpu_quota: Option<(u64, u64)>,
-    pub memory_bytes: Option<u64>,
-    pub memory_peak_bytes: Option<u64>,
-    pub memory_max_bytes: Option<u64>,
-    pub memory_high_bytes: Option<u64>,
-    pub swap_bytes: Option<u64>,
-    /// Times the cgroup was throttled at `memory.high` (v2).
-    pub memory_high_events: Option<u64>,
-    /// Times it hit its limit: v2 `memory.events` max, v1 `memory.failcnt`.
-    pub memory_max_events: Option<u64>,
-    pub oom_events: Option<u64>,
-    pub oom_kills: Option<u64>,
-    pub tasks: Option<u64>,
-    pub tasks_max: Option<u64>,
-    /// Forks refused at `pids.max`.
-    pub forks_refused: Option<u64>,
-    pub io: Vec<DeviceIo>,
-    pub psi_cpu: Option<Psi>,
-    pub psi_memory: Option<Psi>,
-    pub psi_io: Option<Psi>,
-    /// Whether the limits, swap, peak and I/O were read in this sample
-    /// (otherwise they are as of the last sample that read them).
-    pub detail_fresh: bool,
-}
-
 /// All cgroups of one sample.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cgroups {
     pub groups: Vec<CgroupStats>,
     /// Cgroups beyond `MAX_CGROUPS`, not read.
@@ -406,7 +365,7 @@ impl Group {
                     Some(controller) => layout.v1(controller)?,
                 };
                 let full = root.join(relative).join(name);
-                full.exists().then(|| (file, ProcFile::new(full)))
+                full.exists().then(|| (file, ProcFile::record(full)))
             })
             .collect();
         Group { files, last: None }
