@@ -12,4 +12,5 @@ pub mod rates;
 pub mod sample;
 mod stored;
 
+pub use facts::unit_name;
 pub use stored::{Event, Run, StoredSample};

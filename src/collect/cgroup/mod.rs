@@ -231,20 +231,6 @@ fn walk(
     }
 }
 
-/// The name a person knows a cgroup by: its last component, with a
-/// container id cut to 12 characters as `docker ps` shows it
-/// (`docker-4f3a…64 hex….scope` is `docker-4f3a9c01b2d7`).
-pub fn unit_name(path: &str) -> String {
-    let last = path.rsplit('/').next().unwrap_or(path);
-    for prefix in ["docker-", "libpod-", "cri-containerd-", "crio-"] {
-        let id = last.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(".scope"));
-        if let Some(id) = id.filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())) {
-            return format!("{prefix}{}", &id[..12]);
-        }
-    }
-    last.to_string()
-}
-
 /// The followed cgroup a process belongs to, from the text of
 /// `/proc/PID/cgroup` (`0::/system.slice/x.service` for v2, one
 /// `4:memory:/...` line per v1 hierarchy), cut to `depth` levels so that a
@@ -591,14 +577,6 @@ mod tests {
             "4:memory:/system.slice/cron.service\n1:name=systemd:/system.slice/postfix.service\n";
         assert_eq!(process_cgroup(systemd_v1, 2).as_deref(), Some("/system.slice/postfix.service"));
         assert_eq!(process_cgroup("0::/\n", 2), None);
-    }
-
-    #[test]
-    fn container_ids_are_shortened_as_docker_shows_them() {
-        let id = "4f3a9c01b2d7e8f90123456789abcdef0123456789abcdef0123456789abcdef";
-        assert_eq!(unit_name(&format!("/system.slice/docker-{id}.scope")), "docker-4f3a9c01b2d7");
-        assert_eq!(unit_name("/system.slice/postfix.service"), "postfix.service");
-        assert_eq!(unit_name("/system.slice/docker-short.scope"), "docker-short.scope");
     }
 
     /// A v2 layout laid out as files: the fixture directory stands for the

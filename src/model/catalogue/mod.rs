@@ -4,12 +4,14 @@
 //! to get it from a row. Every output format draws on these lists; a new
 //! column is one line here and appears in all of them.
 
+mod cgroups;
 mod processes;
 mod system;
 mod tables;
 mod timeline;
 
-pub use processes::{PROCESSES, ProcessRow, serialize_report_processes};
+pub use cgroups::{CGROUPS, CgroupRow, cgroup_rows};
+pub use processes::{PROCESSES, ProcessRow, process_units, serialize_report_processes};
 pub use system::{SYSTEM, SystemRow};
 pub use tables::{
     DIRS, DISKS, DiskRow, EVENTS, FILESYSTEMS, LOGS, LastSeen, LogRow, NET, NetRow, PROBES, SOCKETS,
@@ -174,6 +176,7 @@ pub fn find<'a, T>(fields: &'a [Field<T>], name: &str) -> Option<&'a Field<T>> {
 pub enum RowKind {
     System,
     Processes,
+    Cgroups,
     Sockets,
     Filesystems,
     Disks,
