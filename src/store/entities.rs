@@ -326,8 +326,8 @@ impl Entity for CgroupStats {
         self.path.clone()
     }
 
-    /// Devices are few and change together: written whole, as deltas
-    /// against the same device of the base where it has one.
+    /// Devices are few and listed in the kernel's order: each is written
+    /// as a delta against the device at the same place in the base.
     fn encode(&self, b: &Self, w: &mut Writer) {
         w.text(&self.path, &b.path);
         for (value, base) in cgroup_counters(self).into_iter().zip(cgroup_counters(b)) {
@@ -342,8 +342,8 @@ impl Entity for CgroupStats {
             }
         }
         w.varint(self.io.len() as u64);
-        for io in &self.io {
-            let base = b.io.iter().find(|old| old.device == io.device).cloned().unwrap_or_default();
+        for (i, io) in self.io.iter().enumerate() {
+            let base = b.io.get(i).cloned().unwrap_or_default();
             w.text(&io.device, &base.device);
             for (value, base) in device_counters(io).into_iter().zip(device_counters(&base)) {
                 w.int(value, base);
@@ -370,15 +370,14 @@ impl Entity for CgroupStats {
         // Each device takes at least five bytes: a count beyond what the
         // frame could hold is damage, not a reason to allocate.
         let mut io = Vec::with_capacity(devices.min(64) as usize);
-        for _ in 0..devices {
-            let device = r.string("")?;
-            let base = b.io.iter().find(|old| old.device == device).cloned().unwrap_or_default();
+        for i in 0..devices {
+            let base = b.io.get(i as usize).cloned().unwrap_or_default();
             io.push(DeviceIo {
+                device: r.string(&base.device)?,
                 read_bytes: r.int(base.read_bytes)?,
                 write_bytes: r.int(base.write_bytes)?,
                 read_ops: r.int(base.read_ops)?,
                 write_ops: r.int(base.write_ops)?,
-                device,
             });
         }
         let [
