@@ -7,7 +7,7 @@ use crate::analyze::timeline;
 use crate::analyze::{self, Finding, Window};
 use crate::error::BadInput;
 use crate::model::StoredSample;
-use crate::model::catalogue::{Minute, ProcessRow, serialize_report_processes};
+use crate::model::catalogue::{Minute, ProcessRow, process_units, serialize_report_processes};
 use crate::model::human::{format_duration_ms, format_ms_local};
 use crate::model::rates;
 use crate::model::rates::ProcessRates;
@@ -215,8 +215,12 @@ fn last_sample(samples: &[StoredSample], boot_time_ms: impl Fn(i64) -> Option<i6
     let ticks = rates::ticks_per_second();
     let table = rates::process_table(prev.map(|p| &p.sample), &cur.sample, ticks);
     let boot = boot_time_ms(cur.run_id);
+    let units = process_units(&cur.sample);
     let top = |ranked: &[(&Process, Option<ProcessRates>)]| -> Vec<ProcessRow> {
-        ranked.iter().take(5).map(|(p, r)| ProcessRow::new(cur.sample.time_ms, p, *r, boot, ticks)).collect()
+        let row = |(p, r): &(&Process, Option<ProcessRates>)| {
+            ProcessRow::new(cur.sample.time_ms, p, *r, boot, ticks).with_unit(&units)
+        };
+        ranked.iter().take(5).map(row).collect()
     };
     let mut by_cpu = table.clone();
     rates::rank_by_cpu(&mut by_cpu);

@@ -60,6 +60,7 @@ pub const PROCESS_VIEW: &[ViewColumn] = &[
     column("THR", &["threads"], Cell::Human, true),
     column("FDS", &["fds"], Cell::Human, true),
     column("STARTED", &["started_ms"], Cell::Human, false),
+    column("UNIT", &["unit"], Cell::Human, false),
     column("COMMAND", &["cmdline", "comm"], Cell::Command, false),
 ];
 
