@@ -20,10 +20,11 @@
 //! when the machine stalled on that resource or the cgroup is held at its
 //! own limit, and the rest (limits, swap, peak, I/O per device, the
 //! user/system split on v1) every `DETAIL_EVERY` ticks, marked in
-//! `detail_fresh`. Walking every hierarchy costs more
-//! than reading the cgroups found, so it is done with the detail; in
-//! between, a cgroup that vanishes is dropped at once and one that appears
-//! is added when a new process is seen in it (`notice`).
+//! `detail_fresh`, each cgroup on a tick of its own. Walking every
+//! hierarchy costs more than reading the cgroups found, so it is done every
+//! `DETAIL_EVERY` ticks; in between, a cgroup that vanishes is dropped at
+//! once and one that appears is added when a new process is seen in it
+//! (`notice`).
 
 pub mod parse;
 
@@ -171,9 +172,9 @@ impl CgroupCollector {
     }
 
     pub fn read(&mut self, stalled: Stalled, warnings: &mut Warnings) -> Cgroups {
-        let detail_tick = self.ticks.is_multiple_of(DETAIL_EVERY);
+        let tick = self.ticks;
         self.ticks += 1;
-        if detail_tick {
+        if tick.is_multiple_of(DETAIL_EVERY) {
             (self.paths, self.left_out) = select(&self.layout, self.depth);
             self.groups.retain(|path, _| self.paths.contains(path));
         }
@@ -181,10 +182,13 @@ impl CgroupCollector {
         let mut vanished = Vec::new();
         for path in &self.paths {
             if !self.groups.contains_key(path) {
-                self.groups.insert(path.clone(), Group::open(&self.layout, path));
+                // Each cgroup reads its detail on a tick of its own, so
+                // that no one tick reads every cgroup's.
+                let phase = self.groups.len() as u64 % DETAIL_EVERY;
+                self.groups.insert(path.clone(), Group::open(&self.layout, path, phase));
             }
             let group = self.groups.get_mut(path).expect("inserted above");
-            let detail = detail_tick || group.last.is_none();
+            let detail = group.last.is_none() || (tick + group.phase).is_multiple_of(DETAIL_EVERY);
             match group.read(path, detail, stalled) {
                 Ok(Some(stats)) => groups.push(stats),
                 Ok(None) => vanished.push(path.clone()),
@@ -272,6 +276,8 @@ pub fn process_cgroup(text: &str, depth: usize) -> Option<String> {
 struct Group {
     files: Vec<(File, ProcFile)>,
     last: Option<CgroupStats>,
+    /// Which of the `DETAIL_EVERY` ticks reads its detail.
+    phase: u64,
 }
 
 /// Every control file read, by hierarchy.
@@ -352,7 +358,7 @@ fn microseconds_per_tick() -> u64 {
 }
 
 impl Group {
-    fn open(layout: &Layout, path: &str) -> Group {
+    fn open(layout: &Layout, path: &str, phase: u64) -> Group {
         let relative = path.trim_start_matches('/');
         let files = FILES
             .iter()
@@ -365,7 +371,7 @@ impl Group {
                 full.exists().then(|| (file, ProcFile::record(full)))
             })
             .collect();
-        Group { files, last: None }
+        Group { files, last: None, phase }
     }
 
     fn has(&self, file: File) -> bool {
