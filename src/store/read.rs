@@ -79,8 +79,15 @@ impl Store {
             from_id
         };
         let names = sample_columns();
-        let mut selected: Vec<&str> = vec!["id"];
-        selected.extend(names.iter().filter(|n| tables.any() || !BLOB_COLUMNS.contains(n)));
+        // A file written before a table existed has no column for it: read as none.
+        let present = self.sample_columns_present()?;
+        let mut selected: Vec<String> = vec!["id".into()];
+        selected.extend(
+            names
+                .iter()
+                .filter(|n| tables.any() || !BLOB_COLUMNS.contains(n))
+                .map(|n| if present.iter().any(|p| p == n) { n.to_string() } else { format!("NULL AS {n}") }),
+        );
         let sql =
             format!("SELECT {} FROM samples WHERE id BETWEEN ?1 AND ?2 ORDER BY id", selected.join(", "));
         let mut stmt = self.conn.prepare(&sql)?;
@@ -95,6 +102,13 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The columns of `samples` in this file.
+    fn sample_columns_present(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("SELECT name FROM pragma_table_info('samples')")?;
+        let names = stmt.query_map([], |row| row.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(names)
     }
 
     /// One sample with the tables asked for.
