@@ -95,6 +95,18 @@ fn refused_forks_at_a_task_limit_are_exported_and_reported() {
     });
     assert_eq!(row.int("tasks_max"), 4, "{row:?}");
     assert_eq!(row.text("unit"), cgroup.name(), "{row:?}");
+    // Its processes are recorded with it, learned when they were first seen.
+    let members = fs::read_to_string(cgroup.dir.join("cgroup.procs")).unwrap();
+    let members: Vec<i64> = members.lines().filter_map(|line| line.parse().ok()).collect();
+    eventually_in_export(&mut recorder, "processes", &[], "the unit of its processes", |rows| {
+        let mine: Vec<&Row> = latest(&rows).into_iter().filter(|r| members.contains(&r.int("pid"))).collect();
+        let named = mine.iter().filter(|r| r.text("unit") == cgroup.name()).count();
+        if named == members.len() {
+            Ok(())
+        } else {
+            Err(format!("{named} of {} named: {mine:?}", members.len()))
+        }
+    });
     recorder.stop();
 
     let report = report_now(&db);
