@@ -78,7 +78,7 @@ pub const PROCESSES: &[Field<ProcessRow>] = &[
     label("start_ticks", "start time in clock ticks after boot: with pid, the process's identity", |r| Value::Int(r.process.start_ticks as i64)),
     label("cmdline", "arguments joined by spaces, secrets masked", |r| Value::Text(r.process.cmdline.to_string())),
     Field { name: "started_ms", unit: Unit::Time, kind: Kind::Label, help: "when the process started, ms since the epoch", get: |r| r.started_ms.into() },
-    label("unit", "the service or container it runs in (its cgroup), e.g. postfix.service", |r| r.unit.clone().map_or(Value::Null, Value::Text)),
+    label("unit", "the service or container it runs in (its cgroup), e.g. postfix.service; empty when not known", |r| Value::Text(r.unit.clone().unwrap_or_default())),
 ];
 
 /// A process in the report's JSON, under the names its documented shape
