@@ -238,7 +238,7 @@ impl WriteDir {
     }
 
     fn counts_write_bytes(&self) -> bool {
-        nix::sys::statfs::statfs(&self.0).map_or(false, |fs| fs.filesystem_type().0 as i64 != TMPFS_MAGIC)
+        nix::sys::statfs::statfs(&self.0).is_ok_and(|fs| fs.filesystem_type().0 != TMPFS_MAGIC)
     }
 }
 
