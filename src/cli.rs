@@ -37,6 +37,8 @@ pub enum Command {
     Gaps(GapsArgs),
     /// Show one sample: load, CPU, memory, top processes, filesystems, ports
     Show(ShowArgs),
+    /// Step through the samples in a full-screen view, as `atop -r` does
+    Replay(ReplayArgs),
     /// Write samples as rows for other tools
     Export(ExportArgs),
     /// Check the database: SQLite's integrity check and every snapshot decoded
@@ -141,6 +143,17 @@ pub struct ShowArgs {
     /// How many processes, filesystems and ports to list
     #[arg(long, default_value_t = 5)]
     pub top: usize,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// Start at the sample at or before this time [default: the last sample before the
+    /// period `report` explains]. TIME: 18:05, "2026-11-22 18:05", RFC 3339, @EPOCH, -10m, now
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Follow the recorder: show each new sample as it is committed
+    #[arg(long)]
+    pub live: bool,
 }
 
 #[derive(Args)]

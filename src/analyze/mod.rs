@@ -5,6 +5,7 @@
 
 pub mod detect;
 pub mod periods;
+pub mod replay;
 pub mod report;
 pub mod series;
 pub mod timeline;

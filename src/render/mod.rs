@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod export;
+pub mod replay;
 pub mod report;
 pub mod rows;
 pub mod show;

@@ -126,7 +126,7 @@ pub fn show(
     Ok(())
 }
 
-fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::Result<()> {
     if let Some(load) = s.load {
         write!(out, "load {:.2} {:.2} {:.2}", load.load1, load.load5, load.load15)?;
     }

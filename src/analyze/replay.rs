@@ -1,0 +1,230 @@
+//! `flightrec replay`: stepping through the history one sample at a time.
+//! The pure part says where a time sits among the periods of `gaps` and
+//! which period a jump lands on; `Cursor` reads the sample it stands on,
+//! with the one before it for rates, through the store's queries by time.
+//! Damage is kept with the sample, never printed: the terminal is a view.
+
+use crate::analyze::Finding;
+use crate::analyze::periods::{Kind, Period};
+use crate::analyze::report::{self, Target};
+use crate::model::human::format_duration_ms;
+use crate::model::{Event, Run, StoredSample};
+use crate::store::{Store, Tables};
+use anyhow::Result;
+
+/// Where `time_ms` sits relative to the periods: inside one, or before the
+/// next one to come, or after the last one. Periods are as `gaps` lists
+/// them (newest first, numbered so).
+pub fn place(time_ms: i64, periods: &[Period]) -> Option<String> {
+    if let Some(p) = periods.iter().find(|p| p.start_ms < time_ms && p.end_ms.is_none_or(|end| time_ms < end)) {
+        return Some(format!("inside period {} ({})", p.number, name(p.kind)));
+    }
+    if let Some(p) = periods.iter().filter(|p| p.start_ms >= time_ms).min_by_key(|p| p.start_ms) {
+        let before = format_duration_ms(p.start_ms - time_ms);
+        return Some(if p.start_ms == time_ms {
+            format!("last sample before period {} ({})", p.number, name(p.kind))
+        } else {
+            format!("{before} before period {} ({})", p.number, name(p.kind))
+        });
+    }
+    let p = periods.iter().filter_map(|p| Some((p, p.end_ms?))).max_by_key(|(_, end)| *end)?;
+    Some(format!("{} after period {} ({})", format_duration_ms(time_ms - p.1), p.0.number, name(p.0.kind)))
+}
+
+/// A period's kind in a few words, for the header.
+fn name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::UncleanStop => "the unclean stop",
+        Kind::Reboot => "the unclean stop and reboot",
+        Kind::Stall => "the stall",
+        Kind::Suspend => "the suspend",
+        Kind::SilentNow => "the silence",
+        Kind::NotRunning => "the unclean stop",
+    }
+}
+
+/// The oldest period that starts after `time_ms`: `]`.
+pub fn next_period(time_ms: i64, periods: &[Period]) -> Option<&Period> {
+    periods.iter().filter(|p| p.start_ms > time_ms).min_by_key(|p| p.start_ms)
+}
+
+/// The newest period that starts before `time_ms`: `[`.
+pub fn previous_period(time_ms: i64, periods: &[Period]) -> Option<&Period> {
+    periods.iter().filter(|p| p.start_ms < time_ms).max_by_key(|p| p.start_ms)
+}
+
+/// What the cursor stands on.
+pub enum Shown {
+    Sample {
+        /// The sample before, in the same run: the rates' other end.
+        prev: Option<StoredSample>,
+        cur: StoredSample,
+        /// Frames of `cur` that could not be used, said in words.
+        damage: Vec<String>,
+    },
+    /// A sample whose row could not be read at all: stepping goes on past it.
+    Unreadable { time_ms: i64, error: String },
+}
+
+impl Shown {
+    pub fn time_ms(&self) -> i64 {
+        match self {
+            Shown::Sample { cur, .. } => cur.sample.time_ms,
+            Shown::Unreadable { time_ms, .. } => *time_ms,
+        }
+    }
+}
+
+/// One sample of the store at a time, found by time.
+pub struct Cursor<'a> {
+    store: &'a Store,
+    /// (id, time_ms) of the sample stood on.
+    at: (i64, i64),
+}
+
+impl<'a> Cursor<'a> {
+    /// Stands on the sample at or before `time_ms`, else the first after
+    /// it; `None` when the store holds no sample.
+    pub fn new(store: &'a Store, time_ms: i64) -> Result<Option<Cursor<'a>>> {
+        let at = match store.last_at_or_before(time_ms)? {
+            Some(at) => Some(at),
+            None => store.first_at_or_after(time_ms)?,
+        };
+        Ok(at.map(|at| Cursor { store, at }))
+    }
+
+    pub fn time_ms(&self) -> i64 {
+        self.at.1
+    }
+
+    /// No sample is newer than the one stood on.
+    pub fn is_newest(&self) -> Result<bool> {
+        Ok(self.store.first_at_or_after(self.at.1.saturating_add(1))?.is_none())
+    }
+
+    /// Steps to the next sample; false at the newest.
+    pub fn forward(&mut self) -> Result<bool> {
+        self.go(self.store.first_at_or_after(self.at.1.saturating_add(1))?)
+    }
+
+    /// Steps to the previous sample; false at the oldest.
+    pub fn back(&mut self) -> Result<bool> {
+        self.go(self.store.last_at_or_before(self.at.1.saturating_sub(1))?)
+    }
+
+    pub fn first(&mut self) -> Result<bool> {
+        self.go(self.store.first_at_or_after(i64::MIN)?)
+    }
+
+    pub fn last(&mut self) -> Result<bool> {
+        self.go(self.store.last_at_or_before(i64::MAX)?)
+    }
+
+    /// Goes to the sample at or at most `within_ms` before `time_ms`; false
+    /// (staying) where there is none.
+    pub fn jump(&mut self, time_ms: i64, within_ms: i64) -> Result<bool> {
+        let found = self.store.last_at_or_before(time_ms)?;
+        self.go(found.filter(|(_, t)| time_ms - t <= within_ms))
+    }
+
+    fn go(&mut self, to: Option<(i64, i64)>) -> Result<bool> {
+        match to {
+            Some(at) if at != self.at => {
+                self.at = at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// The periods of `gaps`, numbered as it numbers them.
+    pub fn periods(&self, now_ms: i64, window_ms: i64) -> Result<Vec<Period>> {
+        report::gaps(self.store, now_ms, window_ms)
+    }
+
+    /// The findings `report --at` gives for the window ending at `time_ms`.
+    pub fn findings(&self, time_ms: i64, window_ms: i64, now_ms: i64) -> Result<Vec<Finding>> {
+        Ok(report::report(self.store, Target::At(time_ms), window_ms, now_ms)?.findings)
+    }
+
+    pub fn events(&self, from_ms: i64, to_ms: i64) -> Result<Vec<Event>> {
+        self.store.events_between(from_ms, to_ms)
+    }
+
+    pub fn runs(&self) -> Result<Vec<Run>> {
+        self.store.runs()
+    }
+
+    /// Reads the sample stood on with every table, and the one before it.
+    pub fn read(&self) -> Result<Shown> {
+        let (id, time_ms) = self.at;
+        let from = self.store.last_at_or_before(time_ms.saturating_sub(1))?.map_or(id, |(prev, _)| prev.min(id));
+        let mut read = Vec::with_capacity(2);
+        let mut damage = Vec::new();
+        let result = self.store.read_samples(
+            from,
+            id,
+            Tables::ALL,
+            |stored| {
+                read.push(stored);
+                Ok(())
+            },
+            |found| {
+                if found.sample_id == id {
+                    damage.push(found.what);
+                }
+            },
+        );
+        if let Err(err) = result {
+            return Ok(Shown::Unreadable { time_ms, error: format!("{err:#}") });
+        }
+        let Some(cur) = read.pop().filter(|s| s.id == id) else {
+            return Ok(Shown::Unreadable { time_ms, error: "the sample vanished while reading".into() });
+        };
+        let prev = read.pop().filter(|p| p.run_id == cur.run_id);
+        Ok(Shown::Sample { prev, cur, damage })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn period(number: usize, kind: Kind, start_ms: i64, end_ms: Option<i64>) -> Period {
+        Period {
+            number,
+            kind,
+            start_ms,
+            end_ms,
+            run_id: 1,
+            boot_id: "a".into(),
+            next_boot_id: None,
+            samples_before: 0,
+        }
+    }
+
+    fn periods() -> Vec<Period> {
+        vec![period(1, Kind::UncleanStop, 500_000, Some(600_000)), period(2, Kind::Stall, 100_000, Some(130_000))]
+    }
+
+    #[test]
+    fn a_time_is_placed_before_inside_or_after_the_periods() {
+        let periods = periods();
+        assert_eq!(place(88_000, &periods).unwrap(), "12s before period 2 (the stall)");
+        assert_eq!(place(100_000, &periods).unwrap(), "last sample before period 2 (the stall)");
+        assert_eq!(place(110_000, &periods).unwrap(), "inside period 2 (the stall)");
+        assert_eq!(place(130_000, &periods).unwrap(), "6m10s before period 1 (the unclean stop)");
+        assert_eq!(place(660_000, &periods).unwrap(), "1m after period 1 (the unclean stop)");
+        assert_eq!(place(5, &[]), None);
+    }
+
+    #[test]
+    fn jumps_land_on_the_neighbouring_periods() {
+        let periods = periods();
+        assert_eq!(next_period(0, &periods).map(|p| p.number), Some(2));
+        assert_eq!(next_period(100_000, &periods).map(|p| p.number), Some(1));
+        assert_eq!(next_period(500_000, &periods).map(|p| p.number), None);
+        assert_eq!(previous_period(500_000, &periods).map(|p| p.number), Some(2));
+        assert_eq!(previous_period(100_000, &periods).map(|p| p.number), None);
+    }
+}

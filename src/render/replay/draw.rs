@@ -1,0 +1,232 @@
+//! Drawing one screen: a title line (time, run, where the sample sits among
+//! the periods), `show`'s header lines, the open view's table, and a line
+//! of keys, a prompt or a message at the bottom. 80×24 is the size it is
+//! laid out for; colour only where allowed, reverse video otherwise.
+
+use super::keys::{ORDERS, Order, Prompt, State, VIEWS, View};
+use super::tables::{self, Grid};
+use crate::analyze::Finding;
+use crate::analyze::replay::Shown;
+use crate::model::catalogue::{self, LastSeen};
+use crate::model::human::{format_duration_ms, format_ms_local};
+use crate::model::{Event, StoredSample};
+use crate::render::show::write_system;
+use crate::render::text::UserNames;
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Text};
+use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, Wrap};
+
+/// Everything one screen shows.
+pub struct Screen<'a> {
+    pub shown: &'a Shown,
+    pub place: Option<String>,
+    pub boot_time_ms: Option<i64>,
+    pub state: &'a State,
+    pub colour: bool,
+    pub live: bool,
+    pub findings: Option<&'a [Finding]>,
+    pub events: Option<&'a [Event]>,
+}
+
+const KEYS_LINE: &str = "t/T step  b time  [/] period  C M D F N order  / filter  ? keys  q quit";
+
+pub fn draw(frame: &mut Frame, screen: &Screen) {
+    let header = header(screen);
+    // Lines longer than the screen wrap: each takes as many rows as it fills.
+    let width = usize::from(frame.area().width.max(1));
+    let header_height: usize = header.lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let [title, head, caption, body, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(header_height as u16),
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let bar = if screen.colour {
+        Style::new().fg(Color::White).bg(Color::Blue)
+    } else {
+        Style::new().add_modifier(Modifier::REVERSED)
+    };
+    frame.render_widget(Paragraph::new(title_line(screen)).style(bar), title);
+    frame.render_widget(Paragraph::new(header).wrap(Wrap { trim: false }), head);
+    let (what, grid) = view(screen);
+    frame.render_widget(Paragraph::new(what).style(Style::new().add_modifier(Modifier::BOLD)), caption);
+    draw_grid(frame, body, &grid, screen.state.scroll);
+    frame.render_widget(Paragraph::new(bottom_line(screen.state)).style(bar), bottom);
+    if screen.state.help {
+        draw_help(frame, body);
+    }
+}
+
+fn title_line(screen: &Screen) -> String {
+    let mut line = format!("{}", format_ms_local(screen.shown.time_ms()));
+    if let Shown::Sample { cur, .. } = screen.shown {
+        line += &format!("  run {}", cur.run_id);
+        if cur.sample.lateness_ms > 0 {
+            line += &format!("  {} late", format_duration_ms(cur.sample.lateness_ms));
+        }
+    }
+    if let Some(place) = &screen.place {
+        line += &format!("  {place}");
+    }
+    if screen.live {
+        line += "  [live]";
+    }
+    line
+}
+
+/// `show`'s lines for the sample, and what of it is missing.
+fn header(screen: &Screen) -> Text<'static> {
+    let (prev, cur, damage) = match screen.shown {
+        Shown::Sample { prev, cur, damage } => (prev, cur, damage),
+        Shown::Unreadable { error, .. } => {
+            return Text::from(format!("this sample could not be read ({error}); t/T step past it"));
+        }
+    };
+    let mut text = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = write_system(prev.as_ref().map(|p| &p.sample), &cur.sample, &mut text);
+    let mut lines: Vec<Line> =
+        String::from_utf8_lossy(&text).lines().filter(|l| !l.is_empty()).map(|l| Line::from(l.to_string())).collect();
+    if !cur.missing.is_empty() {
+        let mut said = format!("missing in this sample: {}", cur.missing.join(", "));
+        if !damage.is_empty() {
+            said += &format!(" (damaged: {})", damage.join("; "));
+        }
+        lines.push(Line::from(said));
+    }
+    Text::from(lines)
+}
+
+/// The caption and the table of the open view.
+fn view(screen: &Screen) -> (String, Grid) {
+    let state = screen.state;
+    let Shown::Sample { prev, cur, .. } = screen.shown else {
+        return (String::new(), Grid::default());
+    };
+    let prev_sample = prev.as_ref().map(|p| &p.sample);
+    let s = &cur.sample;
+    let name = VIEWS.iter().find(|(_, v, _)| *v == state.view).map_or("", |(_, _, name)| name);
+    let caption = |count: Option<usize>| match count {
+        Some(n) => format!("{} ({n})", capitalised(name)),
+        None => format!("{}: not in this sample", capitalised(name)),
+    };
+    match state.view {
+        View::Processes => {
+            let Some(list) = &s.processes else {
+                return (caption(None), Grid::default());
+            };
+            let mut users = UserNames::default();
+            let rows = tables::process_rows(prev_sample, cur, screen.boot_time_ms);
+            let rows = tables::filter_processes(rows, &state.filter, &mut users);
+            let order = ORDERS.iter().find(|(_, o, _)| *o == state.order).map_or("", |(_, _, name)| name);
+            let mut said = format!("Processes {order}: {} of {}", rows.len(), list.len());
+            if !state.filter.is_empty() {
+                said += &format!(", matching {:?}", state.filter);
+            }
+            (said, tables::process_grid(rows, state.order, &mut users))
+        }
+        View::Filesystems => stamped(catalogue::FILESYSTEMS, cur, &s.filesystems, caption),
+        View::Sockets => stamped(catalogue::SOCKETS, cur, &s.sockets, caption),
+        View::Probes => stamped(catalogue::PROBES, cur, &s.probes, caption),
+        View::Dirs => stamped(catalogue::DIRS, cur, &s.watched_dirs, caption),
+        View::Disks => {
+            let rows = catalogue::disk_rows(prev_sample, cur);
+            (caption(s.disks.as_ref().map(|_| rows.len())), tables::catalogue_grid(catalogue::DISKS, &rows))
+        }
+        View::Logs => {
+            let mut seen = LastSeen::default();
+            if let Some(prev) = prev {
+                catalogue::log_rows(&mut seen, prev);
+            }
+            let rows = catalogue::log_rows(&mut seen, cur);
+            (caption(s.watched_logs.as_ref().map(|_| rows.len())), tables::catalogue_grid(catalogue::LOGS, &rows))
+        }
+        View::Kernel => {
+            let events = screen.events.unwrap_or_default();
+            (caption(Some(events.len())), tables::catalogue_grid(catalogue::EVENTS, events))
+        }
+        View::Findings => {
+            let findings = screen.findings.unwrap_or_default();
+            let said = format!("{} ({}; * begun by this sample)", capitalised(name), findings.len());
+            (said, tables::findings_grid(findings, s.time_ms))
+        }
+    }
+}
+
+fn stamped<T: Clone>(
+    fields: &[catalogue::Field<(i64, T)>],
+    cur: &StoredSample,
+    table: &Option<Vec<T>>,
+    caption: impl Fn(Option<usize>) -> String,
+) -> (String, Grid) {
+    let rows = catalogue::stamped(cur, table);
+    (caption(table.as_ref().map(Vec::len)), tables::catalogue_grid(fields, &rows))
+}
+
+fn capitalised(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Columns as wide as their widest cell; the last takes what is left.
+fn draw_grid(frame: &mut Frame, area: Rect, grid: &Grid, scroll: usize) {
+    let count = grid.titles.len();
+    let widths: Vec<Constraint> = (0..count)
+        .map(|i| {
+            if i + 1 == count {
+                return Constraint::Fill(1);
+            }
+            let widest = grid.rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+            Constraint::Length(widest.max(grid.titles[i].chars().count()) as u16)
+        })
+        .collect();
+    let cell = |text: &str, right: bool| {
+        let line = Line::from(text.to_string());
+        Cell::from(if right { line.alignment(Alignment::Right) } else { line })
+    };
+    let row = |cells: &[String]| Row::new(cells.iter().zip(&grid.right).map(|(c, right)| cell(c, *right)));
+    let first = scroll.min(grid.rows.len().saturating_sub(1));
+    let table = Table::new(grid.rows[first..].iter().map(|r| row(r)), widths)
+        .header(row(&grid.titles).style(Style::new().add_modifier(Modifier::BOLD)))
+        .column_spacing(1);
+    frame.render_widget(table, area);
+}
+
+fn bottom_line(state: &State) -> String {
+    match (&state.prompt, &state.message) {
+        (Some(Prompt::Time(text)), _) => format!("b: go to TIME (18:05, -10m, @EPOCH): {text}_"),
+        (Some(Prompt::Filter(text)), _) => format!("/: keep processes whose name or user contains: {text}_"),
+        (None, Some(message)) => message.clone(),
+        (None, None) => KEYS_LINE.into(),
+    }
+}
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let mut lines = vec![
+        "t / T, → / ←   next / previous sample".to_string(),
+        "Home / End     oldest / newest sample".into(),
+        "b TIME Enter   the sample at or just before TIME".into(),
+        "] / [          next / previous period (in findings: finding)".into(),
+        "/ TEXT Enter   keep processes of that name or user".into(),
+        "↓ ↑ PgDn PgUp  scroll       q, Esc  quit".into(),
+    ];
+    let orders: Vec<String> = ORDERS
+        .iter()
+        .filter(|(_, o, _)| *o != Order::Count)
+        .map(|(k, _, name)| format!("{k} {}", name.trim_start_matches("by ")))
+        .collect();
+    lines.push(format!("order: {}, N count per name", orders.join(", ")));
+    for pair in VIEWS.chunks(2) {
+        let cells: Vec<String> = pair.iter().map(|(k, _, name)| format!("{k} {name:<28}")).collect();
+        lines.push(cells.join(" "));
+    }
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let popup = Rect { height, ..area };
+    frame.render_widget(Clear, popup);
+    let block = ratatui::widgets::Block::bordered().title(" keys (any key closes) ");
+    frame.render_widget(Paragraph::new(lines.join("\n")).block(block), popup);
+}

@@ -1,0 +1,221 @@
+//! `flightrec replay`: the history one sample at a time in a full-screen
+//! terminal view, as `atop -r` shows it: `show`'s header, where the sample
+//! sits among the periods, and a table (processes, filesystems, disks,
+//! sockets, probes, watched sources, kernel messages, findings) one key
+//! away. The keys are in `keys`, the tables in `tables`, the drawing in
+//! `draw`, the terminal's care in `terminal`; this loop joins them to the
+//! `Cursor` that reads the samples.
+
+mod draw;
+mod keys;
+mod tables;
+mod terminal;
+
+use crate::analyze::Finding;
+use crate::analyze::periods::Period;
+use crate::analyze::replay::{self, Cursor, Shown};
+use crate::model::human::{format_duration_ms, format_ms_local};
+use crate::model::{Event, Run};
+use crate::time;
+use anyhow::Result;
+use keys::{Action, Move, State, View};
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use std::io;
+use std::time::Duration;
+
+pub struct Options {
+    /// Follow the recorder: stand on each new sample as it is committed.
+    pub live: bool,
+    /// Colours allowed (no `NO_COLOR`, a terminal that has them).
+    pub colour: bool,
+    /// The window of findings and kernel messages, as `report --window`.
+    pub window_ms: i64,
+}
+
+/// What the screen shows, kept between keys.
+struct Replay<'c, 's> {
+    cursor: &'c mut Cursor<'s>,
+    options: Options,
+    state: State,
+    shown: Shown,
+    periods: Vec<Period>,
+    runs: Vec<Run>,
+    /// Loaded when their view is open, for the time they were loaded at.
+    findings: Option<(i64, Vec<Finding>)>,
+    events: Option<(i64, Vec<Event>)>,
+}
+
+/// Runs the view until `q`, SIGTERM or SIGHUP, starting where `cursor`
+/// stands; `periods` are those of `gaps`.
+pub fn run(cursor: &mut Cursor, periods: Vec<Period>, options: Options) -> Result<()> {
+    let runs = cursor.runs()?;
+    let shown = cursor.read()?;
+    let mut replay = Replay {
+        cursor,
+        options,
+        state: State::default(),
+        shown,
+        periods,
+        runs,
+        findings: None,
+        events: None,
+    };
+    let mut session = terminal::Session::enter()?;
+    let tick = Duration::from_millis(if replay.options.live { 1000 } else { 250 });
+    loop {
+        replay.load_view_data()?;
+        let following = replay.options.live && replay.cursor.is_newest()?;
+        session.screen.draw(|frame| draw::draw(frame, &replay.screen()))?;
+        if terminal::asked_to_stop() {
+            return Ok(());
+        }
+        let ready = match event::poll(tick) {
+            Ok(ready) => ready,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err.into()),
+        };
+        if !ready {
+            replay.follow(following)?;
+            continue;
+        }
+        let TermEvent::Key(key) = event::read()? else { continue };
+        if key.kind == KeyEventKind::Release {
+            continue;
+        }
+        match replay.state.key(key) {
+            Action::Quit => return Ok(()),
+            Action::Redraw => {}
+            Action::Move(to) => replay.go(to)?,
+        }
+    }
+}
+
+impl Replay<'_, '_> {
+    fn go(&mut self, to: Move) -> Result<()> {
+        let time_ms = self.cursor.time_ms();
+        let moved = match to {
+            Move::Forward => self.cursor.forward()?.then_some(()).ok_or("the newest sample"),
+            Move::Back => self.cursor.back()?.then_some(()).ok_or("the oldest sample"),
+            Move::First => self.cursor.first()?.then_some(()).ok_or("the oldest sample"),
+            Move::Last => self.cursor.last()?.then_some(()).ok_or("the newest sample"),
+            Move::NextPeriod | Move::PreviousPeriod => return self.to_mark(to == Move::NextPeriod),
+            Move::To(text) => return self.to_time(&text),
+        };
+        if let Err(end) = moved {
+            self.state.message = Some(format!("this is {end}"));
+        }
+        if self.cursor.time_ms() != time_ms {
+            self.shown = self.cursor.read()?;
+        }
+        Ok(())
+    }
+
+    /// `]` and `[`: the next or previous period, or in the findings view
+    /// the next or previous finding's start.
+    fn to_mark(&mut self, next: bool) -> Result<()> {
+        let time_ms = self.cursor.time_ms();
+        let (target, said) = if self.state.view == View::Findings {
+            let starts = self.findings.iter().flat_map(|(_, f)| f.iter().filter_map(|f| f.first_seen_ms));
+            let found = if next {
+                starts.filter(|t| *t > time_ms).min()
+            } else {
+                starts.filter(|t| *t < time_ms).max()
+            };
+            (found, found.map(|t| format!("a finding began at {}", format_ms_local(t))))
+        } else {
+            let found = if next {
+                replay::next_period(time_ms, &self.periods)
+            } else {
+                replay::previous_period(time_ms, &self.periods)
+            };
+            (found.map(|p| p.start_ms), found.map(|p| format!("period {}: {}", p.number, p.kind.describe())))
+        };
+        let (Some(target), Some(said)) = (target, said) else {
+            let which = if next { "after" } else { "before" };
+            let what = if self.state.view == View::Findings { "finding" } else { "period" };
+            self.state.message = Some(format!("no {what} begins {which} this sample"));
+            return Ok(());
+        };
+        // The last sample at or before the mark: the machine as it was
+        // when the period began.
+        if self.cursor.jump(target, i64::MAX)? {
+            self.shown = self.cursor.read()?;
+        }
+        self.state.message = Some(said);
+        Ok(())
+    }
+
+    /// `b TIME`: the sample at or at most an interval before TIME.
+    fn to_time(&mut self, text: &str) -> Result<()> {
+        let asked = match time::parse_time("b", text.trim(), chrono::Local::now()) {
+            Ok(asked) => asked,
+            Err(err) => {
+                self.state.message = Some(err.to_string());
+                return Ok(());
+            }
+        };
+        let interval_ms = self
+            .runs
+            .iter()
+            .rev()
+            .find(|r| r.start_ms <= asked)
+            .or(self.runs.first())
+            .map_or(5000, |r| r.interval_ms);
+        if self.cursor.jump(asked, interval_ms)? {
+            self.shown = self.cursor.read()?;
+        } else {
+            self.state.message = Some(format!(
+                "no sample within {} before {}; staying",
+                format_duration_ms(interval_ms),
+                format_ms_local(asked)
+            ));
+        }
+        Ok(())
+    }
+
+    /// `--live`: when the newest sample was shown and a newer one came,
+    /// show it; someone looking back in time is left where they are.
+    fn follow(&mut self, following: bool) -> Result<()> {
+        if following && self.cursor.last()? {
+            self.shown = self.cursor.read()?;
+            let now_ms = chrono::Local::now().timestamp_millis();
+            self.periods = self.cursor.periods(now_ms, self.options.window_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Reads what the open view needs and the sample does not hold.
+    fn load_view_data(&mut self) -> Result<()> {
+        let time_ms = self.cursor.time_ms();
+        let stale = |loaded: Option<i64>| loaded != Some(time_ms);
+        match self.state.view {
+            View::Findings if stale(self.findings.as_ref().map(|f| f.0)) => {
+                let now_ms = chrono::Local::now().timestamp_millis();
+                self.findings = Some((time_ms, self.cursor.findings(time_ms, self.options.window_ms, now_ms)?));
+            }
+            View::Kernel if stale(self.events.as_ref().map(|e| e.0)) => {
+                let events = self.cursor.events(time_ms - self.options.window_ms, time_ms)?;
+                self.events = Some((time_ms, events));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn screen(&self) -> draw::Screen<'_> {
+        let boot_time_ms = |run_id: i64| self.runs.iter().find(|r| r.id == run_id).map(|r| r.boot_time_ms);
+        draw::Screen {
+            shown: &self.shown,
+            place: replay::place(self.shown.time_ms(), &self.periods),
+            boot_time_ms: match &self.shown {
+                Shown::Sample { cur, .. } => boot_time_ms(cur.run_id),
+                Shown::Unreadable { .. } => None,
+            },
+            state: &self.state,
+            colour: self.options.colour,
+            live: self.options.live,
+            findings: self.findings.as_ref().map(|(_, f)| f.as_slice()),
+            events: self.events.as_ref().map(|(_, e)| e.as_slice()),
+        }
+    }
+}
