@@ -3,15 +3,11 @@
 //! of keys, a prompt or a message at the bottom. 80×24 is the size it is
 //! laid out for; colour only where allowed, reverse video otherwise.
 
-use super::keys::{ORDERS, Order, Prompt, State, VIEWS, View};
-use super::tables::{self, Grid};
-use crate::analyze::Finding;
+use super::keys::{ORDERS, Order, Prompt, State, VIEWS};
+use super::tables::Grid;
 use crate::analyze::replay::Shown;
-use crate::model::catalogue::{self, LastSeen};
 use crate::model::human::{format_duration_ms, format_ms_local};
-use crate::model::{Event, StoredSample};
 use crate::render::show::write_system;
-use crate::render::text::UserNames;
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -22,12 +18,12 @@ use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, Wrap};
 pub struct Screen<'a> {
     pub shown: &'a Shown,
     pub place: Option<String>,
-    pub boot_time_ms: Option<i64>,
     pub state: &'a State,
     pub colour: bool,
     pub live: bool,
-    pub findings: Option<&'a [Finding]>,
-    pub events: Option<&'a [Event]>,
+    /// What the table shows, and the table from the first row scrolled to.
+    pub caption: String,
+    pub grid: Grid,
 }
 
 const KEYS_LINE: &str = "t/T step  b time  [/] period  C M D F N order  / filter  ? keys  q quit";
@@ -52,9 +48,9 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
     };
     frame.render_widget(Paragraph::new(title_line(screen)).style(bar), title);
     frame.render_widget(Paragraph::new(header).wrap(Wrap { trim: false }), head);
-    let (what, grid) = view(screen);
-    frame.render_widget(Paragraph::new(what).style(Style::new().add_modifier(Modifier::BOLD)), caption);
-    draw_grid(frame, body, &grid, screen.state.scroll);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    frame.render_widget(Paragraph::new(screen.caption.as_str()).style(bold), caption);
+    draw_grid(frame, body, &screen.grid);
     frame.render_widget(Paragraph::new(bottom_line(screen.state)).style(bar), bottom);
     if screen.state.help {
         draw_help(frame, body);
@@ -65,7 +61,8 @@ fn title_line(screen: &Screen) -> String {
     let mut line = format!("{}", format_ms_local(screen.shown.time_ms()));
     if let Shown::Sample { cur, .. } = screen.shown {
         line += &format!("  run {}", cur.run_id);
-        if cur.sample.lateness_ms > 0 {
+        // As the report's timeline: lateness under a second is the timer's noise.
+        if cur.sample.lateness_ms >= 1000 {
             line += &format!("  {} late", format_duration_ms(cur.sample.lateness_ms));
         }
     }
@@ -101,79 +98,8 @@ fn header(screen: &Screen) -> Text<'static> {
     Text::from(lines)
 }
 
-/// The caption and the table of the open view.
-fn view(screen: &Screen) -> (String, Grid) {
-    let state = screen.state;
-    let Shown::Sample { prev, cur, .. } = screen.shown else {
-        return (String::new(), Grid::default());
-    };
-    let prev_sample = prev.as_ref().map(|p| &p.sample);
-    let s = &cur.sample;
-    let name = VIEWS.iter().find(|(_, v, _)| *v == state.view).map_or("", |(_, _, name)| name);
-    let caption = |count: Option<usize>| match count {
-        Some(n) => format!("{} ({n})", capitalised(name)),
-        None => format!("{}: not in this sample", capitalised(name)),
-    };
-    match state.view {
-        View::Processes => {
-            let Some(list) = &s.processes else {
-                return (caption(None), Grid::default());
-            };
-            let mut users = UserNames::default();
-            let rows = tables::process_rows(prev_sample, cur, screen.boot_time_ms);
-            let rows = tables::filter_processes(rows, &state.filter, &mut users);
-            let order = ORDERS.iter().find(|(_, o, _)| *o == state.order).map_or("", |(_, _, name)| name);
-            let mut said = format!("Processes {order}: {} of {}", rows.len(), list.len());
-            if !state.filter.is_empty() {
-                said += &format!(", matching {:?}", state.filter);
-            }
-            (said, tables::process_grid(rows, state.order, &mut users))
-        }
-        View::Filesystems => stamped(catalogue::FILESYSTEMS, cur, &s.filesystems, caption),
-        View::Sockets => stamped(catalogue::SOCKETS, cur, &s.sockets, caption),
-        View::Probes => stamped(catalogue::PROBES, cur, &s.probes, caption),
-        View::Dirs => stamped(catalogue::DIRS, cur, &s.watched_dirs, caption),
-        View::Disks => {
-            let rows = catalogue::disk_rows(prev_sample, cur);
-            (caption(s.disks.as_ref().map(|_| rows.len())), tables::catalogue_grid(catalogue::DISKS, &rows))
-        }
-        View::Logs => {
-            let mut seen = LastSeen::default();
-            if let Some(prev) = prev {
-                catalogue::log_rows(&mut seen, prev);
-            }
-            let rows = catalogue::log_rows(&mut seen, cur);
-            (caption(s.watched_logs.as_ref().map(|_| rows.len())), tables::catalogue_grid(catalogue::LOGS, &rows))
-        }
-        View::Kernel => {
-            let events = screen.events.unwrap_or_default();
-            (caption(Some(events.len())), tables::catalogue_grid(catalogue::EVENTS, events))
-        }
-        View::Findings => {
-            let findings = screen.findings.unwrap_or_default();
-            let said = format!("{} ({}; * begun by this sample)", capitalised(name), findings.len());
-            (said, tables::findings_grid(findings, s.time_ms))
-        }
-    }
-}
-
-fn stamped<T: Clone>(
-    fields: &[catalogue::Field<(i64, T)>],
-    cur: &StoredSample,
-    table: &Option<Vec<T>>,
-    caption: impl Fn(Option<usize>) -> String,
-) -> (String, Grid) {
-    let rows = catalogue::stamped(cur, table);
-    (caption(table.as_ref().map(Vec::len)), tables::catalogue_grid(fields, &rows))
-}
-
-fn capitalised(name: &str) -> String {
-    let mut chars = name.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
-}
-
 /// Columns as wide as their widest cell; the last takes what is left.
-fn draw_grid(frame: &mut Frame, area: Rect, grid: &Grid, scroll: usize) {
+fn draw_grid(frame: &mut Frame, area: Rect, grid: &Grid) {
     let count = grid.titles.len();
     let widths: Vec<Constraint> = (0..count)
         .map(|i| {
@@ -189,8 +115,7 @@ fn draw_grid(frame: &mut Frame, area: Rect, grid: &Grid, scroll: usize) {
         Cell::from(if right { line.alignment(Alignment::Right) } else { line })
     };
     let row = |cells: &[String]| Row::new(cells.iter().zip(&grid.right).map(|(c, right)| cell(c, *right)));
-    let first = scroll.min(grid.rows.len().saturating_sub(1));
-    let table = Table::new(grid.rows[first..].iter().map(|r| row(r)), widths)
+    let table = Table::new(grid.rows.iter().map(|r| row(r)), widths)
         .header(row(&grid.titles).style(Style::new().add_modifier(Modifier::BOLD)))
         .column_spacing(1);
     frame.render_widget(table, area);

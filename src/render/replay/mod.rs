@@ -15,7 +15,9 @@ use crate::analyze::Finding;
 use crate::analyze::periods::Period;
 use crate::analyze::replay::{self, Cursor, Shown};
 use crate::model::human::{format_duration_ms, format_ms_local};
+use crate::model::catalogue::ProcessRow;
 use crate::model::{Event, Run};
+use crate::render::text::UserNames;
 use crate::time;
 use anyhow::Result;
 use keys::{Action, Move, State, View};
@@ -38,6 +40,9 @@ struct Replay<'c, 's> {
     options: Options,
     state: State,
     shown: Shown,
+    /// The shown sample's processes with their rates.
+    processes: Vec<ProcessRow>,
+    users: UserNames,
     periods: Vec<Period>,
     runs: Vec<Run>,
     /// Loaded when their view is open, for the time they were loaded at.
@@ -49,23 +54,27 @@ struct Replay<'c, 's> {
 /// stands; `periods` are those of `gaps`.
 pub fn run(cursor: &mut Cursor, periods: Vec<Period>, options: Options) -> Result<()> {
     let runs = cursor.runs()?;
-    let shown = cursor.read()?;
     let mut replay = Replay {
+        shown: cursor.read()?,
         cursor,
         options,
         state: State::default(),
-        shown,
+        processes: Vec::new(),
+        users: UserNames::default(),
         periods,
         runs,
         findings: None,
         events: None,
     };
+    replay.processes = replay.process_rows();
     let mut session = terminal::Session::enter()?;
     let tick = Duration::from_millis(if replay.options.live { 1000 } else { 250 });
     loop {
         replay.load_view_data()?;
         let following = replay.options.live && replay.cursor.is_newest()?;
-        session.screen.draw(|frame| draw::draw(frame, &replay.screen()))?;
+        let height = usize::from(session.screen.size()?.height);
+        let screen = replay.screen(height);
+        session.screen.draw(|frame| draw::draw(frame, &screen))?;
         if terminal::asked_to_stop() {
             return Ok(());
         }
@@ -78,14 +87,21 @@ pub fn run(cursor: &mut Cursor, periods: Vec<Period>, options: Options) -> Resul
             replay.follow(following)?;
             continue;
         }
-        let TermEvent::Key(key) = event::read()? else { continue };
-        if key.kind == KeyEventKind::Release {
-            continue;
-        }
-        match replay.state.key(key) {
-            Action::Quit => return Ok(()),
-            Action::Redraw => {}
-            Action::Move(to) => replay.go(to)?,
+        // Every key typed meanwhile before the next drawing: typing a time
+        // after `b` on a slow link must not wait for a screen per letter.
+        loop {
+            if let TermEvent::Key(key) = event::read()?
+                && key.kind != KeyEventKind::Release
+            {
+                match replay.state.key(key) {
+                    Action::Quit => return Ok(()),
+                    Action::Redraw => {}
+                    Action::Move(to) => replay.go(to)?,
+                }
+            }
+            if !event::poll(Duration::ZERO)? {
+                break;
+            }
         }
     }
 }
@@ -105,7 +121,7 @@ impl Replay<'_, '_> {
             self.state.message = Some(format!("this is {end}"));
         }
         if self.cursor.time_ms() != time_ms {
-            self.shown = self.cursor.read()?;
+            self.show()?;
         }
         Ok(())
     }
@@ -139,7 +155,7 @@ impl Replay<'_, '_> {
         // The last sample at or before the mark: the machine as it was
         // when the period began.
         if self.cursor.jump(target, i64::MAX)? {
-            self.shown = self.cursor.read()?;
+            self.show()?;
         }
         self.state.message = Some(said);
         Ok(())
@@ -162,7 +178,7 @@ impl Replay<'_, '_> {
             .or(self.runs.first())
             .map_or(5000, |r| r.interval_ms);
         if self.cursor.jump(asked, interval_ms)? {
-            self.shown = self.cursor.read()?;
+            self.show()?;
         } else {
             self.state.message = Some(format!(
                 "no sample within {} before {}; staying",
@@ -177,7 +193,7 @@ impl Replay<'_, '_> {
     /// show it; someone looking back in time is left where they are.
     fn follow(&mut self, following: bool) -> Result<()> {
         if following && self.cursor.last()? {
-            self.shown = self.cursor.read()?;
+            self.show()?;
             let now_ms = chrono::Local::now().timestamp_millis();
             self.periods = self.cursor.periods(now_ms, self.options.window_ms)?;
         }
@@ -202,20 +218,41 @@ impl Replay<'_, '_> {
         Ok(())
     }
 
-    fn screen(&self) -> draw::Screen<'_> {
-        let boot_time_ms = |run_id: i64| self.runs.iter().find(|r| r.id == run_id).map(|r| r.boot_time_ms);
+    /// Reads the sample the cursor stands on.
+    fn show(&mut self) -> Result<()> {
+        self.shown = self.cursor.read()?;
+        self.processes = self.process_rows();
+        Ok(())
+    }
+
+    fn process_rows(&self) -> Vec<ProcessRow> {
+        let Shown::Sample { prev, cur, .. } = &self.shown else {
+            return Vec::new();
+        };
+        let boot_time_ms = self.runs.iter().find(|r| r.id == cur.run_id).map(|r| r.boot_time_ms);
+        tables::process_rows(prev.as_ref().map(|p| &p.sample), cur, boot_time_ms)
+    }
+
+    /// The screen, with the table's rows from the one scrolled to, as many
+    /// as `height` could show.
+    fn screen(&mut self, height: usize) -> draw::Screen<'_> {
+        let extras = tables::Extras {
+            processes: &self.processes,
+            findings: self.findings.as_ref().map(|(_, f)| f.as_slice()),
+            events: self.events.as_ref().map(|(_, e)| e.as_slice()),
+        };
+        let visible = self.state.scroll..self.state.scroll + height;
+        let (caption, grid) = tables::view(&self.shown, &self.state, &extras, &mut self.users, visible);
+        // Scrolled past the end: the last row is shown, and Up moves at once.
+        self.state.scroll = self.state.scroll.min(grid.total.saturating_sub(1));
         draw::Screen {
             shown: &self.shown,
             place: replay::place(self.shown.time_ms(), &self.periods),
-            boot_time_ms: match &self.shown {
-                Shown::Sample { cur, .. } => boot_time_ms(cur.run_id),
-                Shown::Unreadable { .. } => None,
-            },
             state: &self.state,
             colour: self.options.colour,
             live: self.options.live,
-            findings: self.findings.as_ref().map(|(_, f)| f.as_slice()),
-            events: self.events.as_ref().map(|(_, e)| e.as_slice()),
+            caption,
+            grid,
         }
     }
 }

@@ -3,23 +3,112 @@
 //! `report` do), every other view from all of its kind's columns under
 //! their catalogue names.
 
-use super::keys::Order;
+use super::keys::{ORDERS, Order, State, VIEWS, View};
+use crate::analyze::replay::Shown;
 use crate::analyze::{Finding, Severity};
-use crate::model::StoredSample;
-use crate::model::catalogue::{self, Field, Kind, ProcessRow, Value};
+use crate::model::catalogue::{self, Field, Kind, LastSeen, ProcessRow, Value};
 use crate::model::human::format_ms_clock;
-use crate::model::rates;
 use crate::model::sample::Sample;
+use crate::model::{Event, StoredSample, rates};
 use crate::render::rows::human;
 use crate::render::text::{Cell, UserNames, ViewColumn, view_row};
 use std::collections::HashMap;
+use std::ops::Range;
 
-/// Titles, cells and which columns hold numbers (set right).
+/// What the views show besides the sample: its process rows with their
+/// rates (made once per sample), and what is read when its view opens.
+pub struct Extras<'a> {
+    pub processes: &'a [ProcessRow],
+    pub findings: Option<&'a [Finding]>,
+    pub events: Option<&'a [Event]>,
+}
+
+/// The caption and the `visible` rows of the open view.
+pub fn view(
+    shown: &Shown,
+    state: &State,
+    extras: &Extras,
+    users: &mut UserNames,
+    visible: Range<usize>,
+) -> (String, Grid) {
+    let Shown::Sample { prev, cur, .. } = shown else {
+        return (String::new(), Grid::default());
+    };
+    let prev_sample = prev.as_ref().map(|p| &p.sample);
+    let s = &cur.sample;
+    let name = VIEWS.iter().find(|(_, v, _)| *v == state.view).map_or("", |(_, _, name)| name);
+    let caption = |count: Option<usize>| match count {
+        Some(n) => format!("{} ({n})", capitalised(name)),
+        None => format!("{}: not in this sample", capitalised(name)),
+    };
+    match state.view {
+        View::Processes => {
+            let Some(list) = &s.processes else {
+                return (caption(None), Grid::default());
+            };
+            let (matched, grid) = process_grid(extras.processes, &state.filter, state.order, users, visible);
+            let order = ORDERS.iter().find(|(_, o, _)| *o == state.order).map_or("", |(_, _, name)| name);
+            let mut said = format!("Processes {order}: {matched} of {}", list.len());
+            if !state.filter.is_empty() {
+                said += &format!(", matching {:?}", state.filter);
+            }
+            (said, grid)
+        }
+        View::Filesystems => {
+            let rows = catalogue::stamped(cur, &s.filesystems);
+            (caption(s.filesystems.as_ref().map(Vec::len)), catalogue_grid(catalogue::FILESYSTEMS, &rows, visible))
+        }
+        View::Sockets => {
+            let rows = catalogue::stamped(cur, &s.sockets);
+            (caption(s.sockets.as_ref().map(Vec::len)), catalogue_grid(catalogue::SOCKETS, &rows, visible))
+        }
+        View::Probes => {
+            let rows = catalogue::stamped(cur, &s.probes);
+            (caption(s.probes.as_ref().map(Vec::len)), catalogue_grid(catalogue::PROBES, &rows, visible))
+        }
+        View::Dirs => {
+            let rows = catalogue::stamped(cur, &s.watched_dirs);
+            (caption(s.watched_dirs.as_ref().map(Vec::len)), catalogue_grid(catalogue::DIRS, &rows, visible))
+        }
+        View::Disks => {
+            let rows = catalogue::disk_rows(prev_sample, cur);
+            (caption(s.disks.as_ref().map(|_| rows.len())), catalogue_grid(catalogue::DISKS, &rows, visible))
+        }
+        View::Logs => {
+            // The sample before first, so that the rates span the interval.
+            let mut seen = LastSeen::default();
+            if let Some(prev) = prev {
+                catalogue::log_rows(&mut seen, prev);
+            }
+            let rows = catalogue::log_rows(&mut seen, cur);
+            (caption(s.watched_logs.as_ref().map(|_| rows.len())), catalogue_grid(catalogue::LOGS, &rows, visible))
+        }
+        View::Kernel => {
+            let events = extras.events.unwrap_or_default();
+            (caption(Some(events.len())), catalogue_grid(catalogue::EVENTS, events, visible))
+        }
+        View::Findings => {
+            let findings = extras.findings.unwrap_or_default();
+            let said = format!("{} ({}; * begun by this sample)", capitalised(name), findings.len());
+            (said, findings_grid(findings, s.time_ms, visible))
+        }
+    }
+}
+
+fn capitalised(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Titles, cells of the rows shown and which columns hold numbers (set
+/// right).
 #[derive(Debug, Default)]
 pub struct Grid {
     pub titles: Vec<String>,
     pub right: Vec<bool>,
     pub rows: Vec<Vec<String>>,
+    /// Rows in the whole table.
+    pub total: usize,
 }
 
 const fn column(
@@ -76,37 +165,50 @@ pub fn process_rows(prev: Option<&Sample>, cur: &StoredSample, boot_time_ms: Opt
         .collect()
 }
 
-/// Keeps the processes whose command name, command line or user contains
-/// `filter`.
-pub fn filter_processes(rows: Vec<ProcessRow>, filter: &str, users: &mut UserNames) -> Vec<ProcessRow> {
-    if filter.is_empty() {
-        return rows;
-    }
-    rows.into_iter()
+/// The process table: rows whose command name, command line or user
+/// contains `filter`, in `order`; cells only for the `visible` rows. Gives
+/// how many rows matched.
+pub fn process_grid(
+    rows: &[ProcessRow],
+    filter: &str,
+    order: Order,
+    users: &mut UserNames,
+    visible: Range<usize>,
+) -> (usize, Grid) {
+    let mut kept: Vec<&ProcessRow> = rows
+        .iter()
         .filter(|r| {
             let p = &r.process;
-            p.comm.contains(filter) || p.cmdline.contains(filter) || users.name(p.uid).contains(filter)
+            filter.is_empty()
+                || p.comm.contains(filter)
+                || p.cmdline.contains(filter)
+                || users.name(p.uid).contains(filter)
         })
-        .collect()
-}
-
-pub fn process_grid(mut rows: Vec<ProcessRow>, order: Order, users: &mut UserNames) -> Grid {
-    let fields = catalogue::PROCESSES;
+        .collect();
     if order == Order::Count {
-        return count_grid(&rows);
+        return (kept.len(), count_grid(&kept, visible));
     }
+    let fields = catalogue::PROCESSES;
     let by = order_columns(order);
-    rows.sort_by(|a, b| sum(fields, by, b).total_cmp(&sum(fields, by, a)).then(a.process.pid.cmp(&b.process.pid)));
-    Grid {
+    kept.sort_by(|a, b| sum(fields, by, *b).total_cmp(&sum(fields, by, *a)).then(a.process.pid.cmp(&b.process.pid)));
+    let grid = Grid {
         titles: PROCESS_VIEW.iter().map(|c| c.title.to_string()).collect(),
         right: PROCESS_VIEW.iter().map(|c| c.align_right).collect(),
-        rows: rows.iter().map(|row| view_row(PROCESS_VIEW, fields, row, users)).collect(),
-    }
+        rows: shown(&kept, visible).iter().map(|row| view_row(PROCESS_VIEW, fields, *row, users)).collect(),
+        total: kept.len(),
+    };
+    (kept.len(), grid)
+}
+
+/// The part of `rows` in `visible`, at least the last row.
+fn shown<T>(rows: &[T], visible: Range<usize>) -> &[T] {
+    let start = visible.start.min(rows.len().saturating_sub(1));
+    &rows[start..visible.end.clamp(start, rows.len())]
 }
 
 /// One row per command name: how many run, and their CPU and memory
 /// together.
-fn count_grid(rows: &[ProcessRow]) -> Grid {
+fn count_grid(rows: &[&ProcessRow], visible: Range<usize>) -> Grid {
     let fields = catalogue::PROCESSES;
     let totals = ["cpu_pct", "rss"];
     let mut groups: HashMap<&str, (usize, [f64; 2])> = HashMap::new();
@@ -114,7 +216,7 @@ fn count_grid(rows: &[ProcessRow]) -> Grid {
         let group = groups.entry(&row.process.comm).or_default();
         group.0 += 1;
         for (total, name) in group.1.iter_mut().zip(totals) {
-            *total += sum(fields, &[name], row);
+            *total += sum(fields, &[name], *row);
         }
     }
     let mut groups: Vec<_> = groups.into_iter().collect();
@@ -123,33 +225,40 @@ fn count_grid(rows: &[ProcessRow]) -> Grid {
     Grid {
         titles: ["COUNT", "CPU%", "RSS", "COMMAND"].map(String::from).to_vec(),
         right: vec![true, true, true, false],
-        rows: groups
-            .into_iter()
+        rows: shown(&groups, visible)
+            .iter()
             .map(|(comm, (count, [cpu, rss]))| {
-                vec![count.to_string(), format!("{cpu:.1}"), human(&Value::Real(rss), unit("rss")), comm.into()]
+                vec![count.to_string(), format!("{cpu:.1}"), human(&Value::Real(*rss), unit("rss")), comm.to_string()]
             })
             .collect(),
+        total: groups.len(),
     }
 }
 
 /// Every column of a kind of row but the two times (the header says when).
-pub fn catalogue_grid<T>(fields: &[Field<T>], rows: &[T]) -> Grid {
+pub fn catalogue_grid<T>(fields: &[Field<T>], rows: &[T], visible: Range<usize>) -> Grid {
     let shown: Vec<&Field<T>> = fields.iter().filter(|f| !matches!(f.name, "time" | "time_ms")).collect();
     Grid {
         titles: shown.iter().map(|f| f.name.to_string()).collect(),
         right: shown.iter().map(|f| f.kind != Kind::Label).collect(),
-        rows: rows.iter().map(|row| shown.iter().map(|f| human(&(f.get)(row), f.unit)).collect()).collect(),
+        rows: self::shown(rows, visible)
+            .iter()
+            .map(|row| shown.iter().map(|f| human(&(f.get)(row), f.unit)).collect())
+            .collect(),
+        total: rows.len(),
     }
 }
 
 /// Findings as the report ranks them; `*` marks those begun by `time_ms`.
-pub fn findings_grid(findings: &[Finding], time_ms: i64) -> Grid {
+pub fn findings_grid(findings: &[Finding], time_ms: i64, visible: Range<usize>) -> Grid {
     Grid {
         titles: ["", "#", "SEVERITY", "SINCE", "FINDING"].map(String::from).to_vec(),
         right: vec![false, true, false, false, false],
         rows: findings
             .iter()
             .enumerate()
+            .skip(visible.start.min(findings.len().saturating_sub(1)))
+            .take(visible.len())
             .map(|(i, f)| {
                 let begun = f.first_seen_ms.is_some_and(|t| t <= time_ms);
                 let severity = match f.severity {
@@ -166,6 +275,7 @@ pub fn findings_grid(findings: &[Finding], time_ms: i64) -> Grid {
                 ]
             })
             .collect(),
+        total: findings.len(),
     }
 }
 
@@ -192,12 +302,16 @@ mod tests {
     fn m_orders_by_memory_and_n_counts_per_name() {
         let rows = vec![row(1, "small", 10, 50), row(2, "big", 5000, 1), row(3, "small", 20, 3)];
         let mut users = UserNames::default();
-        let by_memory = process_grid(rows.clone(), Order::Memory, &mut users);
+        let (_, by_memory) = process_grid(&rows, "", Order::Memory, &mut users, 0..10);
         let pids: Vec<&str> = by_memory.rows.iter().map(|r| r[0].as_str()).collect();
         assert_eq!(pids, ["2", "3", "1"]);
-        let by_fds = process_grid(rows.clone(), Order::Fds, &mut users);
+        let (_, by_fds) = process_grid(&rows, "", Order::Fds, &mut users, 0..10);
         assert_eq!(by_fds.rows[0][0], "1");
-        let counted = process_grid(rows, Order::Count, &mut users);
+        let (_, counted) = process_grid(&rows, "", Order::Count, &mut users, 0..10);
         assert_eq!(counted.rows[0], ["2", "0.0", "30 B", "small"]);
+        let (matched, small) = process_grid(&rows, "small", Order::Memory, &mut users, 1..10);
+        assert_eq!(matched, 2);
+        assert_eq!(small.rows.len(), 1, "only the rows scrolled to are made");
+        assert_eq!(small.rows[0][0], "1");
     }
 }
