@@ -2,8 +2,8 @@
 //! store, let `analyze` or `record` do the work and `render` write it. No
 //! subcommand's logic lives here, only the joining of the layers.
 
-use crate::analyze::report::{self, Target};
 use crate::analyze::replay::Cursor;
+use crate::analyze::report::{self, Target};
 use crate::cli::{ExportArgs, GapsArgs, RecordArgs, ReplayArgs, ReportArgs, ShowArgs};
 use crate::error::BadInput;
 use crate::render::{self, export, replay, show};

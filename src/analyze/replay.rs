@@ -16,7 +16,8 @@ use anyhow::Result;
 /// next one to come, or after the last one. Periods are as `gaps` lists
 /// them (newest first, numbered so).
 pub fn place(time_ms: i64, periods: &[Period]) -> Option<String> {
-    if let Some(p) = periods.iter().find(|p| p.start_ms < time_ms && p.end_ms.is_none_or(|end| time_ms < end)) {
+    if let Some(p) = periods.iter().find(|p| p.start_ms < time_ms && p.end_ms.is_none_or(|end| time_ms < end))
+    {
         return Some(format!("inside period {} ({})", p.number, name(p.kind)));
     }
     if let Some(p) = periods.iter().filter(|p| p.start_ms >= time_ms).min_by_key(|p| p.start_ms) {
@@ -57,8 +58,8 @@ pub fn previous_period(time_ms: i64, periods: &[Period]) -> Option<&Period> {
 pub enum Shown {
     Sample {
         /// The sample before, in the same run: the rates' other end.
-        prev: Option<StoredSample>,
-        cur: StoredSample,
+        prev: Option<Box<StoredSample>>,
+        cur: Box<StoredSample>,
         /// Frames of `cur` that could not be used, said in words.
         damage: Vec<String>,
     },
@@ -158,7 +159,8 @@ impl<'a> Cursor<'a> {
     /// Reads the sample stood on with every table, and the one before it.
     pub fn read(&self) -> Result<Shown> {
         let (id, time_ms) = self.at;
-        let from = self.store.last_at_or_before(time_ms.saturating_sub(1))?.map_or(id, |(prev, _)| prev.min(id));
+        let from =
+            self.store.last_at_or_before(time_ms.saturating_sub(1))?.map_or(id, |(prev, _)| prev.min(id));
         let mut read = Vec::with_capacity(2);
         let mut damage = Vec::new();
         let result = self.store.read_samples(
@@ -181,8 +183,8 @@ impl<'a> Cursor<'a> {
         let Some(cur) = read.pop().filter(|s| s.id == id) else {
             return Ok(Shown::Unreadable { time_ms, error: "the sample vanished while reading".into() });
         };
-        let prev = read.pop().filter(|p| p.run_id == cur.run_id);
-        Ok(Shown::Sample { prev, cur, damage })
+        let prev = read.pop().filter(|p| p.run_id == cur.run_id).map(Box::new);
+        Ok(Shown::Sample { prev, cur: Box::new(cur), damage })
     }
 }
 
@@ -204,7 +206,10 @@ mod tests {
     }
 
     fn periods() -> Vec<Period> {
-        vec![period(1, Kind::UncleanStop, 500_000, Some(600_000)), period(2, Kind::Stall, 100_000, Some(130_000))]
+        vec![
+            period(1, Kind::UncleanStop, 500_000, Some(600_000)),
+            period(2, Kind::Stall, 100_000, Some(130_000)),
+        ]
     }
 
     #[test]

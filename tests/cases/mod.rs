@@ -1,5 +1,5 @@
-//! One module per concern of `flightrec record`, `show`, `export`, `gaps`
-//! and `report`.
+//! One module per concern of `flightrec record`, `show`, `replay`, `export`,
+//! `gaps` and `report`.
 
 mod accuracy;
 mod bad_input;
@@ -15,6 +15,7 @@ mod one_writer;
 mod package;
 mod processes;
 mod record;
+mod replay;
 mod report;
 mod show;
 mod sockets;

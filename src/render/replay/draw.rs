@@ -58,7 +58,7 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
 }
 
 fn title_line(screen: &Screen) -> String {
-    let mut line = format!("{}", format_ms_local(screen.shown.time_ms()));
+    let mut line = format_ms_local(screen.shown.time_ms());
     if let Shown::Sample { cur, .. } = screen.shown {
         line += &format!("  run {}", cur.run_id);
         // As the report's timeline: lateness under a second is the timer's noise.
@@ -86,8 +86,11 @@ fn header(screen: &Screen) -> Text<'static> {
     let mut text = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = write_system(prev.as_ref().map(|p| &p.sample), &cur.sample, &mut text);
-    let mut lines: Vec<Line> =
-        String::from_utf8_lossy(&text).lines().filter(|l| !l.is_empty()).map(|l| Line::from(l.to_string())).collect();
+    let mut lines: Vec<Line> = String::from_utf8_lossy(&text)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| Line::from(l.to_string()))
+        .collect();
     if !cur.missing.is_empty() {
         let mut said = format!("missing in this sample: {}", cur.missing.join(", "));
         if !damage.is_empty() {

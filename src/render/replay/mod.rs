@@ -14,8 +14,8 @@ mod terminal;
 use crate::analyze::Finding;
 use crate::analyze::periods::Period;
 use crate::analyze::replay::{self, Cursor, Shown};
-use crate::model::human::{format_duration_ms, format_ms_local};
 use crate::model::catalogue::ProcessRow;
+use crate::model::human::{format_duration_ms, format_ms_local};
 use crate::model::{Event, Run};
 use crate::render::text::UserNames;
 use crate::time;
@@ -114,8 +114,8 @@ impl Replay<'_, '_> {
             Move::Back => self.cursor.back()?.then_some(()).ok_or("the oldest sample"),
             Move::First => self.cursor.first()?.then_some(()).ok_or("the oldest sample"),
             Move::Last => self.cursor.last()?.then_some(()).ok_or("the newest sample"),
-            Move::NextPeriod | Move::PreviousPeriod => return self.to_mark(to == Move::NextPeriod),
-            Move::To(text) => return self.to_time(&text),
+            Move::NextPeriod | Move::PreviousPeriod => return self.go_to_mark(to == Move::NextPeriod),
+            Move::To(text) => return self.go_to_time(&text),
         };
         if let Err(end) = moved {
             self.state.message = Some(format!("this is {end}"));
@@ -128,7 +128,7 @@ impl Replay<'_, '_> {
 
     /// `]` and `[`: the next or previous period, or in the findings view
     /// the next or previous finding's start.
-    fn to_mark(&mut self, next: bool) -> Result<()> {
+    fn go_to_mark(&mut self, next: bool) -> Result<()> {
         let time_ms = self.cursor.time_ms();
         let (target, said) = if self.state.view == View::Findings {
             let starts = self.findings.iter().flat_map(|(_, f)| f.iter().filter_map(|f| f.first_seen_ms));
@@ -162,7 +162,7 @@ impl Replay<'_, '_> {
     }
 
     /// `b TIME`: the sample at or at most an interval before TIME.
-    fn to_time(&mut self, text: &str) -> Result<()> {
+    fn go_to_time(&mut self, text: &str) -> Result<()> {
         let asked = match time::parse_time("b", text.trim(), chrono::Local::now()) {
             Ok(asked) => asked,
             Err(err) => {
@@ -207,7 +207,8 @@ impl Replay<'_, '_> {
         match self.state.view {
             View::Findings if stale(self.findings.as_ref().map(|f| f.0)) => {
                 let now_ms = chrono::Local::now().timestamp_millis();
-                self.findings = Some((time_ms, self.cursor.findings(time_ms, self.options.window_ms, now_ms)?));
+                self.findings =
+                    Some((time_ms, self.cursor.findings(time_ms, self.options.window_ms, now_ms)?));
             }
             View::Kernel if stale(self.events.as_ref().map(|e| e.0)) => {
                 let events = self.cursor.events(time_ms - self.options.window_ms, time_ms)?;

@@ -56,7 +56,10 @@ pub fn view(
         }
         View::Filesystems => {
             let rows = catalogue::stamped(cur, &s.filesystems);
-            (caption(s.filesystems.as_ref().map(Vec::len)), catalogue_grid(catalogue::FILESYSTEMS, &rows, visible))
+            (
+                caption(s.filesystems.as_ref().map(Vec::len)),
+                catalogue_grid(catalogue::FILESYSTEMS, &rows, visible),
+            )
         }
         View::Sockets => {
             let rows = catalogue::stamped(cur, &s.sockets);
@@ -81,7 +84,10 @@ pub fn view(
                 catalogue::log_rows(&mut seen, prev);
             }
             let rows = catalogue::log_rows(&mut seen, cur);
-            (caption(s.watched_logs.as_ref().map(|_| rows.len())), catalogue_grid(catalogue::LOGS, &rows, visible))
+            (
+                caption(s.watched_logs.as_ref().map(|_| rows.len())),
+                catalogue_grid(catalogue::LOGS, &rows, visible),
+            )
         }
         View::Kernel => {
             let events = extras.events.unwrap_or_default();
@@ -190,7 +196,9 @@ pub fn process_grid(
     }
     let fields = catalogue::PROCESSES;
     let by = order_columns(order);
-    kept.sort_by(|a, b| sum(fields, by, *b).total_cmp(&sum(fields, by, *a)).then(a.process.pid.cmp(&b.process.pid)));
+    kept.sort_by(|a, b| {
+        sum(fields, by, *b).total_cmp(&sum(fields, by, *a)).then(a.process.pid.cmp(&b.process.pid))
+    });
     let grid = Grid {
         titles: PROCESS_VIEW.iter().map(|c| c.title.to_string()).collect(),
         right: PROCESS_VIEW.iter().map(|c| c.align_right).collect(),
@@ -228,7 +236,12 @@ fn count_grid(rows: &[&ProcessRow], visible: Range<usize>) -> Grid {
         rows: shown(&groups, visible)
             .iter()
             .map(|(comm, (count, [cpu, rss]))| {
-                vec![count.to_string(), format!("{cpu:.1}"), human(&Value::Real(*rss), unit("rss")), comm.to_string()]
+                vec![
+                    count.to_string(),
+                    format!("{cpu:.1}"),
+                    human(&Value::Real(*rss), unit("rss")),
+                    comm.to_string(),
+                ]
             })
             .collect(),
         total: groups.len(),
