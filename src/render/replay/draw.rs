@@ -3,7 +3,7 @@
 //! of keys, a prompt or a message at the bottom. 80×24 is the size it is
 //! laid out for; colour only where allowed, reverse video otherwise.
 
-use super::keys::{ORDERS, Order, Prompt, State, VIEWS};
+use super::keys::{ORDERS, Prompt, State, VIEWS};
 use super::tables::Grid;
 use crate::analyze::replay::Shown;
 use crate::model::human::{format_duration_ms, format_ms_local};
@@ -50,10 +50,10 @@ pub fn draw(frame: &mut Frame, screen: &Screen) {
     frame.render_widget(Paragraph::new(header).wrap(Wrap { trim: false }), head);
     let bold = Style::new().add_modifier(Modifier::BOLD);
     frame.render_widget(Paragraph::new(screen.caption.as_str()).style(bold), caption);
-    draw_grid(frame, body, &screen.grid);
+    draw_grid(frame, body, &screen.grid, screen.state.shift);
     frame.render_widget(Paragraph::new(bottom_line(screen.state)).style(bar), bottom);
     if screen.state.help {
-        draw_help(frame, body);
+        draw_help(frame, frame.area());
     }
 }
 
@@ -101,23 +101,44 @@ fn header(screen: &Screen) -> Text<'static> {
     Text::from(lines)
 }
 
-/// Columns as wide as their widest cell; the last takes what is left.
-fn draw_grid(frame: &mut Frame, area: Rect, grid: &Grid) {
+/// Columns as wide as their widest cell: the first (what names the row),
+/// then from the one `shift` places on as many as fit, the last cut to
+/// what is left.
+fn draw_grid(frame: &mut Frame, area: Rect, grid: &Grid, shift: usize) {
     let count = grid.titles.len();
-    let widths: Vec<Constraint> = (0..count)
-        .map(|i| {
-            if i + 1 == count {
-                return Constraint::Fill(1);
-            }
-            let widest = grid.rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
-            Constraint::Length(widest.max(grid.titles[i].chars().count()) as u16)
-        })
-        .collect();
+    let width_of = |i: usize| {
+        let widest = grid.rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+        widest.max(grid.titles[i].chars().count())
+    };
+    let mut shown = Vec::new();
+    let mut used = 0;
+    let rest = 1 + shift.min(count.saturating_sub(2));
+    for i in (0..count.min(1)).chain(rest..count) {
+        // A column cut short still shows its start: a command line does.
+        let least = width_of(i).min(grid.titles[i].chars().count().max(12));
+        if !shown.is_empty() && used + least > usize::from(area.width) {
+            break;
+        }
+        used += width_of(i) + 1;
+        shown.push(i);
+    }
+    let widths: Vec<Constraint> =
+        shown
+            .iter()
+            .enumerate()
+            .map(|(n, i)| {
+                if n + 1 == shown.len() {
+                    Constraint::Fill(1)
+                } else {
+                    Constraint::Length(width_of(*i) as u16)
+                }
+            })
+            .collect();
     let cell = |text: &str, right: bool| {
         let line = Line::from(text.to_string());
         Cell::from(if right { line.alignment(Alignment::Right) } else { line })
     };
-    let row = |cells: &[String]| Row::new(cells.iter().zip(&grid.right).map(|(c, right)| cell(c, *right)));
+    let row = |cells: &[String]| Row::new(shown.iter().map(|i| cell(&cells[*i], grid.right[*i])));
     let table = Table::new(grid.rows.iter().map(|r| row(r)), widths)
         .header(row(&grid.titles).style(Style::new().add_modifier(Modifier::BOLD)))
         .column_spacing(1);
@@ -140,18 +161,11 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         "b TIME Enter   the sample at or just before TIME".into(),
         "] / [          next / previous period (in findings: finding)".into(),
         "/ TEXT Enter   keep processes of that name or user".into(),
-        "↓ ↑ PgDn PgUp  scroll       q, Esc  quit".into(),
+        "↓ ↑ PgDn PgUp  scroll rows  > <  scroll columns  q, Esc  quit".into(),
     ];
-    let orders: Vec<String> = ORDERS
-        .iter()
-        .filter(|(_, o, _)| *o != Order::Count)
-        .map(|(k, _, name)| format!("{k} {}", name.trim_start_matches("by ")))
-        .collect();
-    lines.push(format!("order: {}, N count per name", orders.join(", ")));
-    for pair in VIEWS.chunks(2) {
-        let cells: Vec<String> = pair.iter().map(|(k, _, name)| format!("{k} {name:<28}")).collect();
-        lines.push(cells.join(" "));
-    }
+    let keys = ORDERS.iter().map(|(k, _, name)| (k, name)).chain(VIEWS.iter().map(|(k, _, name)| (k, name)));
+    let keys: Vec<String> = keys.map(|(k, name)| format!("{k} {name:<32}")).collect();
+    lines.extend(keys.chunks(2).map(|pair| pair.join(" ")));
     let height = (lines.len() as u16 + 2).min(area.height);
     let popup = Rect { height, ..area };
     frame.render_widget(Clear, popup);

@@ -93,6 +93,8 @@ pub struct State {
     pub help: bool,
     /// First row shown, for tables longer than the screen.
     pub scroll: usize,
+    /// Columns skipped after the first, for tables wider than the screen.
+    pub shift: usize,
 }
 
 impl Default for State {
@@ -105,6 +107,7 @@ impl Default for State {
             message: None,
             help: false,
             scroll: 0,
+            shift: 0,
         }
     }
 }
@@ -142,6 +145,8 @@ impl State {
             KeyCode::Char('/') => self.prompt = Some(Prompt::Filter(String::new())),
             KeyCode::Down => self.scroll += 1,
             KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::Char('>') => self.shift += 1,
+            KeyCode::Char('<') => self.shift = self.shift.saturating_sub(1),
             KeyCode::PageDown => self.scroll += 10,
             KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(10),
             KeyCode::Char(c) => {
@@ -152,6 +157,7 @@ impl State {
                 } else if let Some((_, view, _)) = VIEWS.iter().find(|(k, ..)| *k == c) {
                     self.view = *view;
                     self.scroll = 0;
+                    self.shift = 0;
                 }
             }
             _ => {}
