@@ -25,6 +25,9 @@ use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 use std::io;
 use std::time::Duration;
 
+/// Keys taken at most between two drawings.
+const KEYS_PER_DRAWING: usize = 64;
+
 pub struct Options {
     /// Follow the recorder: stand on each new sample as it is committed.
     pub live: bool,
@@ -50,7 +53,8 @@ struct Replay<'c, 's> {
     events: Option<(i64, Vec<Event>)>,
 }
 
-/// Runs the view until `q`, SIGTERM or SIGHUP, starting where `cursor`
+/// Runs the view until `q` (SIGTERM and SIGHUP end the process, in
+/// `terminal`), starting where `cursor`
 /// stands; `periods` are those of `gaps`.
 pub fn run(cursor: &mut Cursor, periods: Vec<Period>, options: Options) -> Result<()> {
     let runs = cursor.runs()?;
@@ -75,9 +79,6 @@ pub fn run(cursor: &mut Cursor, periods: Vec<Period>, options: Options) -> Resul
         let height = usize::from(session.screen.size()?.height);
         let screen = replay.screen(height);
         session.screen.draw(|frame| draw::draw(frame, &screen))?;
-        if terminal::asked_to_stop() {
-            return Ok(());
-        }
         let ready = match event::poll(tick) {
             Ok(ready) => ready,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -89,7 +90,7 @@ pub fn run(cursor: &mut Cursor, periods: Vec<Period>, options: Options) -> Resul
         }
         // Every key typed meanwhile before the next drawing: typing a time
         // after `b` on a slow link must not wait for a screen per letter.
-        loop {
+        for _ in 0..KEYS_PER_DRAWING {
             if let TermEvent::Key(key) = event::read()?
                 && key.kind != KeyEventKind::Release
             {

@@ -1,6 +1,10 @@
 //! The terminal while replay runs: raw mode and the alternate screen on
 //! entry, and the screen as it was on every way out (return, error, panic,
 //! SIGTERM or SIGHUP from a closed ssh session), with the cursor visible.
+//!
+//! The signals are taken by a thread of their own: the wait for a key
+//! retries after a signal and, once the terminal is gone, never returns,
+//! so the loop could not be the one to notice.
 
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -11,20 +15,8 @@ use ratatui::crossterm::terminal::{
 };
 use std::io::{self, Stdout};
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 pub type Screen = Terminal<CrosstermBackend<Stdout>>;
-
-/// Set by SIGTERM and SIGHUP: the loop then ends as `q` would.
-static ASKED_TO_STOP: AtomicBool = AtomicBool::new(false);
-
-pub fn asked_to_stop() -> bool {
-    ASKED_TO_STOP.load(Ordering::Relaxed)
-}
-
-extern "C" fn on_stop_signal(_: nix::libc::c_int) {
-    ASKED_TO_STOP.store(true, Ordering::Relaxed);
-}
 
 /// Holds the terminal in replay's mode; dropping it gives it back.
 pub struct Session {
@@ -40,7 +32,7 @@ impl Session {
                 leave();
                 previous(info);
             }));
-            catch_stop_signals();
+            stop_on_signals();
         });
         enable_raw_mode()?;
         if let Err(err) = execute!(io::stdout(), EnterAlternateScreen, Hide) {
@@ -71,15 +63,22 @@ fn leave() {
     let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
 }
 
-/// Without SA_RESTART, so that a wait for a key returns and the loop sees
-/// the flag at once.
-fn catch_stop_signals() {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(SigHandler::Handler(on_stop_signal), SaFlags::empty(), SigSet::empty());
-    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        if let Err(err) = unsafe { sigaction(signal, &action) } {
-            eprintln!("flightrec: warning: replay cannot catch {signal}: {err}");
-        }
+/// SIGTERM and SIGHUP give the screen back and end the process, with the
+/// exit code a shell gives a death by signal.
+fn stop_on_signals() {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGTERM);
+    signals.add(Signal::SIGHUP);
+    // Blocked here, before the thread starts, so that only its wait takes them.
+    if let Err(err) = signals.thread_block() {
+        eprintln!("flightrec: warning: replay cannot wait for SIGTERM and SIGHUP: {err}");
+        return;
     }
+    std::thread::spawn(move || {
+        if let Ok(signal) = signals.wait() {
+            leave();
+            std::process::exit(128 + signal as i32);
+        }
+    });
 }
