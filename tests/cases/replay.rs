@@ -207,6 +207,22 @@ fn replay_steps_orders_jumps_and_gives_the_terminal_back() {
 }
 
 #[test]
+fn replay_on_sigterm_gives_the_terminal_back() {
+    let dir = TempDir::new("replay-sigterm");
+    let db = dir.join("flightrec.db");
+    record_samples(&dir, &db, 2);
+    let tmux = Tmux::start(&format!("{BIN} replay --db {}", path_str(&db)));
+    tmux.until("replay to draw", |s| s.contains("Processes by CPU"));
+    // The pane's shell waits for replay, its one child.
+    let shell = tmux.run(&["display-message", "-p", "#{pane_pid}"]).trim().to_string();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+    let replay: i32 = children.split_whitespace().next().expect("replay runs").parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(replay), nix::sys::signal::Signal::SIGTERM).unwrap();
+    tmux.until("replay to exit as SIGTERM ends a process", |s| s.contains("EXITED 143"));
+    assert_eq!(tmux.modes(), (false, true), "the alternate screen is left and the cursor shown");
+}
+
+#[test]
 fn replay_not_on_a_terminal_says_to_use_show_or_export() {
     let dir = TempDir::new("replay-piped");
     let db = dir.join("flightrec.db");
