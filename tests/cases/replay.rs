@@ -223,6 +223,35 @@ fn replay_on_sigterm_gives_the_terminal_back() {
 }
 
 #[test]
+fn replay_shows_a_damaged_sample_as_missing_and_steps_past_it() {
+    let dir = TempDir::new("replay-damaged");
+    let db = dir.join("flightrec.db");
+    record_samples(&dir, &db, 6);
+    let samples: Vec<(i64, i64)> = {
+        let conn = open_read_only(&db).unwrap();
+        let mut stmt = conn.prepare("SELECT id, time_ms FROM samples ORDER BY id").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    };
+    // A delta frame cut short: a byte of flags, then a varint that never ends.
+    let (damaged, time_ms) = samples[2];
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE samples SET process_table = x'01ffffff' WHERE id = ?1", [damaged]).unwrap();
+    drop(conn);
+
+    let tmux = Tmux::start(&format!("{BIN} replay --db {} --at {}", path_str(&db), at_ms(time_ms)));
+    tmux.until("the damaged sample, its processes missing", |s| {
+        title(s).starts_with(&format_ms_local(time_ms))
+            && s.contains("missing in this sample: process_table")
+            && s.contains("Processes: not in this sample")
+    });
+    tmux.keys(&["End"]);
+    let newest = samples[samples.len() - 1].1;
+    tmux.until("stepping past it", |s| {
+        title(s).starts_with(&format_ms_local(newest)) && !s.contains("EXITED")
+    });
+}
+
+#[test]
 fn replay_not_on_a_terminal_says_to_use_show_or_export() {
     let dir = TempDir::new("replay-piped");
     let db = dir.join("flightrec.db");
