@@ -84,7 +84,7 @@ replay_in_tmux() {
 }
 stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%d ms | %d ms | %d ms", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
 
-newest=$("$bin" export --db "$db" --what system --from "-1h" | tail -n 1 | cut -d, -f2)
+newest=$("$bin" export --db "$db" --what system --from=-1h | tail -n 1 | cut -d, -f2)
 for _ in $(seq "$runs"); do
     start=$(now_ms)
     replay_in_tmux --at now

@@ -11,6 +11,7 @@ use crate::model::human::format_duration_ms;
 use crate::model::{Event, Run, StoredSample};
 use crate::store::{Store, Tables};
 use anyhow::Result;
+use std::collections::BTreeMap;
 
 /// Where `time_ms` sits relative to the periods: inside one, or before the
 /// next one to come, or after the last one. Periods are as `gaps` lists
@@ -81,7 +82,14 @@ pub struct Cursor<'a> {
     store: &'a Store,
     /// (id, time_ms) of the sample stood on.
     at: (i64, i64),
+    /// Samples read around it, by id, with their damage: a sample's tables
+    /// are replayed from its key frame, so reading its neighbours at the
+    /// same time makes the next steps either way cost nothing.
+    near: BTreeMap<i64, (StoredSample, Vec<String>)>,
 }
+
+/// How many sample ids either side of the one stood on are read with it.
+const NEAR: i64 = 30;
 
 impl<'a> Cursor<'a> {
     /// Stands on the sample at or before `time_ms`, else the first after
@@ -91,7 +99,7 @@ impl<'a> Cursor<'a> {
             Some(at) => Some(at),
             None => store.first_at_or_after(time_ms)?,
         };
-        Ok(at.map(|at| Cursor { store, at }))
+        Ok(at.map(|at| Cursor { store, at, near: BTreeMap::new() }))
     }
 
     pub fn time_ms(&self) -> i64 {
@@ -157,34 +165,53 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads the sample stood on with every table, and the one before it.
-    pub fn read(&self) -> Result<Shown> {
+    pub fn read(&mut self) -> Result<Shown> {
         let (id, time_ms) = self.at;
-        let from =
-            self.store.last_at_or_before(time_ms.saturating_sub(1))?.map_or(id, |(prev, _)| prev.min(id));
-        let mut read = Vec::with_capacity(2);
-        let mut damage = Vec::new();
-        let result = self.store.read_samples(
-            from,
-            id,
-            Tables::ALL,
-            |stored| {
-                read.push(stored);
-                Ok(())
-            },
-            |found| {
-                if found.sample_id == id {
-                    damage.push(found.what);
-                }
-            },
-        );
-        if let Err(err) = result {
-            return Ok(Shown::Unreadable { time_ms, error: format!("{err:#}") });
+        let prev_id = self.store.last_at_or_before(time_ms.saturating_sub(1))?.map(|(prev, _)| prev.min(id));
+        let have =
+            |near: &BTreeMap<i64, _>| near.contains_key(&id) && prev_id.is_none_or(|p| near.contains_key(&p));
+        if !have(&self.near) {
+            // Around it first; where one row of those spoils the read, the
+            // two samples alone.
+            let from = prev_id.unwrap_or(id);
+            self.near = match self.read_between(from.min(id - NEAR), id + NEAR) {
+                Ok(near) => near,
+                Err(_) => match self.read_between(from, id) {
+                    Ok(near) => near,
+                    Err(err) => return Ok(Shown::Unreadable { time_ms, error: format!("{err:#}") }),
+                },
+            };
         }
-        let Some(cur) = read.pop().filter(|s| s.id == id) else {
+        let Some((cur, damage)) = self.near.get(&id).cloned() else {
             return Ok(Shown::Unreadable { time_ms, error: "the sample vanished while reading".into() });
         };
-        let prev = read.pop().filter(|p| p.run_id == cur.run_id).map(Box::new);
+        let prev = prev_id
+            .and_then(|p| self.near.get(&p))
+            .map(|(p, _)| p.clone())
+            .filter(|p| p.run_id == cur.run_id && p.id != cur.id)
+            .map(Box::new);
         Ok(Shown::Sample { prev, cur: Box::new(cur), damage })
+    }
+
+    fn read_between(&self, from_id: i64, to_id: i64) -> Result<BTreeMap<i64, (StoredSample, Vec<String>)>> {
+        let mut near = BTreeMap::new();
+        let mut damage: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        self.store.read_samples(
+            from_id,
+            to_id,
+            Tables::ALL,
+            |stored| {
+                near.insert(stored.id, (stored, Vec::new()));
+                Ok(())
+            },
+            |found| damage.entry(found.sample_id).or_default().push(found.what),
+        )?;
+        for (id, what) in damage {
+            if let Some(entry) = near.get_mut(&id) {
+                entry.1 = what;
+            }
+        }
+        Ok(near)
     }
 }
 
