@@ -96,23 +96,11 @@ fn figures(s: &Sample) -> Sample {
             .collect()
     });
     Sample {
-        time_ms: s.time_ms,
-        lateness_ms: s.lateness_ms,
-        suspended_ms: s.suspended_ms,
-        collect_us: s.collect_us,
-        load: s.load,
-        cpu: s.cpu,
-        memory: s.memory,
-        vm: s.vm,
-        pressure: s.pressure,
-        files: s.files,
-        tasks: s.tasks,
-        net: s.net,
         sockets: s.sockets.clone(),
         probes: s.probes.clone(),
         watched_dirs: s.watched_dirs.clone(),
         watched_logs: logs,
-        ..Sample::default()
+        ..s.scalars()
     }
 }
 

@@ -129,7 +129,7 @@ impl Builder {
     pub fn push(&mut self, prev: Option<&StoredSample>, cur: &StoredSample) {
         let time = cur.sample.time_ms;
         self.first_ms.get_or_insert(time);
-        let row = SystemRow::new(prev.map(|p| scalars(&p.sample)).as_ref(), &scalars_of(cur));
+        let row = SystemRow::new(prev.map(|p| p.sample.scalars()).as_ref(), &scalars_of(cur));
         for spec in SPECS {
             for &column in spec.columns {
                 let field = catalogue::find(SYSTEM, column).expect("chart columns are in the catalogue");
@@ -368,31 +368,11 @@ fn number(value: Value) -> Option<f64> {
     }
 }
 
-/// The sample's scalars alone: what the system row reads, without copying
-/// the tables.
-fn scalars(s: &Sample) -> Sample {
-    Sample {
-        time_ms: s.time_ms,
-        lateness_ms: s.lateness_ms,
-        suspended_ms: s.suspended_ms,
-        collect_us: s.collect_us,
-        load: s.load,
-        cpu: s.cpu,
-        memory: s.memory,
-        vm: s.vm,
-        pressure: s.pressure,
-        files: s.files,
-        tasks: s.tasks,
-        net: s.net,
-        ..Sample::default()
-    }
-}
-
 fn scalars_of(stored: &StoredSample) -> StoredSample {
     StoredSample {
         id: stored.id,
         run_id: stored.run_id,
-        sample: scalars(&stored.sample),
+        sample: stored.sample.scalars(),
         missing: Vec::new(),
     }
 }

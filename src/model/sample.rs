@@ -57,6 +57,28 @@ pub struct Sample {
     pub blocked_tasks: Option<Vec<BlockedTask>>,
 }
 
+impl Sample {
+    /// The sample's scalars alone, without copying the tables: what a
+    /// system row reads, and the base of a sample cut down for one output.
+    pub fn scalars(&self) -> Sample {
+        Sample {
+            time_ms: self.time_ms,
+            lateness_ms: self.lateness_ms,
+            suspended_ms: self.suspended_ms,
+            collect_us: self.collect_us,
+            load: self.load,
+            cpu: self.cpu,
+            memory: self.memory,
+            vm: self.vm,
+            pressure: self.pressure,
+            files: self.files,
+            tasks: self.tasks,
+            net: self.net,
+            ..Sample::default()
+        }
+    }
+}
+
 /// `/proc/loadavg`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoadAvg {
