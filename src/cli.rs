@@ -24,6 +24,10 @@ pub struct Cli {
     /// else $XDG_STATE_HOME/flightrec/flightrec.db]
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
+    /// Configuration file: `record`'s settings, and the `db` every command opens
+    /// [default: /etc/flightrec.toml when it exists]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,18 +58,12 @@ pub enum Command {
 /// the configuration file, which wins over the defaults shown. The flags
 /// come from the table of settings (`config::SETTINGS`).
 pub struct RecordArgs {
-    pub config: Option<PathBuf>,
     /// The settings given, each with its values as given.
     pub given: Vec<(&'static Setting, Vec<OsString>)>,
 }
 
 impl clap::Args for RecordArgs {
     fn augment_args(command: clap::Command) -> clap::Command {
-        let config = Arg::new("config")
-            .long("config")
-            .value_name("FILE")
-            .value_parser(clap::value_parser!(PathBuf))
-            .help("Configuration file [default: /etc/flightrec.toml when it exists]");
         let flags = SETTINGS.iter().filter_map(|setting| {
             let flag = setting.flag?;
             let help = match setting.default {
@@ -82,7 +80,7 @@ impl clap::Args for RecordArgs {
                     .help(help),
             )
         });
-        command.arg(config).args(flags)
+        command.args(flags)
     }
 
     fn augment_args_for_update(command: clap::Command) -> clap::Command {
@@ -100,7 +98,7 @@ impl clap::FromArgMatches for RecordArgs {
                 Some((setting, values.cloned().collect()))
             })
             .collect();
-        Ok(RecordArgs { config: matches.get_one::<PathBuf>("config").cloned(), given })
+        Ok(RecordArgs { given })
     }
 
     fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {

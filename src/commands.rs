@@ -19,21 +19,22 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// `db` is `--db` as given: the configuration file may name the database too.
-pub fn record(db: Option<PathBuf>, args: RecordArgs) -> Result<()> {
-    let (settings_db, options) = config::record_options(&args)?;
+pub fn record(db: Option<PathBuf>, config: Option<&Path>, args: RecordArgs) -> Result<()> {
+    let (settings_db, options) = config::record_options(config, &args)?;
     // --db, then $FLIGHTREC_DB, then the file's `db`, then the default.
     let db = db.or_else(store::env_path).or(settings_db).unwrap_or_else(store::default_path);
     record::run(&db, options)
 }
 
 /// The database the readers (`report`, `gaps`, `show`, `export`,
-/// `check`) open: `--db`, then $FLIGHTREC_DB, then the `db` of
-/// /etc/flightrec.toml, then the default: the one `record` writes.
-pub fn reader_db(db: Option<PathBuf>) -> Result<PathBuf> {
+/// `check`) open: `--db`, then $FLIGHTREC_DB, then the `db` of the
+/// configuration file (`--config`, else /etc/flightrec.toml), then the
+/// default: the one `record` writes with the same arguments.
+pub fn reader_db(db: Option<PathBuf>, config: Option<&Path>) -> Result<PathBuf> {
     if let Some(db) = db.or_else(store::env_path) {
         return Ok(db);
     }
-    let configured = config::load_default()?.and_then(|file| file.db);
+    let configured = config::load_chosen(config)?.db;
     Ok(configured.unwrap_or_else(store::default_path))
 }
 

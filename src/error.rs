@@ -12,8 +12,10 @@ pub enum BadInput {
     BadTime { option: &'static str, value: String },
     #[error("{option} {value:?}: {reason}")]
     BadValue { option: &'static str, value: String, reason: String },
-    #[error("{}: {reason}; pass --db with a flightrec database, or a path that does not exist yet", .path.display())]
-    NotFlightrec { path: PathBuf, reason: String },
+    /// `fix` differs for the recorder, which may also create the file, and
+    /// for the readers, which need one that exists.
+    #[error("{}: {reason}; {fix}", .path.display())]
+    NotFlightrec { path: PathBuf, reason: String, fix: &'static str },
     #[error(
         "{}: schema version {found} is newer than this flightrec ({known}); upgrade flightrec or pass --db",
         .path.display()

@@ -271,7 +271,8 @@ const SECTIONS: &[Section] = &[
             Paragraph::Term(
                 "/etc/flightrec.toml",
                 "Settings of flightrec record, read when it exists (or the file given with --config). \
-                 Every key has an option of the same name, and the command line wins. The installed file \
+                 Every key has an option of the same name, and the command line wins. The other commands \
+                 read its db key alone, unless --db or $FLIGHTREC_DB is given. The installed file \
                  documents each key, every one commented out.",
             ),
         ],

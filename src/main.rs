@@ -11,18 +11,20 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // `record` takes the database from its configuration file, and the
-    // readers from the default one.
+    // `record` reads its configuration file with its settings; the readers
+    // read it here for its `db` alone; the rest need no database.
     let db = match &cli.command {
-        Command::Record(_) => Ok(cli.db.clone().or_else(store::env_path).unwrap_or_else(store::default_path)),
-        _ => commands::reader_db(cli.db.clone()),
+        Command::Record(_) | Command::Completions { .. } | Command::Generate { .. } => {
+            Ok(cli.db.clone().or_else(store::env_path).unwrap_or_else(store::default_path))
+        }
+        _ => commands::reader_db(cli.db.clone(), cli.config.as_deref()),
     };
     let db = match db {
         Ok(db) => db,
         Err(err) => return fail(err, &store::default_path()),
     };
     let result = match cli.command {
-        Command::Record(args) => commands::record(cli.db, args),
+        Command::Record(args) => commands::record(cli.db, cli.config.as_deref(), args),
         Command::Report(args) => commands::report(&db, args),
         Command::Gaps(args) => commands::gaps(&db, args),
         Command::Show(args) => commands::show(&db, args),

@@ -119,10 +119,14 @@ pub fn load(path: &Path) -> Result<Config> {
     })
 }
 
-/// The configuration at [`default_path`], or `None` where there is none:
-/// running without a file is the normal case.
-pub fn load_default() -> Result<Option<Config>> {
-    load_if_present(&default_path())
+/// The configuration at `--config`'s path, which must exist, else the one
+/// at [`default_path`] where there is one: running without a file is the
+/// normal case.
+pub fn load_chosen(given: Option<&Path>) -> Result<Config> {
+    match given {
+        Some(path) => load(path),
+        None => Ok(load_if_present(&default_path())?.unwrap_or_default()),
+    }
 }
 
 /// The largest file read. No configuration comes close; the limit keeps a
@@ -475,11 +479,11 @@ const MIN_MAX_SIZE: u64 = 1 << 20;
 /// What `record` runs with: the configuration file (`--config`, else the
 /// default one) with the command line laid over it, checked, and the
 /// database the file names, if it does.
-pub fn record_options(args: &RecordArgs) -> Result<(Option<PathBuf>, record::Options)> {
-    let file = match &args.config {
-        Some(path) => load(path)?,
-        None => load_default()?.unwrap_or_default(),
-    };
+pub fn record_options(
+    config: Option<&Path>,
+    args: &RecordArgs,
+) -> Result<(Option<PathBuf>, record::Options)> {
+    let file = load_chosen(config)?;
     let settings = merge(file, settings::from_command_line(&args.given)?);
     let defaults = Limits::default();
     let limits = Limits {

@@ -102,7 +102,7 @@ impl Store {
         } else {
             // Everything that could refuse the file is asked read-only,
             // before the first write (switching to WAL rewrites the header).
-            let conn = validate(path)?;
+            let conn = validate(path, FOR_RECORDING)?;
             migrate::check_version(&conn, path)?;
             quick_check(&conn, path)?;
         }
@@ -141,7 +141,7 @@ impl Store {
             }
             .into());
         }
-        let conn = validate(path)?;
+        let conn = validate(path, FOR_READING)?;
         if migrate::check_version(&conn, path)? < migrate::READABLE_FROM {
             return Err(BadInput::Unusable {
                 path: path.into(),
@@ -375,7 +375,7 @@ fn insert_sql() -> String {
 /// gets no lock file beside it.
 fn lock_for_writing(path: &Path) -> Result<lock::WriterLock> {
     if path.exists()
-        && let Err(err) = validate(path)
+        && let Err(err) = validate(path, FOR_RECORDING)
     {
         // A file that another recorder is creating is not valid for a
         // moment: then that recorder is what to name.
@@ -430,12 +430,21 @@ fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What to do about a file that is not a flightrec database, when
+/// recording (which may create one) and when reading (which needs one).
+const FOR_RECORDING: &str = "pass --db with a flightrec database, or a path that does not exist yet";
+const FOR_READING: &str = "pass --db with a flightrec database";
+
 /// Checks, without writing, that `path` is a flightrec database this build
-/// can use, and gives the read-only connection that checked it.
-fn validate(path: &Path) -> Result<Connection> {
+/// can use, and gives the read-only connection that checked it; `fix` is
+/// what the error tells to do otherwise.
+fn validate(path: &Path, fix: &'static str) -> Result<Connection> {
     let refuse = |reason: &str| -> anyhow::Error {
-        BadInput::NotFlightrec { path: path.into(), reason: reason.into() }.into()
+        BadInput::NotFlightrec { path: path.into(), reason: reason.into(), fix }.into()
     };
+    if path.is_dir() {
+        return Err(refuse("is a directory"));
+    }
     let mut header = [0u8; 16];
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let len = file.metadata().with_context(|| format!("reading {}", path.display()))?.len();

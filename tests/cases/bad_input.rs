@@ -223,3 +223,45 @@ fn directories_the_recorder_creates_are_private() {
         assert_eq!(mode, 0o700, "{}", created.display());
     }
 }
+
+/// A directory given as the database is named as one, and the readers do
+/// not suggest a path that does not exist yet: they cannot create one.
+#[test]
+fn a_directory_is_refused_in_the_words_of_each_command() {
+    let dir = TempDir::new("directory");
+    let db = dir.join("a-directory");
+    fs::create_dir(&db).unwrap();
+    let path = path_str(&db);
+    for command in ["show", "gaps", "check", "report", "export"] {
+        let out = flightrec(&[command, "--db", path]);
+        assert_eq!(out.code(), Some(2), "{command}: {}", out.stderr);
+        assert!(out.stderr.contains(&format!("{path}: is a directory")), "{command}: {}", out.stderr);
+        assert!(!out.stderr.contains("does not exist yet"), "{command}: {}", out.stderr);
+    }
+    let out = flightrec_within(Duration::from_secs(15), &["record", "--db", path]);
+    assert_eq!(out.code(), Some(2), "record: {}", out.stderr);
+    assert!(out.stderr.contains("is a directory"), "record: {}", out.stderr);
+}
+
+/// Every reader opens the database `--config` names, as `record` does with
+/// the same file; a `--config` that does not exist is said, exit 2.
+#[test]
+fn readers_open_the_database_their_config_names() {
+    let dir = TempDir::new("reader-config");
+    let db = dir.join("configured.db");
+    record_samples(&dir, &db, 2);
+    let config = dir.join("flightrec.toml");
+    fs::write(&config, format!("db = {:?}\n", path_str(&db))).unwrap();
+    let config = path_str(&config);
+    for command in [&["show"][..], &["gaps"], &["check"], &["export", "--what", "system"]] {
+        let mut args = command.to_vec();
+        args.extend(["--config", config]);
+        let out = flightrec(&args);
+        assert_eq!(out.code(), Some(0), "{args:?}: {}", out.stderr);
+        assert!(!out.stdout.is_empty(), "{args:?} printed nothing");
+    }
+    let missing = dir.join("missing.toml");
+    let out = flightrec(&["show", "--config", path_str(&missing)]);
+    assert_eq!(out.code(), Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains(path_str(&missing)) && out.stderr.contains("--config"), "{}", out.stderr);
+}
