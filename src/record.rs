@@ -324,6 +324,7 @@ fn footprint(s: &Sample) -> usize {
     };
     size_of::<Sample>()
         + rows(&s.processes, |p| p.comm.len() + p.cmdline.len())
+        + rows(&s.process_limits, |_| 0)
         + rows(&s.filesystems, |f| f.mount_point.len() + f.device.len() + f.fs_type.len())
         + rows(&s.disks, |d| d.name.len())
         + rows(&s.sockets, |r| r.state.len())

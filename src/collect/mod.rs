@@ -168,6 +168,7 @@ impl Collector {
         let processes = self.processes.read(&mut self.warnings);
         let w = &mut self.warnings;
         sample.processes = w.check("processes", processes);
+        sample.process_limits = sample.processes.is_some().then(|| self.processes.limits());
         let tasks = tasks(sample.processes.as_deref(), &mut self.pid_max, &mut self.threads_max);
         sample.tasks = w.check("task limits", tasks);
         if self.read_stacks {

@@ -23,9 +23,10 @@
 //!   process stuck in D state; the sampling loop never waits on it for long.
 
 use super::cmdline::CmdlineReader;
+use super::limits;
 use super::procfile::read_record_at;
 use super::redact::Redactor;
-use crate::sample::Process;
+use crate::sample::{Limits, Process, ProcessLimits};
 use crate::warn::Warnings;
 use anyhow::{Context, Result, bail};
 use nix::dir::Dir;
@@ -44,6 +45,11 @@ const CMDLINE_WAIT: Duration = Duration::from_millis(20);
 /// Open files left, below the soft limit, for everything but the process
 /// table: the database, sockets, probes, watched directories and logs.
 const FILES_LEFT_FOR_THE_REST: usize = 1024;
+
+/// Open files or threads past which a process's limits are read, when the
+/// count grows: no soft limit in use is this low, and the many processes
+/// below it are never asked.
+const LIMITS_FROM: u64 = 64;
 
 /// `PF_KTHREAD` in the flags field of /proc/PID/stat.
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -75,6 +81,8 @@ struct Entry {
     /// The leader's run time in ns at the last read; 0 when unknown.
     run_ns: u64,
     process: Process,
+    /// Its limits, once its open files or threads grew past `LIMITS_FROM`.
+    limits: Option<Limits>,
     seen: u64,
     cmdline_asked: bool,
 }
@@ -177,7 +185,16 @@ impl ProcessTable {
                 (self.keep_open(pid, "schedstat"), self.keep_open(pid, "io"))
             };
             let process = Process { pid, ..Process::default() };
-            let entry = Entry { stat, schedstat, io, run_ns: 0, process, seen: 0, cmdline_asked: false };
+            let entry = Entry {
+                stat,
+                schedstat,
+                io,
+                run_ns: 0,
+                process,
+                limits: None,
+                seen: 0,
+                cmdline_asked: false,
+            };
             self.entries.insert(pid, entry);
         }
         let entry = self.entries.get_mut(&pid).expect("inserted above");
@@ -186,6 +203,7 @@ impl ProcessTable {
         let stat = parse_stat(text).with_context(|| format!("parsing /proc/{pid}/stat"))?;
         let old = &entry.process;
         let ticks_grew = stat.utime + stat.stime != old.utime_ticks + old.stime_ticks;
+        let (old_fds, threads_grew) = (old.fds, stat.threads > old.threads);
         let rss_bytes = stat.rss_pages.saturating_mul(self.page_size);
         let resized = rss_bytes != old.rss_bytes || stat.state != old.state;
 
@@ -230,12 +248,41 @@ impl ProcessTable {
                 (entry.process.read_bytes, entry.process.write_bytes) = io.unzip();
                 entry.process.fds = count_fds(proc_fd, pid, self.fd_count_in_size);
             }
+            let (p, read) = (&entry.process, entry.limits);
+            let fds_near = p.fds > old_fds && near_limit(p.fds.map(u64::from), read.map(|l| l.open_files));
+            let threads = Some(u64::from(p.threads));
+            let threads_near = threads_grew && near_limit(threads, read.map(|l| l.processes));
             // The uid is the leader's own; swapping out lowers RSS.
             if ran || resized {
                 self.read_status(pid);
             }
+            if fds_near || threads_near {
+                self.read_limits(pid);
+            }
         }
         Ok(ask_cmdline)
+    }
+
+    /// Reads /proc/PID/limits; unreadable, the limits read before stay.
+    fn read_limits(&mut self, pid: u32) {
+        let limits = self.parse_in_proc(pid, "limits", limits::parse_process_limits);
+        if let (Some(limits), Some(entry)) = (limits, self.entries.get_mut(&pid)) {
+            entry.limits = Some(limits);
+        }
+    }
+
+    /// The limits read so far, one row per process that came near them.
+    pub fn limits(&self) -> Vec<ProcessLimits> {
+        let mut rows: Vec<ProcessLimits> = self
+            .entries
+            .values()
+            .filter_map(|entry| {
+                let p = &entry.process;
+                Some(ProcessLimits { pid: p.pid, start_ticks: p.start_ticks, limits: entry.limits? })
+            })
+            .collect();
+        rows.sort_unstable_by_key(ProcessLimits::key);
+        rows
     }
 
     /// Reads uid and swap from /proc/PID/status (opened each time: it is
@@ -284,6 +331,18 @@ impl ProcessTable {
                 entry.process.cmdline = answer.cmdline;
             }
         }
+    }
+}
+
+/// Whether a count that just grew is worth reading the limits for: past
+/// `LIMITS_FROM` when they were never read, and within a quarter of the
+/// limit read (which `prlimit` may have changed since) after.
+fn near_limit(count: Option<u64>, limit_read: Option<Option<u64>>) -> bool {
+    let Some(count) = count.filter(|&count| count >= LIMITS_FROM) else { return false };
+    match limit_read {
+        None => true,
+        Some(None) => false,
+        Some(Some(limit)) => count.saturating_mul(4) >= limit.saturating_mul(3),
     }
 }
 

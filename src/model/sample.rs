@@ -29,6 +29,11 @@ pub struct Sample {
     pub tasks: Option<Tasks>,
     pub net: Option<NetTotals>,
     pub processes: Option<Vec<Process>>,
+    /// The limits of the processes that came near them: read only once a
+    /// process's open files or threads grew past a floor (`collect::process`),
+    /// so most processes have no row. `None` where the process table failed.
+    #[serde(default)]
+    pub process_limits: Option<Vec<ProcessLimits>>,
     pub filesystems: Option<Vec<Filesystem>>,
     pub disks: Option<Vec<Disk>>,
     pub sockets: Option<Vec<PortSockets>>,
@@ -244,6 +249,30 @@ pub struct Process {
     /// `/proc/PID/io` storage bytes; `None` where not permitted.
     pub read_bytes: Option<u64>,
     pub write_bytes: Option<u64>,
+}
+
+/// A process's soft limits from `/proc/PID/limits`; `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// "Max open files": its open fds can reach this many.
+    pub open_files: Option<u64>,
+    /// "Max processes": the tasks (threads) of its real user can reach this
+    /// many, unless that user is root.
+    pub processes: Option<u64>,
+}
+
+/// The limits of one process, keyed as `Process` is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessLimits {
+    pub pid: u32,
+    pub start_ticks: u64,
+    pub limits: Limits,
+}
+
+impl ProcessLimits {
+    pub fn key(&self) -> (u32, u64) {
+        (self.pid, self.start_ticks)
+    }
 }
 
 /// Longest command line stored, in bytes.

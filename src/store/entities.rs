@@ -6,8 +6,8 @@
 use super::codec::{Entity, Reader, Writer};
 use crate::model::waits::{Client, Endpoint, Identity, StateCount, Transport};
 use crate::sample::{
-    BlockedTask, Direction, Disk, Filesystem, Interface, LogTemplate, PortSockets, ProbeOutcome, ProbeResult,
-    Process, WatchedDir, WatchedLog,
+    BlockedTask, Direction, Disk, Filesystem, Interface, Limits, LogTemplate, PortSockets, ProbeOutcome,
+    ProbeResult, Process, ProcessLimits, WatchedDir, WatchedLog,
 };
 use anyhow::{Result, bail};
 
@@ -59,6 +59,32 @@ impl Entity for Process {
             fds: r.opt_int(b.fds.map(u64::from))?.map(u32::try_from).transpose()?,
             read_bytes: r.opt_int(b.read_bytes)?,
             write_bytes: r.opt_int(b.write_bytes)?,
+        })
+    }
+}
+
+impl Entity for ProcessLimits {
+    type Key = (u32, u64);
+
+    fn key(&self) -> (u32, u64) {
+        ProcessLimits::key(self)
+    }
+
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.int(self.pid.into(), b.pid.into());
+        w.int(self.start_ticks, b.start_ticks);
+        w.opt_int(self.limits.open_files, b.limits.open_files);
+        w.opt_int(self.limits.processes, b.limits.processes);
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        Ok(ProcessLimits {
+            pid: r.int_as(b.pid)?,
+            start_ticks: r.int(b.start_ticks)?,
+            limits: Limits {
+                open_files: r.opt_int(b.limits.open_files)?,
+                processes: r.opt_int(b.limits.processes)?,
+            },
         })
     }
 }
