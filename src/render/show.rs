@@ -3,9 +3,10 @@
 //! in D state, the fullest filesystems, the busiest ports and the
 //! endpoints whose clients are stuck.
 
+use super::rows::human;
 use super::text::{UserNames, one_line, process_table, table_with, wrap_lines};
 use crate::model::StoredSample;
-use crate::model::catalogue::{ProcessRow, outcome_name};
+use crate::model::catalogue::{self, ProcessRow, SYSTEM, SystemRow, Unit, Value, outcome_name};
 use crate::model::human::{bytes, format_duration_ms, format_ms_local};
 use crate::model::rates::{self, ProcessRates};
 use crate::model::sample::{Direction, Process, Sample};
@@ -57,7 +58,7 @@ fn show_text(
             s.collect_us
         )?;
     }
-    write_system(prev, s, out)?;
+    write_system(prev, cur, out)?;
 
     let ticks = rates::ticks_per_second();
     let table = rates::process_table(prev, s, ticks);
@@ -179,47 +180,78 @@ fn write_stuck(waits: &[Endpoint], top: usize, width: u16, out: &mut dyn Write) 
     writeln!(out, "\nStuck endpoints (who waits on whom)\n{t}")
 }
 
-fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::Result<()> {
-    if let Some(load) = s.load {
-        write!(out, "load {:.2} {:.2} {:.2}", load.load1, load.load5, load.load15)?;
+/// One part of the lines above `show`'s tables: `text` with each `{}`
+/// replaced by a value of the system catalogue, the sum of the columns of
+/// its group, written in the columns' unit. A part whose values are
+/// missing from the sample is left out.
+struct Part {
+    text: &'static str,
+    values: &'static [&'static [&'static str]],
+}
+
+const fn part(text: &'static str, values: &'static [&'static [&'static str]]) -> Part {
+    Part { text, values }
+}
+
+/// The machine at a glance, a line per slice of `SYSTEM_LINES`.
+const SYSTEM_LINES: &[&[Part]] = &[
+    &[
+        part("load {} {} {}", &[&["load1"], &["load5"], &["load15"]]),
+        part(
+            "   cpu {} busy (user {}, system {}, iowait {}, steal {})",
+            &[
+                &["cpu_busy_pct"],
+                &["cpu_user_pct", "cpu_nice_pct"],
+                &["cpu_system_pct", "cpu_irq_pct", "cpu_softirq_pct"],
+                &["cpu_iowait_pct"],
+                &["cpu_steal_pct"],
+            ],
+        ),
+        part("   running {}, blocked {}", &[&["procs_running"], &["procs_blocked"]]),
+    ],
+    &[
+        part("memory {} available of {}", &[&["mem_available"], &["mem_total"]]),
+        part(", swap {} used of {}", &[&["swap_used"], &["swap_total"]]),
+        part(
+            "; pressure cpu {} memory {} io {} (some, avg10)",
+            &[&["psi_cpu_some_avg10"], &["psi_memory_some_avg10"], &["psi_io_some_avg10"]],
+        ),
+    ],
+    &[
+        part("processes {}, threads {}", &[&["processes"], &["threads"]]),
+        part("; open files {} of {}", &[&["files_allocated"], &["files_max"]]),
+    ],
+];
+
+fn write_system(prev: Option<&Sample>, cur: &StoredSample, out: &mut dyn Write) -> io::Result<()> {
+    let row = SystemRow::new(prev, cur);
+    for line in SYSTEM_LINES {
+        let text: String = line.iter().filter_map(|part| system_part(part, &row)).collect();
+        writeln!(out, "{}", text.trim_start())?;
     }
-    let cpu = prev.and_then(|p| rates::cpu_percent(p.cpu.as_ref()?, s.cpu.as_ref()?));
-    if let Some(c) = cpu {
-        write!(
-            out,
-            "   cpu {:.1}% busy (user {:.1}, system {:.1}, iowait {:.1}, steal {:.1})",
-            c.busy(),
-            c.user + c.nice,
-            c.system + c.irq + c.softirq,
-            c.iowait,
-            c.steal
-        )?;
+    Ok(())
+}
+
+fn system_part(part: &Part, row: &SystemRow) -> Option<String> {
+    let mut text = String::new();
+    let mut pieces = part.text.split("{}");
+    text.push_str(pieces.next().unwrap_or_default());
+    for (group, piece) in part.values.iter().zip(pieces) {
+        let mut unit = Unit::Plain;
+        let mut sum: Option<Value> = None;
+        for name in *group {
+            let field = catalogue::find(SYSTEM, name).expect("show's lines name catalogue columns");
+            unit = field.unit;
+            sum = Some(match (sum, (field.get)(row)) {
+                (_, Value::Null) => return None,
+                (None, value) => value,
+                (Some(Value::Real(a)), Value::Real(b)) => Value::Real(a + b),
+                (Some(Value::Int(a)), Value::Int(b)) => Value::Int(a + b),
+                (Some(_), _) => return None,
+            });
+        }
+        text.push_str(&human(&sum?, unit));
+        text.push_str(piece);
     }
-    if let Some(c) = s.cpu {
-        write!(out, "   running {}, blocked {}", c.procs_running, c.procs_blocked)?;
-    }
-    writeln!(out)?;
-    if let Some(m) = s.memory {
-        write!(out, "memory {} available of {}", bytes(m.available as f64), bytes(m.total as f64))?;
-        write!(
-            out,
-            ", swap {} used of {}",
-            bytes(m.swap_total.saturating_sub(m.swap_free) as f64),
-            bytes(m.swap_total as f64)
-        )?;
-    }
-    let psi = [("cpu", s.pressure.cpu), ("memory", s.pressure.memory), ("io", s.pressure.io)];
-    let parts: Vec<String> =
-        psi.iter().filter_map(|(name, p)| p.map(|p| format!("{name} {:.1}%", p.some_avg10))).collect();
-    if !parts.is_empty() {
-        write!(out, "; pressure {} (some, avg10)", parts.join(" "))?;
-    }
-    writeln!(out)?;
-    if let Some(t) = s.tasks {
-        write!(out, "processes {}, threads {}", t.processes, t.threads)?;
-    }
-    if let Some(f) = s.files {
-        write!(out, "; open files {} of {}", f.allocated, f.max)?;
-    }
-    writeln!(out)
+    Some(text)
 }

@@ -89,6 +89,7 @@ pub const SYSTEM: &[Field<SystemRow>] = &[
     gauge("mem_committed", Bytes, "memory promised to processes (Committed_AS)", |r| r.count(|s| Some(s.memory?.committed))),
     gauge("swap_total", Bytes, "swap space", |r| r.count(|s| Some(s.memory?.swap_total))),
     gauge("swap_free", Bytes, "swap space unused", |r| r.count(|s| Some(s.memory?.swap_free))),
+    gauge("swap_used", Bytes, "swap space in use", |r| r.count(|s| Some(s.memory?.swap_total.saturating_sub(s.memory?.swap_free)))),
     rate("major_faults_per_s", Count, "vm.major_faults", "page faults that read from disk, per second", |r| r.rate(|s| Some(s.vm?.major_faults))),
     rate("swap_in_per_s", Count, "vm.swap_in", "pages swapped in per second", |r| r.rate(|s| Some(s.vm?.swap_in))),
     rate("swap_out_per_s", Count, "vm.swap_out", "pages swapped out per second", |r| r.rate(|s| Some(s.vm?.swap_out))),
