@@ -11,6 +11,7 @@ mod garbage;
 mod html;
 mod hung_sources;
 mod incident;
+mod limits;
 mod listen_queue;
 mod old_files;
 mod one_writer;

@@ -4,6 +4,7 @@
 
 mod entities;
 mod kernel;
+mod limits;
 mod oom;
 mod probes;
 mod system;
@@ -29,7 +30,26 @@ pub fn all(window: &Window) -> Vec<Finding> {
     kernel::detect(window, &mut found);
     oom::detect(window, &mut found);
     watched::detect(window, &mut found);
+    process_limits(window, &mut found);
     found
+}
+
+/// Processes at their own limits. A process at its limit of open files is
+/// said so once: its rise in open files is not told again beside it.
+fn process_limits(window: &Window, found: &mut Vec<Finding>) {
+    let mut detector = limits::LimitsDetector::default();
+    let mut prev = None;
+    for cur in window.samples {
+        detector.observe(prev.filter(|p: &&crate::model::StoredSample| p.run_id == cur.run_id), cur);
+        prev = Some(cur);
+    }
+    let mut at_limit = Vec::new();
+    detector.finish(&mut at_limit);
+    let pid_of = |f: &Finding| f.values.get("pid").and_then(serde_json::Value::as_u64);
+    let limited: Vec<u64> =
+        at_limit.iter().filter(|f| f.kind == "open_files_limit").filter_map(pid_of).collect();
+    found.retain(|f| f.kind != "fd_growth" || pid_of(f).is_none_or(|pid| !limited.contains(&pid)));
+    found.extend(at_limit);
 }
 
 /// One number per sample of the window, where the sample has it.

@@ -4,6 +4,7 @@
 
 mod entities;
 mod events;
+mod limits;
 mod ranking;
 mod system;
 
