@@ -37,7 +37,7 @@ fn a_process_holding_every_file_its_limit_allows_is_at_its_limit() {
     );
     eventually_in_export(&mut recorder, "processes", &[], "a sample with the process at 100 files", |rows| {
         let fds = latest(&rows).iter().find(|r| r.text("identity") == name).map(|r| r.text("fds"));
-        if fds.as_deref() == Some("100") { Ok(()) } else { Err(format!("{name} holds {fds:?} files")) }
+        if fds == Some("100") { Ok(()) } else { Err(format!("{name} holds {fds:?} files")) }
     });
     recorder.wait_for_samples(1);
     recorder.stop();
