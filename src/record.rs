@@ -322,6 +322,12 @@ fn footprint(s: &Sample) -> usize {
         let each = |t: &crate::sample::LogTemplate| size_of_val(t) + t.template.len() + t.example.len();
         log.path.len() + log.templates.iter().map(each).sum::<usize>()
     };
+    let waits = |e: &crate::model::waits::Endpoint| -> usize {
+        let client = |c: &crate::model::waits::Client| size_of_val(c) + c.comm.len() + c.pids.len() * 4;
+        e.address.len()
+            + e.states.iter().map(|state| size_of_val(state) + state.state.len()).sum::<usize>()
+            + e.clients.iter().map(client).sum::<usize>()
+    };
     size_of::<Sample>()
         + rows(&s.processes, |p| p.comm.len() + p.cmdline.len())
         + rows(&s.process_limits, |_| 0)
@@ -334,6 +340,7 @@ fn footprint(s: &Sample) -> usize {
         + rows(&s.watched_logs, templates)
         + rows(&s.kernel_messages, |m| m.text.len())
         + rows(&s.blocked_tasks, |b| b.comm.len() + b.wchan.len() + b.stack.len())
+        + rows(&s.waits, waits)
         + s.watch_timeouts.iter().map(|path| size_of::<String>() + path.len()).sum::<usize>()
 }
 
