@@ -17,33 +17,37 @@
 # exit, on Ctrl-C and on failure. Root only; takes about two minutes.
 #
 #   sudo scripts/demo-postfix-milter.sh --yes [--force-existing]
-#        [--clients N] [--hold SECONDS] [--keep DIR]
+#        [--clients N] [--hold SECONDS] [--keep DIR] [--no-probe]
+#
+# With --no-probe the recorder probes nothing: the report must name the hung
+# filter from the wait-for picture alone.
 #
 # --keep DIR keeps the recorded database and Postfix's log in DIR, to dig
 # further with flightrec show/export; everything else is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-clients=250 hold=40 yes=0 force=0 keep=''
+clients=250 hold=40 yes=0 force=0 keep='' probes=yes
 milter_port=8891
 # What a run changed, kept outside the temporary directory so that a run
 # killed with -9 can be undone by the next one.
 state=/var/lib/flightrec-demo-postfix
 
 usage() {
-    echo "usage: $0 --yes [--force-existing] [--clients N] [--hold SECONDS] [--keep DIR]" >&2
+    echo "usage: $0 --yes [--force-existing] [--clients N] [--hold SECONDS] [--keep DIR] [--no-probe]" >&2
     exit 2
 }
 while [ $# -gt 0 ]; do
     case "$1" in
         --yes) yes=1; shift ;;
         --force-existing) force=1; shift ;;
+        --no-probe) probes=no; shift ;;
         --clients) [ $# -ge 2 ] || usage; clients=$2; shift 2 ;;
         --hold) [ $# -ge 2 ] || usage; hold=$2; shift 2 ;;
         --keep) [ $# -ge 2 ] || usage
             case "$2" in /*) keep=$2 ;; *) keep=$OLDPWD/$2 ;; esac  # relative to where it was run
             shift 2 ;;
-        -h|--help) sed -n '2,23s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) usage ;;
     esac
 done
@@ -66,7 +70,8 @@ when given --yes. It will:
      qmgr and pickup disabled (no mail is delivered), log to a temp file;
   4. start a fake mail filter on 127.0.0.1:$milter_port that accepts and never
      answers, start Postfix (postfix start), start flightrec record with
-     milter, smtp and tcp probes into a temporary database;
+     milter, smtp and tcp probes (none with --no-probe) into a temporary
+     database;
   5. open $clients SMTP sessions to 127.0.0.1:25 for ${hold} s (each gives up
      after 60 s), then stop them and the recorder and print flightrec gaps,
      flightrec report and the recorded state of port 25;
@@ -418,9 +423,12 @@ for _ in $(seq 25); do listening 25 && break; sleep 0.2; done
 listening 25 || { echo "$0: Postfix does not listen on port 25" >&2; exit 1; }
 postfix status 2>&1 || true
 echo "port 25 accept queue: $(queue25) (queued/backlog)"
-timeout $((hold + 60)) "$bin" record --db "$db" --interval 1s \
-    --probe "milter:127.0.0.1:$milter_port" --probe smtp:127.0.0.1:25 \
-    --probe "tcp:127.0.0.1:$milter_port" 2>"$work/recorder.log" &
+probe_args=()
+if [ "$probes" = yes ]; then
+    probe_args=(--probe "milter:127.0.0.1:$milter_port" --probe smtp:127.0.0.1:25
+        --probe "tcp:127.0.0.1:$milter_port")
+fi
+timeout $((hold + 60)) "$bin" record --db "$db" --interval 1s "${probe_args[@]}" 2>"$work/recorder.log" &
 recorder=$!; started "$recorder"
 echo "recording into $db; letting it settle..."
 sleep 5
