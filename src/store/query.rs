@@ -65,13 +65,64 @@ impl Store {
             None => self.latest_sample()?,
         };
         let id = id.with_context(|| format!("{}: no samples recorded yet", self.path().display()))?;
+        self.sample_by_id_with_previous(id, Tables::ALL)
+    }
+
+    /// Sample `id` (one a stream gave) and the sample before it in the same
+    /// run, with `tables`.
+    pub fn sample_by_id_with_previous(
+        &self,
+        id: i64,
+        tables: Tables,
+    ) -> Result<(Option<StoredSample>, StoredSample)> {
         let mut pair = Vec::with_capacity(2);
-        self.for_each_sample(id - 1, id, Tables::ALL, |s| {
+        self.for_each_sample(id - 1, id, tables, |s| {
             pair.push(s);
             Ok(())
         })?;
         let cur = pair.pop().context("the sample vanished while reading")?;
         Ok((pair.pop().filter(|p| p.run_id == cur.run_id), cur))
+    }
+
+    /// The oldest (or with `newest`, the newest) sample with `from_ms <=
+    /// time <= to_ms` that `wanted` accepts, read a few at a time from
+    /// that end: a look back after a stream, not a second stream.
+    pub fn find_sample(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        tables: Tables,
+        newest: bool,
+        wanted: impl Fn(&StoredSample) -> bool,
+    ) -> Result<Option<StoredSample>> {
+        const CHUNK: i64 = 16;
+        let Some((first, last)) = self.ids_between(from_ms, to_ms)? else {
+            return Ok(None);
+        };
+        let times = from_ms..=to_ms;
+        let (mut low, mut high) = if newest {
+            ((last - CHUNK + 1).max(first), last)
+        } else {
+            (first, (first + CHUNK - 1).min(last))
+        };
+        while low <= high {
+            let mut hit = None;
+            self.for_each_sample(low, high, tables, |s| {
+                if times.contains(&s.sample.time_ms) && wanted(&s) && (newest || hit.is_none()) {
+                    hit = Some(s);
+                }
+                Ok(())
+            })?;
+            if hit.is_some() {
+                return Ok(hit);
+            }
+            (low, high) = if newest {
+                ((low - CHUNK).max(first), low - 1)
+            } else {
+                (high + 1, (high + CHUNK).min(last))
+            };
+        }
+        Ok(None)
     }
 }
 

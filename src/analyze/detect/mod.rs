@@ -1,6 +1,11 @@
 //! Detectors: each looks at the window for one kind of trouble and speaks
 //! only when a clear threshold was crossed or the change against the
 //! baseline is large. "Nothing abnormal" is a valid answer.
+//!
+//! The samples stream by once, each with the one before it: a detector
+//! keeps what it needs of them in aggregates of bounded size (per entity,
+//! a capped number of entities), never the tables themselves, and speaks
+//! when the window ends.
 
 mod entities;
 mod kernel;
@@ -14,22 +19,94 @@ mod watched;
 mod tests;
 
 use super::series::{Rise, Series};
-use super::{Finding, Window};
+use super::{Category, Finding, Severity, Window, values};
+use crate::model::StoredSample;
 use crate::model::sample::Sample;
+use serde_json::json;
 
-pub fn all(window: &Window) -> Vec<Finding> {
-    if window.samples.is_empty() && window.events.is_empty() {
-        return Vec::new();
+/// One kind of trouble, looked for as the samples stream by.
+pub trait Detector {
+    /// `prev` is the sample before `cur` in the same run, if any.
+    fn observe(&mut self, prev: Option<&StoredSample>, cur: &StoredSample);
+    /// What the window showed, once every sample was observed.
+    fn finish(self: Box<Self>, window: &Window) -> Vec<Finding>;
+    /// Entities (commands, ports, processes) past the detector's cap,
+    /// which it did not follow.
+    fn left_out(&self) -> usize {
+        0
     }
-    let mut found = Vec::new();
-    system::detect(window, &mut found);
-    entities::detect(window, &mut found);
-    probes::detect(window, &mut found);
-    waits::detect(window, &mut found);
-    kernel::detect(window, &mut found);
-    oom::detect(window, &mut found);
-    watched::detect(window, &mut found);
-    found
+}
+
+/// Entities one detector follows at most; a window with more (a fork
+/// storm of unique names) is told as such rather than held whole.
+pub(super) const MAX_ENTITIES: usize = 20_000;
+
+/// A detector that reads only what the window keeps of every sample (its
+/// scalars, the small tables, the events) and so needs nothing streamed.
+struct Kept(fn(&Window, &mut Vec<Finding>));
+
+impl Detector for Kept {
+    fn observe(&mut self, _: Option<&StoredSample>, _: &StoredSample) {}
+
+    fn finish(self: Box<Self>, window: &Window) -> Vec<Finding> {
+        let mut found = Vec::new();
+        (self.0)(window, &mut found);
+        found
+    }
+}
+
+/// Every detector, in the order their findings are listed before ranking.
+pub struct Detectors(Vec<Box<dyn Detector>>);
+
+impl Detectors {
+    /// `recorder_pids`: the recorder's own processes, which findings leave
+    /// out.
+    pub fn new(recorder_pids: &[u32]) -> Detectors {
+        Detectors(vec![
+            Box::new(Kept(system::detect)),
+            Box::new(system::TopCpu::new(recorder_pids)),
+            Box::new(system::Disks::default()),
+            Box::new(entities::Processes::default()),
+            Box::new(entities::Lives::new(recorder_pids)),
+            Box::new(entities::Sockets::default()),
+            Box::new(entities::Filesystems::new(recorder_pids)),
+            // With the probes: a wait on a probed endpoint takes in the
+            // probe's finding.
+            Box::new(waits::Waits::default()),
+            Box::new(Kept(kernel::detect)),
+            Box::new(Kept(oom::detect)),
+            Box::new(watched::Watched::default()),
+        ])
+    }
+
+    pub fn observe(&mut self, prev: Option<&StoredSample>, cur: &StoredSample) {
+        for detector in &mut self.0 {
+            detector.observe(prev, cur);
+        }
+    }
+
+    /// The findings, unranked; a window without samples or events has none.
+    pub fn finish(self, window: &Window) -> Vec<Finding> {
+        if window.samples.is_empty() && window.events.is_empty() {
+            return Vec::new();
+        }
+        let left_out: usize = self.0.iter().map(|d| d.left_out()).sum();
+        let mut found: Vec<Finding> = self.0.into_iter().flat_map(|d| d.finish(window)).collect();
+        if left_out > 0 {
+            found.push(Finding {
+                kind: "entities_left_out",
+                category: Category::Recorder,
+                severity: Severity::Info,
+                subject: "report".into(),
+                summary: format!(
+                    "{left_out} commands, ports or processes past the first {MAX_ENTITIES} of a kind were not followed"
+                ),
+                first_seen_ms: None,
+                values: values([("left_out", json!(left_out))]),
+            });
+        }
+        found
+    }
 }
 
 /// One number per sample of the window, where the sample has it.
