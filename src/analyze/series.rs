@@ -1,9 +1,9 @@
 //! Time series of one number across the window, and the shape that most
 //! findings look for: a rise from a low point to a later high point.
 
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use serde::Serialize;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 /// `(time_ms, value)` pairs, oldest first.
@@ -190,9 +190,9 @@ mod tests {
     #[test]
     fn keyed_series_come_back_whole_with_absent_keys_at_zero() {
         let mut keyed = Keyed::new(2);
-        keyed.push(10, HashMap::from([("a", 1.0)]));
-        keyed.push(20, HashMap::from([("a", 1.0), ("b", 3.0)]));
-        keyed.push(30, HashMap::from([("b", 3.0), ("c", 9.0)]));
+        keyed.push(10, [("a", 1.0)].into_iter().collect());
+        keyed.push(20, [("a", 1.0), ("b", 3.0)].into_iter().collect());
+        keyed.push(30, [("b", 3.0), ("c", 9.0)].into_iter().collect());
         assert_eq!(keyed.left_out(), 1, "c is past the cap");
         let mut all = Vec::new();
         keyed.each(|key, series| all.push((key, series)));

@@ -3,22 +3,52 @@
 //! connections piling up per port, listen queues overflowing, a port that
 //! stopped listening, and filesystems filling up (with who wrote).
 
-use super::{Detector, MAX_ENTITIES, at, during, span};
+use super::{Detector, MAX_ENTITIES, SWEEP_EVERY, at, during, span};
 use crate::analyze::series::{self, Keyed, largest_rise};
 use crate::analyze::{Category, Finding, Lookup, Severity, Window, values};
 use crate::model::StoredSample;
 use crate::model::human::bytes;
 use crate::model::rates;
 use crate::model::sample::{Direction, Filesystem, Process, Sample};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-/// Adds one to `name`'s count, allocating the name only the first time.
-fn count_name(counts: &mut HashMap<String, f64>, name: &str, by: f64) {
-    match counts.get_mut(name) {
-        Some(count) => *count += by,
-        None => {
-            counts.insert(name.to_string(), by);
+/// Each process's identity (`Process::identity`), worked out again only
+/// when its name or command line changed: a table decoded against the one
+/// before shares their text, so the same `Arc`s mean the same identity.
+#[derive(Default)]
+struct Identities {
+    /// Per process: its name and command line as last seen, the identity
+    /// they make, and the index of the last sample it was in.
+    known: HashMap<(u32, u64), (Arc<str>, Arc<str>, Arc<str>, usize)>,
+    samples: usize,
+}
+
+impl Identities {
+    /// Call once per sample before `of`.
+    fn next_sample(&mut self, processes: usize) {
+        self.samples += 1;
+        // The exited are forgotten now and then, not at every sample.
+        if self.known.len() > 2 * processes + 64 {
+            let current = self.samples - 1;
+            self.known.retain(|_, known| known.3 == current);
+        }
+    }
+
+    fn of(&mut self, p: &Process) -> Arc<str> {
+        let samples = self.samples;
+        match self.known.get_mut(&p.key()) {
+            Some(known) if Arc::ptr_eq(&known.0, &p.comm) && Arc::ptr_eq(&known.1, &p.cmdline) => {
+                known.3 = samples;
+                known.2.clone()
+            }
+            _ => {
+                let identity: Arc<str> = p.identity().into();
+                self.known.insert(p.key(), (p.comm.clone(), p.cmdline.clone(), identity.clone(), samples));
+                identity
+            }
         }
     }
 }
@@ -42,7 +72,8 @@ const SUDDEN_MS: i64 = 60_000;
 
 /// Processes piling up by command, and zombies and D state.
 pub struct Processes {
-    by_name: Keyed<String>,
+    identities: Identities,
+    by_name: Keyed<Arc<str>>,
     by_state: Keyed<char>,
     /// Per state, who was in it at its (latest) peak so far.
     at_peak: HashMap<char, StatePeak>,
@@ -56,7 +87,12 @@ struct StatePeak {
 
 impl Default for Processes {
     fn default() -> Self {
-        Processes { by_name: Keyed::new(MAX_ENTITIES), by_state: Keyed::new(2), at_peak: HashMap::new() }
+        Processes {
+            identities: Identities::default(),
+            by_name: Keyed::new(MAX_ENTITIES),
+            by_state: Keyed::new(2),
+            at_peak: HashMap::new(),
+        }
     }
 }
 
@@ -64,10 +100,11 @@ impl Detector for Processes {
     fn observe(&mut self, _: Option<&StoredSample>, cur: &StoredSample) {
         let s = &cur.sample;
         let Some(list) = &s.processes else { return };
-        let mut names = HashMap::new();
+        let mut names: HashMap<Arc<str>, f64> = HashMap::new();
         let mut states: HashMap<char, f64> = HashMap::new();
+        self.identities.next_sample(list.len());
         for p in list {
-            count_name(&mut names, &p.identity(), 1.0);
+            *names.entry(self.identities.of(p)).or_default() += 1.0;
             if matches!(p.state, 'Z' | 'D') {
                 *states.entry(p.state).or_default() += 1.0;
             }
@@ -342,7 +379,11 @@ impl Detector for Lives {
                 self.left_out.insert(p.key());
             }
         }
-        // Processes that exited are forgotten unless they may be named.
+        // Processes that exited are forgotten unless they may be named;
+        // looked for now and then, not at every sample.
+        if self.samples % SWEEP_EVERY != 0 {
+            return;
+        }
         let gone: Vec<(u32, u64)> = self
             .lives
             .iter()

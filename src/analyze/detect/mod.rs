@@ -41,6 +41,11 @@ pub trait Detector {
 /// storm of unique names) is told as such rather than held whole.
 pub(super) const MAX_ENTITIES: usize = 20_000;
 
+/// How many samples apart detectors that follow processes look for the
+/// ones that exited: often enough to stay small, seldom enough to cost
+/// nothing.
+pub(super) const SWEEP_EVERY: usize = 60;
+
 /// A detector that reads only what the window keeps of every sample (its
 /// scalars, the small tables, the events) and so needs nothing streamed.
 struct Kept(fn(&Window, &mut Vec<Finding>));

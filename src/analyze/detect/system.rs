@@ -2,14 +2,14 @@
 //! open files, process and thread limits, disks, and the recorder's own
 //! lateness.
 
-use super::{Detector, at, scalar, span};
+use super::{Detector, SWEEP_EVERY, at, scalar, span};
 use crate::analyze::series::{self, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
 use crate::model::StoredSample;
 use crate::model::rates;
 use crate::model::sample::{Disk, Sample};
+use foldhash::{HashMap, HashMapExt};
 use serde_json::json;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The detectors over the scalars the window keeps; the process and disk
@@ -129,6 +129,10 @@ impl Detector for TopCpu {
             });
             running.last = now;
             running.seen = self.samples;
+        }
+        // Looked for now and then, not at every sample.
+        if self.samples % SWEEP_EVERY != 0 {
+            return;
         }
         let exited: Vec<(u32, u64)> =
             self.running.iter().filter(|(_, p)| p.seen < self.samples).map(|(key, _)| *key).collect();
