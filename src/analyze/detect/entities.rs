@@ -15,14 +15,16 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// A process's name and command line as last seen, the identity they
+/// make, and the index of the last sample it was in.
+type Known = (Arc<str>, Arc<str>, Arc<str>, usize);
+
 /// Each process's identity (`Process::identity`), worked out again only
 /// when its name or command line changed: a table decoded against the one
 /// before shares their text, so the same `Arc`s mean the same identity.
 #[derive(Default)]
 struct Identities {
-    /// Per process: its name and command line as last seen, the identity
-    /// they make, and the index of the last sample it was in.
-    known: HashMap<(u32, u64), (Arc<str>, Arc<str>, Arc<str>, usize)>,
+    known: HashMap<(u32, u64), Known>,
     samples: usize,
 }
 
@@ -381,7 +383,7 @@ impl Detector for Lives {
         }
         // Processes that exited are forgotten unless they may be named;
         // looked for now and then, not at every sample.
-        if self.samples % SWEEP_EVERY != 0 {
+        if !self.samples.is_multiple_of(SWEEP_EVERY) {
             return;
         }
         let gone: Vec<(u32, u64)> = self

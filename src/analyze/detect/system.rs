@@ -131,7 +131,7 @@ impl Detector for TopCpu {
             running.seen = self.samples;
         }
         // Looked for now and then, not at every sample.
-        if self.samples % SWEEP_EVERY != 0 {
+        if !self.samples.is_multiple_of(SWEEP_EVERY) {
             return;
         }
         let exited: Vec<(u32, u64)> =
