@@ -281,3 +281,16 @@ impl Lookup for StoreLookup<'_> {
         self.find(self.from_ms, time_ms - 1, true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_goes_up_to_a_week_and_the_refusal_names_the_cap() {
+        assert_eq!(parse_window("7d").unwrap(), 7 * 86_400_000);
+        assert_eq!(parse_window("24h").unwrap(), 86_400_000);
+        let refused = parse_window("8d").unwrap_err().to_string();
+        assert!(refused.contains("7days"), "{refused}");
+    }
+}

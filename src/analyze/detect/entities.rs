@@ -826,3 +826,23 @@ fn inodes(last: Option<(i64, Vec<Filesystem>)>, found: &mut Vec<Finding>) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::detect::tests::{process, samples};
+
+    #[test]
+    fn processes_that_exited_unremarkably_are_forgotten() {
+        // A fresh short-lived process every sample, as a busy machine has.
+        let window = samples(SWEEP_EVERY * 20, |i, s| {
+            s.processes = Some(vec![process(1, "init"), process(1000 + i as u32, "job")]);
+        });
+        let mut lives = Lives::new(&[]);
+        for cur in &window {
+            lives.observe(None, cur);
+        }
+        assert!(lives.lives.len() <= SWEEP_EVERY + 1, "{} kept", lives.lives.len());
+        assert_eq!(lives.left_out(), 0);
+    }
+}
