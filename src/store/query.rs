@@ -179,3 +179,48 @@ pub fn tables_for(what: RowKind) -> Tables {
         RowKind::Logs => Tables { watched_logs: true, ..none },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Run;
+    use crate::sample::{Process, Sample};
+    use std::time::Duration;
+
+    /// Forty samples a second apart, with a process table only at every
+    /// tenth: a look-up finds the nearest from its end, across chunks, and
+    /// only inside its times.
+    #[test]
+    fn find_sample_reads_from_the_end_asked() {
+        let dir = crate::scratch::Scratch::new("find-sample");
+        let mut store = Store::open_for_recording(&dir.0.join("f.db")).unwrap();
+        let run = Run {
+            id: 0,
+            boot_id: "b".into(),
+            boot_time_ms: 0,
+            hostname: "h".into(),
+            kernel: "k".into(),
+            version: "v".into(),
+            pid: 1,
+            interval_ms: 1000,
+            start_ms: 0,
+            stop_ms: None,
+            stop_reason: None,
+            recording: true,
+        };
+        let run_id = store.begin_run(&run).unwrap();
+        for i in 0..40 {
+            let processes = (i % 10 == 0).then(|| vec![Process { pid: 7, ..Process::default() }]);
+            let sample = Sample { time_ms: i * 1000, processes, ..Sample::default() };
+            store.commit(run_id, Duration::from_secs(1), &sample).unwrap();
+        }
+        let tables = Tables { processes: true, ..Tables::NONE };
+        let with_table = |s: &StoredSample| s.sample.processes.is_some();
+        let time = |found: Option<StoredSample>| found.map(|s| s.sample.time_ms);
+        assert_eq!(time(store.find_sample(1000, 39_000, tables, false, with_table).unwrap()), Some(10_000));
+        assert_eq!(time(store.find_sample(0, 29_999, tables, true, with_table).unwrap()), Some(20_000));
+        assert_eq!(time(store.find_sample(0, 39_000, tables, true, with_table).unwrap()), Some(30_000));
+        assert_eq!(time(store.find_sample(31_000, 39_000, tables, false, with_table).unwrap()), None);
+        assert_eq!(time(store.find_sample(11_000, 19_000, tables, true, with_table).unwrap()), None);
+    }
+}
