@@ -1,8 +1,8 @@
 //! What happened: unresponsive periods (`periods`) told as incidents
 //! (`incidents`), and for the window
 //! before one, ranked findings (`detect`) and a per-minute timeline
-//! (`timeline`). Pure: the caller reads the samples, nothing here does I/O
-//! or reads the clock.
+//! (`timeline`). Pure: the caller reads the samples and streams them in,
+//! nothing here does I/O or reads the clock.
 
 pub mod charts;
 pub mod detect;
@@ -13,11 +13,16 @@ pub mod series;
 pub mod timeline;
 
 use crate::model::StoredSample;
+use crate::model::sample::Sample;
 use serde::Serialize;
 
-/// The samples a report explains.
+/// The samples a report explains, once they have streamed through the
+/// detectors (`detect::Detectors`).
 pub struct Window<'a> {
-    /// With their process, socket, filesystem and disk tables, oldest first.
+    /// Oldest first, at least with their scalars and the small tables
+    /// (waits, probes, watched directories and logs): `cut_down` keeps
+    /// those, as the baseline does. The big tables (processes, sockets,
+    /// filesystems, disks) are seen once, as they stream by.
     pub samples: &'a [StoredSample],
     /// The hour before the window, scalars, probes and watched logs only:
     /// what "rose", "slower" and "new" compare with.
@@ -29,6 +34,46 @@ pub struct Window<'a> {
     pub events: &'a [crate::model::Event],
     /// The recorder's own processes: findings leave them out.
     pub recorder_pids: &'a [u32],
+    /// The samples read again for what is only known at the end: who wrote
+    /// while a filesystem filled up.
+    pub lookup: &'a dyn Lookup,
+}
+
+/// A sample of the window read again after the stream, by time.
+pub trait Lookup {
+    /// The first sample at or after `time_ms` that has a process table.
+    fn processes_from(&self, time_ms: i64) -> Option<Sample>;
+    /// The last sample before `time_ms` that has a process table.
+    fn processes_before(&self, time_ms: i64) -> Option<Sample>;
+}
+
+/// Samples at hand, all with their tables (a test's).
+pub struct AtHand<'a>(pub &'a [StoredSample]);
+
+impl Lookup for AtHand<'_> {
+    fn processes_from(&self, time_ms: i64) -> Option<Sample> {
+        let s = self.0.iter().map(|s| &s.sample).find(|s| s.processes.is_some() && s.time_ms >= time_ms);
+        s.cloned()
+    }
+
+    fn processes_before(&self, time_ms: i64) -> Option<Sample> {
+        let s = self.0.iter().map(|s| &s.sample).rfind(|s| s.processes.is_some() && s.time_ms < time_ms);
+        s.cloned()
+    }
+}
+
+/// What the window keeps of a sample once its tables streamed by: its
+/// scalars and the small tables that detectors read at the end.
+pub fn cut_down(stored: &StoredSample) -> StoredSample {
+    let s = &stored.sample;
+    let sample = Sample {
+        waits: s.waits.clone(),
+        probes: s.probes.clone(),
+        watched_dirs: s.watched_dirs.clone(),
+        watched_logs: s.watched_logs.clone(),
+        ..s.scalars()
+    };
+    StoredSample { id: stored.id, run_id: stored.run_id, sample, missing: stored.missing.clone() }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -76,9 +121,16 @@ pub struct Finding {
     pub values: serde_json::Map<String, serde_json::Value>,
 }
 
-/// All findings of a window, ranked.
+/// All findings of a window whose samples are all at hand (with their
+/// tables), streamed through the detectors as the store's are, ranked.
 pub fn findings(window: &Window) -> Vec<Finding> {
-    let mut all = detect::all(window);
+    let mut detectors = detect::Detectors::new(window.recorder_pids);
+    let mut prev: Option<&StoredSample> = None;
+    for cur in window.samples {
+        detectors.observe(prev.filter(|p| p.run_id == cur.run_id), cur);
+        prev = Some(cur);
+    }
+    let mut all = detectors.finish(window);
     rank(&mut all);
     all
 }

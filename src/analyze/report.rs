@@ -2,17 +2,18 @@
 //! from the store (runs, irregular ticks, the window's samples and the hour
 //! before), let `analyze` decide, and hand the result to `render`.
 
+use crate::analyze::detect::Detectors;
 use crate::analyze::incidents::{self, Incident};
 use crate::analyze::periods::{self, Period, RunFacts};
-use crate::analyze::timeline;
-use crate::analyze::{self, Finding, Window};
+use crate::analyze::timeline::Timeline;
+use crate::analyze::{self, Finding, Lookup, Window};
 use crate::error::BadInput;
 use crate::model::StoredSample;
 use crate::model::catalogue::{Minute, ProcessRow, serialize_report_processes};
 use crate::model::human::{format_duration_ms, format_ms_local};
 use crate::model::rates;
 use crate::model::rates::ProcessRates;
-use crate::model::sample::Process;
+use crate::model::sample::{Process, Sample};
 use crate::store::{Store, Tables};
 use crate::time;
 use anyhow::Result;
@@ -23,10 +24,12 @@ use std::time::Duration;
 /// samples in, unless `--window` says otherwise.
 pub const DEFAULT_WINDOW: &str = "15m";
 
-/// `--window`, in ms: a minute to a day.
+/// The longest `--window`: a week, read as one stream of samples.
+const MAX_WINDOW: Duration = Duration::from_secs(7 * 86_400);
+
+/// `--window`, in ms: a minute to a week.
 pub fn parse_window(text: &str) -> Result<i64, BadInput> {
-    let window =
-        time::parse_interval("--window", text, Duration::from_secs(60), Duration::from_secs(86_400))?;
+    let window = time::parse_interval("--window", text, Duration::from_secs(60), MAX_WINDOW)?;
     Ok(window.as_millis() as i64)
 }
 
@@ -131,7 +134,6 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
     };
     let period = incident.as_ref().map(|i| i.first().clone());
     let from_ms = end_ms - window_ms;
-    let samples = store.window(from_ms, end_ms, Tables { interfaces: false, ..Tables::ALL })?;
     let baseline_from_ms = from_ms - BASELINE_MS;
     // Scalars, the probes (how fast a dependency usually answers) and the
     // watched logs (which lines are usual).
@@ -146,6 +148,22 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
         .filter(|r| r.start_ms <= end_ms && r.stop_ms.is_none_or(|stop| stop >= from_ms))
         .map(|r| r.pid)
         .collect();
+    // One pass over the window: decoding is what costs. The tables stream
+    // through the detectors and the timeline; the window keeps each
+    // sample's scalars and small tables.
+    let mut detectors = Detectors::new(&recorder_pids);
+    let mut timeline = Timeline::default();
+    let mut samples = Vec::new();
+    let mut newest_with_processes = None;
+    store.pairs(from_ms, end_ms, Tables { interfaces: false, ..Tables::ALL }, |prev, cur| {
+        detectors.observe(prev, cur);
+        timeline.observe(prev, cur);
+        if cur.sample.processes.is_some() {
+            newest_with_processes = Some(cur.id);
+        }
+        samples.push(analyze::cut_down(cur));
+        Ok(())
+    })?;
     // Kernel messages up to the period's end: the last words before a
     // crash, and crash records written as it died, fall inside it.
     let events_to = incident.as_ref().and_then(Incident::end_ms).unwrap_or(end_ms);
@@ -157,8 +175,10 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
         period_start_ms: period.as_ref().map(|p| p.start_ms),
         events: &events,
         recorder_pids: &recorder_pids,
+        lookup: &StoreLookup { store, from_ms, to_ms: end_ms },
     };
-    let findings = analyze::findings(&window);
+    let mut findings = detectors.finish(&window);
+    analyze::rank(&mut findings);
     let mut headline = headline(incident.as_ref(), end_ms, window_ms);
     // The kernel's own words name the cause when it spoke: say so first.
     if let Some(said) = findings
@@ -183,10 +203,15 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
             recording_began_ms: store.first_at_or_after(i64::MIN)?.map(|(_, time)| time),
             last_recorded_ms: store.latest_sample_time()?,
         },
-        timeline: timeline::per_minute(&samples),
-        last_sample: last_sample(&samples, |run_id| {
-            runs.iter().find(|r| r.id == run_id).map(|r| r.boot_time_ms)
-        }),
+        timeline: timeline.finish(),
+        last_sample: newest_with_processes
+            .map(|id| store.sample_by_id_with_previous(id, Tables { processes: true, ..Tables::NONE }))
+            .transpose()?
+            .map(|(prev, cur)| {
+                last_sample(prev.as_ref(), &cur, |run_id| {
+                    runs.iter().find(|r| r.id == run_id).map(|r| r.boot_time_ms)
+                })
+            }),
         findings,
         period,
         incident,
@@ -205,11 +230,13 @@ fn headline(incident: Option<&Incident>, end_ms: i64, window_ms: i64) -> String 
 }
 
 /// Top processes of the newest sample in the window that has a process
-/// table; `boot_time_ms` gives a run's boot, for processes' start times.
-fn last_sample(samples: &[StoredSample], boot_time_ms: impl Fn(i64) -> Option<i64>) -> Option<LastSample> {
-    let index = samples.iter().rposition(|s| s.sample.processes.is_some())?;
-    let cur = &samples[index];
-    let prev = index.checked_sub(1).map(|i| &samples[i]).filter(|p| p.run_id == cur.run_id);
+/// table, against the one before it in the same run; `boot_time_ms` gives
+/// a run's boot, for processes' start times.
+fn last_sample(
+    prev: Option<&StoredSample>,
+    cur: &StoredSample,
+    boot_time_ms: impl Fn(i64) -> Option<i64>,
+) -> LastSample {
     let ticks = rates::ticks_per_second();
     let table = rates::process_table(prev.map(|p| &p.sample), &cur.sample, ticks);
     let boot = boot_time_ms(cur.run_id);
@@ -220,5 +247,50 @@ fn last_sample(samples: &[StoredSample], boot_time_ms: impl Fn(i64) -> Option<i6
     rates::rank_by_cpu(&mut by_cpu);
     let mut by_memory = table;
     rates::rank_by_memory(&mut by_memory);
-    Some(LastSample { time_ms: cur.sample.time_ms, top_cpu: top(&by_cpu), top_memory: top(&by_memory) })
+    LastSample { time_ms: cur.sample.time_ms, top_cpu: top(&by_cpu), top_memory: top(&by_memory) }
+}
+
+/// The window's samples read again from the store, a few at a time.
+struct StoreLookup<'a> {
+    store: &'a Store,
+    from_ms: i64,
+    to_ms: i64,
+}
+
+impl StoreLookup<'_> {
+    fn find(&self, from_ms: i64, to_ms: i64, newest: bool) -> Option<Sample> {
+        let tables = Tables { processes: true, ..Tables::NONE };
+        match self.store.find_sample(from_ms, to_ms, tables, newest, |s| s.sample.processes.is_some()) {
+            Ok(found) => found.map(|s| s.sample),
+            // The stream read these samples a moment ago: a failure now is
+            // the file going away, and costs only the names of the writers.
+            Err(err) => {
+                eprintln!("flightrec: warning: {}: {err:#}", self.store.path().display());
+                None
+            }
+        }
+    }
+}
+
+impl Lookup for StoreLookup<'_> {
+    fn processes_from(&self, time_ms: i64) -> Option<Sample> {
+        self.find(time_ms.max(self.from_ms), self.to_ms, false)
+    }
+
+    fn processes_before(&self, time_ms: i64) -> Option<Sample> {
+        self.find(self.from_ms, time_ms - 1, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_goes_up_to_a_week_and_the_refusal_names_the_cap() {
+        assert_eq!(parse_window("7d").unwrap(), 7 * 86_400_000);
+        assert_eq!(parse_window("24h").unwrap(), 86_400_000);
+        let refused = parse_window("8d").unwrap_err().to_string();
+        assert!(refused.contains("7days"), "{refused}");
+    }
 }

@@ -1,7 +1,10 @@
 //! Time series of one number across the window, and the shape that most
 //! findings look for: a rise from a low point to a later high point.
 
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use serde::Serialize;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 
 /// `(time_ms, value)` pairs, oldest first.
 pub type Series = Vec<(i64, f64)>;
@@ -85,6 +88,75 @@ pub fn mean(series: &[(i64, f64)]) -> Option<f64> {
     (!series.is_empty()).then(|| series.iter().map(|(_, v)| v).sum::<f64>() / series.len() as f64)
 }
 
+/// Series of many keys over the same samples (a count per command name,
+/// per port), built as the samples stream in and kept as each key's
+/// changes: a count that holds for a day costs one point, not 17,280. A key
+/// absent from a sample is 0 there. At most `cap` keys are followed; the
+/// others are counted, not kept.
+pub struct Keyed<K> {
+    times: Vec<i64>,
+    /// Per key, `(index into times, value)` where its value changed.
+    changes: HashMap<K, Vec<(u32, f64)>>,
+    cap: usize,
+    /// Hashes of the keys not followed: counting them costs a number each.
+    left_out: HashSet<u64>,
+}
+
+impl<K: Hash + Eq + Ord> Keyed<K> {
+    pub fn new(cap: usize) -> Self {
+        Keyed { times: Vec::new(), changes: HashMap::new(), cap, left_out: HashSet::new() }
+    }
+
+    /// The values of one sample at `time_ms`.
+    pub fn push(&mut self, time_ms: i64, mut values: HashMap<K, f64>) {
+        let index = u32::try_from(self.times.len()).unwrap_or(u32::MAX);
+        self.times.push(time_ms);
+        for (key, changes) in &mut self.changes {
+            let value = values.remove(key).unwrap_or(0.0);
+            if changes.last().map(|c| c.1) != Some(value) {
+                changes.push((index, value));
+            }
+        }
+        for (key, value) in values {
+            if self.changes.len() >= self.cap {
+                let mut hasher = DefaultHasher::new();
+                key.hash(&mut hasher);
+                self.left_out.insert(hasher.finish());
+                continue;
+            }
+            let mut changes = Vec::new();
+            if index > 0 {
+                changes.push((0, 0.0));
+            }
+            if changes.last().map(|c: &(u32, f64)| c.1) != Some(value) {
+                changes.push((index, value));
+            }
+            self.changes.insert(key, changes);
+        }
+    }
+
+    /// How many keys were not followed.
+    pub fn left_out(&self) -> usize {
+        self.left_out.len()
+    }
+
+    /// Each key's whole series in key order, one at a time: only one is
+    /// ever held whole.
+    pub fn each(self, mut f: impl FnMut(K, Series)) {
+        let times = self.times;
+        let mut keys: Vec<(K, Vec<(u32, f64)>)> = self.changes.into_iter().collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, changes) in keys {
+            let mut series = Vec::with_capacity(times.len());
+            for (i, change) in changes.iter().enumerate() {
+                let end = changes.get(i + 1).map_or(times.len(), |next| next.0 as usize);
+                series.extend(times[change.0 as usize..end].iter().map(|&t| (t, change.1)));
+            }
+            f(key, series);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +185,21 @@ mod tests {
         assert_eq!(held_at(&series, 80.0, 0, 3000, 3), Some(3000), "the 30 s without samples is not held");
         assert_eq!(held_at(&series, 80.0, 0, 3000, 6), None);
         assert_eq!(held_at(&series, 79.0, 0, 3000, 1), None, "one sample holds for no time");
+    }
+
+    #[test]
+    fn keyed_series_come_back_whole_with_absent_keys_at_zero() {
+        let mut keyed = Keyed::new(2);
+        keyed.push(10, [("a", 1.0)].into_iter().collect());
+        keyed.push(20, [("a", 1.0), ("b", 3.0)].into_iter().collect());
+        keyed.push(30, [("b", 3.0), ("c", 9.0)].into_iter().collect());
+        assert_eq!(keyed.left_out(), 1, "c is past the cap");
+        let mut all = Vec::new();
+        keyed.each(|key, series| all.push((key, series)));
+        assert_eq!(
+            all,
+            [("a", vec![(10, 1.0), (20, 1.0), (30, 0.0)]), ("b", vec![(10, 0.0), (20, 3.0), (30, 3.0)])]
+        );
     }
 
     #[test]

@@ -1,15 +1,21 @@
 //! A per-minute timeline of the window: one row per minute with the worst
-//! value of each headline number in that minute.
+//! value of each headline number in that minute, built as the samples
+//! stream by.
 
 use crate::model::StoredSample;
 use crate::model::catalogue::Minute;
 use crate::model::rates;
 use crate::model::sample::Filesystem;
 
-pub fn per_minute(samples: &[StoredSample]) -> Vec<Minute> {
-    let mut minutes: Vec<Minute> = Vec::new();
-    let mut prev: Option<&StoredSample> = None;
-    for stored in samples {
+#[derive(Default)]
+pub struct Timeline {
+    minutes: Vec<Minute>,
+}
+
+impl Timeline {
+    /// `prev` is the sample before `stored` in the same run, if any.
+    pub fn observe(&mut self, prev: Option<&StoredSample>, stored: &StoredSample) {
+        let minutes = &mut self.minutes;
         let s = &stored.sample;
         let start = s.time_ms - s.time_ms.rem_euclid(60_000);
         if minutes.last().is_none_or(|m| m.time_ms != start) {
@@ -19,10 +25,8 @@ pub fn per_minute(samples: &[StoredSample]) -> Vec<Minute> {
         m.samples += 1;
         m.lateness_ms = m.lateness_ms.max(s.lateness_ms);
         max_f(&mut m.load1, s.load.map(|l| l.load1));
-        let same_run = prev.filter(|p| p.run_id == stored.run_id);
-        let busy = same_run
-            .and_then(|p| rates::cpu_percent(p.sample.cpu.as_ref()?, s.cpu.as_ref()?))
-            .map(|c| c.busy());
+        let busy =
+            prev.and_then(|p| rates::cpu_percent(p.sample.cpu.as_ref()?, s.cpu.as_ref()?)).map(|c| c.busy());
         max_f(&mut m.cpu_busy_pct, busy);
         if let Some(mem) = s.memory {
             m.mem_available = Some(m.mem_available.map_or(mem.available, |v| v.min(mem.available)));
@@ -43,9 +47,11 @@ pub fn per_minute(samples: &[StoredSample]) -> Vec<Minute> {
         if let Some(list) = &s.filesystems {
             max_f(&mut m.fullest_fs_pct, list.iter().map(Filesystem::used_pct).max_by(f64::total_cmp));
         }
-        prev = Some(stored);
     }
-    minutes
+
+    pub fn finish(self) -> Vec<Minute> {
+        self.minutes
+    }
 }
 
 fn max_f(slot: &mut Option<f64>, value: Option<f64>) {

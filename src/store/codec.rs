@@ -183,6 +183,14 @@ pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T
     Ok(rows)
 }
 
+thread_local! {
+    /// One decompression context per thread, kept: a reader decodes a frame
+    /// per table per sample, and setting up a context costs more than a
+    /// small frame's decompression.
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The operations of a compressed frame. zstd records the size a frame
 /// decompresses to: a size past `MAX_FRAME_BYTES` is refused before
 /// anything is allocated, and the allocation itself may fail as an error.
@@ -197,8 +205,15 @@ fn decompress(body: &[u8]) -> Result<Vec<u8>> {
     })?;
     let mut out = Vec::new();
     out.try_reserve_exact(size).context("no memory to decompress a snapshot frame")?;
-    let written = zstd::bulk::Decompressor::new()
-        .and_then(|mut d| d.decompress_to_buffer(body, &mut out))
+    let written = DECOMPRESSOR
+        .with(|slot| {
+            let mut slot = slot.borrow_mut();
+            let decompressor = match slot.as_mut() {
+                Some(d) => d,
+                None => slot.insert(zstd::bulk::Decompressor::new()?),
+            };
+            decompressor.decompress_to_buffer(body, &mut out)
+        })
         .context("decompressing a snapshot frame")?;
     ensure!(written == size, "snapshot frame decompressed to {written} bytes, not the {size} it records");
     Ok(out)

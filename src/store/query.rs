@@ -65,13 +65,64 @@ impl Store {
             None => self.latest_sample()?,
         };
         let id = id.with_context(|| format!("{}: no samples recorded yet", self.path().display()))?;
+        self.sample_by_id_with_previous(id, Tables::ALL)
+    }
+
+    /// Sample `id` (one a stream gave) and the sample before it in the same
+    /// run, with `tables`.
+    pub fn sample_by_id_with_previous(
+        &self,
+        id: i64,
+        tables: Tables,
+    ) -> Result<(Option<StoredSample>, StoredSample)> {
         let mut pair = Vec::with_capacity(2);
-        self.for_each_sample(id - 1, id, Tables::ALL, |s| {
+        self.for_each_sample(id - 1, id, tables, |s| {
             pair.push(s);
             Ok(())
         })?;
         let cur = pair.pop().context("the sample vanished while reading")?;
         Ok((pair.pop().filter(|p| p.run_id == cur.run_id), cur))
+    }
+
+    /// The oldest (or with `newest`, the newest) sample with `from_ms <=
+    /// time <= to_ms` that `wanted` accepts, read a few at a time from
+    /// that end: a look back after a stream, not a second stream.
+    pub fn find_sample(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        tables: Tables,
+        newest: bool,
+        wanted: impl Fn(&StoredSample) -> bool,
+    ) -> Result<Option<StoredSample>> {
+        const CHUNK: i64 = 16;
+        let Some((first, last)) = self.ids_between(from_ms, to_ms)? else {
+            return Ok(None);
+        };
+        let times = from_ms..=to_ms;
+        let (mut low, mut high) = if newest {
+            ((last - CHUNK + 1).max(first), last)
+        } else {
+            (first, (first + CHUNK - 1).min(last))
+        };
+        while low <= high {
+            let mut hit = None;
+            self.for_each_sample(low, high, tables, |s| {
+                if times.contains(&s.sample.time_ms) && wanted(&s) && (newest || hit.is_none()) {
+                    hit = Some(s);
+                }
+                Ok(())
+            })?;
+            if hit.is_some() {
+                return Ok(hit);
+            }
+            (low, high) = if newest {
+                ((low - CHUNK).max(first), low - 1)
+            } else {
+                (high + 1, (high + CHUNK).min(last))
+            };
+        }
+        Ok(None)
     }
 }
 
@@ -126,5 +177,50 @@ pub fn tables_for(what: RowKind) -> Tables {
         RowKind::Probes => Tables { probes: true, ..none },
         RowKind::Dirs => Tables { watched_dirs: true, ..none },
         RowKind::Logs => Tables { watched_logs: true, ..none },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Run;
+    use crate::sample::{Process, Sample};
+    use std::time::Duration;
+
+    /// Forty samples a second apart, with a process table only at every
+    /// tenth: a look-up finds the nearest from its end, across chunks, and
+    /// only inside its times.
+    #[test]
+    fn find_sample_reads_from_the_end_asked() {
+        let dir = crate::scratch::Scratch::new("find-sample");
+        let mut store = Store::open_for_recording(&dir.0.join("f.db")).unwrap();
+        let run = Run {
+            id: 0,
+            boot_id: "b".into(),
+            boot_time_ms: 0,
+            hostname: "h".into(),
+            kernel: "k".into(),
+            version: "v".into(),
+            pid: 1,
+            interval_ms: 1000,
+            start_ms: 0,
+            stop_ms: None,
+            stop_reason: None,
+            recording: true,
+        };
+        let run_id = store.begin_run(&run).unwrap();
+        for i in 0..40 {
+            let processes = (i % 10 == 0).then(|| vec![Process { pid: 7, ..Process::default() }]);
+            let sample = Sample { time_ms: i * 1000, processes, ..Sample::default() };
+            store.commit(run_id, Duration::from_secs(1), &sample).unwrap();
+        }
+        let tables = Tables { processes: true, ..Tables::NONE };
+        let with_table = |s: &StoredSample| s.sample.processes.is_some();
+        let time = |found: Option<StoredSample>| found.map(|s| s.sample.time_ms);
+        assert_eq!(time(store.find_sample(1000, 39_000, tables, false, with_table).unwrap()), Some(10_000));
+        assert_eq!(time(store.find_sample(0, 29_999, tables, true, with_table).unwrap()), Some(20_000));
+        assert_eq!(time(store.find_sample(0, 39_000, tables, true, with_table).unwrap()), Some(30_000));
+        assert_eq!(time(store.find_sample(31_000, 39_000, tables, false, with_table).unwrap()), None);
+        assert_eq!(time(store.find_sample(11_000, 19_000, tables, true, with_table).unwrap()), None);
     }
 }

@@ -4,8 +4,8 @@
 //! where forks and new threads fail with EAGAIN. Said as "at its limit",
 //! which a count that merely rose does not tell.
 
-use super::{at, span};
-use crate::analyze::{Category, Finding, Severity, values};
+use super::{Detector, at, span};
+use crate::analyze::{Category, Finding, Severity, Window, values};
 use crate::model::StoredSample;
 use crate::model::sample::{Process, ProcessLimits};
 use serde_json::json;
@@ -42,8 +42,8 @@ pub struct LimitsDetector {
     near: BTreeMap<((u32, u64), Which), Near>,
 }
 
-impl LimitsDetector {
-    pub fn observe(&mut self, _prev: Option<&StoredSample>, cur: &StoredSample) {
+impl Detector for LimitsDetector {
+    fn observe(&mut self, _prev: Option<&StoredSample>, cur: &StoredSample) {
         let s = &cur.sample;
         let (Some(limits), Some(processes)) = (&s.process_limits, &s.processes) else { return };
         if limits.is_empty() {
@@ -65,6 +65,12 @@ impl LimitsDetector {
         }
     }
 
+    fn finish(self: Box<Self>, _window: &Window) -> Vec<Finding> {
+        self.near.iter().map(|((_, which), near)| finding(*which, near)).collect()
+    }
+}
+
+impl LimitsDetector {
     fn count(
         &mut self,
         row: &ProcessLimits,
@@ -92,12 +98,6 @@ impl LimitsDetector {
         near.last_ms = time_ms;
         if count >= limit && near.at_limit_ms.is_none() {
             near.at_limit_ms = Some(time_ms);
-        }
-    }
-
-    pub fn finish(self, found: &mut Vec<Finding>) {
-        for ((_, which), near) in self.near {
-            found.push(finding(which, &near));
         }
     }
 }

@@ -2,24 +2,26 @@
 //! open files, process and thread limits, disks, and the recorder's own
 //! lateness.
 
-use super::{at, scalar, span};
+use super::{Detector, SWEEP_EVERY, at, scalar, span};
 use crate::analyze::series::{self, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
+use crate::model::StoredSample;
 use crate::model::rates;
-use crate::model::sample::Sample;
+use crate::model::sample::{Disk, Sample};
+use foldhash::{HashMap, HashMapExt};
 use serde_json::json;
-use std::collections::HashMap;
+use std::sync::Arc;
 
+/// The detectors over the scalars the window keeps; the process and disk
+/// tables go through `TopCpu` and `Disks`.
 pub fn detect(window: &Window, found: &mut Vec<Finding>) {
     load(window, found);
-    top_cpu_consumers(window, found);
     cpu_steal(window, found);
     memory(window, found);
     swapping(window, found);
     pressure(window, found);
     open_files(window, found);
     task_limits(window, found);
-    disks(window, found);
     lateness(window, found);
 }
 
@@ -68,62 +70,120 @@ fn load(window: &Window, found: &mut Vec<Finding>) {
 /// Who used the CPU in the window, by command: each process from the first
 /// to the last sample it appears in, so one that ran and exited inside the
 /// window counts too. A process near 100% of a CPU for a while is spinning.
-fn top_cpu_consumers(window: &Window, found: &mut Vec<Finding>) {
-    let (Some(first), Some(last)) = (window.samples.first(), window.samples.last()) else { return };
-    let window_s = (last.sample.time_ms - first.sample.time_ms) as f64 / 1000.0;
-    if window_s <= 0.0 {
-        return;
-    }
-    // Per process: name, first (time, ticks) and last (time, ticks) seen.
-    type Seen = (std::sync::Arc<str>, (i64, u64), (i64, u64));
-    let mut seen: HashMap<(u32, u64), Seen> = HashMap::new();
-    for s in window.samples {
-        for p in s.sample.processes.iter().flatten().filter(|p| !window.recorder_pids.contains(&p.pid)) {
-            let now = (s.sample.time_ms, p.utime_ticks + p.stime_ticks);
-            seen.entry(p.key()).and_modify(|e| e.2 = now).or_insert((p.identity().as_ref().into(), now, now));
+pub struct TopCpu {
+    skip: Vec<u32>,
+    hz: f64,
+    /// Processes of the last sample with a process table, and its index.
+    running: HashMap<(u32, u64), Running>,
+    samples: usize,
+    /// By command, of the processes that exited: CPU ticks, processes, and
+    /// the longest stretch one of them spent at 90% of a CPU or more.
+    by_name: HashMap<Arc<str>, (u64, usize, f64)>,
+}
+
+/// A process: its name, first and last (time, CPU ticks), and the index
+/// of the last sample it was in.
+struct Running {
+    name: Arc<str>,
+    first: (i64, u64),
+    last: (i64, u64),
+    seen: usize,
+}
+
+impl TopCpu {
+    pub fn new(recorder_pids: &[u32]) -> TopCpu {
+        TopCpu {
+            skip: recorder_pids.to_vec(),
+            hz: rates::ticks_per_second(),
+            running: HashMap::new(),
+            samples: 0,
+            by_name: HashMap::new(),
         }
     }
-    let hz = rates::ticks_per_second();
-    // By command: % of one CPU over the window, processes, and the longest
-    // stretch one of them spent at 90% of a CPU or more.
-    let mut by_name: HashMap<std::sync::Arc<str>, (f64, usize, f64)> = HashMap::new();
-    for (name, (t0, c0), (t1, c1)) in seen.into_values() {
-        let used = c1.saturating_sub(c0);
-        let alive_s = (t1 - t0) as f64 / 1000.0;
-        let entry = by_name.entry(name).or_default();
-        entry.0 += rates::cpu_share(used, window_s, hz);
+
+    /// A process's whole life into its command's totals.
+    fn count(&mut self, p: Running) {
+        let used = p.last.1.saturating_sub(p.first.1);
+        let alive_s = (p.last.0 - p.first.0) as f64 / 1000.0;
+        let entry = self.by_name.entry(p.name).or_default();
+        entry.0 += used;
         entry.1 += 1;
-        if alive_s > 0.0 && rates::cpu_share(used, alive_s, hz) >= 90.0 {
+        if alive_s > 0.0 && rates::cpu_share(used, alive_s, self.hz) >= 90.0 {
             entry.2 = entry.2.max(alive_s);
         }
     }
-    let mut ranked: Vec<(std::sync::Arc<str>, (f64, usize, f64))> =
-        by_name.into_iter().filter(|(_, (pct, _, _))| *pct >= 5.0).collect();
-    ranked.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
-    ranked.truncate(3);
-    let Some((top, _)) = ranked.first() else { return };
-    let spinning = ranked.iter().any(|(_, (_, _, busy_s))| *busy_s >= 30.0);
-    let names: Vec<String> = ranked
-        .iter()
-        .map(|(n, (pct, count, busy_s))| {
-            let many = if *count > 1 { format!(" ({count} processes)") } else { String::new() };
-            let spin = if *busy_s >= 30.0 {
-                format!(", one at ≥ 90% of a CPU for {}", span((*busy_s * 1000.0) as i64))
-            } else {
-                String::new()
-            };
-            format!("{n} {pct:.0}%{many}{spin}")
-        })
-        .collect();
-    found.push(Finding {
-        kind: "cpu_top_consumers",
-        category: Category::Cpu,
-        severity: if spinning { Severity::Medium } else { Severity::Info },
-        subject: top.to_string(),
-        summary: format!("most CPU in the window (% of one CPU, by command): {}", names.join(", ")),
-        first_seen_ms: None,
-        values: ranked.iter().map(|(n, (pct, _, _))| (n.to_string(), json!(pct))).collect(),
-    });
+}
+
+impl Detector for TopCpu {
+    fn observe(&mut self, _: Option<&StoredSample>, cur: &StoredSample) {
+        let s = &cur.sample;
+        let Some(list) = &s.processes else { return };
+        self.samples += 1;
+        for p in list.iter().filter(|p| !self.skip.contains(&p.pid)) {
+            let now = (s.time_ms, p.utime_ticks + p.stime_ticks);
+            let running = self.running.entry(p.key()).or_insert_with(|| Running {
+                name: p.identity().as_ref().into(),
+                first: now,
+                last: now,
+                seen: 0,
+            });
+            running.last = now;
+            running.seen = self.samples;
+        }
+        // Looked for now and then, not at every sample.
+        if !self.samples.is_multiple_of(SWEEP_EVERY) {
+            return;
+        }
+        let exited: Vec<(u32, u64)> =
+            self.running.iter().filter(|(_, p)| p.seen < self.samples).map(|(key, _)| *key).collect();
+        for key in exited {
+            let p = self.running.remove(&key).expect("listed above");
+            self.count(p);
+        }
+    }
+
+    fn finish(mut self: Box<Self>, window: &Window) -> Vec<Finding> {
+        let mut found = Vec::new();
+        let (Some(first), Some(last)) = (window.samples.first(), window.samples.last()) else { return found };
+        let window_s = (last.sample.time_ms - first.sample.time_ms) as f64 / 1000.0;
+        if window_s <= 0.0 {
+            return found;
+        }
+        for (_, p) in std::mem::take(&mut self.running) {
+            self.count(p);
+        }
+        let by_name = self.by_name.into_iter().map(|(name, (ticks, count, busy_s))| {
+            (name, (rates::cpu_share(ticks, window_s, self.hz), count, busy_s))
+        });
+        let mut ranked: Vec<(Arc<str>, (f64, usize, f64))> =
+            by_name.filter(|(_, (pct, _, _))| *pct >= 5.0).collect();
+        ranked.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
+        ranked.truncate(3);
+        let Some((top, _)) = ranked.first() else { return found };
+        let spinning = ranked.iter().any(|(_, (_, _, busy_s))| *busy_s >= 30.0);
+        let names: Vec<String> = ranked
+            .iter()
+            .map(|(n, (pct, count, busy_s))| {
+                let many = if *count > 1 { format!(" ({count} processes)") } else { String::new() };
+                let spin = if *busy_s >= 30.0 {
+                    format!(", one at ≥ 90% of a CPU for {}", span((*busy_s * 1000.0) as i64))
+                } else {
+                    String::new()
+                };
+                format!("{n} {pct:.0}%{many}{spin}")
+            })
+            .collect();
+        found.push(Finding {
+            kind: "cpu_top_consumers",
+            category: Category::Cpu,
+            severity: if spinning { Severity::Medium } else { Severity::Info },
+            subject: top.to_string(),
+            summary: format!("most CPU in the window (% of one CPU, by command): {}", names.join(", ")),
+            first_seen_ms: None,
+            values: ranked.iter().map(|(n, (pct, _, _))| (n.to_string(), json!(pct))).collect(),
+        });
+        found
+    }
 }
 
 fn cpu_steal(window: &Window, found: &mut Vec<Finding>) {
@@ -310,43 +370,73 @@ fn task_limits(window: &Window, found: &mut Vec<Finding>) {
     }
 }
 
-fn disks(window: &Window, found: &mut Vec<Finding>) {
-    let mut busy: HashMap<String, Vec<(i64, f64, f64)>> = HashMap::new();
-    for pair in window.samples.windows(2) {
-        let (prev, cur) = (&pair[0].sample, &pair[1].sample);
-        let Some(seconds) = rates::elapsed_s(prev, cur) else {
-            continue;
-        };
-        for disk in cur.disks.iter().flatten() {
-            let old = prev.disks.iter().flatten().find(|d| d.name == disk.name);
-            if let Some(r) = old.and_then(|old| rates::disk_rates(old, disk, seconds)) {
-                busy.entry(disk.name.clone()).or_default().push((cur.time_ms, r.busy, r.wait_ms));
+/// Disks busy ≥ 90% in several intervals, from each sample's disk table
+/// against the one before it.
+#[derive(Default)]
+pub struct Disks {
+    prev: Option<(i64, Option<Vec<Disk>>)>,
+    by_name: HashMap<String, DiskIntervals>,
+}
+
+/// One disk's intervals, counted.
+#[derive(Default)]
+struct DiskIntervals {
+    all: usize,
+    saturated: usize,
+    first_saturated_ms: Option<i64>,
+    worst_wait_ms: f64,
+}
+
+impl Detector for Disks {
+    fn observe(&mut self, _: Option<&StoredSample>, cur: &StoredSample) {
+        let cur = &cur.sample;
+        // Against the sample just before, of whichever run: `disk_rates`
+        // gives nothing where a counter went backwards.
+        if let Some((prev_ms, prev_disks)) = &self.prev {
+            let seconds = (cur.time_ms - prev_ms) as f64 / 1000.0;
+            for disk in cur.disks.iter().flatten().filter(|_| seconds > 0.0) {
+                let old = prev_disks.iter().flatten().find(|d| d.name == disk.name);
+                let Some(r) = old.and_then(|old| rates::disk_rates(old, disk, seconds)) else { continue };
+                let intervals = self.by_name.entry(disk.name.clone()).or_default();
+                intervals.all += 1;
+                if r.busy >= 90.0 {
+                    intervals.saturated += 1;
+                    intervals.first_saturated_ms.get_or_insert(cur.time_ms);
+                }
+                intervals.worst_wait_ms = intervals.worst_wait_ms.max(r.wait_ms);
             }
         }
+        self.prev = Some((cur.time_ms, cur.disks.clone()));
     }
-    let mut names: Vec<&String> = busy.keys().collect();
-    names.sort();
-    for name in names {
-        let points = &busy[name];
-        let saturated: Vec<&(i64, f64, f64)> = points.iter().filter(|(_, b, _)| *b >= 90.0).collect();
-        if saturated.len() < 3 {
-            continue;
+
+    fn finish(self: Box<Self>, _: &Window) -> Vec<Finding> {
+        let mut found = Vec::new();
+        let mut by_name: Vec<(String, DiskIntervals)> = self.by_name.into_iter().collect();
+        by_name.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, intervals) in by_name {
+            let Some(since) = intervals.first_saturated_ms.filter(|_| intervals.saturated >= 3) else {
+                continue;
+            };
+            let worst_wait = intervals.worst_wait_ms;
+            found.push(Finding {
+                kind: "disk_saturated",
+                category: Category::Disk,
+                severity: if worst_wait >= 100.0 { Severity::High } else { Severity::Medium },
+                subject: name.clone(),
+                summary: format!(
+                    "disk {name} busy ≥ 90% in {} of {} intervals from {}, waits up to {worst_wait:.0} ms per I/O",
+                    intervals.saturated,
+                    intervals.all,
+                    at(since)
+                ),
+                first_seen_ms: Some(since),
+                values: values([
+                    ("saturated_intervals", json!(intervals.saturated)),
+                    ("wait_ms_max", json!(worst_wait)),
+                ]),
+            });
         }
-        let worst_wait = points.iter().map(|p| p.2).fold(0.0, f64::max);
-        found.push(Finding {
-            kind: "disk_saturated",
-            category: Category::Disk,
-            severity: if worst_wait >= 100.0 { Severity::High } else { Severity::Medium },
-            subject: name.clone(),
-            summary: format!(
-                "disk {name} busy ≥ 90% in {} of {} intervals from {}, waits up to {worst_wait:.0} ms per I/O",
-                saturated.len(),
-                points.len(),
-                at(saturated[0].0)
-            ),
-            first_seen_ms: Some(saturated[0].0),
-            values: values([("saturated_intervals", json!(saturated.len())), ("wait_ms_max", json!(worst_wait))]),
-        });
+        found
     }
 }
 

@@ -10,9 +10,11 @@
 //! longest wait ended (the replies came) answers slowly, after as long as
 //! its longest wait.
 
-use super::{at, span};
+use super::{Detector, at, span};
 use crate::analyze::{Category, Finding, Severity, Window, values};
+use crate::model::StoredSample;
 use crate::model::human;
+use crate::model::sample::Sample;
 use crate::model::waits::{Endpoint, Transport};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -23,19 +25,38 @@ const WAIT_MS: u64 = 5_000;
 const MANY_WAITING: u32 = 5;
 const LONG_MS: u64 = 20_000;
 
-pub fn detect(window: &Window, found: &mut Vec<Finding>) {
-    let mut by_endpoint: BTreeMap<(Transport, &str), Vec<(i64, &Endpoint)>> = BTreeMap::new();
-    for s in window.samples {
-        for e in s.sample.waits.iter().flatten() {
-            by_endpoint.entry((e.transport, &e.address)).or_default().push((s.sample.time_ms, e));
-        }
+/// The wait tables are in what the window keeps of each sample; the full
+/// accept queues, named by the processes serving them, are gathered as
+/// the process tables stream by.
+#[derive(Default)]
+pub struct Waits {
+    full_queues: Vec<FullQueue>,
+}
+
+impl Detector for Waits {
+    fn observe(&mut self, _: Option<&StoredSample>, cur: &StoredSample) {
+        full_accept_queues(&cur.sample, &mut self.full_queues);
     }
-    let full_queues = full_accept_queues(window);
-    for seen in by_endpoint.values() {
-        let finding = no_reply(seen, &full_queues).or_else(|| no_connect(seen));
-        if let Some(finding) = finding {
-            merge_probe(finding, found);
+
+    fn finish(mut self: Box<Self>, window: &Window) -> Vec<Finding> {
+        let mut found = Vec::new();
+        // The probes' findings first: one of an endpoint that is also
+        // waited on becomes part of the wait's finding.
+        super::probes::detect(window, &mut found);
+        let mut by_endpoint: BTreeMap<(Transport, &str), Vec<(i64, &Endpoint)>> = BTreeMap::new();
+        for s in window.samples {
+            for e in s.sample.waits.iter().flatten() {
+                by_endpoint.entry((e.transport, &e.address)).or_default().push((s.sample.time_ms, e));
+            }
         }
+        self.full_queues.sort_by_key(|f| f.port);
+        for seen in by_endpoint.values() {
+            let finding = no_reply(seen, &self.full_queues).or_else(|| no_connect(seen));
+            if let Some(finding) = finding {
+                merge_probe(finding, &mut found);
+            }
+        }
+        found
     }
 }
 
@@ -48,24 +69,28 @@ struct FullQueue {
     served_by: Vec<String>,
 }
 
-/// What a hung dependency leads to upstream: full accept queues.
-fn full_accept_queues(window: &Window) -> Vec<FullQueue> {
-    let mut full: Vec<FullQueue> = Vec::new();
-    for s in window.samples {
-        let listeners =
-            s.sample.waits.iter().flatten().filter(|e| e.transport == Transport::Tcp && e.listening);
-        for e in listeners.filter(|e| e.backlog > 0 && e.accept_queue >= e.backlog) {
-            let (Some(port), Some(server)) = (port(&e.address), e.server.as_ref()) else { continue };
-            let children = s.sample.processes.iter().flatten().filter(|p| p.ppid == server.pid);
-            let names = std::iter::once(server.comm.clone()).chain(children.map(|p| p.comm.to_string()));
-            match full.iter_mut().find(|f| f.port == port) {
-                Some(known) => known.served_by.extend(names),
-                None => full.push(FullQueue { port, served_by: names.collect() }),
+/// What a hung dependency leads to upstream: full accept queues, from one
+/// sample into `full`.
+fn full_accept_queues(s: &Sample, full: &mut Vec<FullQueue>) {
+    let listeners = s.waits.iter().flatten().filter(|e| e.transport == Transport::Tcp && e.listening);
+    for e in listeners.filter(|e| e.backlog > 0 && e.accept_queue >= e.backlog) {
+        let (Some(port), Some(server)) = (port(&e.address), e.server.as_ref()) else { continue };
+        let children = s.processes.iter().flatten().filter(|p| p.ppid == server.pid);
+        let names = std::iter::once(server.comm.clone()).chain(children.map(|p| p.comm.to_string()));
+        let at = match full.iter().position(|f| f.port == port) {
+            Some(known) => known,
+            None => {
+                full.push(FullQueue { port, served_by: Vec::new() });
+                full.len() - 1
+            }
+        };
+        // Each name once: the queue may stay full for a day.
+        for name in names {
+            if !full[at].served_by.contains(&name) {
+                full[at].served_by.push(name);
             }
         }
     }
-    full.sort_by_key(|f| f.port);
-    full
 }
 
 /// Clients that sent a request and got nothing back.

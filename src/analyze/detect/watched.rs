@@ -4,22 +4,40 @@
 //! and the filesystem they fill; and error lines a watched log had not
 //! written in the hour before, however slowly they come.
 
-use super::{at, during, scalar};
+use super::{Detector, at, during, scalar};
 use crate::analyze::series::{self, largest_rise};
 use crate::analyze::{Category, Finding, Severity, Window, values};
+use crate::model::StoredSample;
 use crate::model::human::bytes;
 use crate::model::rates;
-use crate::model::sample::{Sample, WatchedLog};
+use crate::model::sample::{Filesystem, Sample, WatchedLog};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 
 /// A log writing this much per second floods; a tenth of it is worth a word.
 const FLOOD_BYTES_PER_S: f64 = 1024.0 * 1024.0;
 
-pub fn detect(window: &Window, found: &mut Vec<Finding>) {
-    directories(window, found);
-    logs(window, found);
-    new_errors(window, found);
+/// The directories and logs are in what the window keeps of each sample;
+/// of the filesystem tables, only the last is kept, for where a log fills.
+#[derive(Default)]
+pub struct Watched {
+    last_filesystems: Option<Vec<Filesystem>>,
+}
+
+impl Detector for Watched {
+    fn observe(&mut self, _: Option<&StoredSample>, cur: &StoredSample) {
+        if let Some(list) = &cur.sample.filesystems {
+            self.last_filesystems = Some(list.clone());
+        }
+    }
+
+    fn finish(self: Box<Self>, window: &Window) -> Vec<Finding> {
+        let mut found = Vec::new();
+        directories(window, &mut found);
+        logs(window, self.last_filesystems.as_deref(), &mut found);
+        new_errors(window, &mut found);
+        found
+    }
 }
 
 /// Words that mark a log line as an error, lowercase.
@@ -129,7 +147,7 @@ fn directories(window: &Window, found: &mut Vec<Finding>) {
     }
 }
 
-fn logs(window: &Window, found: &mut Vec<Finding>) {
+fn logs(window: &Window, filesystems: Option<&[Filesystem]>, found: &mut Vec<Finding>) {
     for path in paths(window, |s| s.watched_logs.as_ref(), |l| &l.path) {
         let seen: Vec<(i64, &WatchedLog)> = window
             .samples
@@ -165,7 +183,7 @@ fn logs(window: &Window, found: &mut Vec<Finding>) {
             let counted = if sampled { "in the lines read" } else { "times" };
             format!("; top line ×{count} {counted}: \"{template}\"")
         });
-        let filling = filesystem_of(window, &path)
+        let filling = filesystem_of(filesystems, &path)
             .map_or(String::new(), |(mount, pct)| format!("; {mount} is {pct:.0}% full"));
         found.push(Finding {
             kind: "log_flood",
@@ -190,8 +208,8 @@ fn log_at<'a>(sample: &'a Sample, path: &str) -> Option<&'a WatchedLog> {
 
 /// The filesystem holding `path` at the end of the window and how full it
 /// is: the mount point that is the longest prefix of the path.
-fn filesystem_of(window: &Window, path: &str) -> Option<(String, f64)> {
-    let list = window.samples.iter().rev().find_map(|s| s.sample.filesystems.as_ref())?;
+fn filesystem_of(filesystems: Option<&[Filesystem]>, path: &str) -> Option<(String, f64)> {
+    let list = filesystems?;
     let holds = |mount: &str| mount == "/" || path == mount || path.starts_with(&format!("{mount}/"));
     let fs = list.iter().filter(|f| holds(&f.mount_point)).max_by_key(|f| f.mount_point.len())?;
     Some((fs.mount_point.clone(), fs.used_pct()))

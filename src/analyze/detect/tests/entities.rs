@@ -302,6 +302,7 @@ fn new_error_lines_in_a_watched_log_are_quoted_with_count_and_time() {
         period_start_ms: None,
         events: &[],
         recorder_pids: &[],
+        lookup: &crate::analyze::AtHand(&window),
     });
     let f = the(&found, "log_new_errors");
     assert!(f.summary.contains(&format!("\"{error}\" ×300 from ")), "{}", f.summary);

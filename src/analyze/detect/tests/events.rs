@@ -147,6 +147,7 @@ fn a_probe_that_answers_far_slower_than_in_the_hour_before() {
         period_start_ms: None,
         events: &[],
         recorder_pids: &[],
+        lookup: &crate::analyze::AtHand(&window),
     });
     let f = the(&found, "probe_slow");
     assert_values(&f, &[("usual_us", j(10_000)), ("worst_us", j(1_500_000)), ("slow", j(2))]);

@@ -8,7 +8,7 @@ mod limits;
 mod ranking;
 mod system;
 
-use crate::analyze::{Finding, Window, findings};
+use crate::analyze::{AtHand, Finding, Window, findings};
 use crate::model::sample::{Process, Sample};
 use crate::model::{Event, StoredSample};
 use serde_json::{Value, json};
@@ -47,6 +47,7 @@ pub fn found_in(samples: &[StoredSample], events: &[Event]) -> Vec<Finding> {
         period_start_ms: None,
         events,
         recorder_pids: &[],
+        lookup: &AtHand(samples),
     })
 }
 
