@@ -6,8 +6,11 @@
 //! endpoint failed too, its finding is folded into this one.
 //!
 //! Hung or slow: an endpoint whose clients still wait at its last sample in
-//! the window hangs (or does not answer connection attempts); one whose
-//! longest wait ended (the replies came) answers slowly, after as long as
+//! the window hangs (or does not answer connection attempts), and so does
+//! one whose clients gave up: they closed, and the server holds their
+//! connections in CLOSE_WAIT with what they sent still unread (a mail
+//! filter that never answers Postfix's 30 s handshake). One whose longest
+//! wait ended otherwise (the replies came) answers slowly, after as long as
 //! its longest wait.
 
 use super::{Detector, at, span};
@@ -104,6 +107,8 @@ fn no_reply(seen: &[(i64, &Endpoint)], full_queues: &[FullQueue]) -> Option<Find
     let most = waited.iter().map(|(_, e)| e.waiting).max().unwrap_or(0);
     let (_, last) = seen.last()?;
     let still = last.waiting > 0 && last.no_reply_ms >= WAIT_MS;
+    let abandoned = close_wait(last);
+    let gave_up = !still && abandoned > 0 && last.server_rqueue > 0;
     // Clients are named once stuck for a few seconds: the sample naming
     // the most of them says who waits.
     let named = |e: &Endpoint| e.clients.iter().map(|c| c.connections).sum::<u32>();
@@ -122,7 +127,16 @@ fn no_reply(seen: &[(i64, &Endpoint)], full_queues: &[FullQueue]) -> Option<Find
         bytes => format!("; its receive queue holds {} unread", human::bytes(bytes as f64)),
     };
     let not_accepting = worst.backlog > 0 && worst.accept_queue >= worst.backlog;
-    let (kind, verdict, summary) = if !still {
+    let (kind, verdict, summary) = if gave_up {
+        let summary = format!(
+            "{who} connections to {}{server} got no reply for up to {} and gave up: {abandoned} left in CLOSE_WAIT, \
+             {} sent never read: the service on {service} hangs",
+            worst.address,
+            span(worst.no_reply_ms as i64),
+            human::bytes(last.server_rqueue as f64)
+        );
+        ("dependency_waits", "hangs".to_string(), summary)
+    } else if !still {
         let verdict = format!("answers slowly (replies after up to {})", span(worst.no_reply_ms as i64));
         let summary = format!(
             "{who} connections to {}{server} waited up to {} for replies that came: the service on {service} answers slowly",
@@ -154,7 +168,7 @@ fn no_reply(seen: &[(i64, &Endpoint)], full_queues: &[FullQueue]) -> Option<Find
         .map(|f| format!("port {} accept queue full", f.port))
         .collect();
     let chain = chain(naming, most, &format!("{service}{}", server_name(worst)), &verdict, &upstream);
-    let severe = still && (most >= MANY_WAITING || worst.no_reply_ms >= LONG_MS);
+    let severe = (still || gave_up) && (most >= MANY_WAITING || worst.no_reply_ms >= LONG_MS);
     Some(Finding {
         kind,
         category: Category::Dependency,
@@ -176,6 +190,12 @@ fn no_reply(seen: &[(i64, &Endpoint)], full_queues: &[FullQueue]) -> Option<Find
             ("at_ms", json!(worst_ms)),
         ]),
     })
+}
+
+/// The endpoint's connections in CLOSE_WAIT: closed by the client, not yet
+/// by the server.
+fn close_wait(e: &Endpoint) -> u32 {
+    e.states.iter().filter(|s| s.state == "CLOSE_WAIT").map(|s| s.count).sum()
 }
 
 /// Connections from here stuck in SYN_SENT: the endpoint does not answer.
@@ -369,6 +389,33 @@ mod tests {
         assert_eq!(f.severity, Severity::Medium);
         assert!(f.summary.contains("waited up to 8s for replies that came"), "{}", f.summary);
         assert!(f.summary.contains("answers slowly"), "{}", f.summary);
+    }
+
+    /// Postfix gives up on a mail filter after 30 s and closes; the filter,
+    /// hung, never reads what was sent nor closes its side.
+    #[test]
+    fn clients_that_gave_up_on_a_service_that_never_read_leave_it_hung() {
+        let window = samples(8, |i, s| {
+            let mut e = milter(100, i as u64 * 5_000);
+            if i == 7 {
+                e = Endpoint { waiting: 0, no_reply_ms: 0, clients: Vec::new(), ..e };
+                e.states = vec![StateCount { state: "CLOSE_WAIT".into(), count: 100 }];
+            }
+            s.waits = Some(vec![e]);
+        });
+        let found = found_in(&window, &[]);
+        let f = the(&found, "dependency_waits");
+        assert_eq!(found[0], f, "ranked first");
+        assert_eq!(f.severity, Severity::High);
+        assert!(
+            f.summary.starts_with(
+                "100 smtpd connections to 127.0.0.1:8891 (blackhole-milt, pid 4121) got no reply for up to 30s \
+                 and gave up: 100 left in CLOSE_WAIT, 21.0 KiB sent never read: the service on 8891 hangs"
+            ),
+            "{}",
+            f.summary
+        );
+        assert!(found.iter().all(|f| f.kind != "dependency_slow"), "{found:#?}");
     }
 
     #[test]
