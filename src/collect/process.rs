@@ -18,14 +18,18 @@
 //! - Each process is read at the same point of every tick (in pid order,
 //!   its files already open), so the time between two samples is the time
 //!   between the two reads their rates come from.
+//! - The cgroup a process is in (its service or container) is read from
+//!   `/proc/PID/cgroup` once, when it is first seen, and again after an
+//!   exec, not every tick: processes rarely move.
 //! - Command lines are read once per process by a worker thread (`cmdline`),
 //!   because reading one takes the target's mmap lock and can hang behind a
 //!   process stuck in D state; the sampling loop never waits on it for long.
 
+use super::cgroup::process_cgroup;
 use super::cmdline::CmdlineReader;
 use super::procfile::read_record_at;
 use super::redact::Redactor;
-use crate::sample::Process;
+use crate::sample::{Process, ProcessCgroup};
 use crate::warn::Warnings;
 use anyhow::{Context, Result, bail};
 use nix::dir::Dir;
@@ -64,6 +68,10 @@ pub struct ProcessTable {
     /// files leaves room (beyond it they are opened for each read).
     kept_files: usize,
     max_kept_files: usize,
+    /// Levels of cgroups followed: a process's cgroup is cut to this depth.
+    cgroup_depth: usize,
+    /// Cgroups of processes learned since the last `take_learned_cgroups`.
+    learned_cgroups: Vec<Arc<str>>,
 }
 
 struct Entry {
@@ -77,6 +85,9 @@ struct Entry {
     process: Process,
     seen: u64,
     cmdline_asked: bool,
+    /// The followed cgroup it is in; `None` for kernel threads and
+    /// processes in the root cgroup.
+    cgroup: Option<Arc<str>>,
 }
 
 impl Entry {
@@ -86,7 +97,8 @@ impl Entry {
 }
 
 impl ProcessTable {
-    pub fn new(redactor: Redactor) -> Result<Self> {
+    /// `cgroup_depth`: the levels of cgroups followed (`cgroup::select`).
+    pub fn new(redactor: Redactor, cgroup_depth: usize) -> Result<Self> {
         let proc_dir = Dir::open("/proc", OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())
             .context("opening /proc")?;
         let proc_fd = nix::fcntl::open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
@@ -106,6 +118,8 @@ impl ProcessTable {
             buf: Vec::new(),
             kept_files: 0,
             max_kept_files: open_files_limit().saturating_sub(FILES_LEFT_FOR_THE_REST),
+            cgroup_depth,
+            learned_cgroups: Vec::new(),
         };
         // Seeing a process for the first time opens its files, which takes
         // far longer than re-reading them. Done once here, so that in the
@@ -177,7 +191,8 @@ impl ProcessTable {
                 (self.keep_open(pid, "schedstat"), self.keep_open(pid, "io"))
             };
             let process = Process { pid, ..Process::default() };
-            let entry = Entry { stat, schedstat, io, run_ns: 0, process, seen: 0, cmdline_asked: false };
+            let entry =
+                Entry { stat, schedstat, io, run_ns: 0, process, seen: 0, cmdline_asked: false, cgroup: None };
             self.entries.insert(pid, entry);
         }
         let entry = self.entries.get_mut(&pid).expect("inserted above");
@@ -190,7 +205,8 @@ impl ProcessTable {
         let resized = rss_bytes != old.rss_bytes || stat.state != old.state;
 
         let p = &mut entry.process;
-        if *p.comm != *stat.comm {
+        let exec = *p.comm != *stat.comm;
+        if exec {
             p.comm = Arc::from(stat.comm);
             // A new name means an exec (same pid, same start time): the
             // command line changed too, so it is read again.
@@ -234,8 +250,47 @@ impl ProcessTable {
             if ran || resized {
                 self.read_status(pid);
             }
+            if exec {
+                self.learn_cgroup(pid);
+            }
         }
         Ok(ask_cmdline)
+    }
+
+    /// The cgroups of the processes of the last `read`, sorted as processes are.
+    pub fn cgroups(&self) -> Vec<ProcessCgroup> {
+        let mut list: Vec<ProcessCgroup> = self
+            .entries
+            .values()
+            .filter_map(|entry| {
+                let cgroup = entry.cgroup.clone()?;
+                Some(ProcessCgroup { pid: entry.process.pid, start_ticks: entry.process.start_ticks, cgroup })
+            })
+            .collect();
+        list.sort_unstable_by_key(ProcessCgroup::key);
+        list
+    }
+
+    /// The cgroups learned from new processes since the last call, for the
+    /// cgroup collector to follow.
+    pub fn take_learned_cgroups(&mut self) -> Vec<Arc<str>> {
+        std::mem::take(&mut self.learned_cgroups)
+    }
+
+    /// Reads the cgroup of a process just seen or just exec'd (opened each
+    /// time: it is read once per process). Where it cannot be read it
+    /// keeps what it had.
+    fn learn_cgroup(&mut self, pid: u32) {
+        let depth = self.cgroup_depth;
+        let Some(found) = self.parse_in_proc(pid, "cgroup", |text| Some(process_cgroup(text, depth))) else {
+            return;
+        };
+        let Some(entry) = self.entries.get_mut(&pid) else { return };
+        let cgroup: Option<Arc<str>> = found.map(Arc::from);
+        if cgroup != entry.cgroup {
+            entry.cgroup.clone_from(&cgroup);
+            self.learned_cgroups.extend(cgroup);
+        }
     }
 
     /// Reads uid and swap from /proc/PID/status (opened each time: it is
@@ -268,7 +323,7 @@ impl ProcessTable {
     /// Reads /proc/PID/NAME into the reused buffer and parses it there:
     /// no allocation per process. `None` when unreadable (gone, or not
     /// permitted).
-    fn parse_in_proc<T>(&mut self, pid: u32, name: &str, parse: fn(&str) -> Option<T>) -> Option<T> {
+    fn parse_in_proc<T>(&mut self, pid: u32, name: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
         let text = read_in_proc(None, self.proc_fd.as_fd(), pid, name, &mut self.buf)?;
         parse(std::str::from_utf8(text).ok()?)
     }
@@ -602,7 +657,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         for room in [usize::MAX, 0] {
-            let mut table = ProcessTable::new(Redactor::new(&[]).unwrap()).unwrap();
+            let mut table = ProcessTable::new(Redactor::new(&[]).unwrap(), 2).unwrap();
             (table.max_kept_files, table.kept_files) = (room, 0);
             table.entries.clear();
             let list = table.read(&mut Warnings::new()).unwrap();

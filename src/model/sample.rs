@@ -55,6 +55,12 @@ pub struct Sample {
     pub kernel_messages: Option<Vec<KernelMessage>>,
     /// Processes in D state with their kernel stacks (root only).
     pub blocked_tasks: Option<Vec<BlockedTask>>,
+    /// Control groups followed (services, containers, sessions).
+    #[serde(default)]
+    pub cgroups: Option<Vec<CgroupStats>>,
+    /// The followed cgroup of each process that is in one.
+    #[serde(default)]
+    pub process_cgroups: Option<Vec<ProcessCgroup>>,
 }
 
 impl Sample {
@@ -433,4 +439,72 @@ pub struct BlockedTask {
     pub wchan: String,
     /// /proc/PID/stack, one frame per line, bounded.
     pub stack: String,
+}
+
+/// One control group at one tick: a service, a container, a session.
+/// Counters are raw; `None` where no hierarchy has the file, where it was
+/// not read this tick (the collector reads what changes rarely less often,
+/// and keeps its last value), or where the limit is "max".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CgroupStats {
+    /// Below the hierarchy's root: `/system.slice/postfix.service`.
+    pub path: String,
+    pub cpu_usage_us: Option<u64>,
+    pub cpu_user_us: Option<u64>,
+    pub cpu_system_us: Option<u64>,
+    pub cpu_periods: Option<u64>,
+    pub cpu_throttled_periods: Option<u64>,
+    pub cpu_throttled_us: Option<u64>,
+    /// CPU quota per period, in µs: 50000 of 100000 is half a CPU.
+    pub cpu_quota: Option<(u64, u64)>,
+    pub memory_bytes: Option<u64>,
+    pub memory_peak_bytes: Option<u64>,
+    pub memory_max_bytes: Option<u64>,
+    pub memory_high_bytes: Option<u64>,
+    pub swap_bytes: Option<u64>,
+    /// Times the cgroup was throttled at `memory.high` (v2).
+    pub memory_high_events: Option<u64>,
+    /// Times it hit its limit: v2 `memory.events` max, v1 `memory.failcnt`.
+    pub memory_max_events: Option<u64>,
+    pub oom_events: Option<u64>,
+    pub oom_kills: Option<u64>,
+    pub tasks: Option<u64>,
+    pub tasks_max: Option<u64>,
+    /// Forks refused at `pids.max`.
+    pub forks_refused: Option<u64>,
+    pub io: Vec<DeviceIo>,
+    pub psi_cpu: Option<Psi>,
+    pub psi_memory: Option<Psi>,
+    pub psi_io: Option<Psi>,
+    /// Whether the limits, swap, peak and I/O were read in this sample
+    /// (otherwise they are as of the last sample that read them).
+    pub detail_fresh: bool,
+}
+
+/// Bytes and operations one cgroup did on one block device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceIo {
+    /// `major:minor`, as in `/proc/diskstats` and `lsblk`.
+    pub device: String,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    pub read_ops: u64,
+    pub write_ops: u64,
+}
+
+/// The followed cgroup a process is in, learned when it was first seen
+/// and again after an exec.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessCgroup {
+    pub pid: u32,
+    pub start_ticks: u64,
+    /// The cgroup's path, as in `CgroupStats::path`.
+    pub cgroup: Arc<str>,
+}
+
+impl ProcessCgroup {
+    /// The same key as `Process::key`.
+    pub fn key(&self) -> (u32, u64) {
+        (self.pid, self.start_ticks)
+    }
 }

@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_reserve_space.sql"),
     include_str!("../../migrations/0004_time_steps.sql"),
     include_str!("../../migrations/0005_wait_table.sql"),
+    include_str!("../../migrations/0006_cgroups.sql"),
 ];
 
 /// The oldest version readers can read: later migrations add only what

@@ -7,8 +7,8 @@
 use super::codec::{self, Entity};
 use crate::model::waits::Endpoint;
 use crate::sample::{
-    BlockedTask, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, Sample, WatchedDir,
-    WatchedLog,
+    BlockedTask, CgroupStats, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, ProcessCgroup,
+    Sample, WatchedDir, WatchedLog,
 };
 use anyhow::Result;
 
@@ -129,6 +129,8 @@ tables! {
     watched_dirs: WatchedDir => "dir_table",
     watched_logs: WatchedLog => "log_table",
     waits: Endpoint => "wait_table",
+    cgroups: CgroupStats => "cgroup_table",
+    process_cgroups: ProcessCgroup => "process_cgroup_table",
 }
 
 /// What one row's replay could not give.

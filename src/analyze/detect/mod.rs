@@ -2,6 +2,7 @@
 //! only when a clear threshold was crossed or the change against the
 //! baseline is large. "Nothing abnormal" is a valid answer.
 
+mod cgroups;
 mod entities;
 mod kernel;
 mod oom;
@@ -24,6 +25,7 @@ pub fn all(window: &Window) -> Vec<Finding> {
     let mut found = Vec::new();
     system::detect(window, &mut found);
     entities::detect(window, &mut found);
+    cgroups::detect(window, &mut found);
     probes::detect(window, &mut found);
     waits::detect(window, &mut found);
     kernel::detect(window, &mut found);
