@@ -191,8 +191,16 @@ impl ProcessTable {
                 (self.keep_open(pid, "schedstat"), self.keep_open(pid, "io"))
             };
             let process = Process { pid, ..Process::default() };
-            let entry =
-                Entry { stat, schedstat, io, run_ns: 0, process, seen: 0, cmdline_asked: false, cgroup: None };
+            let entry = Entry {
+                stat,
+                schedstat,
+                io,
+                run_ns: 0,
+                process,
+                seen: 0,
+                cmdline_asked: false,
+                cgroup: None,
+            };
             self.entries.insert(pid, entry);
         }
         let entry = self.entries.get_mut(&pid).expect("inserted above");

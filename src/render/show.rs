@@ -208,7 +208,13 @@ const SERVICES_VIEW: &[ViewColumn] = &[
 
 /// The cgroups among the `top` by CPU, by memory or by tasks, busiest
 /// first: a service at its limit shows next to the limit.
-fn write_services(prev: Option<&Sample>, s: &Sample, top: usize, width: u16, out: &mut dyn Write) -> io::Result<()> {
+fn write_services(
+    prev: Option<&Sample>,
+    s: &Sample,
+    top: usize,
+    width: u16,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let table = rates::cgroup_table(prev, s);
     if table.is_empty() {
         return Ok(());

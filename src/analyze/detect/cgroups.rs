@@ -3,12 +3,18 @@
 //! piling up tasks. A service at its limit is the cause of the fork
 //! failures, OOM kills and stalls the machine-wide findings show, so these
 //! rank as limits, ahead of memory, pressure and CPU.
+//!
+//! Samples are observed one at a time, oldest first; each cgroup keeps a
+//! few running figures (peaks, first and last counter values, the largest
+//! rise), never its samples, so the cost of a window is bounded by its
+//! cgroups, not its length.
 
 use super::{at, during, span};
-use crate::analyze::series::{self, Series, largest_rise};
+use crate::analyze::series::Rise;
 use crate::analyze::{Category, Finding, Severity, Window, values};
+use crate::model::StoredSample;
 use crate::model::human::bytes;
-use crate::model::sample::{CgroupStats, Psi, Sample};
+use crate::model::sample::{CgroupStats, Psi};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -24,54 +30,211 @@ const PRESSURE_PCT: f64 = 20.0;
 const PRESSURE_HIGH_PCT: f64 = 50.0;
 /// A rise in tasks of at least this many, to at least twice the start.
 const PILEUP_TASKS: f64 = 50.0;
+/// Cgroups followed at most in one window: containers that come and go
+/// by the thousand must not grow the analysis without bound.
+const MAX_CGROUPS: usize = 4096;
 
+/// The resources whose pressure a cgroup has, in the order of `Figures::stall`.
+const RESOURCES: [(&str, fn(&CgroupStats) -> Option<Psi>); 3] =
+    [("cpu", |c| c.psi_cpu), ("memory", |c| c.psi_memory), ("io", |c| c.psi_io)];
+
+/// Feeds the window's samples to the detector in pairs, as a stream of
+/// samples would.
 pub fn detect(window: &Window, found: &mut Vec<Finding>) {
-    let cgroups = by_cgroup(window.samples.iter().map(|s| &s.sample));
-    for (path, seen) in &cgroups {
-        pids_limit(path, seen, found);
-        memory_limit(path, seen, found);
-        cpu_throttled(path, seen, found);
-        tasks_piling_up(path, seen, found);
+    let mut detector = CgroupDetector::default();
+    let mut prev = None;
+    for cur in window.samples {
+        detector.observe(prev, cur);
+        prev = Some(cur);
     }
-    pressure(window, &cgroups, found);
+    found.extend(detector.finish());
 }
 
-/// Each cgroup's sightings in the window, oldest first, by path.
-type Sightings<'a> = BTreeMap<&'a str, Vec<(i64, &'a CgroupStats)>>;
+/// The running figures of every cgroup seen, by path.
+#[derive(Default)]
+pub struct CgroupDetector {
+    cgroups: BTreeMap<String, Figures>,
+}
 
-fn by_cgroup<'a>(samples: impl Iterator<Item = &'a Sample>) -> Sightings<'a> {
-    let mut cgroups: Sightings = BTreeMap::new();
-    for sample in samples {
-        for cgroup in sample.cgroups.iter().flatten() {
-            cgroups.entry(cgroup.path.as_str()).or_default().push((sample.time_ms, cgroup));
+impl CgroupDetector {
+    /// Counters are compared with the cgroup's first sighting, not with
+    /// `prev`: a cgroup's first and last sample span the window.
+    pub fn observe(&mut self, _prev: Option<&StoredSample>, cur: &StoredSample) {
+        let time_ms = cur.sample.time_ms;
+        let machine = &cur.sample.pressure;
+        let machine = [machine.cpu, machine.memory, machine.io].map(|p| p.map(|p| p.some_avg10));
+        for cgroup in cur.sample.cgroups.iter().flatten() {
+            let followed = self.cgroups.len() < MAX_CGROUPS;
+            let figures = match self.cgroups.get_mut(&cgroup.path) {
+                Some(figures) => figures,
+                None if followed => {
+                    self.cgroups.entry(cgroup.path.clone()).or_insert_with(|| Figures::new(time_ms))
+                }
+                None => continue,
+            };
+            figures.add(time_ms, cgroup, machine);
         }
     }
-    cgroups
+
+    pub fn finish(self) -> Vec<Finding> {
+        let mut found = Vec::new();
+        for (path, figures) in &self.cgroups {
+            pids_limit(path, figures, &mut found);
+            memory_limit(path, figures, &mut found);
+            cpu_throttled(path, figures, &mut found);
+            tasks_piling_up(path, figures, &mut found);
+        }
+        pressure(&self.cgroups, &mut found);
+        found
+    }
 }
 
-/// One figure of a cgroup across its sightings, where it has it.
-fn figure(seen: &[(i64, &CgroupStats)], get: impl Fn(&CgroupStats) -> Option<u64>) -> Series {
-    seen.iter().filter_map(|(t, c)| Some((*t, get(c)? as f64))).collect()
+/// What the findings need of one cgroup's sightings.
+#[derive(Default)]
+struct Figures {
+    first_ms: i64,
+    last_ms: i64,
+    tasks: Peak,
+    tasks_max: Option<u64>,
+    /// When the tasks first came near the limit known at the time.
+    tasks_near_ms: Option<i64>,
+    tasks_rise: LargestRise,
+    forks_refused: Growth,
+    memory: Peak,
+    memory_limit: Option<u64>,
+    oom_kills: Growth,
+    limit_hits: Growth,
+    cpu_periods: Growth,
+    throttled_periods: Growth,
+    throttled_us: Growth,
+    quota_pct: Option<f64>,
+    stall: [Stall; 3],
 }
 
-/// How much a counter grew over the window, and when it first grew.
-fn growth(counter: &Series) -> Option<(f64, i64)> {
-    let (first, last) = (counter.first()?, counter.last()?);
-    let grew = last.1 - first.1;
-    let since = counter.iter().find(|(_, v)| *v > first.1)?.0;
-    (grew >= 1.0).then_some((grew, since))
+impl Figures {
+    fn new(time_ms: i64) -> Self {
+        Figures { first_ms: time_ms, ..Figures::default() }
+    }
+
+    fn add(&mut self, time_ms: i64, c: &CgroupStats, machine: [Option<f64>; 3]) {
+        self.last_ms = time_ms;
+        self.tasks_max = c.tasks_max.or(self.tasks_max);
+        if let Some(tasks) = c.tasks.map(|t| t as f64) {
+            self.tasks.add(time_ms, tasks);
+            self.tasks_rise.add(time_ms, tasks);
+            let near = self.tasks_max.is_some_and(|limit| tasks >= NEAR_TASKS_MAX * limit as f64);
+            if near && self.tasks_near_ms.is_none() {
+                self.tasks_near_ms = Some(time_ms);
+            }
+        }
+        self.forks_refused.add(time_ms, c.forks_refused);
+        self.memory_limit = c.memory_high_bytes.or(c.memory_max_bytes).or(self.memory_limit);
+        if let Some(memory) = c.memory_bytes {
+            self.memory.add(time_ms, memory as f64);
+        }
+        self.oom_kills.add(time_ms, c.oom_kills);
+        self.limit_hits.add(time_ms, c.memory_max_events.map(|max| max + c.memory_high_events.unwrap_or(0)));
+        self.cpu_periods.add(time_ms, c.cpu_periods);
+        self.throttled_periods.add(time_ms, c.cpu_throttled_periods);
+        self.throttled_us.add(time_ms, c.cpu_throttled_us);
+        self.quota_pct = c.cpu_quota_pct().or(self.quota_pct);
+        for ((stall, (_, get)), machine) in self.stall.iter_mut().zip(RESOURCES).zip(machine) {
+            if let Some(psi) = get(c) {
+                stall.add(time_ms, psi.some_avg10, machine);
+            }
+        }
+    }
 }
 
-/// The name a person knows the cgroup by, with its path when that says more.
+/// The highest value and when (the last time, where it was reached twice).
+#[derive(Default, Clone, Copy)]
+struct Peak(Option<(i64, f64)>);
+
+impl Peak {
+    fn add(&mut self, time_ms: i64, value: f64) {
+        if self.0.is_none_or(|(_, peak)| value >= peak) {
+            self.0 = Some((time_ms, value));
+        }
+    }
+}
+
+/// A counter's first and last value, and when it first grew.
+#[derive(Default)]
+struct Growth {
+    first: Option<u64>,
+    last: u64,
+    first_rise_ms: Option<i64>,
+}
+
+impl Growth {
+    fn add(&mut self, time_ms: i64, value: Option<u64>) {
+        let Some(value) = value else { return };
+        let first = *self.first.get_or_insert(value);
+        self.last = value;
+        if value > first && self.first_rise_ms.is_none() {
+            self.first_rise_ms = Some(time_ms);
+        }
+    }
+
+    /// How much it grew over the window, and since when.
+    fn grown(&self) -> Option<(f64, i64)> {
+        let grew = self.last.checked_sub(self.first?)?;
+        (grew >= 1).then_some((grew as f64, self.first_rise_ms?))
+    }
+}
+
+/// The largest rise: from the last sample at the lowest level before it
+/// to the first at the highest, as `series::largest_rise` finds it.
+#[derive(Default)]
+struct LargestRise {
+    low: Option<(i64, f64)>,
+    best: Option<Rise>,
+}
+
+impl LargestRise {
+    fn add(&mut self, time_ms: i64, value: f64) {
+        let low = self.low.get_or_insert((time_ms, value));
+        if value <= low.1 {
+            *low = (time_ms, value);
+        }
+        let rise = Rise { from: low.1, from_ms: low.0, to: value, to_ms: time_ms };
+        if rise.increase() > self.best.map_or(0.0, |b| b.increase()) {
+            self.best = Some(rise);
+        }
+    }
+}
+
+/// A cgroup's own pressure on one resource: its peak with the machine's
+/// at that moment, and when it first was high.
+#[derive(Default, Clone, Copy)]
+struct Stall {
+    peak: Peak,
+    machine_at_peak: Option<f64>,
+    first_high_ms: Option<i64>,
+}
+
+impl Stall {
+    fn add(&mut self, time_ms: i64, some_avg10: f64, machine: Option<f64>) {
+        let before = self.peak.0;
+        self.peak.add(time_ms, some_avg10);
+        if self.peak.0 != before {
+            self.machine_at_peak = machine;
+        }
+        if some_avg10 >= PRESSURE_PCT && self.first_high_ms.is_none() {
+            self.first_high_ms = Some(time_ms);
+        }
+    }
+}
+
+/// The name a person knows the cgroup by.
 fn subject(path: &str) -> String {
     crate::model::unit_name(path)
 }
 
-fn pids_limit(path: &str, seen: &[(i64, &CgroupStats)], found: &mut Vec<Finding>) {
-    let Some(limit) = seen.iter().rev().find_map(|(_, c)| c.tasks_max) else { return };
-    let tasks = figure(seen, |c| c.tasks);
-    let Some((peak_ms, peak)) = series::max(&tasks) else { return };
-    let refused = growth(&figure(seen, |c| c.forks_refused));
+fn pids_limit(path: &str, seen: &Figures, found: &mut Vec<Finding>) {
+    let Some(limit) = seen.tasks_max else { return };
+    let Some((peak_ms, peak)) = seen.tasks.0 else { return };
+    let refused = seen.forks_refused.grown();
     let near = peak >= NEAR_TASKS_MAX * limit as f64;
     if refused.is_none() && !near {
         return;
@@ -89,7 +252,7 @@ fn pids_limit(path: &str, seen: &[(i64, &CgroupStats)], found: &mut Vec<Finding>
         None => (
             Severity::Medium,
             format!("{unit}: {peak:.0} of TasksMax {limit} tasks at {}, near its limit", at(peak_ms)),
-            series::first_at_or_above(&tasks, NEAR_TASKS_MAX * limit as f64).unwrap_or(peak_ms),
+            seen.tasks_near_ms.unwrap_or(peak_ms),
         ),
     };
     found.push(Finding {
@@ -108,13 +271,11 @@ fn pids_limit(path: &str, seen: &[(i64, &CgroupStats)], found: &mut Vec<Finding>
     });
 }
 
-fn memory_limit(path: &str, seen: &[(i64, &CgroupStats)], found: &mut Vec<Finding>) {
-    let limit_of = |c: &CgroupStats| c.memory_high_bytes.or(c.memory_max_bytes);
-    let Some(limit) = seen.iter().rev().find_map(|(_, c)| limit_of(c)) else { return };
-    let memory = figure(seen, |c| c.memory_bytes);
-    let Some((peak_ms, peak)) = series::max(&memory) else { return };
-    let kills = growth(&figure(seen, |c| c.oom_kills));
-    let hits = growth(&figure(seen, |c| Some(c.memory_max_events? + c.memory_high_events.unwrap_or(0))));
+fn memory_limit(path: &str, seen: &Figures, found: &mut Vec<Finding>) {
+    let Some(limit) = seen.memory_limit else { return };
+    let Some((peak_ms, peak)) = seen.memory.0 else { return };
+    let kills = seen.oom_kills.grown();
+    let hits = seen.limit_hits.grown();
     let at_limit = peak >= NEAR_MEMORY_MAX * limit as f64;
     let unit = subject(path);
     let limit_text = bytes(limit as f64);
@@ -157,20 +318,15 @@ fn memory_limit(path: &str, seen: &[(i64, &CgroupStats)], found: &mut Vec<Findin
     });
 }
 
-fn cpu_throttled(path: &str, seen: &[(i64, &CgroupStats)], found: &mut Vec<Finding>) {
-    let periods = figure(seen, |c| c.cpu_periods);
-    let throttled = figure(seen, |c| c.cpu_throttled_periods);
-    let (Some(all), Some(held)) = (growth(&periods), growth(&throttled)) else { return };
+fn cpu_throttled(path: &str, seen: &Figures, found: &mut Vec<Finding>) {
+    let (Some(all), Some(held)) = (seen.cpu_periods.grown(), seen.throttled_periods.grown()) else { return };
     let share = held.0 * 100.0 / all.0;
     if share < THROTTLED_PERIODS_PCT {
         return;
     }
-    let held_us = figure(seen, |c| c.cpu_throttled_us);
-    let held_for = growth(&held_us).map_or(0.0, |(us, _)| us / 1000.0);
-    let quota = seen.iter().rev().find_map(|(_, c)| c.cpu_quota_pct());
+    let held_for = seen.throttled_us.grown().map_or(0.0, |(us, _)| us / 1000.0);
     let unit = subject(path);
-    let quota_text = quota.map_or(String::new(), |q| format!(" (CPUQuota {q:.0}%)"));
-    let window_ms = seen.last().map_or(0, |l| l.0) - seen.first().map_or(0, |f| f.0);
+    let quota_text = seen.quota_pct.map_or(String::new(), |q| format!(" (CPUQuota {q:.0}%)"));
     found.push(Finding {
         kind: "cgroup_cpu_throttled",
         category: Category::Limits,
@@ -180,21 +336,20 @@ fn cpu_throttled(path: &str, seen: &[(i64, &CgroupStats)], found: &mut Vec<Findi
             "{unit}: throttled by its CPU quota{quota_text} in {share:.0}% of its periods since {}, held back {} in {}",
             at(held.1),
             span(held_for as i64),
-            span(window_ms)
+            span(seen.last_ms - seen.first_ms)
         ),
         first_seen_ms: Some(held.1),
         values: values([
             ("cgroup", json!(path)),
             ("throttled_periods_pct", json!(share)),
             ("throttled_ms", json!(held_for)),
-            ("quota_pct", json!(quota)),
+            ("quota_pct", json!(seen.quota_pct)),
         ]),
     });
 }
 
-fn tasks_piling_up(path: &str, seen: &[(i64, &CgroupStats)], found: &mut Vec<Finding>) {
-    let tasks = figure(seen, |c| c.tasks);
-    let Some(rise) = largest_rise(&tasks) else { return };
+fn tasks_piling_up(path: &str, seen: &Figures, found: &mut Vec<Finding>) {
+    let Some(rise) = seen.tasks_rise.best else { return };
     if rise.increase() < PILEUP_TASKS || rise.to < 2.0 * rise.from.max(1.0) {
         return;
     }
@@ -217,41 +372,27 @@ fn tasks_piling_up(path: &str, seen: &[(i64, &CgroupStats)], found: &mut Vec<Fin
 /// Per resource, the cgroup whose own tasks stalled the most, where that
 /// is high: which service the stalls are in. A slice stalls whenever a
 /// service below it does, so the service is named, not its slice.
-fn pressure(window: &Window, cgroups: &Sightings, found: &mut Vec<Finding>) {
-    type Get = fn(&CgroupStats) -> Option<Psi>;
-    type Machine = fn(&Sample) -> Option<Psi>;
-    let resources: [(&str, Get, Machine); 3] = [
-        ("cpu", |c| c.psi_cpu, |s| s.pressure.cpu),
-        ("memory", |c| c.psi_memory, |s| s.pressure.memory),
-        ("io", |c| c.psi_io, |s| s.pressure.io),
-    ];
-    for (resource, get, machine) in resources {
-        let peaks: Vec<(&str, i64, f64)> = cgroups
+fn pressure(cgroups: &BTreeMap<String, Figures>, found: &mut Vec<Finding>) {
+    for (i, (resource, _)) in RESOURCES.iter().enumerate() {
+        let high: Vec<(&str, Stall, i64, f64)> = cgroups
             .iter()
             .filter_map(|(path, seen)| {
-                let stall: Series = seen.iter().filter_map(|(t, c)| Some((*t, get(c)?.some_avg10))).collect();
-                let (peak_ms, peak) = series::max(&stall)?;
-                (peak >= PRESSURE_PCT).then_some((*path, peak_ms, peak))
+                let stall = seen.stall[i];
+                let (peak_ms, peak) = stall.peak.0?;
+                (peak >= PRESSURE_PCT).then_some((path.as_str(), stall, peak_ms, peak))
             })
             .collect();
         let below = |parent: &str| {
-            peaks.iter().any(|(p, ..)| p.len() > parent.len() && p.starts_with(&format!("{parent}/")))
+            high.iter().any(|(p, ..)| p.len() > parent.len() && p.starts_with(&format!("{parent}/")))
         };
-        let Some(&(path, peak_ms, peak)) =
-            peaks.iter().filter(|(p, ..)| !below(p)).max_by(|a, b| a.2.total_cmp(&b.2))
+        let Some(&(path, stall, peak_ms, peak)) =
+            high.iter().filter(|(p, ..)| !below(p)).max_by(|a, b| a.3.total_cmp(&b.3))
         else {
             continue;
         };
-        let whole = window
-            .samples
-            .iter()
-            .find(|s| s.sample.time_ms == peak_ms)
-            .and_then(|s| machine(&s.sample))
-            .map(|p| p.some_avg10);
-        let stall: Series =
-            cgroups[path].iter().filter_map(|(t, c)| Some((*t, get(c)?.some_avg10))).collect();
         let unit = subject(path);
-        let machine_text = whole.map_or(String::new(), |w| format!(" (the whole machine: {w:.0}%)"));
+        let machine_text =
+            stall.machine_at_peak.map_or(String::new(), |w| format!(" (the whole machine: {w:.0}%)"));
         found.push(Finding {
             kind: "cgroup_pressure",
             category: Category::Pressure,
@@ -261,12 +402,12 @@ fn pressure(window: &Window, cgroups: &Sightings, found: &mut Vec<Finding>) {
                 "{unit}: its tasks stalled on {resource} {peak:.0}% of the time at {}{machine_text}",
                 at(peak_ms)
             ),
-            first_seen_ms: series::first_at_or_above(&stall, PRESSURE_PCT),
+            first_seen_ms: stall.first_high_ms,
             values: values([
                 ("cgroup", json!(path)),
                 ("resource", json!(resource)),
                 ("some_avg10_peak", json!(peak)),
-                ("machine_some_avg10", json!(whole)),
+                ("machine_some_avg10", json!(stall.machine_at_peak)),
             ]),
         });
     }
@@ -275,6 +416,7 @@ fn pressure(window: &Window, cgroups: &Sightings, found: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{assert_values, found_in, j, none_of, samples, t, the};
+    use super::{CgroupDetector, MAX_CGROUPS};
     use crate::analyze::{Category, Severity};
     use crate::model::sample::{CgroupStats, Psi, VmCounters};
 
@@ -415,6 +557,19 @@ mod tests {
             let tasks = 4 + (top - 4) * i as u64 / 9;
             s.cgroups = Some(vec![CgroupStats { tasks: Some(tasks), ..postfix() }]);
         })
+    }
+
+    #[test]
+    fn cgroups_past_the_cap_are_not_followed() {
+        let window = samples(2, |i, s| {
+            let path = |n: usize| format!("/machine.slice/docker-{i}-{n}.scope");
+            s.cgroups = Some((0..MAX_CGROUPS).map(|n| CgroupStats { path: path(n), ..postfix() }).collect());
+        });
+        let mut detector = CgroupDetector::default();
+        detector.observe(None, &window[0]);
+        detector.observe(Some(&window[0]), &window[1]);
+        assert_eq!(detector.cgroups.len(), MAX_CGROUPS);
+        assert!(detector.cgroups.keys().all(|path| path.contains("docker-0-")));
     }
 
     #[test]
