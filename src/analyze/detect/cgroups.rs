@@ -34,8 +34,11 @@ const PILEUP_TASKS: f64 = 50.0;
 /// by the thousand must not grow the analysis without bound.
 const MAX_CGROUPS: usize = 4096;
 
+/// A cgroup's pressure on one resource.
+type PressureOf = fn(&CgroupStats) -> Option<Psi>;
+
 /// The resources whose pressure a cgroup has, in the order of `Figures::stall`.
-const RESOURCES: [(&str, fn(&CgroupStats) -> Option<Psi>); 3] =
+const RESOURCES: [(&str, PressureOf); 3] =
     [("cpu", |c| c.psi_cpu), ("memory", |c| c.psi_memory), ("io", |c| c.psi_io)];
 
 /// Feeds the window's samples to the detector in pairs, as a stream of
