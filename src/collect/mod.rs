@@ -122,6 +122,7 @@ impl Collector {
             let mut watcher = watch_log::LogWatcher::new(path, redactor.clone())?;
             Watched::spawn(path, "watch-log", move || watcher.read())
         });
+        let mut cgroups = cgroup::CgroupCollector::new(cgroup_depth);
         Ok(Collector {
             loadavg: ProcFile::new("/proc/loadavg"),
             stat: ProcFile::new("/proc/stat"),
@@ -139,8 +140,8 @@ impl Collector {
             sockstat: ProcFile::new("/proc/net/sockstat"),
             diskstats: ProcFile::new("/proc/diskstats"),
             mountinfo: ProcFile::new("/proc/self/mountinfo"),
-            processes: process::ProcessTable::new(redactor.clone(), cgroup_depth)?,
-            cgroups: cgroup::CgroupCollector::new(cgroup_depth),
+            processes: process::ProcessTable::new(redactor.clone(), &mut |text| cgroups.learn(text))?,
+            cgroups,
             sockets: sockets::SocketReader::new(),
             kmsg: kmsg::KmsgReader::open()
                 .map_err(|err| eprintln!("flightrec: warning: kernel messages: {err:#}; not recording them"))
@@ -180,17 +181,12 @@ impl Collector {
         sample.net = self.warnings.check("net counters", net);
         sample.interfaces = interfaces;
 
-        let processes = self.processes.read(&mut self.warnings);
+        let cgroups = &mut self.cgroups;
+        let processes = self.processes.read(&mut self.warnings, &mut |text| cgroups.learn(text));
         let w = &mut self.warnings;
         sample.processes = w.check("processes", processes);
         let tasks = tasks(sample.processes.as_deref(), &mut self.pid_max, &mut self.threads_max);
         sample.tasks = w.check("task limits", tasks);
-        if sample.processes.is_some() {
-            for path in self.processes.take_learned_cgroups() {
-                self.cgroups.notice(&path);
-            }
-            sample.process_cgroups = Some(self.processes.cgroups());
-        }
         sample.cgroups = self.read_cgroups(&sample.pressure);
         let w = &mut self.warnings;
         if self.read_stacks {

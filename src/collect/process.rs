@@ -25,11 +25,10 @@
 //!   because reading one takes the target's mmap lock and can hang behind a
 //!   process stuck in D state; the sampling loop never waits on it for long.
 
-use super::cgroup::process_cgroup;
 use super::cmdline::CmdlineReader;
 use super::procfile::read_record_at;
 use super::redact::Redactor;
-use crate::sample::{Process, ProcessCgroup};
+use crate::sample::Process;
 use crate::warn::Warnings;
 use anyhow::{Context, Result, bail};
 use nix::dir::Dir;
@@ -48,6 +47,10 @@ const CMDLINE_WAIT: Duration = Duration::from_millis(20);
 /// Open files left, below the soft limit, for everything but the process
 /// table: the database, sockets, probes, watched directories and logs.
 const FILES_LEFT_FOR_THE_REST: usize = 1024;
+
+/// The id of the followed cgroup a process is in, from the text of its
+/// /proc/PID/cgroup; 0 for none.
+pub type CgroupOf<'a> = &'a mut dyn FnMut(&str) -> u32;
 
 /// `PF_KTHREAD` in the flags field of /proc/PID/stat.
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -68,10 +71,6 @@ pub struct ProcessTable {
     /// files leaves room (beyond it they are opened for each read).
     kept_files: usize,
     max_kept_files: usize,
-    /// Levels of cgroups followed: a process's cgroup is cut to this depth.
-    cgroup_depth: usize,
-    /// Cgroups of processes learned since the last `take_learned_cgroups`.
-    learned_cgroups: Vec<Arc<str>>,
 }
 
 struct Entry {
@@ -85,9 +84,6 @@ struct Entry {
     process: Process,
     seen: u64,
     cmdline_asked: bool,
-    /// The followed cgroup it is in; `None` for kernel threads and
-    /// processes in the root cgroup.
-    cgroup: Option<Arc<str>>,
 }
 
 impl Entry {
@@ -97,8 +93,9 @@ impl Entry {
 }
 
 impl ProcessTable {
-    /// `cgroup_depth`: the levels of cgroups followed (`cgroup::select`).
-    pub fn new(redactor: Redactor, cgroup_depth: usize) -> Result<Self> {
+    /// `cgroup_of`: the id of the cgroup a process is in, from the text of
+    /// its /proc/PID/cgroup (`CgroupCollector::learn`).
+    pub fn new(redactor: Redactor, cgroup_of: CgroupOf) -> Result<Self> {
         let proc_dir = Dir::open("/proc", OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())
             .context("opening /proc")?;
         let proc_fd = nix::fcntl::open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
@@ -118,20 +115,18 @@ impl ProcessTable {
             buf: Vec::new(),
             kept_files: 0,
             max_kept_files: open_files_limit().saturating_sub(FILES_LEFT_FOR_THE_REST),
-            cgroup_depth,
-            learned_cgroups: Vec::new(),
         };
         // Seeing a process for the first time opens its files, which takes
         // far longer than re-reading them. Done once here, so that in the
         // first sample too each process is read as soon after the tick as
         // in every later one, and its first rates divide by the real time
         // between the two reads.
-        table.read(&mut Warnings::new())?;
+        table.read(&mut Warnings::new(), cgroup_of)?;
         Ok(table)
     }
 
     /// Reads every process once. Processes that vanish mid-read are skipped.
-    pub fn read(&mut self, warnings: &mut Warnings) -> Result<Vec<Process>> {
+    pub fn read(&mut self, warnings: &mut Warnings, cgroup_of: CgroupOf) -> Result<Vec<Process>> {
         self.tick += 1;
         let mut asked_now = 0usize;
         let mut pids = Vec::with_capacity(self.entries.len() + 16);
@@ -142,7 +137,7 @@ impl ProcessTable {
             }
         }
         for pid in pids {
-            match self.read_one(pid) {
+            match self.read_one(pid, cgroup_of) {
                 Ok(true) => asked_now += 1,
                 Ok(false) => {}
                 Err(err) => {
@@ -174,7 +169,7 @@ impl ProcessTable {
     }
 
     /// Updates one process; true when its command line was asked for now.
-    fn read_one(&mut self, pid: u32) -> Result<bool> {
+    fn read_one(&mut self, pid: u32, cgroup_of: CgroupOf) -> Result<bool> {
         let tick = self.tick;
         let is_new = !self.entries.contains_key(&pid);
         if is_new {
@@ -191,16 +186,7 @@ impl ProcessTable {
                 (self.keep_open(pid, "schedstat"), self.keep_open(pid, "io"))
             };
             let process = Process { pid, ..Process::default() };
-            let entry = Entry {
-                stat,
-                schedstat,
-                io,
-                run_ns: 0,
-                process,
-                seen: 0,
-                cmdline_asked: false,
-                cgroup: None,
-            };
+            let entry = Entry { stat, schedstat, io, run_ns: 0, process, seen: 0, cmdline_asked: false };
             self.entries.insert(pid, entry);
         }
         let entry = self.entries.get_mut(&pid).expect("inserted above");
@@ -259,45 +245,19 @@ impl ProcessTable {
                 self.read_status(pid);
             }
             if exec {
-                self.learn_cgroup(pid);
+                self.learn_cgroup(pid, cgroup_of);
             }
         }
         Ok(ask_cmdline)
     }
 
-    /// The cgroups of the processes of the last `read`, sorted as processes are.
-    pub fn cgroups(&self) -> Vec<ProcessCgroup> {
-        let mut list: Vec<ProcessCgroup> = self
-            .entries
-            .values()
-            .filter_map(|entry| {
-                let cgroup = entry.cgroup.clone()?;
-                Some(ProcessCgroup { pid: entry.process.pid, start_ticks: entry.process.start_ticks, cgroup })
-            })
-            .collect();
-        list.sort_unstable_by_key(ProcessCgroup::key);
-        list
-    }
-
-    /// The cgroups learned from new processes since the last call, for the
-    /// cgroup collector to follow.
-    pub fn take_learned_cgroups(&mut self) -> Vec<Arc<str>> {
-        std::mem::take(&mut self.learned_cgroups)
-    }
-
     /// Reads the cgroup of a process just seen or just exec'd (opened each
     /// time: it is read once per process). Where it cannot be read it
     /// keeps what it had.
-    fn learn_cgroup(&mut self, pid: u32) {
-        let depth = self.cgroup_depth;
-        let Some(found) = self.parse_in_proc(pid, "cgroup", |text| Some(process_cgroup(text, depth))) else {
-            return;
-        };
-        let Some(entry) = self.entries.get_mut(&pid) else { return };
-        let cgroup: Option<Arc<str>> = found.map(Arc::from);
-        if cgroup != entry.cgroup {
-            entry.cgroup.clone_from(&cgroup);
-            self.learned_cgroups.extend(cgroup);
+    fn learn_cgroup(&mut self, pid: u32, cgroup_of: CgroupOf) {
+        let Some(id) = self.parse_in_proc(pid, "cgroup", |text| Some(cgroup_of(text))) else { return };
+        if let Some(entry) = self.entries.get_mut(&pid) {
+            entry.process.cgroup = id;
         }
     }
 
@@ -665,10 +625,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         for room in [usize::MAX, 0] {
-            let mut table = ProcessTable::new(Redactor::new(&[]).unwrap(), 2).unwrap();
+            let mut table = ProcessTable::new(Redactor::new(&[]).unwrap(), &mut |_| 0).unwrap();
             (table.max_kept_files, table.kept_files) = (room, 0);
             table.entries.clear();
-            let list = table.read(&mut Warnings::new()).unwrap();
+            let list = table.read(&mut Warnings::new(), &mut |_| 0).unwrap();
             let found = list.iter().find(|p| p.pid == pid).expect("the child in the table");
             let io = parse_io(&std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap()).unwrap();
             // 3 redirections besides stdin, stdout, stderr and whatever

@@ -10,7 +10,7 @@
 //! retain     = "14d"                              # --retain, 1h to 10y
 //! max_size   = "1GiB"                             # --max-size
 //! reserve    = "64MiB"                            # --reserve
-//! cgroup_depth = "2"                              # --cgroup-depth, 1 to 8
+//! cgroup_depth = "2"                              # --cgroup-depth, 0 (none) to 8
 //! redact     = ['--password[= ]\S+']              # --redact...
 //! watch_dirs = ["/var/spool/postfix/deferred"]    # --watch-dir...
 //! watch_logs = ["/var/log/mail.log"]              # --watch-log...
@@ -101,9 +101,9 @@ pub const INTERVAL_RANGE: RangeInclusive<Duration> = Duration::from_millis(100).
 /// report; humantime's year is 365.25 days, so `10y` is the longest.
 pub const RETAIN_RANGE: RangeInclusive<Duration> =
     Duration::from_secs(3600)..=Duration::from_secs(10 * 31_557_600);
-/// Accepted cgroup depths: deeper than 8 levels are the inner cgroups of
-/// one service, rarely worth a row each.
-pub const CGROUP_DEPTH_RANGE: RangeInclusive<u64> = 1..=8;
+/// Accepted cgroup depths: 0 records no cgroups; deeper than 8 levels are
+/// the inner cgroups of one service, rarely worth a row each.
+pub const CGROUP_DEPTH_RANGE: RangeInclusive<u64> = 0..=8;
 /// Accepted probe timeouts: a loopback connect takes well under 10ms.
 pub const PROBE_TIMEOUT_RANGE: RangeInclusive<Duration> =
     Duration::from_millis(10)..=Duration::from_secs(3600);

@@ -125,8 +125,8 @@ pub const SETTINGS: &[Setting] = &[
     },
     Setting {
         key: "cgroup_depth", flag: Some("--cgroup-depth"), value_name: "LEVELS", default: Some("2"), example: "\"2\"",
-        help: "Levels of control groups recorded below each hierarchy's root, 1 to 8: 2 is the services and \
-               containers under system.slice, user.slice and machine.slice",
+        help: "Levels of control groups recorded below each hierarchy's root, 0 (none) to 8: 2 is the services \
+               and containers under system.slice, user.slice and machine.slice",
         slot: |c| Slot::Count(&mut c.cgroup_depth, CGROUP_DEPTH_RANGE),
     },
 ];

@@ -401,5 +401,5 @@ fn the_command_line_is_parsed_as_the_file_is() {
     assert!(wrong.to_string().starts_with("--interval \"1ms\""), "{wrong}");
     let deep = settings::from_command_line(&[flag("cgroup_depth", &["9"])]).unwrap_err();
     assert!(deep.to_string().starts_with("--cgroup-depth \"9\""), "{deep}");
-    assert_err("cgroup_depth = \"two\"\n", 1, "cgroup_depth", "not a whole number from 1 to 8");
+    assert_err("cgroup_depth = \"two\"\n", 1, "cgroup_depth", "not a whole number from 0 to 8");
 }

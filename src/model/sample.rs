@@ -58,9 +58,6 @@ pub struct Sample {
     /// Control groups followed (services, containers, sessions).
     #[serde(default)]
     pub cgroups: Option<Vec<CgroupStats>>,
-    /// The followed cgroup of each process that is in one.
-    #[serde(default)]
-    pub process_cgroups: Option<Vec<ProcessCgroup>>,
 }
 
 impl Sample {
@@ -250,6 +247,10 @@ pub struct Process {
     /// `/proc/PID/io` storage bytes; `None` where not permitted.
     pub read_bytes: Option<u64>,
     pub write_bytes: Option<u64>,
+    /// The followed cgroup it runs in (`CgroupStats::id`), learned when it
+    /// was first seen and after an exec; 0 for none (a kernel thread, the
+    /// root cgroup, a cgroup not followed).
+    pub cgroup: u32,
 }
 
 /// Longest command line stored, in bytes.
@@ -449,6 +450,9 @@ pub struct BlockedTask {
 pub struct CgroupStats {
     /// Below the hierarchy's root: `/system.slice/postfix.service`.
     pub path: String,
+    /// Its number in this run, from 1, never reused: what a process's
+    /// `cgroup` names.
+    pub id: u32,
     pub cpu_usage_us: Option<u64>,
     pub cpu_user_us: Option<u64>,
     pub cpu_system_us: Option<u64>,
@@ -490,21 +494,4 @@ pub struct DeviceIo {
     pub write_bytes: u64,
     pub read_ops: u64,
     pub write_ops: u64,
-}
-
-/// The followed cgroup a process is in, learned when it was first seen
-/// and again after an exec.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProcessCgroup {
-    pub pid: u32,
-    pub start_ticks: u64,
-    /// The cgroup's path, as in `CgroupStats::path`.
-    pub cgroup: Arc<str>,
-}
-
-impl ProcessCgroup {
-    /// The same key as `Process::key`.
-    pub fn key(&self) -> (u32, u64) {
-        (self.pid, self.start_ticks)
-    }
 }

@@ -7,11 +7,13 @@ use super::codec::{Entity, Reader, Writer};
 use crate::model::waits::{Client, Endpoint, Identity, StateCount, Transport};
 use crate::sample::{
     BlockedTask, CgroupStats, DeviceIo, Direction, Disk, Filesystem, Interface, LogTemplate, PortSockets,
-    ProbeOutcome, ProbeResult, Process, ProcessCgroup, Psi, WatchedDir, WatchedLog,
+    ProbeOutcome, ProbeResult, Process, Psi, WatchedDir, WatchedLog,
 };
 use anyhow::{Result, bail};
 
+/// Version 1 added the cgroup.
 impl Entity for Process {
+    const VERSION: u8 = 1;
     type Key = (u32, u64);
 
     fn key(&self) -> (u32, u64) {
@@ -37,6 +39,7 @@ impl Entity for Process {
         w.opt_int(self.fds.map(u64::from), b.fds.map(u64::from));
         w.opt_int(self.read_bytes, b.read_bytes);
         w.opt_int(self.write_bytes, b.write_bytes);
+        w.int(self.cgroup.into(), b.cgroup.into());
     }
 
     fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
@@ -59,6 +62,7 @@ impl Entity for Process {
             fds: r.opt_int(b.fds.map(u64::from))?.map(u32::try_from).transpose()?,
             read_bytes: r.opt_int(b.read_bytes)?,
             write_bytes: r.opt_int(b.write_bytes)?,
+            cgroup: if r.version() >= 1 { r.int_as(b.cgroup)? } else { 0 },
         })
     }
 }
@@ -456,6 +460,7 @@ impl Entity for CgroupStats {
     /// as a delta against the device at the same place in the base.
     fn encode(&self, b: &Self, w: &mut Writer) {
         w.text(&self.path, &b.path);
+        w.int(self.id.into(), b.id.into());
         for (value, base) in cgroup_counters(self).into_iter().zip(cgroup_counters(b)) {
             w.opt_int(value, base);
         }
@@ -479,6 +484,7 @@ impl Entity for CgroupStats {
 
     fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
         let path = r.string(&b.path)?;
+        let id = r.int_as(b.id)?;
         let mut counters = [None; CGROUP_COUNTERS];
         for (slot, base) in counters.iter_mut().zip(cgroup_counters(b)) {
             *slot = r.opt_int(base)?;
@@ -531,6 +537,7 @@ impl Entity for CgroupStats {
         let [psi_cpu, psi_memory, psi_io] = psi;
         Ok(CgroupStats {
             path,
+            id,
             cpu_usage_us,
             cpu_user_us,
             cpu_system_us,
@@ -615,28 +622,6 @@ fn device_counters(d: &DeviceIo) -> [u64; 4] {
     [d.read_bytes, d.write_bytes, d.read_ops, d.write_ops]
 }
 
-impl Entity for ProcessCgroup {
-    type Key = (u32, u64);
-
-    fn key(&self) -> (u32, u64) {
-        ProcessCgroup::key(self)
-    }
-
-    fn encode(&self, b: &Self, w: &mut Writer) {
-        w.int(self.pid.into(), b.pid.into());
-        w.int(self.start_ticks, b.start_ticks);
-        w.text(&self.cgroup, &b.cgroup);
-    }
-
-    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
-        Ok(ProcessCgroup {
-            pid: r.int_as(b.pid)?,
-            start_ticks: r.int(b.start_ticks)?,
-            cgroup: r.text(&b.cgroup)?,
-        })
-    }
-}
-
 fn outcome_code(outcome: ProbeOutcome) -> u64 {
     match outcome {
         ProbeOutcome::Ok => 0,
@@ -682,6 +667,7 @@ mod tests {
             fds: Some(12),
             read_bytes: None,
             write_bytes: Some(4096),
+            cgroup: 3,
         }
     }
 
@@ -699,6 +685,7 @@ mod tests {
         busier[5].utime_ticks += 100;
         busier[6].state = 'D';
         busier[7].fds = None;
+        busier[8].cgroup = 0;
         check(procs, busier);
 
         let fs = Filesystem {
@@ -756,6 +743,7 @@ mod tests {
         };
         let postfix = CgroupStats {
             path: "/system.slice/postfix.service".into(),
+            id: 4,
             cpu_usage_us: Some(2_391_285_112),
             cpu_quota: Some((50_000, 100_000)),
             memory_bytes: Some(268_140_544),
@@ -782,12 +770,8 @@ mod tests {
         later.psi_cpu =
             Some(Psi { some_avg10: 1.0, some_total_us: 10, full_avg10: None, full_total_us: None });
         later.detail_fresh = false;
-        let cron = CgroupStats { path: "/system.slice/cron.service".into(), ..postfix.clone() };
+        let cron = CgroupStats { path: "/system.slice/cron.service".into(), id: 5, ..postfix.clone() };
         check(vec![postfix], vec![cron, later]);
-
-        let smtpd =
-            ProcessCgroup { pid: 4242, start_ticks: 99, cgroup: Arc::from("/system.slice/postfix.service") };
-        check(vec![smtpd.clone()], vec![smtpd.clone(), ProcessCgroup { pid: 4243, ..smtpd }]);
 
         let quiet = Endpoint {
             transport: Transport::Tcp,

@@ -7,8 +7,8 @@
 use super::codec::{self, Entity};
 use crate::model::waits::Endpoint;
 use crate::sample::{
-    BlockedTask, CgroupStats, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, ProcessCgroup,
-    Sample, WatchedDir, WatchedLog,
+    BlockedTask, CgroupStats, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, Sample,
+    WatchedDir, WatchedLog,
 };
 use anyhow::Result;
 
@@ -130,7 +130,6 @@ tables! {
     watched_logs: WatchedLog => "log_table",
     waits: Endpoint => "wait_table",
     cgroups: CgroupStats => "cgroup_table",
-    process_cgroups: ProcessCgroup => "process_cgroup_table",
 }
 
 /// What one row's replay could not give.

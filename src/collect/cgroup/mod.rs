@@ -17,8 +17,8 @@
 //! where the CPU time moved: a cgroup that ran no task cannot have
 //! changed them but by reclaim), the event counters only when their
 //! resource is near its limit or when the detail is read, pressure only
-//! when the machine stalled on that resource or the cgroup is held at its
-//! own limit, and the rest (limits, swap, peak, I/O per device, the
+//! when the machine stalled on that resource and the cgroup ran (or its
+//! detail is read), or the cgroup is held at its own limit, and the rest (limits, swap, peak, I/O per device, the
 //! user/system split on v1) every `DETAIL_EVERY` ticks, marked in
 //! `detail_fresh`, each cgroup on a tick of its own. Walking every
 //! hierarchy costs more than reading the cgroups found, so it is done every
@@ -131,8 +131,12 @@ pub struct Stalled {
 pub struct CgroupCollector {
     layout: Layout,
     depth: usize,
-    /// The cgroups followed, from the last walk and what `notice` added.
-    paths: BTreeSet<String>,
+    /// The cgroups followed, from the walks and what `notice` added, with
+    /// their ids (`CgroupStats::id`).
+    paths: BTreeMap<String, u32>,
+    /// The id the next cgroup followed gets: ids are never reused in a
+    /// run, so a process's `cgroup` never names another cgroup.
+    next_id: u32,
     left_out: usize,
     groups: BTreeMap<String, Group>,
     ticks: u64,
@@ -150,7 +154,8 @@ impl CgroupCollector {
         CgroupCollector {
             layout,
             depth,
-            paths: BTreeSet::new(),
+            paths: BTreeMap::new(),
+            next_id: 1,
             left_out: 0,
             groups: BTreeMap::new(),
             ticks: 0,
@@ -158,29 +163,53 @@ impl CgroupCollector {
     }
 
     /// Follows a cgroup learned between walks, from a new process's
-    /// `/proc/PID/cgroup` (see `process_cgroup`): walking every hierarchy
-    /// costs more than reading the cgroups, so it is done with the detail.
-    pub fn notice(&mut self, path: &str) {
-        if self.paths.contains(path) {
-            return;
+    /// `/proc/PID/cgroup` (see `process_cgroup`), and gives its id; 0 when
+    /// it is left out. Walking every hierarchy costs more than reading the
+    /// cgroups, so it is done with the detail.
+    pub fn notice(&mut self, path: &str) -> u32 {
+        if let Some(&id) = self.paths.get(path) {
+            return id;
         }
         if self.paths.len() >= MAX_CGROUPS {
             self.left_out += 1;
-        } else {
-            self.paths.insert(path.to_string());
+            return 0;
         }
+        self.follow(path.to_string())
+    }
+
+    /// The id of the followed cgroup a process is in, from the text of its
+    /// /proc/PID/cgroup (`process_cgroup`); 0 for none.
+    pub fn learn(&mut self, proc_cgroup: &str) -> u32 {
+        match process_cgroup(proc_cgroup, self.depth) {
+            Some(path) if self.depth > 0 => self.notice(&path),
+            _ => 0,
+        }
+    }
+
+    fn follow(&mut self, path: String) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.paths.insert(path, id);
+        id
     }
 
     pub fn read(&mut self, stalled: Stalled, warnings: &mut Warnings) -> Cgroups {
         let tick = self.ticks;
         self.ticks += 1;
         if tick.is_multiple_of(DETAIL_EVERY) {
-            (self.paths, self.left_out) = select(&self.layout, self.depth);
-            self.groups.retain(|path, _| self.paths.contains(path));
+            // Cgroups followed before keep their ids; one that vanished
+            // is dropped when its read fails.
+            let (found, left_out) = select(&self.layout, self.depth);
+            self.left_out = left_out;
+            for path in found {
+                if !self.paths.contains_key(&path) && self.paths.len() < MAX_CGROUPS {
+                    self.follow(path);
+                }
+            }
         }
         let mut groups = Vec::with_capacity(self.paths.len());
         let mut vanished = Vec::new();
-        for path in &self.paths {
+        for (path, &id) in &self.paths {
             if !self.groups.contains_key(path) {
                 // Each cgroup reads its detail on a tick of its own, so
                 // that no one tick reads every cgroup's.
@@ -189,7 +218,7 @@ impl CgroupCollector {
             }
             let group = self.groups.get_mut(path).expect("inserted above");
             let detail = group.last.is_none() || (tick + group.phase).is_multiple_of(DETAIL_EVERY);
-            match group.read(path, detail, stalled) {
+            match group.read(path, id, detail, stalled) {
                 Ok(Some(stats)) => groups.push(stats),
                 Ok(None) => vanished.push(path.clone()),
                 Err(err) => warnings.warn("cgroups", &format!("{path}: {err:#}")),
@@ -402,10 +431,10 @@ impl Group {
     }
 
     /// One sample of this cgroup; `None` when none of its files answered.
-    fn read(&mut self, path: &str, detail: bool, stalled: Stalled) -> Result<Option<CgroupStats>> {
+    fn read(&mut self, path: &str, id: u32, detail: bool, stalled: Stalled) -> Result<Option<CgroupStats>> {
         let previous = self.last.take().unwrap_or_default();
         let mut stats =
-            CgroupStats { path: path.to_string(), detail_fresh: detail, ..CgroupStats::default() };
+            CgroupStats { path: path.to_string(), id, detail_fresh: detail, ..CgroupStats::default() };
         if !detail {
             stats.cpu_user_us = previous.cpu_user_us;
             stats.cpu_system_us = previous.cpu_system_us;
@@ -442,17 +471,21 @@ impl Group {
             };
         }
         // Its own pressure says which cgroup stalls: worth its read when
-        // the machine stalls on the resource, or when the cgroup is held
-        // back by its own limit.
+        // the machine stalls on the resource and the cgroup ran (or its
+        // detail is due: tasks waiting on I/O use no CPU), or when the
+        // cgroup is held back by its own limit. Reading every cgroup's
+        // whenever the machine stalls would cost most on a busy machine.
+        let looked_at = !idle;
         let throttled =
             stats.cpu_throttled_us.is_some() && stats.cpu_throttled_us != previous.cpu_throttled_us;
-        if stalled.cpu || throttled {
+        if (stalled.cpu && looked_at) || throttled {
             stats.psi_cpu = self.psi(File::CpuPressure)?;
         }
-        if stalled.memory || near(stats.memory_bytes, stats.memory_high_bytes.or(stats.memory_max_bytes)) {
+        let at_limit = near(stats.memory_bytes, stats.memory_high_bytes.or(stats.memory_max_bytes));
+        if (stalled.memory && looked_at) || at_limit {
             stats.psi_memory = self.psi(File::MemoryPressure)?;
         }
-        if stalled.io {
+        if stalled.io && looked_at {
             stats.psi_io = self.psi(File::IoPressure)?;
         }
         let answered = stats.cpu_usage_us.is_some() || stats.memory_bytes.is_some() || stats.tasks.is_some();

@@ -6,11 +6,11 @@ use crate::model::rates::ProcessRates;
 use crate::model::sample::{Process, Sample};
 use std::collections::HashMap;
 
-/// The unit of each process of `sample` that is in a followed cgroup, by
-/// `Process::key`.
-pub fn process_units(sample: &Sample) -> HashMap<(u32, u64), String> {
-    let list = sample.process_cgroups.iter().flatten();
-    list.map(|p| (p.key(), crate::model::unit_name(&p.cgroup))).collect()
+/// The unit of each cgroup of `sample`, by `CgroupStats::id`: what a
+/// process's `cgroup` names.
+pub fn process_units(sample: &Sample) -> HashMap<u32, String> {
+    let list = sample.cgroups.iter().flatten();
+    list.map(|c| (c.id, crate::model::unit_name(&c.path))).collect()
 }
 
 /// A process at one sample, with its rates over the interval before it
@@ -42,8 +42,8 @@ impl ProcessRow {
     }
 
     /// The row with the unit of its process, from `units`.
-    pub fn with_unit(mut self, units: &HashMap<(u32, u64), String>) -> Self {
-        self.unit = units.get(&self.process.key()).cloned();
+    pub fn with_unit(mut self, units: &HashMap<u32, String>) -> Self {
+        self.unit = units.get(&self.process.cgroup).cloned();
         self
     }
 
