@@ -5,9 +5,10 @@
 # and v2, puts a sleeping process in each, and times the cgroup collector
 # reading them (examples/cgroup_cost.rs: CPU time per read over READS
 # reads). With --core, runs scripts/bench-core.sh with its options instead,
-# with the N cgroups in place: the whole recorder's cost with them (give
-# --baseline a build without cgroups to compare). Removes what it made,
-# even when interrupted. As root.
+# with the N cgroups in place: the whole recorder's cost with them; to
+# compare with the same build recording no cgroups, give --baseline
+# target/release/flightrec and BENCH_BASELINE_ARGS="--cgroup-depth 0".
+# Removes what it made, even when interrupted. As root.
 #
 #     scripts/bench-cgroups.sh [N] [READS]     defaults: 200 cgroups, 200 reads
 #     scripts/bench-cgroups.sh --core N [bench-core.sh options]

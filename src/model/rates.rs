@@ -277,7 +277,7 @@ pub fn cgroup_rates(prev: &CgroupStats, cur: &CgroupStats, seconds: f64) -> Cgro
     }
 }
 
-/// One cgroup between two reads of its detail (`CgroupStats::detail_fresh`):
+/// One cgroup between two reads of its detail (`CgroupStats::detail_read_ms`):
 /// the user/system split on v1 and I/O are read every few ticks, so their
 /// rates span the reads, not one interval.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -311,24 +311,23 @@ pub fn cgroup_detail_rates(prev: &CgroupStats, cur: &CgroupStats, seconds: f64) 
     })
 }
 
-/// The last sample that read each cgroup's detail, to give detail rates
-/// between two such reads.
+/// Each cgroup's last detail read seen, to give detail rates between two
+/// such reads.
 #[derive(Debug, Default)]
 pub struct CgroupDetailSeen {
-    last: HashMap<String, (i64, CgroupStats)>,
+    last: HashMap<String, CgroupStats>,
 }
 
 impl CgroupDetailSeen {
-    /// The detail rates of `cur` (of the sample at `time_ms`) since its
-    /// last detail read; `None` where this sample did not read it, or it
-    /// was not read before. Call for every sample, oldest first.
-    pub fn rates(&mut self, time_ms: i64, cur: &CgroupStats) -> Option<CgroupDetailRates> {
-        if !cur.detail_fresh {
+    /// The detail rates of `cur` since its detail read before; `None`
+    /// where this sample did not read it (the read time did not change),
+    /// or no read was seen before. Call for every sample, oldest first.
+    pub fn rates(&mut self, cur: &CgroupStats) -> Option<CgroupDetailRates> {
+        if self.last.get(&cur.path).is_some_and(|old| old.detail_read_ms == cur.detail_read_ms) {
             return None;
         }
-        let before = self.last.insert(cur.path.clone(), (time_ms, cur.clone()));
-        let (then_ms, old) = before?;
-        let seconds = (time_ms - then_ms) as f64 / 1000.0;
+        let old = self.last.insert(cur.path.clone(), cur.clone())?;
+        let seconds = (cur.detail_read_ms - old.detail_read_ms) as f64 / 1000.0;
         (seconds > 0.0).then(|| cgroup_detail_rates(&old, cur, seconds)).flatten()
     }
 }
@@ -430,16 +429,16 @@ mod tests {
     #[test]
     fn cgroup_detail_rates_span_the_reads_of_the_detail() {
         use crate::model::sample::DeviceIo;
-        let at = |bytes: u64, fresh: bool| CgroupStats {
+        let at = |bytes: u64, read_ms: i64| CgroupStats {
             path: "/system.slice/postfix.service".into(),
             io: vec![DeviceIo { device: "8:0".into(), write_bytes: bytes, ..DeviceIo::default() }],
-            detail_fresh: fresh,
+            detail_read_ms: read_ms,
             ..CgroupStats::default()
         };
         let mut seen = CgroupDetailSeen::default();
-        assert_eq!(seen.rates(0, &at(0, true)), None, "the first read has nothing to compare with");
-        assert_eq!(seen.rates(5_000, &at(0, false)), None, "carried, not read");
-        let rates = seen.rates(60_000, &at(6_000_000, true)).unwrap();
+        assert_eq!(seen.rates(&at(0, 0)), None, "the first read has nothing to compare with");
+        assert_eq!(seen.rates(&at(0, 0)), None, "carried, not read");
+        let rates = seen.rates(&at(6_000_000, 60_000)).unwrap();
         assert_eq!(rates.write_bytes, 100_000.0);
     }
 }

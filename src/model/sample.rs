@@ -480,9 +480,11 @@ pub struct CgroupStats {
     pub psi_cpu: Option<Psi>,
     pub psi_memory: Option<Psi>,
     pub psi_io: Option<Psi>,
-    /// Whether the limits, swap, peak and I/O were read in this sample
-    /// (otherwise they are as of the last sample that read them).
-    pub detail_fresh: bool,
+    /// When the limits, swap, peak and I/O were last read, in ms since the
+    /// epoch: a sample where it changed read them, the others carry them.
+    /// A time rather than a flag, so that a row changes once per read, not
+    /// at the read and again at the sample after it.
+    pub detail_read_ms: i64,
 }
 
 /// Bytes and operations one cgroup did on one block device.

@@ -464,7 +464,7 @@ impl Entity for CgroupStats {
         for (value, base) in cgroup_counters(self).into_iter().zip(cgroup_counters(b)) {
             w.opt_int(value, base);
         }
-        w.int(self.detail_fresh.into(), b.detail_fresh.into());
+        w.int(self.detail_read_ms as u64, b.detail_read_ms as u64);
         for (psi, base) in
             [(&self.psi_cpu, &b.psi_cpu), (&self.psi_memory, &b.psi_memory), (&self.psi_io, &b.psi_io)]
         {
@@ -489,7 +489,7 @@ impl Entity for CgroupStats {
         for (slot, base) in counters.iter_mut().zip(cgroup_counters(b)) {
             *slot = r.opt_int(base)?;
         }
-        let detail_fresh = r.int(b.detail_fresh.into())? != 0;
+        let detail_read_ms = r.int(b.detail_read_ms as u64)? as i64;
         let mut psi = [None, None, None];
         for (slot, base) in psi.iter_mut().zip([&b.psi_cpu, &b.psi_memory, &b.psi_io]) {
             let mut fields = [None; 4];
@@ -561,7 +561,7 @@ impl Entity for CgroupStats {
             psi_cpu,
             psi_memory,
             psi_io,
-            detail_fresh,
+            detail_read_ms,
         })
     }
 }
@@ -758,7 +758,7 @@ mod tests {
                 full_avg10: Some(0.33),
                 full_total_us: Some(3),
             }),
-            detail_fresh: true,
+            detail_read_ms: 1_796_020_915_223,
             ..CgroupStats::default()
         };
         let mut later = postfix.clone();
@@ -769,7 +769,7 @@ mod tests {
         later.psi_memory = None;
         later.psi_cpu =
             Some(Psi { some_avg10: 1.0, some_total_us: 10, full_avg10: None, full_total_us: None });
-        later.detail_fresh = false;
+        later.detail_read_ms += 60_000;
         let cron = CgroupStats { path: "/system.slice/cron.service".into(), id: 5, ..postfix.clone() };
         check(vec![postfix], vec![cron, later]);
 

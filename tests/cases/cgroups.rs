@@ -141,10 +141,11 @@ fn an_oom_kill_at_a_memory_limit_is_exported_and_reported() {
     let mut tail = cgroup.shell("exec tail /dev/zero");
     let status = wait_with_deadline(&mut tail.0, "tail to be OOM-killed");
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status}");
+    let killed_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
     let row = eventually_in_export(&mut recorder, "cgroups", &[], "the OOM kill", |rows| {
         let row = row_of(&rows, &path).ok_or_else(|| format!("no row of {path}"))?;
         // The peak is read with the limits, every few samples.
-        let fresh = row.int("detail_read") == 1;
+        let fresh = row.int("detail_read_ms") as u128 > killed_ms;
         if row.int("oom_kills") >= 1 && fresh { Ok(row.clone()) } else { Err(format!("{row:?}")) }
     });
     assert_eq!(row.int("memory_max"), limit, "{row:?}");

@@ -17,10 +17,10 @@
 //! where the CPU time moved: a cgroup that ran no task cannot have
 //! changed them but by reclaim), the event counters only when their
 //! resource is near its limit or when the detail is read, pressure only
-//! when the machine stalled on that resource and the cgroup ran (or its
-//! detail is read), or the cgroup is held at its own limit, and the rest (limits, swap, peak, I/O per device, the
+//! when the machine stalled on that resource and the cgroup ran, or the
+//! cgroup is held at its own limit, and the rest (limits, swap, peak, I/O per device, the
 //! user/system split on v1) every `DETAIL_EVERY` ticks, marked in
-//! `detail_fresh`, each cgroup on a tick of its own. Walking every
+//! `detail_read_ms`, each cgroup on a tick of its own. Walking every
 //! hierarchy costs more than reading the cgroups found, so it is done every
 //! `DETAIL_EVERY` ticks; in between, a cgroup that vanishes is dropped at
 //! once and one that appears is added when a new process is seen in it
@@ -207,6 +207,9 @@ impl CgroupCollector {
                 }
             }
         }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as i64);
         let mut groups = Vec::with_capacity(self.paths.len());
         let mut vanished = Vec::new();
         for (path, &id) in &self.paths {
@@ -218,7 +221,7 @@ impl CgroupCollector {
             }
             let group = self.groups.get_mut(path).expect("inserted above");
             let detail = group.last.is_none() || (tick + group.phase).is_multiple_of(DETAIL_EVERY);
-            match group.read(path, id, detail, stalled) {
+            match group.read(path, id, now_ms, detail, stalled) {
                 Ok(Some(stats)) => groups.push(stats),
                 Ok(None) => vanished.push(path.clone()),
                 Err(err) => warnings.warn("cgroups", &format!("{path}: {err:#}")),
@@ -431,10 +434,18 @@ impl Group {
     }
 
     /// One sample of this cgroup; `None` when none of its files answered.
-    fn read(&mut self, path: &str, id: u32, detail: bool, stalled: Stalled) -> Result<Option<CgroupStats>> {
+    /// `now_ms`: the wall clock, stamped on a read of the detail.
+    fn read(
+        &mut self,
+        path: &str,
+        id: u32,
+        now_ms: i64,
+        detail: bool,
+        stalled: Stalled,
+    ) -> Result<Option<CgroupStats>> {
         let previous = self.last.take().unwrap_or_default();
-        let mut stats =
-            CgroupStats { path: path.to_string(), id, detail_fresh: detail, ..CgroupStats::default() };
+        let detail_read_ms = if detail { now_ms } else { previous.detail_read_ms };
+        let mut stats = CgroupStats { path: path.to_string(), id, detail_read_ms, ..CgroupStats::default() };
         if !detail {
             stats.cpu_user_us = previous.cpu_user_us;
             stats.cpu_system_us = previous.cpu_system_us;
@@ -471,11 +482,12 @@ impl Group {
             };
         }
         // Its own pressure says which cgroup stalls: worth its read when
-        // the machine stalls on the resource and the cgroup ran (or its
-        // detail is due: tasks waiting on I/O use no CPU), or when the
-        // cgroup is held back by its own limit. Reading every cgroup's
-        // whenever the machine stalls would cost most on a busy machine.
-        let looked_at = !idle;
+        // the machine stalls on the resource and the cgroup ran, or when
+        // it is held back by its own limit. Reading every cgroup's whenever
+        // the machine stalls would cost most on a busy machine, and
+        // storing it for idle cgroups every few ticks would change their
+        // rows back and forth.
+        let looked_at = stats.cpu_usage_us.is_none() || stats.cpu_usage_us != previous.cpu_usage_us;
         let throttled =
             stats.cpu_throttled_us.is_some() && stats.cpu_throttled_us != previous.cpu_throttled_us;
         if (stalled.cpu && looked_at) || throttled {
@@ -679,16 +691,16 @@ mod tests {
         );
         assert_eq!(postfix.io.len(), 2);
         assert_eq!(postfix.psi_memory.as_ref().map(|p| p.some_avg10), Some(12.5));
-        assert!(postfix.detail_fresh);
+        assert!(postfix.detail_read_ms > 0);
     }
 
     #[test]
     fn detail_between_reads_is_carried_and_marked() {
         let mut collector = CgroupCollector::with_layout(fixture_layout(), DEFAULT_DEPTH);
-        collector.read(Stalled::default(), &mut Warnings::new());
+        let first = collector.read(Stalled::default(), &mut Warnings::new());
         let second = collector.read(Stalled::default(), &mut Warnings::new());
         let postfix = &second.groups[0];
-        assert!(!postfix.detail_fresh);
+        assert_eq!(postfix.detail_read_ms, first.groups[0].detail_read_ms);
         assert_eq!(postfix.tasks_max, Some(4_915));
         // At its limit, the refused forks are read every tick.
         assert_eq!(postfix.forks_refused, Some(1_233));

@@ -39,7 +39,7 @@ pub fn cgroup_rows(seen: &mut CgroupDetailSeen, prev: Option<&Sample>, cur: &Sto
         .into_iter()
         .map(|(cgroup, rates)| CgroupRow {
             time_ms,
-            detail: seen.rates(time_ms, cgroup),
+            detail: seen.rates(cgroup),
             cgroup: cgroup.clone(),
             rates,
         })
@@ -88,7 +88,7 @@ pub const CGROUPS: &[Field<CgroupRow>] = &[
     gauge("psi_cpu_some_avg10", Percent, "its CPU pressure, some, 10 s average, where read", |r| r.psi(|c| &c.psi_cpu)),
     gauge("psi_memory_some_avg10", Percent, "its memory pressure, some, 10 s average, where read", |r| r.psi(|c| &c.psi_memory)),
     gauge("psi_io_some_avg10", Percent, "its I/O pressure, some, 10 s average, where read", |r| r.psi(|c| &c.psi_io)),
-    Field { name: "detail_read", unit: Plain, kind: super::Kind::Gauge, help: "1 when limits, swap, peak and I/O were read in this sample; 0 when carried from an earlier one", get: |r| Value::Int(r.cgroup.detail_fresh.into()) },
+    Field { name: "detail_read_ms", unit: Plain, kind: super::Kind::Gauge, help: "when limits, swap, peak and I/O were last read, ms since the epoch: they are carried between reads", get: |r| Value::Int(r.cgroup.detail_read_ms) },
 ];
 
 #[cfg(test)]
@@ -101,7 +101,7 @@ mod tests {
             cpu_usage_us: Some(usage_us),
             cpu_quota: Some((50_000, 100_000)),
             tasks: Some(4_915),
-            detail_fresh: true,
+            detail_read_ms: time_ms,
             ..CgroupStats::default()
         };
         let sample = Sample { time_ms, cgroups: Some(vec![postfix]), ..Sample::default() };
