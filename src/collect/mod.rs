@@ -140,7 +140,9 @@ impl Collector {
             sockstat: ProcFile::new("/proc/net/sockstat"),
             diskstats: ProcFile::new("/proc/diskstats"),
             mountinfo: ProcFile::new("/proc/self/mountinfo"),
-            processes: process::ProcessTable::new(redactor.clone(), &mut |text| cgroups.learn(text))?,
+            processes: process::ProcessTable::new(redactor.clone(), cgroup_depth > 0, &mut |text| {
+                cgroups.learn(text)
+            })?,
             cgroups,
             sockets: sockets::SocketReader::new(),
             kmsg: kmsg::KmsgReader::open()

@@ -71,6 +71,9 @@ pub struct ProcessTable {
     /// files leaves room (beyond it they are opened for each read).
     kept_files: usize,
     max_kept_files: usize,
+    /// Whether each process's cgroup is read: not where no cgroups are
+    /// recorded (`--cgroup-depth 0`).
+    follow_cgroups: bool,
 }
 
 struct Entry {
@@ -94,8 +97,9 @@ impl Entry {
 
 impl ProcessTable {
     /// `cgroup_of`: the id of the cgroup a process is in, from the text of
-    /// its /proc/PID/cgroup (`CgroupCollector::learn`).
-    pub fn new(redactor: Redactor, cgroup_of: CgroupOf) -> Result<Self> {
+    /// its /proc/PID/cgroup (`CgroupCollector::learn`), asked where
+    /// `follow_cgroups`.
+    pub fn new(redactor: Redactor, follow_cgroups: bool, cgroup_of: CgroupOf) -> Result<Self> {
         let proc_dir = Dir::open("/proc", OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())
             .context("opening /proc")?;
         let proc_fd = nix::fcntl::open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
@@ -115,6 +119,7 @@ impl ProcessTable {
             buf: Vec::new(),
             kept_files: 0,
             max_kept_files: open_files_limit().saturating_sub(FILES_LEFT_FOR_THE_REST),
+            follow_cgroups,
         };
         // Seeing a process for the first time opens its files, which takes
         // far longer than re-reading them. Done once here, so that in the
@@ -244,7 +249,7 @@ impl ProcessTable {
             if ran || resized {
                 self.read_status(pid);
             }
-            if exec {
+            if exec && self.follow_cgroups {
                 self.learn_cgroup(pid, cgroup_of);
             }
         }
@@ -625,7 +630,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         for room in [usize::MAX, 0] {
-            let mut table = ProcessTable::new(Redactor::new(&[]).unwrap(), &mut |_| 0).unwrap();
+            let mut table = ProcessTable::new(Redactor::new(&[]).unwrap(), false, &mut |_| 0).unwrap();
             (table.max_kept_files, table.kept_files) = (room, 0);
             table.entries.clear();
             let list = table.read(&mut Warnings::new(), &mut |_| 0).unwrap();
