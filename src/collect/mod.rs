@@ -100,8 +100,8 @@ impl<T: Send + 'static> Watched<T> {
 const STACKS_PER_SAMPLE: usize = 16;
 
 /// A resource the machine stalls on for this share of the last 10 s
-/// (`some`, %) has every cgroup's pressure for it read, not only the busy
-/// ones': which service stalls is then the question.
+/// (`some`, %) has its pressure read in every cgroup that ran, not only in
+/// those at their own limits: which service stalls is then the question.
 const STALLED_FROM_PCT: f64 = 10.0;
 
 impl Collector {

@@ -18,13 +18,14 @@
 //! changed them but by reclaim), the event counters only when their
 //! resource is near its limit or when the detail is read, pressure only
 //! when the machine stalled on that resource and the cgroup ran, or the
-//! cgroup is held at its own limit, and the rest (limits, swap, peak, I/O per device, the
-//! user/system split on v1) every `DETAIL_EVERY` ticks, marked in
-//! `detail_read_ms`, each cgroup on a tick of its own. Walking every
-//! hierarchy costs more than reading the cgroups found, so it is done every
-//! `DETAIL_EVERY` ticks; in between, a cgroup that vanishes is dropped at
-//! once and one that appears is added when a new process is seen in it
-//! (`notice`).
+//! cgroup is held at its own limit, and the rest (limits, swap, peak, I/O
+//! per device, the user/system split on v1) every `DETAIL_EVERY` ticks,
+//! stamped in `detail_read_ms`, each cgroup on a tick of its own. Walking
+//! every hierarchy costs more than reading the cgroups found, so it is
+//! done every `DETAIL_EVERY` ticks; in between, a cgroup that vanishes is
+//! dropped at once and one that appears is added when a new process is
+//! seen in it (`learn`). Each cgroup keeps the id it got when first
+//! followed, which the processes in it name.
 
 pub mod parse;
 
