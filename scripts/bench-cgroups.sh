@@ -4,13 +4,24 @@
 # N cgroups (one parent and N-1 children) in every mounted hierarchy, v1
 # and v2, puts a sleeping process in each, and times the cgroup collector
 # reading them (examples/cgroup_cost.rs: CPU time per read over READS
-# reads). Removes what it made, even when interrupted. As root.
+# reads). With --core, runs scripts/bench-core.sh with its options instead,
+# with the N cgroups in place: the whole recorder's cost with them; to
+# compare with the same build recording no cgroups, give --baseline
+# target/release/flightrec and BENCH_BASELINE_ARGS="--cgroup-depth 0".
+# Removes what it made, even when interrupted. As root.
 #
 #     scripts/bench-cgroups.sh [N] [READS]     defaults: 200 cgroups, 200 reads
+#     scripts/bench-cgroups.sh --core N [bench-core.sh options]
 
 set -euo pipefail
+CORE=
+if [[ ${1:-} == --core ]]; then
+    CORE=yes
+    shift
+fi
 N=${1:-200}
-READS=${2:-200}
+[[ $# -gt 0 ]] && shift
+READS=${1:-200}
 NAME=flightrec-bench-$$
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -45,6 +56,10 @@ for i in $(seq 2 "$N"); do
     for root in "${roots[@]}"; do echo $! > "$root/$NAME/$i/cgroup.procs" 2>/dev/null || true; done
 done
 
+echo "hierarchies: ${#roots[@]} (${roots[*]}), $N cgroups in each"
+if [[ -n $CORE ]]; then
+    scripts/bench-core.sh "$@"
+    exit
+fi
 cargo build --release --quiet --example cgroup_cost
-echo "hierarchies: ${#roots[@]} (${roots[*]})"
 ${BENCH_WRAP:-} target/release/examples/cgroup_cost "$READS"

@@ -30,7 +30,9 @@ against the targets of issue 2 and issue 3.
   --keep            keep the work directory (database, logs)
   --baseline BINARY also run this flightrec binary (another build, say the
                     one before a change) in the same conditions, staggered
-                    within the interval, and compare the two"
+                    within the interval, and compare the two; the words of
+                    BENCH_BASELINE_ARGS are added to its record command
+                    (the same build with a source off: --cgroup-depth 0)"
 
 bench_parse_args "$USAGE" "$@"
 
@@ -42,10 +44,13 @@ bench_prepare
 
 T=$BENCH_TMP
 bench_launch_one() {
-    local binary=$FLIGHTREC
-    [[ $1 == baseline ]] && binary=$BENCH_BASELINE
+    local binary=$FLIGHTREC extra=()
+    if [[ $1 == baseline ]]; then
+        binary=$BENCH_BASELINE
+        read -ra extra <<<"${BENCH_BASELINE_ARGS:-}"
+    fi
     bench_start "$1" flightrec "$T/$1.db $T/$1.db-wal" \
-        "$binary" record --db "$T/$1.db" --interval "${BENCH_INTERVAL}s"
+        "$binary" record --db "$T/$1.db" --interval "${BENCH_INTERVAL}s" "${extra[@]}"
 }
 if [[ -n $BENCH_BASELINE ]]; then
     bench_log "starting flightrec and the baseline $BENCH_BASELINE, staggered within the interval"

@@ -2,6 +2,8 @@
 //! kernel gives. `Collector` owns the open files, buffers and per-process
 //! state that make a sample cheap, and turns one tick into one `Sample`.
 //! A source that fails is `None` in that sample, with a rate-limited warning.
+//! Control groups are read after the processes, which tell the cgroup
+//! collector of cgroups that appeared since its last walk.
 //! Watched directories and logs, which can hang with their filesystem, are
 //! read on threads of their own and waited for until a deadline
 //! (`deadline`); one that misses it is named in `Sample::watch_timeouts`.
@@ -61,6 +63,7 @@ pub struct Collector {
     diskstats: ProcFile,
     mountinfo: ProcFile,
     processes: process::ProcessTable,
+    cgroups: cgroup::CgroupCollector,
     sockets: sockets::SocketReader,
     /// `None` where /dev/kmsg cannot be read (not root, no CAP_SYSLOG).
     kmsg: Option<kmsg::KmsgReader>,
@@ -96,10 +99,21 @@ impl<T: Send + 'static> Watched<T> {
 /// D-state processes whose kernel stacks are read per sample at most.
 const STACKS_PER_SAMPLE: usize = 16;
 
+/// A resource the machine stalls on for this share of the last 10 s
+/// (`some`, %) has its pressure read in every cgroup that ran, not only in
+/// those at their own limits: which service stalls is then the question.
+const STALLED_FROM_PCT: f64 = 10.0;
+
 impl Collector {
     /// `watch_within`: how long after the start of a sample its watched
-    /// directories and logs may answer.
-    pub fn new(redactor: redact::Redactor, watch: &Watch, watch_within: Duration) -> Result<Self> {
+    /// directories and logs may answer; `cgroup_depth`: the levels of
+    /// control groups followed below each hierarchy's root.
+    pub fn new(
+        redactor: redact::Redactor,
+        watch: &Watch,
+        watch_within: Duration,
+        cgroup_depth: usize,
+    ) -> Result<Self> {
         let dirs = watch.dirs.iter().map(|path| {
             let mut watcher = watch_dir::DirWatcher::new(path);
             Watched::spawn(path, "watch-dir", move || watcher.read())
@@ -108,6 +122,7 @@ impl Collector {
             let mut watcher = watch_log::LogWatcher::new(path, redactor.clone())?;
             Watched::spawn(path, "watch-log", move || watcher.read())
         });
+        let mut cgroups = cgroup::CgroupCollector::new(cgroup_depth);
         Ok(Collector {
             loadavg: ProcFile::new("/proc/loadavg"),
             stat: ProcFile::new("/proc/stat"),
@@ -125,7 +140,10 @@ impl Collector {
             sockstat: ProcFile::new("/proc/net/sockstat"),
             diskstats: ProcFile::new("/proc/diskstats"),
             mountinfo: ProcFile::new("/proc/self/mountinfo"),
-            processes: process::ProcessTable::new(redactor.clone())?,
+            processes: process::ProcessTable::new(redactor.clone(), cgroup_depth > 0, &mut |text| {
+                cgroups.learn(text)
+            })?,
+            cgroups,
             sockets: sockets::SocketReader::new(),
             kmsg: kmsg::KmsgReader::open()
                 .map_err(|err| eprintln!("flightrec: warning: kernel messages: {err:#}; not recording them"))
@@ -165,12 +183,15 @@ impl Collector {
         sample.net = self.warnings.check("net counters", net);
         sample.interfaces = interfaces;
 
-        let processes = self.processes.read(&mut self.warnings);
+        let cgroups = &mut self.cgroups;
+        let processes = self.processes.read(&mut self.warnings, &mut |text| cgroups.learn(text));
         let w = &mut self.warnings;
         sample.processes = w.check("processes", processes);
         sample.process_limits = sample.processes.is_some().then(|| self.processes.limits());
         let tasks = tasks(sample.processes.as_deref(), &mut self.pid_max, &mut self.threads_max);
         sample.tasks = w.check("task limits", tasks);
+        sample.cgroups = self.read_cgroups(&sample.pressure);
+        let w = &mut self.warnings;
         if self.read_stacks {
             sample.blocked_tasks = sample.processes.as_deref().map(blocked_stacks);
         }
@@ -197,6 +218,26 @@ impl Collector {
             }
         };
         sample
+    }
+
+    /// `None` on a machine without cgroup filesystems (or none readable).
+    fn read_cgroups(&mut self, machine: &Pressure) -> Option<Vec<crate::sample::CgroupStats>> {
+        let stalled = |psi: Option<crate::sample::Psi>| psi.is_some_and(|p| p.some_avg10 >= STALLED_FROM_PCT);
+        let stalled = cgroup::Stalled {
+            cpu: stalled(machine.cpu),
+            memory: stalled(machine.memory),
+            io: stalled(machine.io),
+        };
+        let cgroups = self.cgroups.read(stalled, &mut self.warnings);
+        if cgroups.left_out > 0 {
+            let why = format!(
+                "{} more than the {} followed are left out; lower cgroup_depth",
+                cgroups.left_out,
+                cgroup::MAX_CGROUPS
+            );
+            self.warnings.warn("cgroups", &why);
+        }
+        (!cgroups.groups.is_empty()).then_some(cgroups.groups)
     }
 
     fn net_totals(&mut self, interfaces: Option<&[crate::sample::Interface]>) -> Result<NetTotals> {

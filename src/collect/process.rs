@@ -18,6 +18,9 @@
 //! - Each process is read at the same point of every tick (in pid order,
 //!   its files already open), so the time between two samples is the time
 //!   between the two reads their rates come from.
+//! - The cgroup a process is in (its service or container) is read from
+//!   `/proc/PID/cgroup` once, when it is first seen, and again after an
+//!   exec, not every tick: processes rarely move.
 //! - Command lines are read once per process by a worker thread (`cmdline`),
 //!   because reading one takes the target's mmap lock and can hang behind a
 //!   process stuck in D state; the sampling loop never waits on it for long.
@@ -50,6 +53,9 @@ const FILES_LEFT_FOR_THE_REST: usize = 1024;
 /// count grows: no soft limit in use is this low, and the many processes
 /// below it are never asked.
 const LIMITS_FROM: u64 = 64;
+/// The id of the followed cgroup a process is in, from the text of its
+/// /proc/PID/cgroup; 0 for none.
+pub type CgroupOf<'a> = &'a mut dyn FnMut(&str) -> u32;
 
 /// `PF_KTHREAD` in the flags field of /proc/PID/stat.
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -70,6 +76,9 @@ pub struct ProcessTable {
     /// files leaves room (beyond it they are opened for each read).
     kept_files: usize,
     max_kept_files: usize,
+    /// Whether each process's cgroup is read: not where no cgroups are
+    /// recorded (`--cgroup-depth 0`).
+    follow_cgroups: bool,
 }
 
 struct Entry {
@@ -94,7 +103,10 @@ impl Entry {
 }
 
 impl ProcessTable {
-    pub fn new(redactor: Redactor) -> Result<Self> {
+    /// `cgroup_of`: the id of the cgroup a process is in, from the text of
+    /// its /proc/PID/cgroup (`CgroupCollector::learn`), asked where
+    /// `follow_cgroups`.
+    pub fn new(redactor: Redactor, follow_cgroups: bool, cgroup_of: CgroupOf) -> Result<Self> {
         let proc_dir = Dir::open("/proc", OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())
             .context("opening /proc")?;
         let proc_fd = nix::fcntl::open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty())
@@ -114,18 +126,19 @@ impl ProcessTable {
             buf: Vec::new(),
             kept_files: 0,
             max_kept_files: open_files_limit().saturating_sub(FILES_LEFT_FOR_THE_REST),
+            follow_cgroups,
         };
         // Seeing a process for the first time opens its files, which takes
         // far longer than re-reading them. Done once here, so that in the
         // first sample too each process is read as soon after the tick as
         // in every later one, and its first rates divide by the real time
         // between the two reads.
-        table.read(&mut Warnings::new())?;
+        table.read(&mut Warnings::new(), cgroup_of)?;
         Ok(table)
     }
 
     /// Reads every process once. Processes that vanish mid-read are skipped.
-    pub fn read(&mut self, warnings: &mut Warnings) -> Result<Vec<Process>> {
+    pub fn read(&mut self, warnings: &mut Warnings, cgroup_of: CgroupOf) -> Result<Vec<Process>> {
         self.tick += 1;
         let mut asked_now = 0usize;
         let mut pids = Vec::with_capacity(self.entries.len() + 16);
@@ -136,7 +149,7 @@ impl ProcessTable {
             }
         }
         for pid in pids {
-            match self.read_one(pid) {
+            match self.read_one(pid, cgroup_of) {
                 Ok(true) => asked_now += 1,
                 Ok(false) => {}
                 Err(err) => {
@@ -168,7 +181,7 @@ impl ProcessTable {
     }
 
     /// Updates one process; true when its command line was asked for now.
-    fn read_one(&mut self, pid: u32) -> Result<bool> {
+    fn read_one(&mut self, pid: u32, cgroup_of: CgroupOf) -> Result<bool> {
         let tick = self.tick;
         let is_new = !self.entries.contains_key(&pid);
         if is_new {
@@ -208,7 +221,8 @@ impl ProcessTable {
         let resized = rss_bytes != old.rss_bytes || stat.state != old.state;
 
         let p = &mut entry.process;
-        if *p.comm != *stat.comm {
+        let exec = *p.comm != *stat.comm;
+        if exec {
             p.comm = Arc::from(stat.comm);
             // A new name means an exec (same pid, same start time): the
             // command line changed too, so it is read again.
@@ -259,6 +273,9 @@ impl ProcessTable {
             if fds_near || threads_near {
                 self.read_limits(pid);
             }
+            if exec && self.follow_cgroups {
+                self.learn_cgroup(pid, cgroup_of);
+            }
         }
         Ok(ask_cmdline)
     }
@@ -283,6 +300,16 @@ impl ProcessTable {
             .collect();
         rows.sort_unstable_by_key(ProcessLimits::key);
         rows
+    }
+
+    /// Reads the cgroup of a process just seen or just exec'd (opened each
+    /// time: it is read once per process). Where it cannot be read it
+    /// keeps what it had.
+    fn learn_cgroup(&mut self, pid: u32, cgroup_of: CgroupOf) {
+        let Some(id) = self.parse_in_proc(pid, "cgroup", |text| Some(cgroup_of(text))) else { return };
+        if let Some(entry) = self.entries.get_mut(&pid) {
+            entry.process.cgroup = id;
+        }
     }
 
     /// Reads uid and swap from /proc/PID/status (opened each time: it is
@@ -315,7 +342,7 @@ impl ProcessTable {
     /// Reads /proc/PID/NAME into the reused buffer and parses it there:
     /// no allocation per process. `None` when unreadable (gone, or not
     /// permitted).
-    fn parse_in_proc<T>(&mut self, pid: u32, name: &str, parse: fn(&str) -> Option<T>) -> Option<T> {
+    fn parse_in_proc<T>(&mut self, pid: u32, name: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
         let text = read_in_proc(None, self.proc_fd.as_fd(), pid, name, &mut self.buf)?;
         parse(std::str::from_utf8(text).ok()?)
     }
@@ -661,10 +688,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         for room in [usize::MAX, 0] {
-            let mut table = ProcessTable::new(Redactor::new(&[]).unwrap()).unwrap();
+            let mut table = ProcessTable::new(Redactor::new(&[]).unwrap(), false, &mut |_| 0).unwrap();
             (table.max_kept_files, table.kept_files) = (room, 0);
             table.entries.clear();
-            let list = table.read(&mut Warnings::new()).unwrap();
+            let list = table.read(&mut Warnings::new(), &mut |_| 0).unwrap();
             let found = list.iter().find(|p| p.pid == pid).expect("the child in the table");
             let io = parse_io(&std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap()).unwrap();
             // 3 redirections besides stdin, stdout, stderr and whatever

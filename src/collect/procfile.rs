@@ -1,6 +1,9 @@
 //! A /proc or /sys file kept open and re-read from offset 0 each sample into
 //! a reused buffer: one `pread` instead of open + read + close + allocation.
-//! The kernel regenerates the text on every read from offset 0.
+//! The kernel regenerates the text on every read from offset 0. A file the
+//! kernel hands out whole in one read (`ProcFile::record`: a cgroup control
+//! file, a pressure file) is read with one `pread` into a buffer zeroed
+//! once; others are read until a `pread` returns 0.
 
 use anyhow::{Context, Result};
 use std::fs::File;
@@ -11,11 +14,25 @@ pub struct ProcFile {
     path: PathBuf,
     file: Option<File>,
     buf: Vec<u8>,
+    /// Read with `read_record_at`: `buf` keeps its length between reads.
+    one_record: bool,
 }
+
+/// Where a one-record file starts: a cgroup control file is a few dozen
+/// bytes, and a collector keeps thousands of them open. A longer file
+/// grows the buffer once, on its first read.
+const RECORD_START: usize = 512;
 
 impl ProcFile {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        ProcFile { path: path.into(), file: None, buf: Vec::with_capacity(4096) }
+        ProcFile { path: path.into(), file: None, buf: Vec::with_capacity(4096), one_record: false }
+    }
+
+    /// A file of one record, which the kernel hands out whole in one read
+    /// (see `read_record_at`): one `pread` per read instead of two, and no
+    /// zeroing of the buffer each time.
+    pub fn record(path: impl Into<PathBuf>) -> Self {
+        ProcFile { path: path.into(), file: None, buf: vec![0; RECORD_START], one_record: true }
     }
 
     pub fn path(&self) -> &Path {
@@ -26,25 +43,35 @@ impl ProcFile {
     /// a failed read (a file can vanish and come back, e.g. a network
     /// namespace change).
     pub fn read(&mut self) -> Result<&str> {
-        self.read_bytes()?;
-        std::str::from_utf8(&self.buf).with_context(|| format!("{}: not UTF-8", self.path.display()))
+        let path = &self.path;
+        let bytes = read_into(path, &mut self.file, &mut self.buf, self.one_record)?;
+        std::str::from_utf8(bytes).with_context(|| format!("{}: not UTF-8", path.display()))
     }
 
     /// The file's whole current content, as bytes.
     pub fn read_bytes(&mut self) -> Result<&[u8]> {
-        if self.file.is_none() {
-            let file = File::open(&self.path).with_context(|| format!("opening {}", self.path.display()))?;
-            self.file = Some(file);
-        }
-        let file = self.file.as_ref().expect("opened above");
-        match read_all_at(file, &mut self.buf) {
-            Ok(()) => Ok(&self.buf),
-            Err(err) => {
-                self.file = None;
-                Err(err).with_context(|| format!("reading {}", self.path.display()))
-            }
-        }
+        read_into(&self.path, &mut self.file, &mut self.buf, self.one_record)
     }
+}
+
+/// `ProcFile::read_bytes` on its parts, so that the path can still be
+/// named while the bytes are borrowed.
+fn read_into<'b>(
+    path: &Path,
+    file: &mut Option<File>,
+    buf: &'b mut Vec<u8>,
+    one_record: bool,
+) -> Result<&'b [u8]> {
+    if file.is_none() {
+        *file = Some(File::open(path).with_context(|| format!("opening {}", path.display()))?);
+    }
+    let open = file.as_ref().expect("opened above");
+    let read =
+        if one_record { read_record_at(open, buf) } else { read_all_at(open, buf).map(|()| buf.as_slice()) };
+    read.map_err(|err| {
+        *file = None;
+        anyhow::Error::new(err).context(format!("reading {}", path.display()))
+    })
 }
 
 /// Reads a whole file from offset 0 into `buf`, growing it as needed.
@@ -115,6 +142,17 @@ mod tests {
                 assert!(text.ends_with('\n'), "{path} with a buffer of {start}: {text:?}");
                 assert_eq!(text.lines().count(), lines, "{path} with a buffer of {start}: {text:?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_one_record_file_longer_than_its_first_buffer_reads_whole() {
+        let mut file = ProcFile::record("/proc/self/status");
+        for _ in 0..2 {
+            let text = file.read().unwrap().to_string();
+            assert!(text.len() > RECORD_START, "{text:?}");
+            assert!(text.starts_with("Name:") && text.ends_with('\n'), "{text:?}");
+            assert!(text.contains("\nVmRSS:"), "{text:?}");
         }
     }
 }

@@ -10,6 +10,7 @@
 //! retain     = "14d"                              # --retain, 1h to 10y
 //! max_size   = "1GiB"                             # --max-size
 //! reserve    = "64MiB"                            # --reserve
+//! cgroup_depth = "2"                              # --cgroup-depth, 0 (none) to 8
 //! redact     = ['--password[= ]\S+']              # --redact...
 //! watch_dirs = ["/var/spool/postfix/deferred"]    # --watch-dir...
 //! watch_logs = ["/var/log/mail.log"]              # --watch-log...
@@ -66,6 +67,7 @@ pub struct Config {
     pub retain: Option<Duration>,
     pub max_size: Option<u64>,
     pub reserve: Option<u64>,
+    pub cgroup_depth: Option<u64>,
     /// Regular expressions, as written: the recorder compiles them.
     pub redact: Vec<String>,
     pub watch_dirs: Vec<PathBuf>,
@@ -99,6 +101,9 @@ pub const INTERVAL_RANGE: RangeInclusive<Duration> = Duration::from_millis(100).
 /// report; humantime's year is 365.25 days, so `10y` is the longest.
 pub const RETAIN_RANGE: RangeInclusive<Duration> =
     Duration::from_secs(3600)..=Duration::from_secs(10 * 31_557_600);
+/// Accepted cgroup depths: 0 records no cgroups; deeper than 8 levels are
+/// the inner cgroups of one service, rarely worth a row each.
+pub const CGROUP_DEPTH_RANGE: RangeInclusive<u64> = 0..=8;
 /// Accepted probe timeouts: a loopback connect takes well under 10ms.
 pub const PROBE_TIMEOUT_RANGE: RangeInclusive<Duration> =
     Duration::from_millis(10)..=Duration::from_secs(3600);
@@ -211,6 +216,12 @@ fn parse(path: &Path, text: &str) -> Result<Config, BadInput> {
         match (setting.slot)(&mut config) {
             Slot::Duration(slot, range) => *slot = Some(doc.duration(key, value, &range, like)?),
             Slot::Size(slot) => *slot = Some(doc.size(key, value, like)?),
+            Slot::Count(slot, range) => {
+                let text = doc.string(key, value, like)?;
+                let count = settings::parse_count(key, text, range)
+                    .map_err(|err| doc.error(&value.span(), key, value_reason(err)))?;
+                *slot = Some(count);
+            }
             Slot::Path(slot) => *slot = Some(doc.path_value(key, value)?),
             Slot::Paths(list) => {
                 for item in doc.array(key, value, like)? {
@@ -515,6 +526,9 @@ pub fn record_options(
         probes: probe_specs(&settings.probes, interval)?,
         watch: Watch { dirs: settings.watch_dirs, logs: settings.watch_logs },
         textfile_dir: settings.textfile_dir,
+        cgroup_depth: settings
+            .cgroup_depth
+            .map_or(crate::collect::cgroup::DEFAULT_DEPTH, |depth| depth as usize),
     };
     Ok((settings.db, options))
 }

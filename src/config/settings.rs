@@ -3,7 +3,7 @@
 //! command line, the configuration file, merging the two and
 //! `contrib/flightrec.toml.example` all follow from this table.
 
-use super::{Config, INTERVAL_RANGE, ProbeConfig, RETAIN_RANGE};
+use super::{CGROUP_DEPTH_RANGE, Config, INTERVAL_RANGE, ProbeConfig, RETAIN_RANGE};
 use crate::error::BadInput;
 use crate::time;
 use std::ffi::OsString;
@@ -32,6 +32,7 @@ pub struct Setting {
 pub enum Slot<'a> {
     Duration(&'a mut Option<Duration>, RangeInclusive<Duration>),
     Size(&'a mut Option<u64>),
+    Count(&'a mut Option<u64>, RangeInclusive<u64>),
     Path(&'a mut Option<PathBuf>),
     Paths(&'a mut Vec<PathBuf>),
     Patterns(&'a mut Vec<String>),
@@ -50,6 +51,7 @@ impl Slot<'_> {
         match (self, other) {
             (Slot::Duration(mine, _), Slot::Duration(theirs, _)) => *mine = theirs.take().or(mine.take()),
             (Slot::Size(mine, ..), Slot::Size(theirs)) => *mine = theirs.take().or(mine.take()),
+            (Slot::Count(mine, _), Slot::Count(theirs, _)) => *mine = theirs.take().or(mine.take()),
             (Slot::Path(mine), Slot::Path(theirs)) => *mine = theirs.take().or(mine.take()),
             (Slot::Paths(mine), Slot::Paths(theirs)) => list(mine, theirs),
             (Slot::Patterns(mine), Slot::Patterns(theirs)) => list(mine, theirs),
@@ -121,7 +123,24 @@ pub const SETTINGS: &[Setting] = &[
                textfile collector",
         slot: |c| Slot::Path(&mut c.textfile_dir),
     },
+    Setting {
+        key: "cgroup_depth", flag: Some("--cgroup-depth"), value_name: "LEVELS", default: Some("2"), example: "\"2\"",
+        help: "Levels of control groups recorded below each hierarchy's root, 0 (none) to 8: 2 is the services \
+               and containers under system.slice, user.slice and machine.slice",
+        slot: |c| Slot::Count(&mut c.cgroup_depth, CGROUP_DEPTH_RANGE),
+    },
 ];
+
+/// A whole number within `range`, as `--cgroup-depth` takes it.
+pub fn parse_count(option: &'static str, text: &str, range: RangeInclusive<u64>) -> Result<u64, BadInput> {
+    let bad = || BadInput::BadValue {
+        option,
+        value: text.to_owned(),
+        reason: format!("not a whole number from {} to {}", range.start(), range.end()),
+    };
+    let count: u64 = text.trim().parse().map_err(|_| bad())?;
+    range.contains(&count).then_some(count).ok_or_else(bad)
+}
 
 /// The setting of configuration key `key`.
 pub fn by_key(key: &str) -> Option<&'static Setting> {
@@ -147,6 +166,7 @@ pub fn from_command_line(given: &[(&'static Setting, Vec<OsString>)]) -> Result<
                     *slot = Some(time::parse_interval(option, text()?, *range.start(), *range.end())?)
                 }
                 Slot::Size(slot) => *slot = Some(time::parse_size(option, text()?)?),
+                Slot::Count(slot, range) => *slot = Some(parse_count(option, text()?, range)?),
                 Slot::Path(slot) => *slot = Some(PathBuf::from(value)),
                 Slot::Paths(list) => list.push(PathBuf::from(value)),
                 Slot::Patterns(list) => list.push(text()?.to_owned()),

@@ -39,6 +39,7 @@ fn every_key_parses() {
         retain = "30d"
         max_size = "2GiB"
         reserve = "128MiB"
+        cgroup_depth = "3"
         redact = ['--password[= ]\S+', 'token=\w+']
         watch_dirs = ["/var/spool/postfix/deferred", "spool"]
         watch_logs = ["/var/log/mail.log"]
@@ -62,6 +63,7 @@ fn every_key_parses() {
             retain: Some(Duration::from_secs(30 * day)),
             max_size: Some(2 << 30),
             reserve: Some(128 << 20),
+            cgroup_depth: Some(3),
             redact: vec![r"--password[= ]\S+".into(), r"token=\w+".into()],
             // Relative to the file's directory.
             watch_dirs: vec!["/var/spool/postfix/deferred".into(), "/etc/spool".into()],
@@ -255,6 +257,7 @@ fn merge_prefers_the_command_line_and_replaces_lists() {
         retain: Some(Duration::from_secs(86_400)),
         max_size: Some(1 << 30),
         reserve: None,
+        cgroup_depth: Some(3),
         redact: vec!["file".into()],
         watch_dirs: vec!["/file/dir".into()],
         watch_logs: vec!["/file/log".into()],
@@ -396,4 +399,7 @@ fn the_command_line_is_parsed_as_the_file_is() {
     assert_eq!(config, file);
     let wrong = settings::from_command_line(&[flag("interval", &["1ms"])]).unwrap_err();
     assert!(wrong.to_string().starts_with("--interval \"1ms\""), "{wrong}");
+    let deep = settings::from_command_line(&[flag("cgroup_depth", &["9"])]).unwrap_err();
+    assert!(deep.to_string().starts_with("--cgroup-depth \"9\""), "{deep}");
+    assert_err("cgroup_depth = \"two\"\n", 1, "cgroup_depth", "not a whole number from 0 to 8");
 }

@@ -14,4 +14,5 @@ pub mod sample;
 mod stored;
 pub mod waits;
 
+pub use facts::unit_name;
 pub use stored::{Event, Run, StoredSample};

@@ -2,7 +2,9 @@
 //! counters become "per second" and "% of the interval". Any two samples of
 //! the same boot give a rate, so a missing sample loses nothing.
 
-use crate::model::sample::{CpuTimes, Disk, Interface, NetTotals, Process, Psi, Sample, WatchedLog};
+use crate::model::sample::{
+    CgroupStats, CpuTimes, Disk, Interface, NetTotals, Process, Psi, Sample, WatchedLog,
+};
 use std::collections::HashMap;
 
 /// Clock ticks per second of /proc times (USER_HZ).
@@ -238,6 +240,120 @@ pub fn log_rates(prev: &WatchedLog, cur: &WatchedLog, seconds: f64) -> LogRates 
     }
 }
 
+/// One cgroup over the interval, from what is read every tick.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CgroupRates {
+    /// % of one CPU, like a process's.
+    pub cpu: Option<f64>,
+    /// Time its tasks were held back by its CPU quota, % of the interval
+    /// (over 100 when several CPUs' worth were held back).
+    pub throttled: Option<f64>,
+    /// Quota periods in which it was throttled, % of its periods.
+    pub throttled_periods: Option<f64>,
+    /// Forks refused at its pids limit, per second.
+    pub forks_refused: Option<f64>,
+    /// Share of the interval in which some of its tasks stalled, %.
+    pub stall_cpu: Option<f64>,
+    pub stall_memory: Option<f64>,
+    pub stall_io: Option<f64>,
+}
+
+/// Rates of `cur` against the same cgroup `seconds` earlier.
+pub fn cgroup_rates(prev: &CgroupStats, cur: &CgroupStats, seconds: f64) -> CgroupRates {
+    let delta = |p: Option<u64>, c: Option<u64>| c?.checked_sub(p?);
+    let share = |p, c| delta(p, c).map(|us| us as f64 * 100.0 / (seconds * 1e6));
+    let stall = |p: &Option<Psi>, c: &Option<Psi>| stall_percent(p.as_ref()?, c.as_ref()?, seconds).0;
+    let periods = delta(prev.cpu_periods, cur.cpu_periods).filter(|&n| n > 0);
+    CgroupRates {
+        cpu: share(prev.cpu_usage_us, cur.cpu_usage_us),
+        throttled: share(prev.cpu_throttled_us, cur.cpu_throttled_us),
+        throttled_periods: periods
+            .zip(delta(prev.cpu_throttled_periods, cur.cpu_throttled_periods))
+            .map(|(all, throttled)| throttled as f64 * 100.0 / all as f64),
+        forks_refused: delta(prev.forks_refused, cur.forks_refused).map(|n| n as f64 / seconds),
+        stall_cpu: stall(&prev.psi_cpu, &cur.psi_cpu),
+        stall_memory: stall(&prev.psi_memory, &cur.psi_memory),
+        stall_io: stall(&prev.psi_io, &cur.psi_io),
+    }
+}
+
+/// One cgroup between two reads of its detail (`CgroupStats::detail_read_ms`):
+/// the user/system split on v1 and I/O are read every few ticks, so their
+/// rates span the reads, not one interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CgroupDetailRates {
+    /// % of one CPU.
+    pub cpu_user: Option<f64>,
+    pub cpu_system: Option<f64>,
+    /// Per second, summed over its devices.
+    pub read_bytes: f64,
+    pub write_bytes: f64,
+    pub read_ops: f64,
+    pub write_ops: f64,
+}
+
+pub fn cgroup_detail_rates(prev: &CgroupStats, cur: &CgroupStats, seconds: f64) -> Option<CgroupDetailRates> {
+    let cpu =
+        |p: Option<u64>, c: Option<u64>| c?.checked_sub(p?).map(|us| us as f64 * 100.0 / (seconds * 1e6));
+    let total = |c: &CgroupStats, part: fn(&crate::model::sample::DeviceIo) -> u64| -> u64 {
+        c.io.iter().map(part).sum()
+    };
+    let rate = |part: fn(&crate::model::sample::DeviceIo) -> u64| {
+        per_second(total(prev, part), total(cur, part), seconds)
+    };
+    Some(CgroupDetailRates {
+        cpu_user: cpu(prev.cpu_user_us, cur.cpu_user_us),
+        cpu_system: cpu(prev.cpu_system_us, cur.cpu_system_us),
+        read_bytes: rate(|d| d.read_bytes)?,
+        write_bytes: rate(|d| d.write_bytes)?,
+        read_ops: rate(|d| d.read_ops)?,
+        write_ops: rate(|d| d.write_ops)?,
+    })
+}
+
+/// Each cgroup's last detail read seen, to give detail rates between two
+/// such reads.
+#[derive(Debug, Default)]
+pub struct CgroupDetailSeen {
+    last: HashMap<String, CgroupStats>,
+}
+
+impl CgroupDetailSeen {
+    /// The detail rates of `cur` since its detail read before; `None`
+    /// where this sample did not read it (the read time did not change),
+    /// or no read was seen before. Call for every sample, oldest first.
+    pub fn rates(&mut self, cur: &CgroupStats) -> Option<CgroupDetailRates> {
+        if self.last.get(&cur.path).is_some_and(|old| old.detail_read_ms == cur.detail_read_ms) {
+            return None;
+        }
+        let old = self.last.insert(cur.path.clone(), cur.clone())?;
+        let seconds = (cur.detail_read_ms - old.detail_read_ms) as f64 / 1000.0;
+        (seconds > 0.0).then(|| cgroup_detail_rates(&old, cur, seconds)).flatten()
+    }
+}
+
+/// Every cgroup of `cur` with its rates against `prev`, where it was there.
+pub fn cgroup_table<'a>(
+    prev: Option<&Sample>,
+    cur: &'a Sample,
+) -> Vec<(&'a CgroupStats, Option<CgroupRates>)> {
+    let Some(list) = cur.cgroups.as_deref() else {
+        return Vec::new();
+    };
+    let seconds = prev.and_then(|p| elapsed_s(p, cur));
+    let before: HashMap<&str, &CgroupStats> = prev
+        .and_then(|p| p.cgroups.as_deref())
+        .map(|old| old.iter().map(|c| (c.path.as_str(), c)).collect())
+        .unwrap_or_default();
+    list.iter()
+        .map(|c| {
+            let rates =
+                seconds.zip(before.get(c.path.as_str())).map(|(seconds, old)| cgroup_rates(old, c, seconds));
+            (c, rates)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +400,45 @@ mod tests {
         let prev = Psi { some_total_us: 0, full_total_us: Some(0), ..Psi::default() };
         let cur = Psi { some_total_us: 2_500_000, full_total_us: Some(500_000), ..Psi::default() };
         assert_eq!(stall_percent(&prev, &cur, 5.0), (Some(50.0), Some(10.0)));
+    }
+
+    #[test]
+    fn cgroup_cpu_throttling_and_refused_forks() {
+        let prev = CgroupStats {
+            cpu_usage_us: Some(1_000_000),
+            cpu_periods: Some(100),
+            cpu_throttled_periods: Some(10),
+            cpu_throttled_us: Some(0),
+            forks_refused: Some(5),
+            ..CgroupStats::default()
+        };
+        let cur = CgroupStats {
+            cpu_usage_us: Some(3_500_000),
+            cpu_periods: Some(150),
+            cpu_throttled_periods: Some(35),
+            cpu_throttled_us: Some(2_000_000),
+            forks_refused: Some(30),
+            ..CgroupStats::default()
+        };
+        let rates = cgroup_rates(&prev, &cur, 5.0);
+        assert_eq!((rates.cpu, rates.throttled), (Some(50.0), Some(40.0)));
+        assert_eq!((rates.throttled_periods, rates.forks_refused), (Some(50.0), Some(5.0)));
+        assert_eq!(rates.stall_memory, None, "no pressure read: no stall share");
+    }
+
+    #[test]
+    fn cgroup_detail_rates_span_the_reads_of_the_detail() {
+        use crate::model::sample::DeviceIo;
+        let at = |bytes: u64, read_ms: i64| CgroupStats {
+            path: "/system.slice/postfix.service".into(),
+            io: vec![DeviceIo { device: "8:0".into(), write_bytes: bytes, ..DeviceIo::default() }],
+            detail_read_ms: read_ms,
+            ..CgroupStats::default()
+        };
+        let mut seen = CgroupDetailSeen::default();
+        assert_eq!(seen.rates(&at(0, 0)), None, "the first read has nothing to compare with");
+        assert_eq!(seen.rates(&at(0, 0)), None, "carried, not read");
+        let rates = seen.rates(&at(6_000_000, 60_000)).unwrap();
+        assert_eq!(rates.write_bytes, 100_000.0);
     }
 }

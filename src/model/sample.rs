@@ -60,6 +60,9 @@ pub struct Sample {
     pub kernel_messages: Option<Vec<KernelMessage>>,
     /// Processes in D state with their kernel stacks (root only).
     pub blocked_tasks: Option<Vec<BlockedTask>>,
+    /// Control groups followed (services, containers, sessions).
+    #[serde(default)]
+    pub cgroups: Option<Vec<CgroupStats>>,
 }
 
 impl Sample {
@@ -249,6 +252,10 @@ pub struct Process {
     /// `/proc/PID/io` storage bytes; `None` where not permitted.
     pub read_bytes: Option<u64>,
     pub write_bytes: Option<u64>,
+    /// The followed cgroup it runs in (`CgroupStats::id`), learned when it
+    /// was first seen and after an exec; 0 for none (a kernel thread, the
+    /// root cgroup, a cgroup not followed).
+    pub cgroup: u32,
 }
 
 /// A process's soft limits from `/proc/PID/limits`; `None` is unlimited.
@@ -462,4 +469,60 @@ pub struct BlockedTask {
     pub wchan: String,
     /// /proc/PID/stack, one frame per line, bounded.
     pub stack: String,
+}
+
+/// One control group at one tick: a service, a container, a session.
+/// Counters are raw; `None` where no hierarchy has the file, where it was
+/// not read this tick (the collector reads what changes rarely less often,
+/// and keeps its last value), or where the limit is "max".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CgroupStats {
+    /// Below the hierarchy's root: `/system.slice/postfix.service`.
+    pub path: String,
+    /// Its number in this run, from 1, never reused: what a process's
+    /// `cgroup` names.
+    pub id: u32,
+    pub cpu_usage_us: Option<u64>,
+    pub cpu_user_us: Option<u64>,
+    pub cpu_system_us: Option<u64>,
+    pub cpu_periods: Option<u64>,
+    pub cpu_throttled_periods: Option<u64>,
+    pub cpu_throttled_us: Option<u64>,
+    /// CPU quota per period, in µs: 50000 of 100000 is half a CPU.
+    pub cpu_quota: Option<(u64, u64)>,
+    pub memory_bytes: Option<u64>,
+    pub memory_peak_bytes: Option<u64>,
+    pub memory_max_bytes: Option<u64>,
+    pub memory_high_bytes: Option<u64>,
+    pub swap_bytes: Option<u64>,
+    /// Times the cgroup was throttled at `memory.high` (v2).
+    pub memory_high_events: Option<u64>,
+    /// Times it hit its limit: v2 `memory.events` max, v1 `memory.failcnt`.
+    pub memory_max_events: Option<u64>,
+    pub oom_events: Option<u64>,
+    pub oom_kills: Option<u64>,
+    pub tasks: Option<u64>,
+    pub tasks_max: Option<u64>,
+    /// Forks refused at `pids.max`.
+    pub forks_refused: Option<u64>,
+    pub io: Vec<DeviceIo>,
+    pub psi_cpu: Option<Psi>,
+    pub psi_memory: Option<Psi>,
+    pub psi_io: Option<Psi>,
+    /// When the limits, swap, peak and I/O were last read, in ms since the
+    /// epoch: a sample where it changed read them, the others carry them.
+    /// A time rather than a flag, so that a row changes once per read, not
+    /// at the read and again at the sample after it.
+    pub detail_read_ms: i64,
+}
+
+/// Bytes and operations one cgroup did on one block device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceIo {
+    /// `major:minor`, as in `/proc/diskstats` and `lsblk`.
+    pub device: String,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    pub read_ops: u64,
+    pub write_ops: u64,
 }

@@ -34,9 +34,16 @@ pub fn export(
         RowKind::Processes => stream.rows(catalogue::PROCESSES, |prev, cur| {
             let boot_time_ms = source.boot_time_ms(cur.run_id);
             let table = rates::process_table(prev, &cur.sample, ticks);
-            let row = |(p, rates)| ProcessRow::new(cur.sample.time_ms, p, rates, boot_time_ms, ticks);
+            let units = catalogue::process_units(&cur.sample);
+            let row = |(p, rates)| {
+                ProcessRow::new(cur.sample.time_ms, p, rates, boot_time_ms, ticks).with_unit(&units)
+            };
             table.into_iter().map(row).collect()
         }),
+        RowKind::Cgroups => {
+            let mut seen = rates::CgroupDetailSeen::default();
+            stream.rows(catalogue::CGROUPS, |prev, cur| catalogue::cgroup_rows(&mut seen, prev, cur))
+        }
         RowKind::Sockets => {
             stream.rows(catalogue::SOCKETS, |_, cur| catalogue::stamped(cur, &cur.sample.sockets))
         }

@@ -1,15 +1,16 @@
 //! `flightrec show`: the freeze-check view of one sample, for people: load,
 //! CPU, memory, pressure, the top processes by CPU and by memory, processes
-//! in D state, the fullest filesystems, the busiest ports and the
-//! endpoints whose clients are stuck.
+//! in D state, the services (cgroups) using the most with their limits, the
+//! fullest filesystems, the busiest ports and the endpoints whose clients
+//! are stuck.
 
 use super::rows::human;
-use super::text::{UserNames, one_line, process_table, table_with, wrap_lines};
+use super::text::{Cell, UserNames, ViewColumn, one_line, process_table, table_with, view_table, wrap_lines};
 use crate::model::StoredSample;
-use crate::model::catalogue::{self, ProcessRow, SYSTEM, SystemRow, Unit, Value, outcome_name};
+use crate::model::catalogue::{self, CgroupRow, ProcessRow, SYSTEM, SystemRow, Unit, Value, outcome_name};
 use crate::model::human::{bytes, format_duration_ms, format_ms_local};
-use crate::model::rates::{self, ProcessRates};
-use crate::model::sample::{Direction, Process, Sample};
+use crate::model::rates::{self, CgroupRates, ProcessRates};
+use crate::model::sample::{CgroupStats, Direction, Process, Sample};
 use crate::model::waits::Endpoint;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -62,8 +63,11 @@ fn show_text(
 
     let ticks = rates::ticks_per_second();
     let table = rates::process_table(prev, s, ticks);
+    let units = catalogue::process_units(s);
     let rows = |list: &[(&Process, Option<ProcessRates>)]| -> Vec<ProcessRow> {
-        list.iter().map(|(p, r)| ProcessRow::new(s.time_ms, p, *r, boot_time_ms, ticks)).collect()
+        list.iter()
+            .map(|(p, r)| ProcessRow::new(s.time_ms, p, *r, boot_time_ms, ticks).with_unit(&units))
+            .collect()
     };
     let mut users = UserNames::default();
     if !table.is_empty() {
@@ -85,6 +89,7 @@ fn show_text(
             )?;
         }
     }
+    write_services(prev, s, top, width, out)?;
     if let Some(list) = s.probes.as_ref().filter(|l| !l.is_empty()) {
         let mut t = table_with(&["PROBE", "OUTCOME", "LATENCY", "DETAIL"], width);
         for p in list {
@@ -178,6 +183,59 @@ fn write_stuck(waits: &[Endpoint], top: usize, width: u16, out: &mut dyn Write) 
         ]);
     }
     writeln!(out, "\nStuck endpoints (who waits on whom)\n{t}")
+}
+
+/// The services table: cgroups against their limits.
+const SERVICES_VIEW: &[ViewColumn] = &[
+    ViewColumn { title: "UNIT", columns: &["unit"], cell: Cell::Human, align_right: false },
+    ViewColumn { title: "CPU%", columns: &["cpu_pct"], cell: Cell::Decimals(1), align_right: true },
+    ViewColumn { title: "QUOTA%", columns: &["cpu_quota_pct"], cell: Cell::Decimals(0), align_right: true },
+    ViewColumn {
+        title: "THROTTLED%",
+        columns: &["throttled_pct"],
+        cell: Cell::Decimals(1),
+        align_right: true,
+    },
+    ViewColumn {
+        title: "MEMORY/MAX",
+        columns: &["memory", "memory_max"],
+        cell: Cell::Human,
+        align_right: true,
+    },
+    ViewColumn { title: "OOM KILLS", columns: &["oom_kills"], cell: Cell::Human, align_right: true },
+    ViewColumn { title: "TASKS/MAX", columns: &["tasks", "tasks_max"], cell: Cell::Human, align_right: true },
+    ViewColumn { title: "FORKS REFUSED", columns: &["forks_refused"], cell: Cell::Human, align_right: true },
+];
+
+/// The cgroups among the `top` by CPU, by memory or by tasks, busiest
+/// first: a service at its limit shows next to the limit.
+fn write_services(
+    prev: Option<&Sample>,
+    s: &Sample,
+    top: usize,
+    width: u16,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let table = rates::cgroup_table(prev, s);
+    if table.is_empty() {
+        return Ok(());
+    }
+    let cpu = |row: &(&CgroupStats, Option<CgroupRates>)| row.1.and_then(|r| r.cpu).unwrap_or(0.0);
+    let mut chosen: Vec<&str> = Vec::new();
+    let mut ranked = table.clone();
+    ranked.sort_by_key(|(c, _)| std::cmp::Reverse(c.tasks.unwrap_or(0)));
+    chosen.extend(ranked.iter().take(top).map(|(c, _)| c.path.as_str()));
+    ranked.sort_by_key(|(c, _)| std::cmp::Reverse(c.memory_bytes.unwrap_or(0)));
+    chosen.extend(ranked.iter().take(top).map(|(c, _)| c.path.as_str()));
+    ranked.sort_by(|a, b| cpu(b).total_cmp(&cpu(a)));
+    chosen.extend(ranked.iter().take(top).map(|(c, _)| c.path.as_str()));
+    let rows: Vec<CgroupRow> = ranked
+        .iter()
+        .filter(|(c, _)| chosen.contains(&c.path.as_str()))
+        .map(|(c, rates)| CgroupRow { time_ms: s.time_ms, cgroup: (*c).clone(), rates: *rates, detail: None })
+        .collect();
+    let view = view_table(SERVICES_VIEW, catalogue::CGROUPS, &rows, &mut UserNames::default(), width);
+    writeln!(out, "\nServices (top {top} by CPU, memory and tasks, of {})\n{view}", table.len())
 }
 
 /// One part of the lines above `show`'s tables: `text` with each `{}`

@@ -125,6 +125,9 @@ pub enum Cell {
     DurationFrom(i64),
     /// A uid as its user name.
     User,
+    /// Text cut to this many characters, the last one `…`: a column that
+    /// must leave room for the command line.
+    Cut(usize),
     /// The first column (a command line), shortened; where it is empty,
     /// the second in brackets (a kernel thread's name), as `ps` shows it.
     Command,
@@ -148,6 +151,10 @@ const fn column(
     ViewColumn { title, columns, cell, align_right }
 }
 
+/// The most a unit name takes in a process table: `postfix.service`
+/// whole, a container's id cut as `docker ps` cuts it.
+const UNIT_WIDTH: usize = 16;
+
 /// The process tables of `show` and `report`.
 pub const PROCESS_VIEW: &[ViewColumn] = &[
     column("PID", &["pid"], Cell::Human, true),
@@ -158,6 +165,7 @@ pub const PROCESS_VIEW: &[ViewColumn] = &[
     column("THR", &["threads"], Cell::Human, true),
     column("FDS", &["fds"], Cell::Human, true),
     column("STARTED", &["started_ms"], Cell::DayMinute, false),
+    column("UNIT", &["unit"], Cell::Cut(UNIT_WIDTH), false),
     column("COMMAND", &["cmdline", "comm"], Cell::Command, false),
 ];
 
@@ -226,6 +234,15 @@ pub fn timeline_table(minutes: &[Minute], width: u16) -> Table {
 fn cell(how: Cell, value: Value, unit: Unit, users: &mut UserNames) -> String {
     match (how, &value) {
         (Cell::User, Value::Int(uid)) => users.name(*uid as u32),
+        (Cell::Cut(most), Value::Text(text)) => {
+            let shown = if text.chars().count() > most {
+                let kept: String = text.chars().take(most.saturating_sub(1)).collect();
+                format!("{kept}…")
+            } else {
+                text.clone()
+            };
+            escape_control(&shown).into_owned()
+        }
         (Cell::Decimals(n), Value::Real(v)) => format!("{v:.n$}"),
         (Cell::Decimals(n), Value::Int(v)) => format!("{:.n$}", *v as f64),
         (Cell::Minute, Value::Int(ms)) => format_ms_clock(*ms).chars().take(5).collect(),

@@ -9,8 +9,9 @@
 //! same thing against an empty table, and bounds how far back a decode
 //! must start. The frame is zstd-compressed when that makes it smaller.
 //!
-//! Layout: one flag byte (`KEY`/`DELTA` | `ZSTD`), then the operations:
-//! varint `(count << 2) | op`, followed by the row for `CHANGE`/`INSERT`.
+//! Layout: one flag byte (`KEY`/`DELTA` | `ZSTD`, and the row layout's
+//! version above them), then the operations: varint `(count << 2) | op`,
+//! followed by the row for `CHANGE`/`INSERT`.
 
 use anyhow::{Context, Result, bail, ensure};
 use std::cmp::Ordering;
@@ -18,6 +19,8 @@ use std::sync::Arc;
 
 const DELTA: u8 = 1;
 const ZSTD: u8 = 2;
+/// The flag byte's bits above `DELTA` and `ZSTD` hold `Entity::VERSION`.
+const VERSION_SHIFT: u8 = 2;
 
 const OP_KEEP: u64 = 0;
 const OP_DROP: u64 = 1;
@@ -41,6 +44,10 @@ pub const MAX_ROWS: usize = 1 << 18;
 
 /// A row type that can be stored in frames.
 pub trait Entity: Clone + PartialEq + Default {
+    /// The row layout this build writes, 0 to 63: a field added to a row
+    /// goes at its end and raises it, and `decode` reads that field only
+    /// from frames of that version on (`Reader::version`).
+    const VERSION: u8 = 0;
     type Key: Ord;
     fn key(&self) -> Self::Key;
     /// Writes every field as a delta against `base` (`Default` in key frames).
@@ -104,7 +111,7 @@ pub fn encode_frame<T: Entity>(prev: Option<&[T]>, new: &[T], out: &mut Vec<u8>)
     }
     flush(&mut ops, &mut keep, &mut drop);
 
-    let kind = if prev.is_some() { DELTA } else { 0 };
+    let kind = if prev.is_some() { DELTA } else { 0 } | T::VERSION << VERSION_SHIFT;
     out.clear();
     if ops.bytes.len() >= COMPRESS_FROM {
         let packed = zstd::bulk::compress(&ops.bytes, ZSTD_LEVEL).context("compressing a snapshot")?;
@@ -127,6 +134,8 @@ pub fn is_key_frame(frame: &[u8]) -> bool {
 /// Decodes a frame against the previous table (`None` only for key frames).
 pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T>> {
     let (&flags, body) = frame.split_first().context("empty snapshot frame")?;
+    let version = flags >> VERSION_SHIFT;
+    ensure!(version <= T::VERSION, "snapshot frame of row version {version}, newer than this flightrec's");
     let prev_rows = match (flags & DELTA != 0, prev) {
         (false, _) => &[][..],
         (true, Some(rows)) => rows,
@@ -139,7 +148,7 @@ pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T
     } else {
         body
     };
-    let mut input = Reader { bytes: ops, pos: 0 };
+    let mut input = Reader { bytes: ops, pos: 0, version };
     let mut rows: Vec<T> = Vec::new();
     rows.try_reserve(prev_rows.len() + 8).context("no memory for a snapshot table")?;
     let mut i: usize = 0;
@@ -259,9 +268,15 @@ impl Writer {
 pub struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    version: u8,
 }
 
 impl Reader<'_> {
+    /// The row layout of the frame being read (`Entity::VERSION` when written).
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
     fn is_empty(&self) -> bool {
         self.pos >= self.bytes.len()
     }
@@ -421,6 +436,14 @@ mod tests {
         raw.extend(&ops);
         let err = decode_frame::<Row>(None, &raw).unwrap_err();
         assert!(format!("{err:#}").contains("more than"), "{err:#}");
+    }
+
+    #[test]
+    fn a_frame_of_a_newer_row_layout_is_refused() {
+        let mut frame = encode(None, &[row(1, 1)]);
+        frame[0] |= 1 << VERSION_SHIFT;
+        let err = decode_frame::<Row>(None, &frame).unwrap_err();
+        assert!(format!("{err:#}").contains("row version 1, newer"), "{err:#}");
     }
 
     #[test]

@@ -6,12 +6,14 @@
 use super::codec::{Entity, Reader, Writer};
 use crate::model::waits::{Client, Endpoint, Identity, StateCount, Transport};
 use crate::sample::{
-    BlockedTask, Direction, Disk, Filesystem, Interface, Limits, LogTemplate, PortSockets, ProbeOutcome,
-    ProbeResult, Process, ProcessLimits, WatchedDir, WatchedLog,
+    BlockedTask, CgroupStats, DeviceIo, Direction, Disk, Filesystem, Interface, Limits, LogTemplate,
+    PortSockets, ProbeOutcome, ProbeResult, Process, ProcessLimits, Psi, WatchedDir, WatchedLog,
 };
 use anyhow::{Result, bail};
 
+/// Version 1 added the cgroup.
 impl Entity for Process {
+    const VERSION: u8 = 1;
     type Key = (u32, u64);
 
     fn key(&self) -> (u32, u64) {
@@ -37,6 +39,7 @@ impl Entity for Process {
         w.opt_int(self.fds.map(u64::from), b.fds.map(u64::from));
         w.opt_int(self.read_bytes, b.read_bytes);
         w.opt_int(self.write_bytes, b.write_bytes);
+        w.int(self.cgroup.into(), b.cgroup.into());
     }
 
     fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
@@ -59,6 +62,7 @@ impl Entity for Process {
             fds: r.opt_int(b.fds.map(u64::from))?.map(u32::try_from).transpose()?,
             read_bytes: r.opt_int(b.read_bytes)?,
             write_bytes: r.opt_int(b.write_bytes)?,
+            cgroup: if r.version() >= 1 { r.int_as(b.cgroup)? } else { 0 },
         })
     }
 }
@@ -471,6 +475,179 @@ fn transport_code(transport: Transport) -> u64 {
     }
 }
 
+impl Entity for CgroupStats {
+    type Key = String;
+
+    fn key(&self) -> String {
+        self.path.clone()
+    }
+
+    /// Devices are few and listed in the kernel's order: each is written
+    /// as a delta against the device at the same place in the base.
+    fn encode(&self, b: &Self, w: &mut Writer) {
+        w.text(&self.path, &b.path);
+        w.int(self.id.into(), b.id.into());
+        for (value, base) in cgroup_counters(self).into_iter().zip(cgroup_counters(b)) {
+            w.opt_int(value, base);
+        }
+        w.int(self.detail_read_ms as u64, b.detail_read_ms as u64);
+        for (psi, base) in
+            [(&self.psi_cpu, &b.psi_cpu), (&self.psi_memory, &b.psi_memory), (&self.psi_io, &b.psi_io)]
+        {
+            for (value, base) in psi_fields(psi).into_iter().zip(psi_fields(base)) {
+                w.opt_int(value, base);
+            }
+        }
+        w.varint(self.io.len() as u64);
+        for (i, io) in self.io.iter().enumerate() {
+            let base = b.io.get(i).cloned().unwrap_or_default();
+            w.text(&io.device, &base.device);
+            for (value, base) in device_counters(io).into_iter().zip(device_counters(&base)) {
+                w.int(value, base);
+            }
+        }
+    }
+
+    fn decode(b: &Self, r: &mut Reader) -> Result<Self> {
+        let path = r.string(&b.path)?;
+        let id = r.int_as(b.id)?;
+        let mut counters = [None; CGROUP_COUNTERS];
+        for (slot, base) in counters.iter_mut().zip(cgroup_counters(b)) {
+            *slot = r.opt_int(base)?;
+        }
+        let detail_read_ms = r.int(b.detail_read_ms as u64)? as i64;
+        let mut psi = [None, None, None];
+        for (slot, base) in psi.iter_mut().zip([&b.psi_cpu, &b.psi_memory, &b.psi_io]) {
+            let mut fields = [None; 4];
+            for (field, base) in fields.iter_mut().zip(psi_fields(base)) {
+                *field = r.opt_int(base)?;
+            }
+            *slot = psi_from(fields);
+        }
+        let devices = r.varint()?;
+        // Each device takes at least five bytes: a count beyond what the
+        // frame could hold is damage, not a reason to allocate.
+        let mut io = Vec::with_capacity(devices.min(64) as usize);
+        for i in 0..devices {
+            let base = b.io.get(i as usize).cloned().unwrap_or_default();
+            io.push(DeviceIo {
+                device: r.string(&base.device)?,
+                read_bytes: r.int(base.read_bytes)?,
+                write_bytes: r.int(base.write_bytes)?,
+                read_ops: r.int(base.read_ops)?,
+                write_ops: r.int(base.write_ops)?,
+            });
+        }
+        let [
+            cpu_usage_us,
+            cpu_user_us,
+            cpu_system_us,
+            cpu_periods,
+            cpu_throttled_periods,
+            cpu_throttled_us,
+            quota,
+            period,
+            memory_bytes,
+            memory_peak_bytes,
+            memory_max_bytes,
+            memory_high_bytes,
+            swap_bytes,
+            memory_high_events,
+            memory_max_events,
+            oom_events,
+            oom_kills,
+            tasks,
+            tasks_max,
+            forks_refused,
+        ] = counters;
+        let [psi_cpu, psi_memory, psi_io] = psi;
+        Ok(CgroupStats {
+            path,
+            id,
+            cpu_usage_us,
+            cpu_user_us,
+            cpu_system_us,
+            cpu_periods,
+            cpu_throttled_periods,
+            cpu_throttled_us,
+            cpu_quota: quota.zip(period),
+            memory_bytes,
+            memory_peak_bytes,
+            memory_max_bytes,
+            memory_high_bytes,
+            swap_bytes,
+            memory_high_events,
+            memory_max_events,
+            oom_events,
+            oom_kills,
+            tasks,
+            tasks_max,
+            forks_refused,
+            io,
+            psi_cpu,
+            psi_memory,
+            psi_io,
+            detail_read_ms,
+        })
+    }
+}
+
+const CGROUP_COUNTERS: usize = 20;
+
+/// A cgroup's numbers in their stored order (the order `decode` reads them).
+fn cgroup_counters(c: &CgroupStats) -> [Option<u64>; CGROUP_COUNTERS] {
+    [
+        c.cpu_usage_us,
+        c.cpu_user_us,
+        c.cpu_system_us,
+        c.cpu_periods,
+        c.cpu_throttled_periods,
+        c.cpu_throttled_us,
+        c.cpu_quota.map(|(quota, _)| quota),
+        c.cpu_quota.map(|(_, period)| period),
+        c.memory_bytes,
+        c.memory_peak_bytes,
+        c.memory_max_bytes,
+        c.memory_high_bytes,
+        c.swap_bytes,
+        c.memory_high_events,
+        c.memory_max_events,
+        c.oom_events,
+        c.oom_kills,
+        c.tasks,
+        c.tasks_max,
+        c.forks_refused,
+    ]
+}
+
+/// A PSI file in stored order; the averages in hundredths of a percent,
+/// as the kernel writes them. All `None` when the file was not read.
+fn psi_fields(psi: &Option<Psi>) -> [Option<u64>; 4] {
+    let hundredths = |avg: f64| (avg * 100.0).round() as u64;
+    match psi {
+        None => [None; 4],
+        Some(p) => [
+            Some(hundredths(p.some_avg10)),
+            Some(p.some_total_us),
+            p.full_avg10.map(hundredths),
+            p.full_total_us,
+        ],
+    }
+}
+
+fn psi_from([some_avg10, some_total_us, full_avg10, full_total_us]: [Option<u64>; 4]) -> Option<Psi> {
+    Some(Psi {
+        some_avg10: some_avg10? as f64 / 100.0,
+        some_total_us: some_total_us?,
+        full_avg10: full_avg10.map(|avg| avg as f64 / 100.0),
+        full_total_us,
+    })
+}
+
+fn device_counters(d: &DeviceIo) -> [u64; 4] {
+    [d.read_bytes, d.write_bytes, d.read_ops, d.write_ops]
+}
+
 fn outcome_code(outcome: ProbeOutcome) -> u64 {
     match outcome {
         ProbeOutcome::Ok => 0,
@@ -516,6 +693,7 @@ mod tests {
             fds: Some(12),
             read_bytes: None,
             write_bytes: Some(4096),
+            cgroup: 3,
         }
     }
 
@@ -533,6 +711,7 @@ mod tests {
         busier[5].utime_ticks += 100;
         busier[6].state = 'D';
         busier[7].fds = None;
+        busier[8].cgroup = 0;
         check(procs, busier);
 
         let fs = Filesystem {
@@ -580,6 +759,45 @@ mod tests {
         };
         let hung = ProbeResult { outcome: ProbeOutcome::Timeout, latency_us: 1_000_000, ..ok.clone() };
         check(vec![ok], vec![hung]);
+
+        let io = DeviceIo {
+            device: "254:0".into(),
+            read_bytes: 4096,
+            write_bytes: 1 << 30,
+            read_ops: 1,
+            write_ops: 9,
+        };
+        let postfix = CgroupStats {
+            path: "/system.slice/postfix.service".into(),
+            id: 4,
+            cpu_usage_us: Some(2_391_285_112),
+            cpu_quota: Some((50_000, 100_000)),
+            memory_bytes: Some(268_140_544),
+            memory_max_bytes: Some(268_435_456),
+            tasks: Some(4_915),
+            tasks_max: Some(4_915),
+            forks_refused: Some(1_233),
+            io: vec![io.clone()],
+            psi_memory: Some(Psi {
+                some_avg10: 12.5,
+                some_total_us: 9,
+                full_avg10: Some(0.33),
+                full_total_us: Some(3),
+            }),
+            detail_read_ms: 1_796_020_915_223,
+            ..CgroupStats::default()
+        };
+        let mut later = postfix.clone();
+        later.cpu_usage_us = Some(2_391_985_112);
+        later.forks_refused = Some(1_300);
+        later.io =
+            vec![DeviceIo { device: "8:0".into(), ..DeviceIo::default() }, DeviceIo { write_ops: 12, ..io }];
+        later.psi_memory = None;
+        later.psi_cpu =
+            Some(Psi { some_avg10: 1.0, some_total_us: 10, full_avg10: None, full_total_us: None });
+        later.detail_read_ms += 60_000;
+        let cron = CgroupStats { path: "/system.slice/cron.service".into(), id: 5, ..postfix.clone() };
+        check(vec![postfix], vec![cron, later]);
 
         let quiet = Endpoint {
             transport: Transport::Tcp,

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_time_steps.sql"),
     include_str!("../../migrations/0005_wait_table.sql"),
     include_str!("../../migrations/0006_limit_table.sql"),
+    include_str!("../../migrations/0007_cgroups.sql"),
 ];
 
 /// The oldest version readers can read: later migrations add only what

@@ -168,7 +168,8 @@ pub fn tables_for(what: RowKind) -> Tables {
     let none = Tables::NONE;
     match what {
         RowKind::System | RowKind::Events => none,
-        RowKind::Processes => Tables { processes: true, ..none },
+        RowKind::Processes => Tables { processes: true, cgroups: true, ..none },
+        RowKind::Cgroups => Tables { cgroups: true, ..none },
         RowKind::Sockets => Tables { sockets: true, ..none },
         RowKind::Waits => Tables { waits: true, ..none },
         RowKind::Filesystems => Tables { filesystems: true, ..none },

@@ -7,8 +7,8 @@
 use super::codec::{self, Entity};
 use crate::model::waits::Endpoint;
 use crate::sample::{
-    BlockedTask, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, ProcessLimits, Sample,
-    WatchedDir, WatchedLog,
+    BlockedTask, CgroupStats, Disk, Filesystem, Interface, PortSockets, ProbeResult, Process, ProcessLimits,
+    Sample, WatchedDir, WatchedLog,
 };
 use anyhow::Result;
 
@@ -130,6 +130,7 @@ tables! {
     watched_logs: WatchedLog => "log_table",
     waits: Endpoint => "wait_table",
     process_limits: ProcessLimits => "limit_table",
+    cgroups: CgroupStats => "cgroup_table",
 }
 
 /// What one row's replay could not give.

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 /// The columns that hold text; every other one is a number (or empty).
-const TEXT_COLUMNS: [&str; 5] = ["time", "comm", "identity", "state", "cmdline"];
+const TEXT_COLUMNS: [&str; 6] = ["time", "comm", "identity", "state", "cmdline", "unit"];
 
 #[test]
 fn jsonl_has_one_object_per_line_with_numbers_for_numbers() {
@@ -112,9 +112,10 @@ fn every_kind_exports_with_its_header() {
     let dir = TempDir::new("kinds");
     let db = dir.join("flightrec.db");
     record_samples(&dir, &db, 2);
-    let expected: [(&str, &[&str]); 6] = [
+    let expected: [(&str, &[&str]); 7] = [
         ("system", &["run", "load1", "mem_total", "cpu_busy_pct"]),
-        ("processes", &["pid", "ppid", "cpu_pct", "rss", "fds", "cmdline"]),
+        ("processes", &["pid", "ppid", "cpu_pct", "rss", "fds", "cmdline", "unit"]),
+        ("cgroups", &["cgroup", "unit", "cpu_pct", "memory", "tasks", "tasks_max", "forks_refused"]),
         ("sockets", &["direction", "port", "state", "count", "accept_queue", "backlog"]),
         ("filesystems", &["mount_point", "type", "size", "used", "available"]),
         ("disks", &["disk", "reads_per_s", "busy_pct", "in_flight"]),

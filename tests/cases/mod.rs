@@ -3,6 +3,7 @@
 
 mod accuracy;
 mod bad_input;
+mod cgroups;
 mod damaged;
 mod durability;
 mod evidence;

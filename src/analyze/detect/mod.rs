@@ -7,6 +7,7 @@
 //! a capped number of entities), never the tables themselves, and speaks
 //! when the window ends.
 
+mod cgroups;
 mod entities;
 mod kernel;
 mod limits;
@@ -77,6 +78,7 @@ impl Detectors {
             Box::new(entities::Sockets::default()),
             Box::new(entities::Filesystems::new(recorder_pids)),
             Box::new(limits::LimitsDetector::default()),
+            Box::new(cgroups::CgroupDetector::default()),
             // With the probes: a wait on a probed endpoint takes in the
             // probe's finding.
             Box::new(waits::Waits::default()),

@@ -11,26 +11,29 @@
 //! the root (2 by default: the units and containers); elsewhere every
 //! cgroup down to `depth`. At most `MAX_CGROUPS`, the rest counted.
 //!
-//! Cost: a cgroup file is one `pread` of a kept-open file (about 1.3 µs on
-//! Linux 6.18), so what changes fast is read every tick (CPU time, memory,
-//! tasks), the event counters only when their resource is near its limit
-//! or when the detail is read, pressure only for cgroups that ran or when
-//! the machine stalled on that resource, and the rest (limits, swap, peak,
-//! I/O per device, the user/system split on v1) every `DETAIL_EVERY`
-//! ticks, marked in `detail_fresh`. Walking every hierarchy costs more
-//! than reading the cgroups found, so it is done with the detail; in
-//! between, a cgroup that vanishes is dropped at once and one that appears
-//! is added when a new process is seen in it (`notice`).
+//! Cost: a cgroup file is one `pread` of a kept-open file into a buffer
+//! zeroed once (`ProcFile::record`; 1 to 2.5 µs each on Linux 6.18), so
+//! what changes fast is read every tick (CPU time, and memory and tasks
+//! where the CPU time moved: a cgroup that ran no task cannot have
+//! changed them but by reclaim), the event counters only when their
+//! resource is near its limit or when the detail is read, pressure only
+//! when the machine stalled on that resource and the cgroup ran, or the
+//! cgroup is held at its own limit, and the rest (limits, swap, peak, I/O
+//! per device, the user/system split on v1) every `DETAIL_EVERY` ticks,
+//! stamped in `detail_read_ms`, each cgroup on a tick of its own. Walking
+//! every hierarchy costs more than reading the cgroups found, so it is
+//! done every `DETAIL_EVERY` ticks; in between, a cgroup that vanishes is
+//! dropped at once and one that appears is added when a new process is
+//! seen in it (`learn`). Each cgroup keeps the id it got when first
+//! followed, which the processes in it name.
 
 pub mod parse;
 
 use crate::collect::procfile::ProcFile;
 use crate::collect::{mounts, pressure};
-use crate::sample::Psi;
+use crate::sample::{CgroupStats, DeviceIo, Psi};
 use crate::warn::Warnings;
 use anyhow::Result;
-use parse::DeviceIo;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -96,55 +99,21 @@ impl Layout {
             .map(|(_, p)| p.as_path())
     }
 
+    /// The hierarchies walked for cgroups: v1 mounts of controllers that
+    /// are not read (`cpuset`, `freezer`, systemd's own) add no figures.
     fn roots(&self) -> impl Iterator<Item = &Path> {
-        self.unified.iter().map(PathBuf::as_path).chain(self.v1.iter().map(|(_, path)| path.as_path()))
+        let read = |controllers: &Vec<String>| controllers.iter().any(|c| CONTROLLERS.contains(&c.as_str()));
+        let v1 =
+            self.v1.iter().filter(move |(controllers, _)| read(controllers)).map(|(_, path)| path.as_path());
+        self.unified.iter().map(PathBuf::as_path).chain(v1)
     }
 }
 
 /// v1 controllers whose files are read (others are not worth a mount's walk).
 const CONTROLLERS: &[&str] = &["cpu", "cpuacct", "memory", "pids", "blkio"];
 
-/// One cgroup's figures in one sample. Counters are raw; `None` where no
-/// hierarchy has the file, where it was not read this sample (see the
-/// module's note on cost), or where the limit is "max".
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CgroupStats {
-    /// Below the hierarchy's root: `/system.slice/postfix.service`.
-    pub path: String,
-    pub cpu_usage_us: Option<u64>,
-    pub cpu_user_us: Option<u64>,
-    pub cpu_system_us: Option<u64>,
-    pub cpu_periods: Option<u64>,
-    pub cpu_throttled_periods: Option<u64>,
-    pub cpu_throttled_us: Option<u64>,
-    /// CPU quota per period, in µs: 50000 of 100000 is half a CPU.
-    pub cpu_quota: Option<(u64, u64)>,
-    pub memory_bytes: Option<u64>,
-    pub memory_peak_bytes: Option<u64>,
-    pub memory_max_bytes: Option<u64>,
-    pub memory_high_bytes: Option<u64>,
-    pub swap_bytes: Option<u64>,
-    /// Times the cgroup was throttled at `memory.high` (v2).
-    pub memory_high_events: Option<u64>,
-    /// Times it hit its limit: v2 `memory.events` max, v1 `memory.failcnt`.
-    pub memory_max_events: Option<u64>,
-    pub oom_events: Option<u64>,
-    pub oom_kills: Option<u64>,
-    pub tasks: Option<u64>,
-    pub tasks_max: Option<u64>,
-    /// Forks refused at `pids.max`.
-    pub forks_refused: Option<u64>,
-    pub io: Vec<DeviceIo>,
-    pub psi_cpu: Option<Psi>,
-    pub psi_memory: Option<Psi>,
-    pub psi_io: Option<Psi>,
-    /// Whether the limits, swap, peak and I/O were read in this sample
-    /// (otherwise they are as of the last sample that read them).
-    pub detail_fresh: bool,
-}
-
 /// All cgroups of one sample.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Cgroups {
     pub groups: Vec<CgroupStats>,
     /// Cgroups beyond `MAX_CGROUPS`, not read.
@@ -163,8 +132,12 @@ pub struct Stalled {
 pub struct CgroupCollector {
     layout: Layout,
     depth: usize,
-    /// The cgroups followed, from the last walk and what `notice` added.
-    paths: BTreeSet<String>,
+    /// The cgroups followed, from the walks and what `notice` added, with
+    /// their ids (`CgroupStats::id`).
+    paths: BTreeMap<String, u32>,
+    /// The id the next cgroup followed gets: ids are never reused in a
+    /// run, so a process's `cgroup` never names another cgroup.
+    next_id: u32,
     left_out: usize,
     groups: BTreeMap<String, Group>,
     ticks: u64,
@@ -182,7 +155,8 @@ impl CgroupCollector {
         CgroupCollector {
             layout,
             depth,
-            paths: BTreeSet::new(),
+            paths: BTreeMap::new(),
+            next_id: 1,
             left_out: 0,
             groups: BTreeMap::new(),
             ticks: 0,
@@ -190,32 +164,65 @@ impl CgroupCollector {
     }
 
     /// Follows a cgroup learned between walks, from a new process's
-    /// `/proc/PID/cgroup` (see `process_cgroup`): walking every hierarchy
-    /// costs more than reading the cgroups, so it is done with the detail.
-    pub fn notice(&mut self, path: &str) {
-        if self.paths.contains(path) {
-            return;
+    /// `/proc/PID/cgroup` (see `process_cgroup`), and gives its id; 0 when
+    /// it is left out. Walking every hierarchy costs more than reading the
+    /// cgroups, so it is done with the detail.
+    pub fn notice(&mut self, path: &str) -> u32 {
+        if let Some(&id) = self.paths.get(path) {
+            return id;
         }
         if self.paths.len() >= MAX_CGROUPS {
             self.left_out += 1;
-        } else {
-            self.paths.insert(path.to_string());
+            return 0;
+        }
+        self.follow(path.to_string())
+    }
+
+    /// The id of the followed cgroup a process is in, from the text of its
+    /// /proc/PID/cgroup (`process_cgroup`); 0 for none.
+    pub fn learn(&mut self, proc_cgroup: &str) -> u32 {
+        match process_cgroup(proc_cgroup, self.depth) {
+            Some(path) if self.depth > 0 => self.notice(&path),
+            _ => 0,
         }
     }
 
+    fn follow(&mut self, path: String) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.paths.insert(path, id);
+        id
+    }
+
     pub fn read(&mut self, stalled: Stalled, warnings: &mut Warnings) -> Cgroups {
-        let detail_tick = self.ticks.is_multiple_of(DETAIL_EVERY);
+        let tick = self.ticks;
         self.ticks += 1;
-        if detail_tick {
-            (self.paths, self.left_out) = select(&self.layout, self.depth);
-            self.groups.retain(|path, _| self.paths.contains(path));
+        if tick.is_multiple_of(DETAIL_EVERY) {
+            // Cgroups followed before keep their ids; one that vanished
+            // is dropped when its read fails.
+            let (found, left_out) = select(&self.layout, self.depth);
+            self.left_out = left_out;
+            for path in found {
+                if !self.paths.contains_key(&path) && self.paths.len() < MAX_CGROUPS {
+                    self.follow(path);
+                }
+            }
         }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as i64);
         let mut groups = Vec::with_capacity(self.paths.len());
         let mut vanished = Vec::new();
-        for path in &self.paths {
-            let group = self.groups.entry(path.clone()).or_insert_with(|| Group::open(&self.layout, path));
-            let detail = detail_tick || group.last.is_none();
-            match group.read(path, detail, stalled) {
+        for (path, &id) in &self.paths {
+            if !self.groups.contains_key(path) {
+                // Each cgroup reads its detail on a tick of its own, so
+                // that no one tick reads every cgroup's.
+                let phase = self.groups.len() as u64 % DETAIL_EVERY;
+                self.groups.insert(path.clone(), Group::open(&self.layout, path, phase));
+            }
+            let group = self.groups.get_mut(path).expect("inserted above");
+            let detail = group.last.is_none() || (tick + group.phase).is_multiple_of(DETAIL_EVERY);
+            match group.read(path, id, now_ms, detail, stalled) {
                 Ok(Some(stats)) => groups.push(stats),
                 Ok(None) => vanished.push(path.clone()),
                 Err(err) => warnings.warn("cgroups", &format!("{path}: {err:#}")),
@@ -272,20 +279,6 @@ fn walk(
     }
 }
 
-/// The name a person knows a cgroup by: its last component, with a
-/// container id cut to 12 characters as `docker ps` shows it
-/// (`docker-4f3a…64 hex….scope` is `docker-4f3a9c01b2d7`).
-pub fn unit_name(path: &str) -> String {
-    let last = path.rsplit('/').next().unwrap_or(path);
-    for prefix in ["docker-", "libpod-", "cri-containerd-", "crio-"] {
-        let id = last.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(".scope"));
-        if let Some(id) = id.filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())) {
-            return format!("{prefix}{}", &id[..12]);
-        }
-    }
-    last.to_string()
-}
-
 /// The followed cgroup a process belongs to, from the text of
 /// `/proc/PID/cgroup` (`0::/system.slice/x.service` for v2, one
 /// `4:memory:/...` line per v1 hierarchy), cut to `depth` levels so that a
@@ -316,6 +309,8 @@ pub fn process_cgroup(text: &str, depth: usize) -> Option<String> {
 struct Group {
     files: Vec<(File, ProcFile)>,
     last: Option<CgroupStats>,
+    /// Which of the `DETAIL_EVERY` ticks reads its detail.
+    phase: u64,
 }
 
 /// Every control file read, by hierarchy.
@@ -396,7 +391,7 @@ fn microseconds_per_tick() -> u64 {
 }
 
 impl Group {
-    fn open(layout: &Layout, path: &str) -> Group {
+    fn open(layout: &Layout, path: &str, phase: u64) -> Group {
         let relative = path.trim_start_matches('/');
         let files = FILES
             .iter()
@@ -406,10 +401,10 @@ impl Group {
                     Some(controller) => layout.v1(controller)?,
                 };
                 let full = root.join(relative).join(name);
-                full.exists().then(|| (file, ProcFile::new(full)))
+                full.exists().then(|| (file, ProcFile::record(full)))
             })
             .collect();
-        Group { files, last: None }
+        Group { files, last: None, phase }
     }
 
     fn has(&self, file: File) -> bool {
@@ -440,10 +435,18 @@ impl Group {
     }
 
     /// One sample of this cgroup; `None` when none of its files answered.
-    fn read(&mut self, path: &str, detail: bool, stalled: Stalled) -> Result<Option<CgroupStats>> {
+    /// `now_ms`: the wall clock, stamped on a read of the detail.
+    fn read(
+        &mut self,
+        path: &str,
+        id: u32,
+        now_ms: i64,
+        detail: bool,
+        stalled: Stalled,
+    ) -> Result<Option<CgroupStats>> {
         let previous = self.last.take().unwrap_or_default();
-        let mut stats =
-            CgroupStats { path: path.to_string(), detail_fresh: detail, ..CgroupStats::default() };
+        let detail_read_ms = if detail { now_ms } else { previous.detail_read_ms };
+        let mut stats = CgroupStats { path: path.to_string(), id, detail_read_ms, ..CgroupStats::default() };
         if !detail {
             stats.cpu_user_us = previous.cpu_user_us;
             stats.cpu_system_us = previous.cpu_system_us;
@@ -456,22 +459,46 @@ impl Group {
             stats.io = previous.io.clone();
         }
         self.read_cpu(&mut stats, detail)?;
-        self.read_memory(&mut stats, &previous, detail)?;
-        self.read_pids(&mut stats, &previous, detail)?;
+        // CPU time that did not move means no task of it ran since the last
+        // tick: none forked, exited or allocated, so the task count, the
+        // memory (which only reclaim can have lowered) and the event
+        // counters are carried until the detail is read again.
+        let idle = !detail && stats.cpu_usage_us.is_some() && stats.cpu_usage_us == previous.cpu_usage_us;
+        if idle {
+            stats.memory_bytes = previous.memory_bytes;
+            stats.memory_high_events = previous.memory_high_events;
+            stats.memory_max_events = previous.memory_max_events;
+            stats.oom_events = previous.oom_events;
+            stats.oom_kills = previous.oom_kills;
+            stats.tasks = previous.tasks;
+            stats.forks_refused = previous.forks_refused;
+        } else {
+            self.read_memory(&mut stats, &previous, detail)?;
+            self.read_pids(&mut stats, &previous, detail)?;
+        }
         if detail {
             stats.io = match self.text(File::IoStat) {
                 Some(text) => parse::io_stat(text)?,
                 None => self.read_blkio()?,
             };
         }
-        let ran = stats.cpu_usage_us != previous.cpu_usage_us;
-        if ran || stalled.cpu {
+        // Its own pressure says which cgroup stalls: worth its read when
+        // the machine stalls on the resource and the cgroup ran, or when
+        // it is held back by its own limit. Reading every cgroup's whenever
+        // the machine stalls would cost most on a busy machine, and
+        // storing it for idle cgroups every few ticks would change their
+        // rows back and forth.
+        let looked_at = stats.cpu_usage_us.is_none() || stats.cpu_usage_us != previous.cpu_usage_us;
+        let throttled =
+            stats.cpu_throttled_us.is_some() && stats.cpu_throttled_us != previous.cpu_throttled_us;
+        if (stalled.cpu && looked_at) || throttled {
             stats.psi_cpu = self.psi(File::CpuPressure)?;
         }
-        if ran || stalled.memory {
+        let at_limit = near(stats.memory_bytes, stats.memory_high_bytes.or(stats.memory_max_bytes));
+        if (stalled.memory && looked_at) || at_limit {
             stats.psi_memory = self.psi(File::MemoryPressure)?;
         }
-        if ran || stalled.io {
+        if stalled.io && looked_at {
             stats.psi_io = self.psi(File::IoPressure)?;
         }
         let answered = stats.cpu_usage_us.is_some() || stats.memory_bytes.is_some() || stats.tasks.is_some();
@@ -634,14 +661,6 @@ mod tests {
         assert_eq!(process_cgroup("0::/\n", 2), None);
     }
 
-    #[test]
-    fn container_ids_are_shortened_as_docker_shows_them() {
-        let id = "4f3a9c01b2d7e8f90123456789abcdef0123456789abcdef0123456789abcdef";
-        assert_eq!(unit_name(&format!("/system.slice/docker-{id}.scope")), "docker-4f3a9c01b2d7");
-        assert_eq!(unit_name("/system.slice/postfix.service"), "postfix.service");
-        assert_eq!(unit_name("/system.slice/docker-short.scope"), "docker-short.scope");
-    }
-
     /// A v2 layout laid out as files: the fixture directory stands for the
     /// unified hierarchy's root.
     fn fixture_layout() -> Layout {
@@ -673,16 +692,16 @@ mod tests {
         );
         assert_eq!(postfix.io.len(), 2);
         assert_eq!(postfix.psi_memory.as_ref().map(|p| p.some_avg10), Some(12.5));
-        assert!(postfix.detail_fresh);
+        assert!(postfix.detail_read_ms > 0);
     }
 
     #[test]
     fn detail_between_reads_is_carried_and_marked() {
         let mut collector = CgroupCollector::with_layout(fixture_layout(), DEFAULT_DEPTH);
-        collector.read(Stalled::default(), &mut Warnings::new());
+        let first = collector.read(Stalled::default(), &mut Warnings::new());
         let second = collector.read(Stalled::default(), &mut Warnings::new());
         let postfix = &second.groups[0];
-        assert!(!postfix.detail_fresh);
+        assert_eq!(postfix.detail_read_ms, first.groups[0].detail_read_ms);
         assert_eq!(postfix.tasks_max, Some(4_915));
         // At its limit, the refused forks are read every tick.
         assert_eq!(postfix.forks_refused, Some(1_233));

@@ -7,8 +7,8 @@
 //! - per device: v2 `io.stat` reads `8:0 rbytes=1 wbytes=2 rios=3 wios=4`,
 //!   v1 `blkio.throttle.io_service_bytes` reads `8:0 Read 4096` per line.
 
+use crate::sample::DeviceIo;
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 
 /// v1 writes "no limit" as the largest page-aligned counter
 /// (9223372036854771712 with 4 KiB pages); anything from 2^62 up is that.
@@ -66,17 +66,6 @@ pub fn cfs_quota(quota: &str, period: &str) -> Result<Option<(u64, u64)>> {
         return Ok(None);
     }
     Ok(Some((number(quota)?, number(period)?)))
-}
-
-/// Bytes and operations one cgroup did on one block device.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceIo {
-    /// `major:minor`, as in `/proc/diskstats` and `lsblk`.
-    pub device: String,
-    pub read_bytes: u64,
-    pub write_bytes: u64,
-    pub read_ops: u64,
-    pub write_ops: u64,
 }
 
 /// v2 `io.stat`: one line per device with `key=value` fields; keys this

@@ -4,13 +4,15 @@
 //! to get it from a row. Every output format draws on these lists; a new
 //! column is one line here and appears in all of them.
 
+mod cgroups;
 mod processes;
 mod system;
 mod tables;
 mod timeline;
 mod waits;
 
-pub use processes::{PROCESSES, ProcessRow, serialize_report_processes};
+pub use cgroups::{CGROUPS, CgroupRow, cgroup_rows};
+pub use processes::{PROCESSES, ProcessRow, process_units, serialize_report_processes};
 pub use system::{SYSTEM, SystemRow};
 pub use tables::{
     DIRS, DISKS, DiskRow, EVENTS, FILESYSTEMS, LOGS, LastSeen, LogRow, NET, NetRow, PROBES, SOCKETS,
@@ -176,6 +178,7 @@ pub fn find<'a, T>(fields: &'a [Field<T>], name: &str) -> Option<&'a Field<T>> {
 pub enum RowKind {
     System,
     Processes,
+    Cgroups,
     Sockets,
     Waits,
     Filesystems,

@@ -3,7 +3,15 @@
 
 use super::{Field, Kind, Stamped, Unit, Value, gauge, label, rate, time, time_ms};
 use crate::model::rates::ProcessRates;
-use crate::model::sample::Process;
+use crate::model::sample::{Process, Sample};
+use std::collections::HashMap;
+
+/// The unit of each cgroup of `sample`, by `CgroupStats::id`: what a
+/// process's `cgroup` names.
+pub fn process_units(sample: &Sample) -> HashMap<u32, String> {
+    let list = sample.cgroups.iter().flatten();
+    list.map(|c| (c.id, crate::model::unit_name(&c.path))).collect()
+}
 
 /// A process at one sample, with its rates over the interval before it
 /// (none for a process new in this sample).
@@ -14,6 +22,8 @@ pub struct ProcessRow {
     pub rates: Option<ProcessRates>,
     /// When the process started, where the boot time is known.
     pub started_ms: Option<i64>,
+    /// The service or container it runs in (`CgroupStats::unit`), where known.
+    pub unit: Option<String>,
 }
 
 impl ProcessRow {
@@ -28,7 +38,13 @@ impl ProcessRow {
     ) -> Self {
         let started_ms =
             boot_time_ms.map(|boot| boot + (process.start_ticks as f64 * 1000.0 / ticks_per_s) as i64);
-        ProcessRow { time_ms, process: process.clone(), rates, started_ms }
+        ProcessRow { time_ms, process: process.clone(), rates, started_ms, unit: None }
+    }
+
+    /// The row with the unit of its process, from `units`.
+    pub fn with_unit(mut self, units: &HashMap<u32, String>) -> Self {
+        self.unit = units.get(&self.process.cgroup).cloned();
+        self
     }
 
     fn rate(&self, part: fn(&ProcessRates) -> f64) -> Value {
@@ -63,6 +79,7 @@ pub const PROCESSES: &[Field<ProcessRow>] = &[
     label("start_ticks", "start time in clock ticks after boot: with pid, the process's identity", |r| Value::Int(r.process.start_ticks as i64)),
     label("cmdline", "arguments joined by spaces, secrets masked", |r| Value::Text(r.process.cmdline.to_string())),
     Field { name: "started_ms", unit: Unit::Time, kind: Kind::Label, help: "when the process started, ms since the epoch", get: |r| r.started_ms.into() },
+    label("unit", "the service or container it runs in (its cgroup), e.g. postfix.service; empty when not known", |r| Value::Text(r.unit.clone().unwrap_or_default())),
 ];
 
 /// A process in the report's JSON, under the names its documented shape

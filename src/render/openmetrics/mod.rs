@@ -17,6 +17,7 @@ pub use processes::identity;
 use crate::error::BadInput;
 use crate::model::StoredSample;
 use crate::model::catalogue::{self, Field, RowKind, Source, Stamped, SystemRow};
+use crate::model::rates;
 use crate::model::sample::Sample;
 use anyhow::Result;
 use clap::ValueEnum;
@@ -39,6 +40,10 @@ pub fn export(
         RowKind::Events => unreachable!("refused by group()"),
         RowKind::System => stream.rows(group, catalogue::SYSTEM, |prev, cur| vec![SystemRow::new(prev, cur)]),
         RowKind::Processes => processes::export(&mut stream),
+        RowKind::Cgroups => {
+            let mut seen = rates::CgroupDetailSeen::default();
+            stream.rows(group, catalogue::CGROUPS, |prev, cur| catalogue::cgroup_rows(&mut seen, prev, cur))
+        }
         RowKind::Sockets => {
             stream.rows(group, catalogue::SOCKETS, |_, cur| catalogue::stamped(cur, &cur.sample.sockets))
         }
@@ -70,6 +75,7 @@ pub fn group(what: RowKind) -> Result<&'static str, BadInput> {
     Ok(match what {
         RowKind::System => "",
         RowKind::Processes => "processes",
+        RowKind::Cgroups => "cgroups",
         RowKind::Sockets => "sockets",
         RowKind::Filesystems => "filesystems",
         RowKind::Disks => "disks",
