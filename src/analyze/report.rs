@@ -9,7 +9,7 @@ use crate::analyze::timeline::Timeline;
 use crate::analyze::{self, Finding, Lookup, Window};
 use crate::error::BadInput;
 use crate::model::StoredSample;
-use crate::model::catalogue::{Minute, ProcessRow, serialize_report_processes};
+use crate::model::catalogue::{Minute, ProcessRow, process_units, serialize_report_processes};
 use crate::model::human::{format_duration_ms, format_ms_local};
 use crate::model::rates;
 use crate::model::rates::ProcessRates;
@@ -205,7 +205,10 @@ pub fn report(store: &Store, target: Target, window_ms: i64, now_ms: i64) -> Res
         },
         timeline: timeline.finish(),
         last_sample: newest_with_processes
-            .map(|id| store.sample_by_id_with_previous(id, Tables { processes: true, ..Tables::NONE }))
+            .map(|id| {
+                store
+                    .sample_by_id_with_previous(id, Tables { processes: true, cgroups: true, ..Tables::NONE })
+            })
             .transpose()?
             .map(|(prev, cur)| {
                 last_sample(prev.as_ref(), &cur, |run_id| {
@@ -240,8 +243,12 @@ fn last_sample(
     let ticks = rates::ticks_per_second();
     let table = rates::process_table(prev.map(|p| &p.sample), &cur.sample, ticks);
     let boot = boot_time_ms(cur.run_id);
+    let units = process_units(&cur.sample);
     let top = |ranked: &[(&Process, Option<ProcessRates>)]| -> Vec<ProcessRow> {
-        ranked.iter().take(5).map(|(p, r)| ProcessRow::new(cur.sample.time_ms, p, *r, boot, ticks)).collect()
+        let row = |(p, r): &(&Process, Option<ProcessRates>)| {
+            ProcessRow::new(cur.sample.time_ms, p, *r, boot, ticks).with_unit(&units)
+        };
+        ranked.iter().take(5).map(row).collect()
     };
     let mut by_cpu = table.clone();
     rates::rank_by_cpu(&mut by_cpu);

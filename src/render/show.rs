@@ -5,7 +5,9 @@
 //! are stuck.
 
 use super::rows::human;
-use super::text::{Cell, UserNames, ViewColumn, one_line, process_table, table_with, view_table, wrap_lines};
+use super::text::{
+    Cell, UserNames, ViewColumn, column, one_line, process_table, table_with, view_table, wrap_lines,
+};
 use crate::model::StoredSample;
 use crate::model::catalogue::{self, CgroupRow, ProcessRow, SYSTEM, SystemRow, Unit, Value, outcome_name};
 use crate::model::human::{bytes, format_duration_ms, format_ms_local};
@@ -185,26 +187,17 @@ fn write_stuck(waits: &[Endpoint], top: usize, width: u16, out: &mut dyn Write) 
     writeln!(out, "\nStuck endpoints (who waits on whom)\n{t}")
 }
 
-/// The services table: cgroups against their limits.
+/// The services table: cgroups against their limits (THROT%: share of the
+/// periods throttled; OOM: kills; REFUSED: forks refused at the limit).
 const SERVICES_VIEW: &[ViewColumn] = &[
-    ViewColumn { title: "UNIT", columns: &["unit"], cell: Cell::Human, align_right: false },
-    ViewColumn { title: "CPU%", columns: &["cpu_pct"], cell: Cell::Decimals(1), align_right: true },
-    ViewColumn { title: "QUOTA%", columns: &["cpu_quota_pct"], cell: Cell::Decimals(0), align_right: true },
-    ViewColumn {
-        title: "THROTTLED%",
-        columns: &["throttled_pct"],
-        cell: Cell::Decimals(1),
-        align_right: true,
-    },
-    ViewColumn {
-        title: "MEMORY/MAX",
-        columns: &["memory", "memory_max"],
-        cell: Cell::Human,
-        align_right: true,
-    },
-    ViewColumn { title: "OOM KILLS", columns: &["oom_kills"], cell: Cell::Human, align_right: true },
-    ViewColumn { title: "TASKS/MAX", columns: &["tasks", "tasks_max"], cell: Cell::Human, align_right: true },
-    ViewColumn { title: "FORKS REFUSED", columns: &["forks_refused"], cell: Cell::Human, align_right: true },
+    column("UNIT", &["unit"], Cell::Human, false),
+    column("CPU%", &["cpu_pct"], Cell::Decimals(1), true),
+    column("QUOTA%", &["cpu_quota_pct"], Cell::Decimals(0), true),
+    column("THROT%", &["throttled_pct"], Cell::Decimals(1), true),
+    column("MEM/MAX", &["memory", "memory_max"], Cell::Human, true),
+    column("OOM", &["oom_kills"], Cell::Human, true),
+    column("TASKS/MAX", &["tasks", "tasks_max"], Cell::Human, true),
+    column("REFUSED", &["forks_refused"], Cell::Human, true),
 ];
 
 /// The cgroups among the `top` by CPU, by memory or by tasks, busiest

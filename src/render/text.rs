@@ -142,7 +142,7 @@ pub struct ViewColumn {
     pub align_right: bool,
 }
 
-const fn column(
+pub const fn column(
     title: &'static str,
     columns: &'static [&'static str],
     cell: Cell,
