@@ -52,6 +52,8 @@ pub struct Options {
     pub watch: Watch,
     /// Where to write the latest figures for node_exporter, if anywhere.
     pub textfile_dir: Option<PathBuf>,
+    /// Whether to draw the wait-for picture every sample.
+    pub waits: bool,
 }
 
 pub fn run(db: &Path, options: Options) -> Result<()> {
@@ -61,7 +63,8 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     // Then the collector, so that a watched path refused as bad input leaves the
     // database untouched. Half the interval: a watched source slower than
     // that would make ticks late.
-    let mut collector = Collector::new(options.redactor, &options.watch, options.interval / 2)?;
+    let mut collector =
+        Collector::new(options.redactor, &options.watch, options.interval / 2, options.waits)?;
     let mut store = Store::open_for_recording(db)?;
     let host = host::read()?;
     crate::harden::apply();

@@ -72,6 +72,7 @@ pub struct Config {
     pub watch_logs: Vec<PathBuf>,
     pub probes: Vec<ProbeConfig>,
     pub textfile_dir: Option<PathBuf>,
+    pub waits: Option<bool>,
 }
 
 /// One dependency to probe each sample.
@@ -217,6 +218,12 @@ fn parse(path: &Path, text: &str) -> Result<Config, BadInput> {
                 for item in doc.array(key, value, like)? {
                     list.push(doc.string(key, item, item_like)?.to_owned());
                 }
+            }
+            Slot::Switch(slot) => {
+                let text = doc.string(key, value, like)?;
+                let on = settings::switch(key, text)
+                    .map_err(|err| doc.error(&value.span(), key, value_reason(err)))?;
+                *slot = Some(on);
             }
             Slot::Probes(_) => {
                 for item in doc.array(key, value, like)? {
@@ -511,6 +518,7 @@ pub fn record_options(args: &RecordArgs) -> Result<(Option<PathBuf>, record::Opt
         probes: probe_specs(&settings.probes, interval)?,
         watch: Watch { dirs: settings.watch_dirs, logs: settings.watch_logs },
         textfile_dir: settings.textfile_dir,
+        waits: settings.waits.unwrap_or(true),
     };
     Ok((settings.db, options))
 }

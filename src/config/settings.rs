@@ -36,6 +36,8 @@ pub enum Slot<'a> {
     Paths(&'a mut Vec<PathBuf>),
     Patterns(&'a mut Vec<String>),
     Probes(&'a mut Vec<ProbeConfig>),
+    /// `on` or `off`.
+    Switch(&'a mut Option<bool>),
 }
 
 impl Slot<'_> {
@@ -54,6 +56,7 @@ impl Slot<'_> {
             (Slot::Paths(mine), Slot::Paths(theirs)) => list(mine, theirs),
             (Slot::Patterns(mine), Slot::Patterns(theirs)) => list(mine, theirs),
             (Slot::Probes(mine), Slot::Probes(theirs)) => list(mine, theirs),
+            (Slot::Switch(mine), Slot::Switch(theirs)) => *mine = theirs.take().or(mine.take()),
             _ => unreachable!("one setting has one slot"),
         }
     }
@@ -121,7 +124,22 @@ pub const SETTINGS: &[Setting] = &[
                textfile collector",
         slot: |c| Slot::Path(&mut c.textfile_dir),
     },
+    Setting {
+        key: "waits", flag: Some("--waits"), value_name: "on|off", default: Some("on"), example: "\"off\"",
+        help: "Draw the wait-for picture every sample: who waits on which endpoint, from the kernel's \
+               socket table; off saves its CPU where the picture is not wanted",
+        slot: |c| Slot::Switch(&mut c.waits),
+    },
 ];
+
+/// `on` or `off`, as a switch is written.
+pub fn switch(option: &'static str, text: &str) -> Result<bool, BadInput> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(BadInput::BadValue { option, value: text.into(), reason: "expected on or off".into() }),
+    }
+}
 
 /// The setting of configuration key `key`.
 pub fn by_key(key: &str) -> Option<&'static Setting> {
@@ -151,6 +169,7 @@ pub fn from_command_line(given: &[(&'static Setting, Vec<OsString>)]) -> Result<
                 Slot::Paths(list) => list.push(PathBuf::from(value)),
                 Slot::Patterns(list) => list.push(text()?.to_owned()),
                 Slot::Probes(list) => list.push(ProbeConfig::new(text()?)),
+                Slot::Switch(slot) => *slot = Some(switch(option, text()?)?),
             }
         }
     }
