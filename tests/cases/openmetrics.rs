@@ -294,7 +294,7 @@ fn processes_are_grouped_by_the_identity_the_csv_export_gives() {
     use std::os::unix::process::CommandExt;
     let dir = TempDir::new("om-identity");
     let db = dir.join("flightrec.db");
-    let name = format!("piler{}", std::process::id());
+    let name = format!("om-ident{}", std::process::id());
     let _renamed = Guard::spawn(Command::new("/bin/sleep").arg0(&name).arg("600"));
     let mut recorder = Recorder::start(&dir, &db);
     eventually_in_export(&mut recorder, "processes", &[], "the renamed process", |rows| {
