@@ -69,7 +69,7 @@ pub struct Collector {
     read_stacks: bool,
     dirs: Vec<Watched<crate::sample::WatchedDir>>,
     logs: Vec<Watched<crate::sample::WatchedLog>>,
-    /// How long a tick waits for watched directories and logs.
+    /// How long a tick waits for watched directories and logs, and sockets.
     watch_within: Duration,
     warnings: Warnings,
 }
