@@ -116,6 +116,11 @@ impl Collector {
         });
         let mut socket_reader =
             if waits { sockets::SocketReader::with_picture() } else { sockets::SocketReader::new() };
+        // The picture's first read walks every process's fds to name the
+        // listeners: done here, before the first tick, so that the first
+        // samples do not lose their socket table waiting for it. What it
+        // found is kept; its failure is the next read's to report.
+        let _ = socket_reader.read();
         Ok(Collector {
             loadavg: ProcFile::new("/proc/loadavg"),
             stat: ProcFile::new("/proc/stat"),
