@@ -13,7 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/measure.sh"
 
 USAGE="usage: scripts/bench-core.sh [--procs N] [--minutes M | --seconds S] [--interval 5s]
                              [--busy N] [--busy-percent P] [--dir DIR] [--keep]
-                             [--baseline BINARY]
+                             [--baseline BINARY] [--record-args \"ARGS\"]
 
 Runs \`flightrec record --interval Is\` with N extra idle processes on the
 machine and measures its CPU, memory, storage and disk writes per sample
@@ -32,9 +32,28 @@ against the targets of issue 2 and issue 3.
                     one before a change) in the same conditions, staggered
                     within the interval, and compare the two; the words of
                     BENCH_BASELINE_ARGS are added to its record command
-                    (the same build with a source off: --cgroup-depth 0)"
+                    (the same build with a source off: --cgroup-depth 0)
+  --record-args \"ARGS\"
+                    more arguments of this build's \`flightrec record\`,
+                    split at spaces (not the baseline's): with --baseline
+                    and the same binary, what a setting costs, say
+                    \"--waits off\" or \"--textfile-dir /run/flightrec-prom\""
 
-bench_parse_args "$USAGE" "$@"
+# --record-args is this script's own; the rest are measure.sh's.
+COMMAND_ARGS="$*"
+RECORD_ARGS=()
+shared_args=()
+while (($#)); do
+    if [[ $1 == --record-args ]]; then
+        (($# >= 2)) || bench_usage_error "--record-args needs a value, like \"--waits off\""
+        read -ra RECORD_ARGS <<<"$2"
+        shift 2
+    else
+        shared_args+=("$1")
+        shift
+    fi
+done
+bench_parse_args "$USAGE" "${shared_args[@]}"
 
 missing=()
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
@@ -44,7 +63,7 @@ bench_prepare
 
 T=$BENCH_TMP
 bench_launch_one() {
-    local binary=$FLIGHTREC extra=()
+    local binary=$FLIGHTREC extra=("${RECORD_ARGS[@]}")
     if [[ $1 == baseline ]]; then
         binary=$BENCH_BASELINE
         read -ra extra <<<"${BENCH_BASELINE_ARGS:-}"
@@ -86,7 +105,7 @@ echo
 echo "## flightrec recorder core: cost per sample against the targets"
 echo
 echo "$(bench_conditions)."
-echo "Command: scripts/bench-core.sh ${*:-(defaults)}"
+echo "Command: scripts/bench-core.sh ${COMMAND_ARGS:-(defaults)}"
 echo
 echo "| figure | measured | issue 2 target | | issue 3 target | |"
 echo "|---|---:|---:|---|---:|---|"

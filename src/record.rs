@@ -54,6 +54,8 @@ pub struct Options {
     pub textfile_dir: Option<PathBuf>,
     /// Levels of control groups followed below each hierarchy's root.
     pub cgroup_depth: usize,
+    /// Whether to draw the wait-for picture every sample.
+    pub waits: bool,
 }
 
 pub fn run(db: &Path, options: Options) -> Result<()> {
@@ -63,8 +65,13 @@ pub fn run(db: &Path, options: Options) -> Result<()> {
     // Then the collector, so that a watched path refused as bad input leaves the
     // database untouched. Half the interval: a watched source slower than
     // that would make ticks late.
-    let mut collector =
-        Collector::new(options.redactor, &options.watch, options.interval / 2, options.cgroup_depth)?;
+    let mut collector = Collector::new(
+        options.redactor,
+        &options.watch,
+        options.interval / 2,
+        options.cgroup_depth,
+        options.waits,
+    )?;
     let mut store = Store::open_for_recording(db)?;
     let host = host::read()?;
     crate::harden::apply();

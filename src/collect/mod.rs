@@ -7,9 +7,10 @@
 //! Watched directories and logs, which can hang with their filesystem, are
 //! read on threads of their own and waited for until a deadline
 //! (`deadline`); one that misses it is named in `Sample::watch_timeouts`.
-//! The wait-for picture (`waits`) is read on a thread of its own as well:
-//! its first walk of every process's fds takes far longer than a tick
-//! should, and a netlink reply may be late; a sample it misses lacks it.
+//! The socket table and the wait-for picture (`sockets`, `waits`), drawn
+//! from one netlink dump, are read on a thread of their own as well: the
+//! picture's first walk of every process's fds takes far longer than a tick
+//! should, and a netlink reply may be late; a sample they miss lacks both.
 
 pub mod cgroup;
 pub mod cmdline;
@@ -64,15 +65,14 @@ pub struct Collector {
     mountinfo: ProcFile,
     processes: process::ProcessTable,
     cgroups: cgroup::CgroupCollector,
-    sockets: sockets::SocketReader,
+    sockets: deadline::Offloaded<sockets::SocketRead>,
     /// `None` where /dev/kmsg cannot be read (not root, no CAP_SYSLOG).
     kmsg: Option<kmsg::KmsgReader>,
     /// Stacks of D-state processes are readable by root only.
     read_stacks: bool,
     dirs: Vec<Watched<crate::sample::WatchedDir>>,
     logs: Vec<Watched<crate::sample::WatchedLog>>,
-    waits: deadline::Offloaded<Vec<crate::model::waits::Endpoint>>,
-    /// How long a tick waits for watched directories and logs.
+    /// How long a tick waits for watched directories and logs, and sockets.
     watch_within: Duration,
     warnings: Warnings,
 }
@@ -106,13 +106,15 @@ const STALLED_FROM_PCT: f64 = 10.0;
 
 impl Collector {
     /// `watch_within`: how long after the start of a sample its watched
-    /// directories and logs may answer; `cgroup_depth`: the levels of
-    /// control groups followed below each hierarchy's root.
+    /// directories and logs, and its sockets, may answer; `cgroup_depth`:
+    /// the levels of control groups followed below each hierarchy's root;
+    /// `waits`: whether to draw the wait-for picture.
     pub fn new(
         redactor: redact::Redactor,
         watch: &Watch,
         watch_within: Duration,
         cgroup_depth: usize,
+        waits: bool,
     ) -> Result<Self> {
         let dirs = watch.dirs.iter().map(|path| {
             let mut watcher = watch_dir::DirWatcher::new(path);
@@ -123,6 +125,13 @@ impl Collector {
             Watched::spawn(path, "watch-log", move || watcher.read())
         });
         let mut cgroups = cgroup::CgroupCollector::new(cgroup_depth);
+        let mut socket_reader =
+            if waits { sockets::SocketReader::with_picture() } else { sockets::SocketReader::new() };
+        // The picture's first read walks every process's fds to name the
+        // listeners: done here, before the first tick, so that the first
+        // samples do not lose their socket table waiting for it. What it
+        // found is kept; its failure is the next read's to report.
+        let _ = socket_reader.read();
         Ok(Collector {
             loadavg: ProcFile::new("/proc/loadavg"),
             stat: ProcFile::new("/proc/stat"),
@@ -144,14 +153,13 @@ impl Collector {
                 cgroups.learn(text)
             })?,
             cgroups,
-            sockets: sockets::SocketReader::new(),
+            sockets: deadline::Offloaded::spawn("sockets", move || socket_reader.read())?,
             kmsg: kmsg::KmsgReader::open()
                 .map_err(|err| eprintln!("flightrec: warning: kernel messages: {err:#}; not recording them"))
                 .ok(),
             read_stacks: nix::unistd::geteuid().is_root(),
             dirs: dirs.collect::<Result<_>>()?,
             logs: logs.collect::<Result<_>>()?,
-            waits: deadline::Offloaded::spawn("waits", read_waits())?,
             watch_within,
             warnings: Warnings::new(),
         })
@@ -163,7 +171,7 @@ impl Collector {
         let deadline = Instant::now() + self.watch_within;
         self.dirs.iter_mut().for_each(|dir| dir.reader.ask());
         self.logs.iter_mut().for_each(|log| log.reader.ask());
-        self.waits.ask();
+        self.sockets.ask();
         let w = &mut self.warnings;
         let mut sample = Sample {
             load: w.check("loadavg", parse_file(&mut self.loadavg, loadavg::parse)),
@@ -196,9 +204,6 @@ impl Collector {
             sample.blocked_tasks = sample.processes.as_deref().map(blocked_stacks);
         }
         sample.kernel_messages = self.kmsg.as_mut().map(kmsg::KmsgReader::read);
-        let sockets = w.check("sockets", self.sockets.read());
-        sample.sockets_source = sockets.as_ref().map(|(_, source)| *source);
-        sample.sockets = sockets.map(|(rows, _)| rows);
         sample.disks = w.check("diskstats", read_disks(&mut self.diskstats));
         sample.filesystems = w
             .check("mountinfo", parse_file(&mut self.mountinfo, mounts::parse_mountinfo))
@@ -210,13 +215,18 @@ impl Collector {
         if !self.logs.is_empty() {
             sample.watched_logs = Some(answers(&mut self.logs, deadline, "watched log", timeouts, w));
         }
-        sample.waits = match self.waits.answer(deadline) {
-            Some(answer) => w.check("waits", answer),
-            None => {
-                w.warn("waits", "no answer in time; this sample has no wait-for picture");
-                None
+        match self.sockets.answer(deadline) {
+            Some(answer) => {
+                if let Some(read) = w.check("sockets", answer) {
+                    sample.sockets_source = Some(read.source);
+                    sample.sockets = Some(read.rows);
+                    sample.waits = read.waits.and_then(|waits| w.check("waits", waits)).map(|w| w.endpoints);
+                }
             }
-        };
+            None => {
+                w.warn("sockets", "no answer in time; this sample has no socket table or wait-for picture")
+            }
+        }
         sample
     }
 
@@ -249,24 +259,6 @@ impl Collector {
         snmp::parse_netstat(self.netstat.read()?, &mut net)?;
         snmp::parse_sockstat(self.sockstat.read()?, &mut net)?;
         Ok(net)
-    }
-}
-
-/// The wait-for picture's reader: its netlink socket is opened afresh after
-/// a failure (or where the kernel refused it before), so a refusal at a bad
-/// moment costs that sample's picture only.
-fn read_waits() -> impl FnMut() -> Result<Vec<crate::model::waits::Endpoint>> + Send + 'static {
-    let mut reader: Option<waits::WaitCollector> = None;
-    move || {
-        let collector = match &mut reader {
-            Some(collector) => collector,
-            None => reader.insert(waits::WaitCollector::new()?),
-        };
-        let picture = collector.read();
-        if picture.is_err() {
-            reader = None;
-        }
-        picture.map(|waits| waits.endpoints)
     }
 }
 

@@ -74,6 +74,7 @@ pub struct Config {
     pub watch_logs: Vec<PathBuf>,
     pub probes: Vec<ProbeConfig>,
     pub textfile_dir: Option<PathBuf>,
+    pub waits: Option<bool>,
 }
 
 /// One dependency to probe each sample.
@@ -232,6 +233,12 @@ fn parse(path: &Path, text: &str) -> Result<Config, BadInput> {
                 for item in doc.array(key, value, like)? {
                     list.push(doc.string(key, item, item_like)?.to_owned());
                 }
+            }
+            Slot::Switch(slot) => {
+                let text = doc.string(key, value, like)?;
+                let on = settings::switch(key, text)
+                    .map_err(|err| doc.error(&value.span(), key, value_reason(err)))?;
+                *slot = Some(on);
             }
             Slot::Probes(_) => {
                 for item in doc.array(key, value, like)? {
@@ -529,6 +536,7 @@ pub fn record_options(
         cgroup_depth: settings
             .cgroup_depth
             .map_or(crate::collect::cgroup::DEFAULT_DEPTH, |depth| depth as usize),
+        waits: settings.waits.unwrap_or(true),
     };
     Ok((settings.db, options))
 }

@@ -37,6 +37,8 @@ pub enum Slot<'a> {
     Paths(&'a mut Vec<PathBuf>),
     Patterns(&'a mut Vec<String>),
     Probes(&'a mut Vec<ProbeConfig>),
+    /// `on` or `off`.
+    Switch(&'a mut Option<bool>),
 }
 
 impl Slot<'_> {
@@ -56,6 +58,7 @@ impl Slot<'_> {
             (Slot::Paths(mine), Slot::Paths(theirs)) => list(mine, theirs),
             (Slot::Patterns(mine), Slot::Patterns(theirs)) => list(mine, theirs),
             (Slot::Probes(mine), Slot::Probes(theirs)) => list(mine, theirs),
+            (Slot::Switch(mine), Slot::Switch(theirs)) => *mine = theirs.take().or(mine.take()),
             _ => unreachable!("one setting has one slot"),
         }
     }
@@ -129,6 +132,12 @@ pub const SETTINGS: &[Setting] = &[
                and containers under system.slice, user.slice and machine.slice",
         slot: |c| Slot::Count(&mut c.cgroup_depth, CGROUP_DEPTH_RANGE),
     },
+    Setting {
+        key: "waits", flag: Some("--waits"), value_name: "on|off", default: Some("on"), example: "\"off\"",
+        help: "Draw the wait-for picture every sample: who waits on which endpoint, from the kernel's \
+               socket table; off saves its CPU where the picture is not wanted",
+        slot: |c| Slot::Switch(&mut c.waits),
+    },
 ];
 
 /// A whole number within `range`, as `--cgroup-depth` takes it.
@@ -140,6 +149,15 @@ pub fn parse_count(option: &'static str, text: &str, range: RangeInclusive<u64>)
     };
     let count: u64 = text.trim().parse().map_err(|_| bad())?;
     range.contains(&count).then_some(count).ok_or_else(bad)
+}
+
+/// `on` or `off`, as a switch is written.
+pub fn switch(option: &'static str, text: &str) -> Result<bool, BadInput> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(BadInput::BadValue { option, value: text.into(), reason: "expected on or off".into() }),
+    }
 }
 
 /// The setting of configuration key `key`.
@@ -171,6 +189,7 @@ pub fn from_command_line(given: &[(&'static Setting, Vec<OsString>)]) -> Result<
                 Slot::Paths(list) => list.push(PathBuf::from(value)),
                 Slot::Patterns(list) => list.push(text()?.to_owned()),
                 Slot::Probes(list) => list.push(ProbeConfig::new(text()?)),
+                Slot::Switch(slot) => *slot = Some(switch(option, text()?)?),
             }
         }
     }

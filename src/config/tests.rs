@@ -79,6 +79,7 @@ fn every_key_parses() {
                 ProbeConfig::new("http:http://127.0.0.1:8080/health"),
             ],
             textfile_dir: None,
+            waits: None,
         }
     );
 }
@@ -263,6 +264,7 @@ fn merge_prefers_the_command_line_and_replaces_lists() {
         watch_logs: vec!["/file/log".into()],
         probes: vec![ProbeConfig::new("tcp:127.0.0.1:25"), ProbeConfig::new("tcp:127.0.0.1:8891")],
         textfile_dir: None,
+        waits: None,
     };
     let cli = Config {
         interval: Some(Duration::from_secs(1)),

@@ -187,8 +187,12 @@ mod tests {
         carries_every_column(PROCESSES, &ProcessRow::new(0, &Process::default(), None, Some(0), 100.0));
         carries_every_column(SOCKETS, &(0, PortSockets::default()));
         carries_every_column(FILESYSTEMS, &(0, Filesystem::default()));
-        carries_every_column(DISKS, &DiskRow { time_ms: 0, name: "sda".into(), in_flight: 0, rates: None });
-        carries_every_column(NET, &NetRow { time_ms: 0, name: "total".into(), rates: None, totals: None });
+        let disk = crate::model::sample::Disk { name: "sda".into(), ..Default::default() };
+        carries_every_column(DISKS, &DiskRow { time_ms: 0, disk, rates: None });
+        carries_every_column(
+            NET,
+            &NetRow { time_ms: 0, name: "total".into(), counters: None, rates: None, totals: None },
+        );
         carries_every_column(PROBES, &(0, ProbeResult::default()));
         carries_every_column(DIRS, &(0, WatchedDir::default()));
         let log = LogRow { time_ms: 0, log: WatchedLog::default(), rates: None, template: None };

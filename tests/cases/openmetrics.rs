@@ -176,6 +176,21 @@ fn prometheus_answers_with_the_recorded_values() {
     let rate = query_value(port, &format!("rate(flightrec_logs_lines_written_total[{range_ms}ms])"), t2);
     let csv = pair[1].real("lines_per_s").unwrap();
     assert!((rate - csv).abs() < 0.001, "rate() {rate}, CSV {csv}, between {t1} and {t2}");
+
+    // A rate column goes out as the raw counter behind it, in base units:
+    // rate() gives the column back (CPU shares as a ratio of CPU seconds).
+    let pair = system.windows(2).rev().find(|w| w[1].real("cpu_user_pct").is_some()).expect("two samples");
+    let (t1, t2) = (pair[0].int("time_ms"), pair[1].int("time_ms"));
+    let over = |name: &str| format!("rate(flightrec_{name}{{host=\"{host}\"}}[{}ms])", t2 - t1 + 1);
+    let rate = query_value(port, &over("context_switches_total"), t2);
+    let csv = pair[1].real("context_switches_per_s").unwrap();
+    assert!((rate - csv).abs() < 0.001, "context switches: rate() {rate}, CSV {csv}, between {t1} and {t2}");
+    let modes = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"];
+    let all: Vec<String> = modes.iter().map(|mode| over(&format!("cpu_{mode}_seconds_total"))).collect();
+    let share = format!("100 * {} / ({})", over("cpu_user_seconds_total"), all.join(" + "));
+    let user = query_value(port, &share, t2);
+    let csv = pair[1].real("cpu_user_pct").unwrap();
+    assert!((user - csv).abs() < 0.001, "CPU user: {user} from rate(), CSV {csv}, between {t1} and {t2}");
 }
 
 #[test]
@@ -270,6 +285,28 @@ fn openmetrics_refuses_events_naming_the_kinds_with_numbers() {
     for kind in ["system", "processes", "sockets", "logs"] {
         assert!(out.stderr.contains(kind), "{}", out.stderr);
     }
+}
+
+/// Processes are grouped by the identity the report and the CSV export
+/// give them (argv[0] here), not by the kernel's command name.
+#[test]
+fn processes_are_grouped_by_the_identity_the_csv_export_gives() {
+    use std::os::unix::process::CommandExt;
+    let dir = TempDir::new("om-identity");
+    let db = dir.join("flightrec.db");
+    let name = format!("om-ident{}", std::process::id());
+    let _renamed = Guard::spawn(Command::new("/bin/sleep").arg0(&name).arg("600"));
+    let mut recorder = Recorder::start(&dir, &db);
+    eventually_in_export(&mut recorder, "processes", &[], "the renamed process", |rows| {
+        match rows.iter().find(|r| r.text("identity") == name) {
+            Some(row) if row.text("comm") == "sleep" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    recorder.stop();
+    let text = openmetrics(&db, "processes");
+    let grouped = format!("flightrec_processes{{host=\"{}\",identity=\"{name}\"}} 1 ", hostname());
+    assert!(text.contains(&grouped), "no {grouped:?} in the export");
 }
 
 /// A command name can hold quotes, backslashes and newlines: the label

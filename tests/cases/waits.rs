@@ -275,3 +275,21 @@ fn report_names_a_remote_endpoint_whose_syns_go_unanswered() {
     assert_names(&first, &[&format!("5 {client} connections to {address} have been trying to connect")]);
     drop(trying);
 }
+
+#[test]
+fn waits_off_records_the_socket_table_without_the_picture() {
+    let dir = TempDir::new("waits-off");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = i64::from(listener.local_addr().unwrap().port());
+    let _clients: Vec<TcpStream> =
+        (0..3).map(|_| TcpStream::connect(listener.local_addr().unwrap()).unwrap()).collect();
+    let db = dir.join("flightrec.db");
+    let mut recorder = Recorder::start_with(&dir, &db, &["--waits", "off"]);
+    eventually_in_export(&mut recorder, "sockets", &[], "the test's listener", |rows| {
+        let listening = rows.iter().any(|r| r.int("port") == port && r.text("direction") == "listen");
+        if listening { Ok(()) } else { Err(format!("no listen row of port {port}")) }
+    });
+    recorder.stop();
+    let waits = export(&db, "waits", &[]);
+    assert!(waits.is_empty(), "a picture was drawn: {:?}", &waits[..waits.len().min(3)]);
+}

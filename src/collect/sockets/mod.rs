@@ -1,5 +1,6 @@
 //! TCP sockets (IPv4 and IPv6) counted per port, direction and state, from
-//! the kernel's socket table: read over NETLINK_SOCK_DIAG (`netlink`), or
+//! the kernel's socket table: read over NETLINK_SOCK_DIAG (`netlink`), in
+//! the one dump per read that the wait-for picture is drawn from too, or
 //! from `/proc/net/tcp` and `/proc/net/tcp6` (`proc_net`) where netlink
 //! fails, for that read only. Both feed one `Tally`, so both give the same
 //! rows, except that /proc/net/tcp does not show backlog limits (`backlog`
@@ -15,22 +16,41 @@
 mod netlink;
 mod proc_net;
 
+use crate::collect::waits::{WaitCollector, Waits, diag, inet};
 use crate::sample::{Direction, PortSockets, SocketSource};
 use crate::warn::Warnings;
 use anyhow::Result;
 
+/// The socket table, and the wait-for picture (`collect::waits`) when it is
+/// drawn, from one NETLINK_SOCK_DIAG dump of the TCP sockets a read: the
+/// picture adds their tcp_info to that dump, and a dump of unix sockets.
 pub struct SocketReader {
     /// `None` after a failure: opened afresh on the next read.
-    netlink: Option<netlink::DiagSocket>,
+    netlink: Option<diag::DiagSocket>,
     proc_net: proc_net::ProcNet,
     /// The source of the previous read, to say when it changes.
     last: Option<SocketSource>,
     /// Netlink failing on and off must not flood stderr.
     warnings: Warnings,
     tally: Tally,
+    /// The TCP sockets of the last dump, cleared, not freed, between reads.
+    tcp: Vec<inet::TcpSocket>,
+    /// `None` when the picture is not drawn.
+    picture: Option<WaitCollector>,
+}
+
+/// One read of the kernel's socket table.
+pub struct SocketRead {
+    pub rows: Vec<PortSockets>,
+    pub source: SocketSource,
+    /// `None` when the picture is not drawn; an error when netlink failed
+    /// (the socket table then comes from /proc/net/tcp, the picture from
+    /// nowhere).
+    pub waits: Option<Result<Waits>>,
 }
 
 impl SocketReader {
+    /// The socket table only.
     pub fn new() -> Self {
         SocketReader {
             netlink: None,
@@ -38,25 +58,35 @@ impl SocketReader {
             last: None,
             warnings: Warnings::new(),
             tally: Tally::default(),
+            tcp: Vec::new(),
+            picture: None,
         }
     }
 
-    /// The current sockets as rows, and where they came from: netlink where
-    /// it answers, else /proc/net/tcp for this read only. Netlink is tried
-    /// again at every read, on a fresh socket after a failure: a refusal at
-    /// a bad moment (a timeout on a loaded machine) must not cost the
-    /// backlogs, and so the finding of a full accept queue, for the rest of
-    /// the run.
-    pub fn read(&mut self) -> Result<(Vec<PortSockets>, SocketSource)> {
+    /// The socket table and the wait-for picture.
+    pub fn with_picture() -> Self {
+        SocketReader { picture: Some(WaitCollector::new()), ..Self::new() }
+    }
+
+    /// The current sockets as rows, where they came from, and the picture:
+    /// netlink where it answers, else /proc/net/tcp for this read only (and
+    /// no picture). Netlink is tried again at every read, on a fresh socket
+    /// after a failure: a refusal at a bad moment (a timeout on a loaded
+    /// machine) must not cost the backlogs, and so the finding of a full
+    /// accept queue, for the rest of the run.
+    pub fn read(&mut self) -> Result<SocketRead> {
         self.tally.clear();
-        let source = match self.read_netlink() {
-            Ok(()) => SocketSource::Netlink,
+        let dumped = self.dump_tcp();
+        let source = match &dumped {
+            Ok(_) => {
+                self.tcp.iter().for_each(|s| self.tally.add(netlink::socket(s)));
+                SocketSource::Netlink
+            }
             Err(err) => {
                 if self.last != Some(SocketSource::ProcNet) {
                     let detail = format!("{err:#}; reading /proc/net/tcp until netlink answers again");
                     self.warnings.warn("sockets", &detail);
                 }
-                self.tally.clear();
                 self.proc_net.read(&mut self.tally)?;
                 SocketSource::ProcNet
             }
@@ -65,21 +95,40 @@ impl SocketReader {
             self.warnings.warn("sockets recovered", "netlink answers again");
         }
         self.last = Some(source);
-        Ok((self.tally.rows(), source))
+        let waits = match (&mut self.picture, dumped) {
+            (None, dumped) => {
+                self.netlink = dumped.ok();
+                None
+            }
+            (Some(_), Err(err)) => Some(Err(err)),
+            (Some(picture), Ok(mut diag)) => {
+                let waits = picture.read(&mut diag, &self.tcp);
+                // What is left of a failed dump must not be read as the next.
+                if waits.is_ok() {
+                    self.netlink = Some(diag);
+                }
+                Some(waits)
+            }
+        };
+        Ok(SocketRead { rows: self.tally.rows(), source, waits })
     }
 
-    fn read_netlink(&mut self) -> Result<()> {
-        let diag = match &mut self.netlink {
+    /// Processes whose fds the picture walked since this reader started.
+    pub fn processes_walked(&self) -> u64 {
+        self.picture.as_ref().map_or(0, WaitCollector::processes_walked)
+    }
+
+    /// Every TCP socket into `tcp`, with its tcp_info when the picture is
+    /// drawn. The netlink socket is the caller's to keep, on success only:
+    /// what is left of a failed dump must not be read as the next.
+    fn dump_tcp(&mut self) -> Result<diag::DiagSocket> {
+        self.tcp.clear();
+        let mut diag = match self.netlink.take() {
             Some(diag) => diag,
-            None => self.netlink.insert(netlink::DiagSocket::open()?),
+            None => diag::DiagSocket::open()?,
         };
-        let tally = &mut self.tally;
-        let dumped = diag.dump(|socket| tally.add(socket));
-        if dumped.is_err() {
-            // What is left of the failed dump must not be read as the next.
-            self.netlink = None;
-        }
-        dumped
+        inet::dump(&mut diag, netlink::STATES, self.picture.is_some(), &mut self.tcp)?;
+        Ok(diag)
     }
 }
 
@@ -316,13 +365,13 @@ mod tests {
         // connect() returns once the client has the SYN-ACK; the server side
         // joins the accept queue when the kernel has handled the last ACK,
         // which can be a moment later.
-        let (mut rows, mut source) = reader.read().unwrap();
+        let SocketRead { mut rows, mut source, .. } = reader.read().unwrap();
         for _ in 0..100 {
             if find(&rows, Listen, port, "LISTEN").queued == 20 {
                 break;
             }
             sleep(Duration::from_millis(10));
-            (rows, source) = reader.read().unwrap();
+            SocketRead { rows, source, .. } = reader.read().unwrap();
         }
         assert_eq!(source, SocketSource::Netlink, "fell back");
         let listen = find(&rows, Listen, port, "LISTEN");
@@ -345,7 +394,7 @@ mod tests {
         let mut netlink = SocketReader::new();
         // /proc/net/tcp does not show backlog limits.
         let mut read_netlink = || -> Vec<PortSockets> {
-            let (mut rows, source) = netlink.read().unwrap();
+            let SocketRead { mut rows, source, .. } = netlink.read().unwrap();
             assert_eq!(source, SocketSource::Netlink, "fell back");
             rows.iter_mut().for_each(|row| row.backlog = 0);
             rows
@@ -371,11 +420,11 @@ mod tests {
         let (_listener, _clients, port) = unaccepted_connections(3);
         let mut reader = SocketReader::new();
         // A receive buffer too small for any reply: the dump fails for real.
-        reader.netlink = Some(netlink::DiagSocket::open_with_buffer(16).unwrap());
-        let (rows, source) = reader.read().unwrap();
+        reader.netlink = Some(diag::DiagSocket::open_with_buffer(16).unwrap());
+        let SocketRead { rows, source, .. } = reader.read().unwrap();
         assert_eq!(source, SocketSource::ProcNet);
         assert_eq!(find(&rows, Listen, port, "LISTEN").backlog, 0, "/proc/net/tcp has no backlog");
-        let (rows, source) = reader.read().unwrap();
+        let SocketRead { rows, source, .. } = reader.read().unwrap();
         assert_eq!(source, SocketSource::Netlink, "netlink is tried again on the next read");
         assert!(find(&rows, Listen, port, "LISTEN").backlog > 0);
     }

@@ -1,53 +1,20 @@
 //! NETLINK_SOCK_DIAG: the kernel's TCP socket table as binary records, the
 //! way `ss` reads it, and much cheaper than /proc/net/tcp as sockets grow.
-//! One SOCK_DIAG_BY_FAMILY dump request per address family, through the
-//! plumbing and the record parser the wait-for picture uses
-//! (`waits::diag`, `waits::inet`); here every state is asked for, and no
-//! tcp_info, as only counts per port are kept.
+//! The dump (`waits::inet`) asks for every state and, only when the
+//! wait-for picture is drawn from it too, for tcp_info; the table keeps
+//! counts per port.
 
 use super::Socket;
-use crate::collect::waits::{diag, inet};
-use anyhow::{Context, Result};
-use nix::libc;
+use crate::collect::waits::inet;
 
 /// TCP states 1 (ESTABLISHED) to 12 (NEW_SYN_RECV). Request sockets
 /// (NEW_SYN_RECV) are dumped only when asked for. State 13
 /// (BOUND_INACTIVE, bound but neither listening nor connecting) is left out
 /// as `ss` and /proc/net/tcp leave it out.
-const STATES: u32 = ((1 << 13) - 1) & !1;
-
-/// An open NETLINK_SOCK_DIAG socket, kept for the life of the recorder.
-pub struct DiagSocket(diag::DiagSocket);
-
-impl DiagSocket {
-    pub fn open() -> Result<Self> {
-        Ok(DiagSocket(diag::DiagSocket::open()?))
-    }
-
-    /// With a receive buffer of `len` bytes: a small one makes dumps fail,
-    /// for tests of what follows a failure.
-    #[cfg(test)]
-    pub(super) fn open_with_buffer(len: usize) -> Result<Self> {
-        Ok(DiagSocket(diag::DiagSocket::open_with_buffer(len)?))
-    }
-
-    /// Feeds every IPv4 and IPv6 TCP socket to `each`.
-    pub fn dump(&mut self, mut each: impl FnMut(Socket)) -> Result<()> {
-        for (family, name) in [(libc::AF_INET, "IPv4"), (libc::AF_INET6, "IPv6")] {
-            let request = inet::request_for(family as u8, STATES, false);
-            self.0
-                .dump(&request, |record| {
-                    each(socket(&inet::parse(record)?));
-                    Ok(())
-                })
-                .with_context(|| format!("dumping {name} TCP sockets over NETLINK_SOCK_DIAG"))?;
-        }
-        Ok(())
-    }
-}
+pub(super) const STATES: u32 = ((1 << 13) - 1) & !1;
 
 /// What the socket table keeps of one socket.
-fn socket(s: &inet::TcpSocket) -> Socket {
+pub(super) fn socket(s: &inet::TcpSocket) -> Socket {
     Socket {
         state: s.state,
         local_port: s.local.port(),
@@ -60,6 +27,7 @@ fn socket(s: &inet::TcpSocket) -> Socket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::libc;
 
     #[test]
     fn asks_for_every_state_but_bound_inactive_and_no_tcp_info() {

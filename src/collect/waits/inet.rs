@@ -4,7 +4,7 @@
 //! network order, everything else in host order.
 
 use super::diag::{self, u32_at, u64_at};
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use nix::libc;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -24,9 +24,14 @@ const TCP_TIME_WAIT: u8 = 6;
 const TCP_CLOSE: u8 = 7;
 /// States 1 to 12 but TIME_WAIT and CLOSE: nobody waits on a socket in
 /// them, and on a busy server TIME_WAIT ones can outnumber all others (the
-/// socket table counts them per port). 13, BOUND_INACTIVE, is neither
-/// listening nor connecting.
+/// socket table counts them per port, from the same dump). 13,
+/// BOUND_INACTIVE, is neither listening nor connecting.
 const STATES: u32 = ((1 << 13) - 1) & !1 & !(1 << TCP_TIME_WAIT) & !(1 << TCP_CLOSE);
+
+/// Whether the picture looks at a socket in `state`.
+pub fn pictured(state: u8) -> bool {
+    state < 32 && STATES & 1 << state != 0
+}
 
 /// One TCP socket, as much of it as the picture needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,8 +70,9 @@ pub struct TcpInfo {
     pub bytes_received: Option<u64>,
 }
 
-/// The `inet_diag_req_v2` asking for every TCP socket of `family` with its
-/// tcp_info.
+/// The `inet_diag_req_v2` asking for every TCP socket of `family` the
+/// picture looks at, with its tcp_info.
+#[cfg(test)]
 pub fn request(family: u8) -> [u8; REQUEST_LEN] {
     request_for(family, STATES, true)
 }
@@ -84,13 +90,21 @@ pub fn request_for(family: u8, states: u32, info: bool) -> [u8; REQUEST_LEN] {
     body
 }
 
-/// Every TCP socket of both families, in dump order.
-pub fn dump(socket: &mut diag::DiagSocket, sockets: &mut Vec<TcpSocket>) -> Result<()> {
-    for family in [libc::AF_INET, libc::AF_INET6] {
-        socket.dump(&request(family as u8), |record| {
-            sockets.push(parse(record)?);
-            Ok(())
-        })?;
+/// Every TCP socket of both families in `states` (a bit per state), with
+/// its tcp_info if `info`, in dump order.
+pub fn dump(
+    socket: &mut diag::DiagSocket,
+    states: u32,
+    info: bool,
+    sockets: &mut Vec<TcpSocket>,
+) -> Result<()> {
+    for (family, name) in [(libc::AF_INET, "IPv4"), (libc::AF_INET6, "IPv6")] {
+        socket
+            .dump(&request_for(family as u8, states, info), |record| {
+                sockets.push(parse(record)?);
+                Ok(())
+            })
+            .with_context(|| format!("dumping {name} TCP sockets over NETLINK_SOCK_DIAG"))?;
     }
     Ok(())
 }

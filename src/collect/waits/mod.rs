@@ -4,7 +4,8 @@
 //! bytes queued on either side, how many wait for a reply and for how
 //! long, and who they are: the process that should answer (for endpoints
 //! here) and the processes waiting. The kernel's socket table comes over
-//! NETLINK_SOCK_DIAG (`diag`, `inet`, `unix`); `picture` turns it into
+//! NETLINK_SOCK_DIAG (`diag`, `inet`, `unix`), its TCP part in the dump
+//! the socket table reads too (`collect::sockets`); `picture` turns it into
 //! endpoints; `owners` names processes, walking /proc/PID/fd only where it
 //! pays (listeners once, clients of endpoints that look stuck).
 //!
@@ -37,13 +38,13 @@ pub struct Waits {
     pub endpoints: Vec<Endpoint>,
 }
 
-/// The netlink socket, the process names found so far and the clocks of
-/// unix sockets left unread, kept from one sample to the next.
+/// The process names found so far and the clocks of unix sockets left
+/// unread, kept from one sample to the next. The TCP sockets come from the
+/// socket table's dump (`collect::sockets`), which asks for their tcp_info
+/// when the picture is drawn: one dump a sample serves both.
 pub struct WaitCollector {
-    diag: diag::DiagSocket,
     owners: owners::Owners,
     clocks: picture::Clocks,
-    tcp: Vec<inet::TcpSocket>,
     unix: Vec<unix::UnixSocket>,
     reads: u64,
 }
@@ -53,31 +54,27 @@ pub struct WaitCollector {
 const FORGET_EVERY: u64 = 32;
 
 impl WaitCollector {
-    /// Fails where the kernel refuses NETLINK_SOCK_DIAG.
-    pub fn new() -> Result<Self> {
-        Ok(WaitCollector {
-            diag: diag::DiagSocket::open()?,
+    pub fn new() -> Self {
+        WaitCollector {
             owners: owners::Owners::new(),
             clocks: picture::Clocks::default(),
-            tcp: Vec::new(),
             unix: Vec::new(),
             reads: 0,
-        })
+        }
     }
 
-    /// The picture now. A refused or failed dump fails the whole picture
-    /// (half of the sockets would name the wrong waits); the next call
-    /// tries again.
-    pub fn read(&mut self) -> Result<Waits> {
-        self.tcp.clear();
+    /// The picture now, from `tcp` (this sample's TCP sockets, dumped with
+    /// their tcp_info) and the unix sockets dumped over `diag`. A failed
+    /// dump fails the whole picture (half of the sockets would name the
+    /// wrong waits), and leaves `diag` to be opened afresh.
+    pub fn read(&mut self, diag: &mut diag::DiagSocket, tcp: &[inet::TcpSocket]) -> Result<Waits> {
         self.unix.clear();
-        inet::dump(&mut self.diag, &mut self.tcp).context("dumping TCP sockets over NETLINK_SOCK_DIAG")?;
-        unix::dump(&mut self.diag, &mut self.unix).context("dumping unix sockets over NETLINK_SOCK_DIAG")?;
-        let drafts = picture::draft(&self.tcp, &self.unix, &mut self.clocks, Instant::now());
+        unix::dump(diag, &mut self.unix).context("dumping unix sockets over NETLINK_SOCK_DIAG")?;
+        let drafts = picture::draft(tcp, &self.unix, &mut self.clocks, Instant::now());
         self.reads += 1;
         if self.reads.is_multiple_of(FORGET_EVERY) {
             let live: std::collections::HashSet<u64> =
-                self.tcp.iter().map(|s| s.inode).chain(self.unix.iter().map(|s| s.inode)).collect();
+                tcp.iter().map(|s| s.inode).chain(self.unix.iter().map(|s| s.inode)).collect();
             self.owners.retain(|inode| live.contains(&inode));
         }
         let wanted: Vec<u64> = drafts.iter().flat_map(picture::Draft::wanted).collect();
@@ -88,6 +85,12 @@ impl WaitCollector {
     /// Processes whose fds were walked since this collector started.
     pub fn processes_walked(&self) -> u64 {
         self.owners.walks
+    }
+}
+
+impl Default for WaitCollector {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -13,7 +13,7 @@
 //! since, seen from the server side for endpoints here (which covers
 //! clients on other machines) and from the client side for remote ones.
 
-use super::inet::{TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT, TcpInfo, TcpSocket};
+use super::inet::{self, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT, TcpInfo, TcpSocket};
 use super::unix::{STATE_ESTABLISHED, STATE_LISTEN, UnixSocket};
 pub use crate::model::waits::{Client, Endpoint, Identity, StateCount, Transport};
 use std::collections::HashMap;
@@ -127,7 +127,9 @@ impl Clocks {
     }
 }
 
-/// Groups the sockets by endpoint.
+/// Groups the sockets by endpoint. TCP sockets in states the picture
+/// leaves out (TIME_WAIT, CLOSE: the socket table's dump has them) are
+/// skipped.
 pub fn draft(tcp: &[TcpSocket], unix: &[UnixSocket], clocks: &mut Clocks, now: Instant) -> Vec<Draft> {
     clocks.draft += 1;
     let mut drafts = Vec::new();
@@ -169,7 +171,7 @@ fn draft_tcp(sockets: &[TcpSocket], clocks: &mut Clocks, now: Instant, drafts: &
     let mut by_ends: Option<HashMap<(SocketAddr, SocketAddr), u64>> = None;
     let mut remote: HashMap<SocketAddr, usize> = HashMap::new();
 
-    for socket in sockets.iter().filter(|s| s.state != TCP_LISTEN) {
+    for socket in sockets.iter().filter(|s| s.state != TCP_LISTEN && inet::pictured(s.state)) {
         if socket.state != TCP_SYN_SENT
             && let Some(at) = listener_for(&socket.local)
         {

@@ -6,6 +6,7 @@
 //! or fail.
 
 use super::*;
+use crate::collect::sockets::SocketReader;
 use crate::scratch::Scratch;
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use std::io::Write;
@@ -86,16 +87,23 @@ fn state_count(endpoint: &Endpoint, state: &str) -> u32 {
     endpoint.states.iter().find(|s| s.state == state).map_or(0, |s| s.count)
 }
 
+/// The picture as the recorder draws it: from the socket table's dump.
+fn picture(reader: &mut SocketReader) -> Waits {
+    let read = reader.read().unwrap();
+    assert_eq!(read.source, crate::sample::SocketSource::Netlink, "fell back");
+    read.waits.expect("the picture is drawn").unwrap()
+}
+
 /// Reads pictures until `check` accepts one (or panics after `PATIENCE`,
 /// with the last picture of `address`).
 fn picture_until(
-    collector: &mut WaitCollector,
+    reader: &mut SocketReader,
     address: &str,
     mut check: impl FnMut(&Endpoint) -> bool,
 ) -> Endpoint {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let waits = collector.read().unwrap();
+        let waits = picture(reader);
         let found = endpoint(&waits, address).cloned();
         match found {
             Some(endpoint) if check(&endpoint) => return endpoint,
@@ -125,9 +133,8 @@ fn names_a_tcp_server_that_accepts_and_never_answers_and_its_waiting_clients() {
     let waiting = Children(clients.iter().map(|c| holding(&client_program, vec![c.as_raw_fd()])).collect());
     drop((listener, accepted, clients));
 
-    let mut collector = WaitCollector::new().unwrap();
-    let picture =
-        picture_until(&mut collector, &address, |e| e.clients.iter().any(|c| c.comm == client_name));
+    let mut reader = SocketReader::with_picture();
+    let picture = picture_until(&mut reader, &address, |e| e.clients.iter().any(|c| c.comm == client_name));
     let waited = sent.elapsed();
 
     assert!(picture.listening, "{picture:#?}");
@@ -158,17 +165,17 @@ fn names_a_unix_socket_server_that_leaves_requests_unread_and_its_waiting_client
     let client_program = program(&scratch.0, &client_name);
     let waiting = Children(clients.iter().map(|c| holding(&client_program, vec![c.as_raw_fd()])).collect());
 
-    // Unix sockets have no clocks: the collector times an unread queue
+    // Unix sockets have no clocks: the picture times an unread queue
     // from the first picture that shows it.
-    let mut collector = WaitCollector::new().unwrap();
+    let mut reader = SocketReader::with_picture();
     for mut client in &clients {
         client.write_all(REQUEST).unwrap();
     }
     let first_seen = Instant::now();
-    collector.read().unwrap();
+    picture(&mut reader);
     drop((listener, accepted, clients));
     let address = path.to_str().unwrap();
-    let picture = picture_until(&mut collector, address, |e| e.clients.iter().any(|c| c.comm == client_name));
+    let picture = picture_until(&mut reader, address, |e| e.clients.iter().any(|c| c.comm == client_name));
     let waited = first_seen.elapsed();
 
     assert_eq!(picture.transport, Transport::Unix);
@@ -202,9 +209,9 @@ fn names_the_clients_of_a_unix_listener_that_never_accepts() {
     let waiting = Children(clients.iter().map(|c| holding(&client_program, vec![c.as_raw_fd()])).collect());
     drop((listener, clients));
 
-    let mut collector = WaitCollector::new().unwrap();
+    let mut reader = SocketReader::with_picture();
     let address = path.to_str().unwrap();
-    let picture = picture_until(&mut collector, address, |e| e.clients.iter().any(|c| c.comm == client_name));
+    let picture = picture_until(&mut reader, address, |e| e.clients.iter().any(|c| c.comm == client_name));
 
     let identity = picture.server.as_ref().expect("the server named");
     assert_eq!((identity.pid, identity.comm.as_str()), (server.0[0].id(), server_name.as_str()));
@@ -254,9 +261,8 @@ fn names_a_listener_that_never_accepts_and_the_clients_left_in_syn_sent() {
     let _knocking = Children(clients.iter().map(|c| holding(&client_program, vec![c.as_raw_fd()])).collect());
     drop((listener, clients));
 
-    let mut collector = WaitCollector::new().unwrap();
-    let picture =
-        picture_until(&mut collector, &address, |e| e.clients.iter().any(|c| c.comm == client_name));
+    let mut reader = SocketReader::with_picture();
+    let picture = picture_until(&mut reader, &address, |e| e.clients.iter().any(|c| c.comm == client_name));
 
     let identity = picture.server.as_ref().expect("the server named");
     assert_eq!((identity.pid, identity.comm.as_str()), (server.0[0].id(), server_name.as_str()));
@@ -317,8 +323,8 @@ fn names_clients_whose_syns_a_firewall_drops_and_how_long_they_have_tried() {
     let trying = Children(clients.iter().map(|c| holding(&client_program, vec![c.as_raw_fd()])).collect());
     drop(clients);
 
-    let mut collector = WaitCollector::new().unwrap();
-    let picture = picture_until(&mut collector, &address.to_string(), |e| {
+    let mut reader = SocketReader::with_picture();
+    let picture = picture_until(&mut reader, &address.to_string(), |e| {
         e.clients.iter().any(|c| c.comm == client_name && c.connections == 3)
     });
 

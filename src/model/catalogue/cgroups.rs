@@ -88,7 +88,7 @@ pub const CGROUPS: &[Field<CgroupRow>] = &[
     gauge("psi_cpu_some_avg10", Percent, "its CPU pressure, some, 10 s average, where read", |r| r.psi(|c| &c.psi_cpu)),
     gauge("psi_memory_some_avg10", Percent, "its memory pressure, some, 10 s average, where read", |r| r.psi(|c| &c.psi_memory)),
     gauge("psi_io_some_avg10", Percent, "its I/O pressure, some, 10 s average, where read", |r| r.psi(|c| &c.psi_io)),
-    Field { name: "detail_read_ms", unit: Plain, kind: super::Kind::Gauge, help: "when limits, swap, peak and I/O were last read, ms since the epoch: they are carried between reads", get: |r| Value::Int(r.cgroup.detail_read_ms) },
+    Field { name: "detail_read_ms", unit: Plain, kind: super::Kind::Gauge, help: "when limits, swap, peak and I/O were last read, ms since the epoch: they are carried between reads", get: |r| Value::Int(r.cgroup.detail_read_ms), raw: None },
 ];
 
 #[cfg(test)]

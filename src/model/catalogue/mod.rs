@@ -1,7 +1,8 @@
 //! The column catalogue: every column of every kind of row, defined once
 //! with its name (CSV header, JSON key), unit, kind (label, gauge, counter
 //! or rate, with the raw counter behind a rate), one line of help, and how
-//! to get it from a row. Every output format draws on these lists; a new
+//! to get it from a row. A rate whose raw counter the row can give says so
+//! (`Raw`): the metric formats export that counter in the rate's place. Every output format draws on these lists; a new
 //! column is one line here and appears in all of them.
 
 mod cgroups;
@@ -107,15 +108,35 @@ pub struct Field<T> {
     /// One line: man page, `# HELP`, tooltip.
     pub help: &'static str,
     pub get: fn(&T) -> Value,
+    /// For a rate: the raw counter behind it, where the row has it.
+    pub raw: Option<Raw<T>>,
+}
+
+/// The raw cumulative counter behind a rate column, as the kernel keeps
+/// it (never decreasing within a boot), in `unit`: CPU ticks as
+/// milliseconds, sectors as bytes. The metric formats export it as a
+/// counter in base units, so that a time-series database's `rate()` over
+/// it gives the column back (`cpu_pct` is 100 × `rate()` of the CPU
+/// seconds). CSV and JSON keep the rate.
+pub struct Raw<T> {
+    pub unit: Unit,
+    /// One line, for `# HELP`.
+    pub help: &'static str,
+    pub get: fn(&T) -> Value,
+}
+
+/// `rate` with the raw counter behind it.
+pub const fn with_raw<T>(rate: Field<T>, raw: Raw<T>) -> Field<T> {
+    Field { raw: Some(raw), ..rate }
 }
 
 /// A column that names the row.
 pub const fn label<T>(name: &'static str, help: &'static str, get: fn(&T) -> Value) -> Field<T> {
-    Field { name, unit: Unit::Plain, kind: Kind::Label, help, get }
+    Field { name, unit: Unit::Plain, kind: Kind::Label, help, get, raw: None }
 }
 
 pub const fn gauge<T>(name: &'static str, unit: Unit, help: &'static str, get: fn(&T) -> Value) -> Field<T> {
-    Field { name, unit, kind: Kind::Gauge, help, get }
+    Field { name, unit, kind: Kind::Gauge, help, get, raw: None }
 }
 
 pub const fn counter<T>(
@@ -124,10 +145,11 @@ pub const fn counter<T>(
     help: &'static str,
     get: fn(&T) -> Value,
 ) -> Field<T> {
-    Field { name, unit, kind: Kind::Counter, help, get }
+    Field { name, unit, kind: Kind::Counter, help, get, raw: None }
 }
 
-/// A per-second rate (or a share of the interval) of the raw `counter`.
+/// A per-second rate (or a share of the interval) of the raw `counter`;
+/// `with_raw` adds the counter itself where the row has it.
 pub const fn rate<T>(
     name: &'static str,
     unit: Unit,
@@ -135,7 +157,12 @@ pub const fn rate<T>(
     help: &'static str,
     get: fn(&T) -> Value,
 ) -> Field<T> {
-    Field { name, unit, kind: Kind::Rate { counter }, help, get }
+    Field { name, unit, kind: Kind::Rate { counter }, help, get, raw: None }
+}
+
+/// CPU time in clock ticks (USER_HZ), as milliseconds.
+pub fn ticks_ms(ticks: u64) -> Value {
+    Value::Real(ticks as f64 * 1000.0 / crate::model::rates::ticks_per_second())
 }
 
 /// A row of one sample (or one event): it carries the time twice, as the

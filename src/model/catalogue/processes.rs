@@ -1,7 +1,7 @@
 //! One row per process per sample (`export --what processes`), and the
 //! process tables of `show` and `report`.
 
-use super::{Field, Kind, Stamped, Unit, Value, gauge, label, rate, time, time_ms};
+use super::{Field, Kind, Raw, Stamped, Unit, Value, gauge, label, rate, ticks_ms, time, time_ms, with_raw};
 use crate::model::rates::ProcessRates;
 use crate::model::sample::{Process, Sample};
 use std::collections::HashMap;
@@ -52,7 +52,7 @@ impl ProcessRow {
     }
 }
 
-use Unit::{Bytes, Count, Percent};
+use Unit::{Bytes, Count, Milliseconds, Percent};
 
 #[rustfmt::skip]
 pub const PROCESSES: &[Field<ProcessRow>] = &[
@@ -65,20 +65,20 @@ pub const PROCESSES: &[Field<ProcessRow>] = &[
     label("identity", "what a person calls the process: argv[0], or the script or jar of an interpreter, else comm", |r| Value::Text(r.process.identity().into_owned())),
     label("state", "R running, S sleeping, D uninterruptible, Z zombie, T stopped, ...", |r| Value::Text(r.process.state.to_string())),
     gauge("threads", Count, "threads of the process", |r| Value::Int(r.process.threads.into())),
-    rate("cpu_pct", Percent, "utime_ticks+stime_ticks", "CPU used over the interval, % of one CPU (from clock ticks: about ±1 point at 1 s, ±0.2 at 5 s)", |r| r.rate(ProcessRates::cpu)),
-    rate("cpu_user_pct", Percent, "utime_ticks", "CPU used in user mode, % of one CPU", |r| r.rate(|p| p.cpu_user)),
-    rate("cpu_system_pct", Percent, "stime_ticks", "CPU used in the kernel, % of one CPU", |r| r.rate(|p| p.cpu_system)),
+    with_raw(rate("cpu_pct", Percent, "utime_ticks+stime_ticks", "CPU used over the interval, % of one CPU (from clock ticks: about ±1 point at 1 s, ±0.2 at 5 s)", |r| r.rate(ProcessRates::cpu)), Raw { unit: Milliseconds, help: "CPU time used since the process started", get: |r| ticks_ms(r.process.utime_ticks + r.process.stime_ticks) }),
+    with_raw(rate("cpu_user_pct", Percent, "utime_ticks", "CPU used in user mode, % of one CPU", |r| r.rate(|p| p.cpu_user)), Raw { unit: Milliseconds, help: "CPU time used in user mode since the process started", get: |r| ticks_ms(r.process.utime_ticks) }),
+    with_raw(rate("cpu_system_pct", Percent, "stime_ticks", "CPU used in the kernel, % of one CPU", |r| r.rate(|p| p.cpu_system)), Raw { unit: Milliseconds, help: "CPU time used in the kernel since the process started", get: |r| ticks_ms(r.process.stime_ticks) }),
     gauge("rss", Bytes, "resident memory: the kernel's counter in /proc/PID/stat, batched per CPU on 6.2+, within a few dozen pages of VmRSS", |r| Value::Int(r.process.rss_bytes as i64)),
     gauge("vsize", Bytes, "virtual memory", |r| Value::Int(r.process.vsize_bytes as i64)),
     gauge("swap", Bytes, "memory swapped out (VmSwap), read again when the process ran or its RSS changed", |r| Value::Int(r.process.swap_bytes as i64)),
-    rate("minor_faults_per_s", Count, "minor_faults", "page faults served from memory, per second", |r| r.rate(|p| p.minor_faults)),
-    rate("major_faults_per_s", Count, "major_faults", "page faults that read from disk, per second", |r| r.rate(|p| p.major_faults)),
+    with_raw(rate("minor_faults_per_s", Count, "minor_faults", "page faults served from memory, per second", |r| r.rate(|p| p.minor_faults)), Raw { unit: Count, help: "page faults served from memory since the process started", get: |r| Value::Int(r.process.minor_faults as i64) }),
+    with_raw(rate("major_faults_per_s", Count, "major_faults", "page faults that read from disk, per second", |r| r.rate(|p| p.major_faults)), Raw { unit: Count, help: "page faults that read from disk since the process started", get: |r| Value::Int(r.process.major_faults as i64) }),
     gauge("fds", Count, "open file descriptors as of the sample, counted again whenever a thread of the process may have run", |r| r.process.fds.map(u64::from).into()),
-    rate("read_bytes_per_s", Bytes, "read_bytes", "bytes read from storage per second, from /proc/PID/io between the previous sample and this one (tmpfs never counts; I/O of a process that exits between samples is lost)", |r| r.rates.and_then(|p| p.read_bytes).into()),
-    rate("write_bytes_per_s", Bytes, "write_bytes", "bytes written to storage per second: buffered writes when pages are first dirtied, O_DIRECT when submitted (tmpfs never counts; I/O of a process that exits between samples is lost)", |r| r.rates.and_then(|p| p.write_bytes).into()),
+    with_raw(rate("read_bytes_per_s", Bytes, "read_bytes", "bytes read from storage per second, from /proc/PID/io between the previous sample and this one (tmpfs never counts; I/O of a process that exits between samples is lost)", |r| r.rates.and_then(|p| p.read_bytes).into()), Raw { unit: Bytes, help: "bytes read from storage since the process started (/proc/PID/io)", get: |r| r.process.read_bytes.into() }),
+    with_raw(rate("write_bytes_per_s", Bytes, "write_bytes", "bytes written to storage per second: buffered writes when pages are first dirtied, O_DIRECT when submitted (tmpfs never counts; I/O of a process that exits between samples is lost)", |r| r.rates.and_then(|p| p.write_bytes).into()), Raw { unit: Bytes, help: "bytes written to storage since the process started (/proc/PID/io)", get: |r| r.process.write_bytes.into() }),
     label("start_ticks", "start time in clock ticks after boot: with pid, the process's identity", |r| Value::Int(r.process.start_ticks as i64)),
     label("cmdline", "arguments joined by spaces, secrets masked", |r| Value::Text(r.process.cmdline.to_string())),
-    Field { name: "started_ms", unit: Unit::Time, kind: Kind::Label, help: "when the process started, ms since the epoch", get: |r| r.started_ms.into() },
+    Field { name: "started_ms", unit: Unit::Time, kind: Kind::Label, help: "when the process started, ms since the epoch", get: |r| r.started_ms.into(), raw: None },
     label("unit", "the service or container it runs in (its cgroup), e.g. postfix.service; empty when not known", |r| Value::Text(r.unit.clone().unwrap_or_default())),
 ];
 

@@ -1,9 +1,11 @@
 //! The machine's scalars, one row per sample (`export --what system`).
 
-use super::{Field, Stamped, Unit, Value, counter, gauge, label, rate, time, time_ms};
+use super::{
+    Field, Raw, Stamped, Unit, Value, counter, gauge, label, rate, ticks_ms, time, time_ms, with_raw,
+};
 use crate::model::StoredSample;
 use crate::model::rates::{self, CpuPercent};
-use crate::model::sample::{Psi, Sample};
+use crate::model::sample::{CpuTimes, Psi, Sample};
 
 /// One sample's scalars with the sample before it (system tables are not
 /// decoded for this export, so the copies are small).
@@ -49,6 +51,11 @@ impl SystemRow {
     fn count(&self, get: fn(&Sample) -> Option<u64>) -> Value {
         get(&self.sample).into()
     }
+
+    /// One of the CPU time counters, as milliseconds.
+    fn ticks(&self, get: fn(&CpuTimes) -> u64) -> Value {
+        self.sample.cpu.as_ref().map_or(Value::Null, |c| ticks_ms(get(c)))
+    }
 }
 
 use Unit::{Bytes, Count, Microseconds, Milliseconds, Percent, Plain};
@@ -64,17 +71,17 @@ pub const SYSTEM: &[Field<SystemRow>] = &[
     gauge("load1", Plain, "load average over 1 minute", |r| r.sample.load.map(|l| l.load1).into()),
     gauge("load5", Plain, "load average over 5 minutes", |r| r.sample.load.map(|l| l.load5).into()),
     gauge("load15", Plain, "load average over 15 minutes", |r| r.sample.load.map(|l| l.load15).into()),
-    rate("cpu_busy_pct", Percent, "cpu", "CPU time not idle nor waiting for I/O, % of all CPUs", |r| r.cpu(CpuPercent::busy)),
-    rate("cpu_user_pct", Percent, "cpu.user", "CPU time in user mode, % of all CPUs", |r| r.cpu(|c| c.user)),
-    rate("cpu_nice_pct", Percent, "cpu.nice", "CPU time in niced user mode, % of all CPUs", |r| r.cpu(|c| c.nice)),
-    rate("cpu_system_pct", Percent, "cpu.system", "CPU time in the kernel, % of all CPUs", |r| r.cpu(|c| c.system)),
-    rate("cpu_idle_pct", Percent, "cpu.idle", "CPU time idle, % of all CPUs", |r| r.cpu(|c| c.idle)),
-    rate("cpu_iowait_pct", Percent, "cpu.iowait", "CPU time idle waiting for I/O, % of all CPUs", |r| r.cpu(|c| c.iowait)),
-    rate("cpu_irq_pct", Percent, "cpu.irq", "CPU time serving interrupts, % of all CPUs", |r| r.cpu(|c| c.irq)),
-    rate("cpu_softirq_pct", Percent, "cpu.softirq", "CPU time serving soft interrupts, % of all CPUs", |r| r.cpu(|c| c.softirq)),
-    rate("cpu_steal_pct", Percent, "cpu.steal", "CPU time taken by the hypervisor, % of all CPUs", |r| r.cpu(|c| c.steal)),
-    rate("context_switches_per_s", Count, "cpu.ctxt", "context switches per second", |r| r.rate(|s| Some(s.cpu?.ctxt))),
-    rate("forks_per_s", Count, "cpu.forks", "processes created per second", |r| r.rate(|s| Some(s.cpu?.forks))),
+    with_raw(rate("cpu_busy_pct", Percent, "cpu", "CPU time not idle nor waiting for I/O, % of all CPUs", |r| r.cpu(CpuPercent::busy)), Raw { unit: Milliseconds, help: "CPU time not idle nor waiting for I/O since boot, summed over all CPUs", get: |r| r.ticks(|c| c.user + c.nice + c.system + c.irq + c.softirq + c.steal) }),
+    with_raw(rate("cpu_user_pct", Percent, "cpu.user", "CPU time in user mode, % of all CPUs", |r| r.cpu(|c| c.user)), Raw { unit: Milliseconds, help: "CPU time in user mode since boot, summed over all CPUs", get: |r| r.ticks(|c| c.user) }),
+    with_raw(rate("cpu_nice_pct", Percent, "cpu.nice", "CPU time in niced user mode, % of all CPUs", |r| r.cpu(|c| c.nice)), Raw { unit: Milliseconds, help: "CPU time in niced user mode since boot, summed over all CPUs", get: |r| r.ticks(|c| c.nice) }),
+    with_raw(rate("cpu_system_pct", Percent, "cpu.system", "CPU time in the kernel, % of all CPUs", |r| r.cpu(|c| c.system)), Raw { unit: Milliseconds, help: "CPU time in the kernel since boot, summed over all CPUs", get: |r| r.ticks(|c| c.system) }),
+    with_raw(rate("cpu_idle_pct", Percent, "cpu.idle", "CPU time idle, % of all CPUs", |r| r.cpu(|c| c.idle)), Raw { unit: Milliseconds, help: "CPU time idle since boot, summed over all CPUs", get: |r| r.ticks(|c| c.idle) }),
+    with_raw(rate("cpu_iowait_pct", Percent, "cpu.iowait", "CPU time idle waiting for I/O, % of all CPUs", |r| r.cpu(|c| c.iowait)), Raw { unit: Milliseconds, help: "CPU time idle waiting for I/O since boot, summed over all CPUs", get: |r| r.ticks(|c| c.iowait) }),
+    with_raw(rate("cpu_irq_pct", Percent, "cpu.irq", "CPU time serving interrupts, % of all CPUs", |r| r.cpu(|c| c.irq)), Raw { unit: Milliseconds, help: "CPU time serving interrupts since boot, summed over all CPUs", get: |r| r.ticks(|c| c.irq) }),
+    with_raw(rate("cpu_softirq_pct", Percent, "cpu.softirq", "CPU time serving soft interrupts, % of all CPUs", |r| r.cpu(|c| c.softirq)), Raw { unit: Milliseconds, help: "CPU time serving soft interrupts since boot, summed over all CPUs", get: |r| r.ticks(|c| c.softirq) }),
+    with_raw(rate("cpu_steal_pct", Percent, "cpu.steal", "CPU time taken by the hypervisor, % of all CPUs", |r| r.cpu(|c| c.steal)), Raw { unit: Milliseconds, help: "CPU time taken by the hypervisor since boot, summed over all CPUs", get: |r| r.ticks(|c| c.steal) }),
+    with_raw(rate("context_switches_per_s", Count, "cpu.ctxt", "context switches per second", |r| r.rate(|s| Some(s.cpu?.ctxt))), Raw { unit: Count, help: "context switches since boot", get: |r| r.count(|s| Some(s.cpu?.ctxt)) }),
+    with_raw(rate("forks_per_s", Count, "cpu.forks", "processes created per second", |r| r.rate(|s| Some(s.cpu?.forks))), Raw { unit: Count, help: "processes created since boot", get: |r| r.count(|s| Some(s.cpu?.forks)) }),
     gauge("procs_running", Count, "tasks runnable when /proc/stat was read, the recorder included", |r| r.count(|s| Some(s.cpu?.procs_running))),
     gauge("procs_blocked", Count, "tasks blocked on I/O now", |r| r.count(|s| Some(s.cpu?.procs_blocked))),
     gauge("mem_total", Bytes, "memory usable by the kernel", |r| r.count(|s| Some(s.memory?.total))),
@@ -90,18 +97,18 @@ pub const SYSTEM: &[Field<SystemRow>] = &[
     gauge("swap_total", Bytes, "swap space", |r| r.count(|s| Some(s.memory?.swap_total))),
     gauge("swap_free", Bytes, "swap space unused", |r| r.count(|s| Some(s.memory?.swap_free))),
     gauge("swap_used", Bytes, "swap space in use", |r| r.count(|s| Some(s.memory?.swap_total.saturating_sub(s.memory?.swap_free)))),
-    rate("major_faults_per_s", Count, "vm.major_faults", "page faults that read from disk, per second", |r| r.rate(|s| Some(s.vm?.major_faults))),
-    rate("swap_in_per_s", Count, "vm.swap_in", "pages swapped in per second", |r| r.rate(|s| Some(s.vm?.swap_in))),
-    rate("swap_out_per_s", Count, "vm.swap_out", "pages swapped out per second", |r| r.rate(|s| Some(s.vm?.swap_out))),
+    with_raw(rate("major_faults_per_s", Count, "vm.major_faults", "page faults that read from disk, per second", |r| r.rate(|s| Some(s.vm?.major_faults))), Raw { unit: Count, help: "page faults that read from disk since boot", get: |r| r.count(|s| Some(s.vm?.major_faults)) }),
+    with_raw(rate("swap_in_per_s", Count, "vm.swap_in", "pages swapped in per second", |r| r.rate(|s| Some(s.vm?.swap_in))), Raw { unit: Count, help: "pages swapped in since boot", get: |r| r.count(|s| Some(s.vm?.swap_in)) }),
+    with_raw(rate("swap_out_per_s", Count, "vm.swap_out", "pages swapped out per second", |r| r.rate(|s| Some(s.vm?.swap_out))), Raw { unit: Count, help: "pages swapped out since boot", get: |r| r.count(|s| Some(s.vm?.swap_out)) }),
     counter("oom_kills", Count, "processes killed by the OOM killer since boot", |r| r.count(|s| Some(s.vm?.oom_kills))),
     gauge("psi_cpu_some_avg10", Percent, "CPU pressure: time some tasks waited, 10 s average", |r| r.sample.pressure.cpu.map(|p| p.some_avg10).into()),
-    rate("psi_cpu_some_pct", Percent, "pressure.cpu.some_total_us", "CPU pressure: time some tasks waited, % of the interval", |r| r.stall(|s| s.pressure.cpu.as_ref(), false)),
+    with_raw(rate("psi_cpu_some_pct", Percent, "pressure.cpu.some_total_us", "CPU pressure: time some tasks waited, % of the interval", |r| r.stall(|s| s.pressure.cpu.as_ref(), false)), Raw { unit: Microseconds, help: "time some tasks waited for CPU since boot", get: |r| r.count(|s| Some(s.pressure.cpu?.some_total_us)) }),
     gauge("psi_memory_some_avg10", Percent, "memory pressure: time some tasks stalled, 10 s average", |r| r.sample.pressure.memory.map(|p| p.some_avg10).into()),
-    rate("psi_memory_some_pct", Percent, "pressure.memory.some_total_us", "memory pressure: time some tasks stalled, % of the interval", |r| r.stall(|s| s.pressure.memory.as_ref(), false)),
-    rate("psi_memory_full_pct", Percent, "pressure.memory.full_total_us", "memory pressure: time all tasks stalled, % of the interval", |r| r.stall(|s| s.pressure.memory.as_ref(), true)),
+    with_raw(rate("psi_memory_some_pct", Percent, "pressure.memory.some_total_us", "memory pressure: time some tasks stalled, % of the interval", |r| r.stall(|s| s.pressure.memory.as_ref(), false)), Raw { unit: Microseconds, help: "time some tasks stalled on memory since boot", get: |r| r.count(|s| Some(s.pressure.memory?.some_total_us)) }),
+    with_raw(rate("psi_memory_full_pct", Percent, "pressure.memory.full_total_us", "memory pressure: time all tasks stalled, % of the interval", |r| r.stall(|s| s.pressure.memory.as_ref(), true)), Raw { unit: Microseconds, help: "time all tasks stalled on memory since boot", get: |r| r.count(|s| s.pressure.memory?.full_total_us) }),
     gauge("psi_io_some_avg10", Percent, "I/O pressure: time some tasks stalled, 10 s average", |r| r.sample.pressure.io.map(|p| p.some_avg10).into()),
-    rate("psi_io_some_pct", Percent, "pressure.io.some_total_us", "I/O pressure: time some tasks stalled, % of the interval", |r| r.stall(|s| s.pressure.io.as_ref(), false)),
-    rate("psi_io_full_pct", Percent, "pressure.io.full_total_us", "I/O pressure: time all tasks stalled, % of the interval", |r| r.stall(|s| s.pressure.io.as_ref(), true)),
+    with_raw(rate("psi_io_some_pct", Percent, "pressure.io.some_total_us", "I/O pressure: time some tasks stalled, % of the interval", |r| r.stall(|s| s.pressure.io.as_ref(), false)), Raw { unit: Microseconds, help: "time some tasks stalled on I/O since boot", get: |r| r.count(|s| Some(s.pressure.io?.some_total_us)) }),
+    with_raw(rate("psi_io_full_pct", Percent, "pressure.io.full_total_us", "I/O pressure: time all tasks stalled, % of the interval", |r| r.stall(|s| s.pressure.io.as_ref(), true)), Raw { unit: Microseconds, help: "time all tasks stalled on I/O since boot", get: |r| r.count(|s| s.pressure.io?.full_total_us) }),
     gauge("files_allocated", Count, "open file handles of the whole machine", |r| r.count(|s| Some(s.files?.allocated))),
     gauge("files_max", Count, "the limit of open file handles (fs.file-max)", |r| r.count(|s| Some(s.files?.max))),
     gauge("processes", Count, "processes", |r| r.count(|s| Some(s.tasks?.processes))),

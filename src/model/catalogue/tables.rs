@@ -2,10 +2,11 @@
 //! interfaces, probes, watched directories and logs) and the events table.
 //! Each row carries the time of its sample.
 
-use super::{Field, Stamped, Unit, Value, counter, gauge, label, rate, time, time_ms};
+use super::{Field, Raw, Stamped, Unit, Value, counter, gauge, label, rate, time, time_ms, with_raw};
 use crate::model::rates::{self, DiskRates, InterfaceRates, TcpRates};
 use crate::model::sample::{
-    Filesystem, LogTemplate, NetTotals, PortSockets, ProbeResult, Sample, WatchedDir, WatchedLog,
+    Disk, Filesystem, Interface, LogTemplate, NetTotals, PortSockets, ProbeResult, Sample, WatchedDir,
+    WatchedLog,
 };
 use crate::model::{Event, StoredSample};
 use std::collections::HashMap;
@@ -57,11 +58,11 @@ pub const FILESYSTEMS: &[Field<(i64, Filesystem)>] = &[
     gauge("inodes_used", Count, "inodes in use", |r| Value::Int(r.1.inodes_used as i64)),
 ];
 
-/// One disk at one sample, with its rates over the interval before it.
+/// One disk at one sample (its counters since boot), with its rates over
+/// the interval before it.
 pub struct DiskRow {
     pub time_ms: i64,
-    pub name: String,
-    pub in_flight: u64,
+    pub disk: Disk,
     pub rates: Option<DiskRates>,
 }
 
@@ -79,7 +80,7 @@ pub fn disk_rows(prev: Option<&Sample>, cur: &StoredSample) -> Vec<DiskRow> {
         .map(|disk| {
             let old = same_in_previous(prev, s, |s| s.disks.as_ref(), |d| d.name == disk.name);
             let rates = old.and_then(|(old, seconds)| rates::disk_rates(old, disk, seconds));
-            DiskRow { time_ms: s.time_ms, name: disk.name.clone(), in_flight: disk.in_flight, rates }
+            DiskRow { time_ms: s.time_ms, disk: disk.clone(), rates }
         })
         .collect()
 }
@@ -88,14 +89,14 @@ pub fn disk_rows(prev: Option<&Sample>, cur: &StoredSample) -> Vec<DiskRow> {
 pub const DISKS: &[Field<DiskRow>] = &[
     time(),
     time_ms(),
-    label("disk", "the block device", |r| Value::Text(r.name.clone())),
-    rate("reads_per_s", Count, "reads", "reads completed per second", |r| r.rate(|d| d.reads)),
-    rate("writes_per_s", Count, "writes", "writes completed per second", |r| r.rate(|d| d.writes)),
-    rate("read_bytes_per_s", Bytes, "read_sectors", "bytes read per second", |r| r.rate(|d| d.read_bytes)),
-    rate("write_bytes_per_s", Bytes, "write_sectors", "bytes written per second", |r| r.rate(|d| d.write_bytes)),
-    rate("busy_pct", Percent, "io_ms", "time with I/O in flight, % of the interval", |r| r.rate(|d| d.busy)),
-    rate("wait_ms", Milliseconds, "read_ms+write_ms", "average time per completed I/O", |r| r.rate(|d| d.wait_ms)),
-    gauge("in_flight", Count, "I/Os in flight now", |r| Value::Int(r.in_flight as i64)),
+    label("disk", "the block device", |r| Value::Text(r.disk.name.clone())),
+    with_raw(rate("reads_per_s", Count, "reads", "reads completed per second", |r| r.rate(|d| d.reads)), Raw { unit: Count, help: "reads completed since boot", get: |r| Value::Int(r.disk.reads as i64) }),
+    with_raw(rate("writes_per_s", Count, "writes", "writes completed per second", |r| r.rate(|d| d.writes)), Raw { unit: Count, help: "writes completed since boot", get: |r| Value::Int(r.disk.writes as i64) }),
+    with_raw(rate("read_bytes_per_s", Bytes, "read_sectors", "bytes read per second", |r| r.rate(|d| d.read_bytes)), Raw { unit: Bytes, help: "bytes read since boot", get: |r| Value::Int(r.disk.read_sectors as i64 * 512) }),
+    with_raw(rate("write_bytes_per_s", Bytes, "write_sectors", "bytes written per second", |r| r.rate(|d| d.write_bytes)), Raw { unit: Bytes, help: "bytes written since boot", get: |r| Value::Int(r.disk.write_sectors as i64 * 512) }),
+    with_raw(rate("busy_pct", Percent, "io_ms", "time with I/O in flight, % of the interval", |r| r.rate(|d| d.busy)), Raw { unit: Milliseconds, help: "time with I/O in flight since boot", get: |r| Value::Int(r.disk.io_ms as i64) }),
+    with_raw(rate("wait_ms", Milliseconds, "read_ms+write_ms", "average time per completed I/O", |r| r.rate(|d| d.wait_ms)), Raw { unit: Milliseconds, help: "time completed I/Os waited since boot, summed over the I/Os (its rate() over that of reads and writes is the average wait)", get: |r| Value::Int((r.disk.read_ms + r.disk.write_ms) as i64) }),
+    gauge("in_flight", Count, "I/Os in flight now", |r| Value::Int(r.disk.in_flight as i64)),
 ];
 
 /// One interface, or the machine's totals (`total`, loopback excluded) with
@@ -103,6 +104,8 @@ pub const DISKS: &[Field<DiskRow>] = &[
 pub struct NetRow {
     pub time_ms: i64,
     pub name: String,
+    /// The interface's counters since boot (the totals' for `total`).
+    pub counters: Option<Interface>,
     pub rates: Option<InterfaceRates>,
     pub totals: Option<(NetTotals, Option<TcpRates>)>,
 }
@@ -119,6 +122,10 @@ impl NetRow {
     fn count(&self, part: fn(&NetTotals) -> u64) -> Value {
         self.totals.as_ref().map(|(totals, _)| part(totals)).into()
     }
+
+    fn counter(&self, part: fn(&Interface) -> u64) -> Value {
+        self.counters.as_ref().map(part).into()
+    }
 }
 
 /// One row per interface, then the machine's totals with its TCP counters.
@@ -131,7 +138,13 @@ pub fn net_rows(prev: Option<&Sample>, cur: &StoredSample) -> Vec<NetRow> {
         .map(|nic| {
             let old = same_in_previous(prev, s, |s| s.interfaces.as_ref(), |i| i.name == nic.name);
             let rates = old.and_then(|(old, seconds)| rates::interface_rates(old, nic, seconds));
-            NetRow { time_ms: s.time_ms, name: nic.name.clone(), rates, totals: None }
+            NetRow {
+                time_ms: s.time_ms,
+                name: nic.name.clone(),
+                counters: Some(nic.clone()),
+                rates,
+                totals: None,
+            }
         })
         .collect();
     if let Some(totals) = &s.net {
@@ -140,7 +153,13 @@ pub fn net_rows(prev: Option<&Sample>, cur: &StoredSample) -> Vec<NetRow> {
             rates::interface_rates(&old.as_interface(), &totals.as_interface(), seconds)
         });
         let tcp = old.map(|(old, seconds)| rates::tcp_rates(old, totals, seconds));
-        rows.push(NetRow { time_ms: s.time_ms, name: "total".into(), rates, totals: Some((*totals, tcp)) });
+        rows.push(NetRow {
+            time_ms: s.time_ms,
+            name: "total".into(),
+            counters: Some(totals.as_interface()),
+            rates,
+            totals: Some((*totals, tcp)),
+        });
     }
     rows
 }
@@ -150,20 +169,20 @@ pub const NET: &[Field<NetRow>] = &[
     time(),
     time_ms(),
     label("interface", "the interface, or total (loopback excluded)", |r| Value::Text(r.name.clone())),
-    rate("rx_bytes_per_s", Bytes, "rx_bytes", "bytes received per second", |r| r.rate(|i| i.rx_bytes)),
-    rate("tx_bytes_per_s", Bytes, "tx_bytes", "bytes sent per second", |r| r.rate(|i| i.tx_bytes)),
-    rate("rx_packets_per_s", Count, "rx_packets", "packets received per second", |r| r.rate(|i| i.rx_packets)),
-    rate("tx_packets_per_s", Count, "tx_packets", "packets sent per second", |r| r.rate(|i| i.tx_packets)),
-    rate("rx_errors_per_s", Count, "rx_errors", "receive errors per second", |r| r.rate(|i| i.rx_errors)),
-    rate("tx_errors_per_s", Count, "tx_errors", "send errors per second", |r| r.rate(|i| i.tx_errors)),
-    rate("rx_drops_per_s", Count, "rx_drops", "received packets dropped per second", |r| r.rate(|i| i.rx_drops)),
-    rate("tx_drops_per_s", Count, "tx_drops", "packets to send dropped per second", |r| r.rate(|i| i.tx_drops)),
-    rate("tcp_active_opens_per_s", Count, "net.tcp_active_opens", "TCP connections opened by this machine per second", |r| r.tcp(|t| t.active_opens)),
-    rate("tcp_passive_opens_per_s", Count, "net.tcp_passive_opens", "TCP connections accepted per second", |r| r.tcp(|t| t.passive_opens)),
-    rate("tcp_attempt_fails_per_s", Count, "net.tcp_attempt_fails", "TCP connection attempts failed per second", |r| r.tcp(|t| t.attempt_fails)),
-    rate("tcp_resets_per_s", Count, "net.tcp_estab_resets+net.tcp_out_resets", "TCP resets per second", |r| r.tcp(|t| t.resets)),
-    rate("tcp_retransmits_per_s", Count, "net.tcp_retrans_segs", "TCP segments retransmitted per second", |r| r.tcp(|t| t.retransmits)),
-    rate("listen_overflows_per_s", Count, "net.listen_overflows", "connections dropped by full accept queues per second", |r| r.tcp(|t| t.listen_overflows)),
+    with_raw(rate("rx_bytes_per_s", Bytes, "rx_bytes", "bytes received per second", |r| r.rate(|i| i.rx_bytes)), Raw { unit: Bytes, help: "bytes received since boot", get: |r| r.counter(|i| i.rx_bytes) }),
+    with_raw(rate("tx_bytes_per_s", Bytes, "tx_bytes", "bytes sent per second", |r| r.rate(|i| i.tx_bytes)), Raw { unit: Bytes, help: "bytes sent since boot", get: |r| r.counter(|i| i.tx_bytes) }),
+    with_raw(rate("rx_packets_per_s", Count, "rx_packets", "packets received per second", |r| r.rate(|i| i.rx_packets)), Raw { unit: Count, help: "packets received since boot", get: |r| r.counter(|i| i.rx_packets) }),
+    with_raw(rate("tx_packets_per_s", Count, "tx_packets", "packets sent per second", |r| r.rate(|i| i.tx_packets)), Raw { unit: Count, help: "packets sent since boot", get: |r| r.counter(|i| i.tx_packets) }),
+    with_raw(rate("rx_errors_per_s", Count, "rx_errors", "receive errors per second", |r| r.rate(|i| i.rx_errors)), Raw { unit: Count, help: "receive errors since boot", get: |r| r.counter(|i| i.rx_errors) }),
+    with_raw(rate("tx_errors_per_s", Count, "tx_errors", "send errors per second", |r| r.rate(|i| i.tx_errors)), Raw { unit: Count, help: "send errors since boot", get: |r| r.counter(|i| i.tx_errors) }),
+    with_raw(rate("rx_drops_per_s", Count, "rx_drops", "received packets dropped per second", |r| r.rate(|i| i.rx_drops)), Raw { unit: Count, help: "received packets dropped since boot", get: |r| r.counter(|i| i.rx_drops) }),
+    with_raw(rate("tx_drops_per_s", Count, "tx_drops", "packets to send dropped per second", |r| r.rate(|i| i.tx_drops)), Raw { unit: Count, help: "packets to send dropped since boot", get: |r| r.counter(|i| i.tx_drops) }),
+    with_raw(rate("tcp_active_opens_per_s", Count, "net.tcp_active_opens", "TCP connections opened by this machine per second", |r| r.tcp(|t| t.active_opens)), Raw { unit: Count, help: "TCP connections opened by this machine since boot", get: |r| r.count(|t| t.tcp_active_opens) }),
+    with_raw(rate("tcp_passive_opens_per_s", Count, "net.tcp_passive_opens", "TCP connections accepted per second", |r| r.tcp(|t| t.passive_opens)), Raw { unit: Count, help: "TCP connections accepted since boot", get: |r| r.count(|t| t.tcp_passive_opens) }),
+    with_raw(rate("tcp_attempt_fails_per_s", Count, "net.tcp_attempt_fails", "TCP connection attempts failed per second", |r| r.tcp(|t| t.attempt_fails)), Raw { unit: Count, help: "TCP connection attempts failed since boot", get: |r| r.count(|t| t.tcp_attempt_fails) }),
+    with_raw(rate("tcp_resets_per_s", Count, "net.tcp_estab_resets+net.tcp_out_resets", "TCP resets per second", |r| r.tcp(|t| t.resets)), Raw { unit: Count, help: "TCP resets since boot", get: |r| r.count(|t| t.tcp_estab_resets + t.tcp_out_resets) }),
+    with_raw(rate("tcp_retransmits_per_s", Count, "net.tcp_retrans_segs", "TCP segments retransmitted per second", |r| r.tcp(|t| t.retransmits)), Raw { unit: Count, help: "TCP segments retransmitted since boot", get: |r| r.count(|t| t.tcp_retrans_segs) }),
+    with_raw(rate("listen_overflows_per_s", Count, "net.listen_overflows", "connections dropped by full accept queues per second", |r| r.tcp(|t| t.listen_overflows)), Raw { unit: Count, help: "connections dropped by full accept queues since boot", get: |r| r.count(|t| t.listen_overflows) }),
     gauge("tcp_established", Count, "TCP connections established now", |r| r.count(|t| t.tcp_curr_estab)),
     gauge("tcp_time_wait", Count, "TCP sockets in TIME_WAIT", |r| r.count(|t| t.tcp_time_wait)),
     gauge("tcp_orphans", Count, "TCP sockets no process holds", |r| r.count(|t| t.tcp_orphan)),

@@ -30,6 +30,9 @@ pub struct Metric {
     scale: f64,
 }
 
+/// How a metric's value is read from a row.
+pub type Getter<T> = fn(&T) -> Value;
+
 /// Label columns that are never labels: the time (each sample has its
 /// timestamp), the run (a restart would start new series), and free text
 /// that can hold secrets or make a series per line.
@@ -42,9 +45,20 @@ pub fn is_label<T>(field: &Field<T>) -> bool {
 
 impl Metric {
     /// The metric of a column, with `group` (e.g. `sockets`) after the
-    /// prefix; `None` for labels.
-    pub fn of<T>(group: &str, field: &Field<T>) -> Option<Metric> {
-        Metric::named(group, field.name, field.unit, field.kind, field.help)
+    /// prefix, and how to get its value from a row; `None` for labels. A
+    /// rate with its raw counter is exported as that counter (`rate()`
+    /// gives the rate back), named as the rate without `_per_s`, `_pct` or
+    /// `_ms`: `cpu_user_pct` is `flightrec_cpu_user_seconds_total`. Other
+    /// rates stay gauges of the rate.
+    pub fn of<T>(group: &str, field: &Field<T>) -> Option<(Metric, Getter<T>)> {
+        match &field.raw {
+            Some(raw) => {
+                let name =
+                    field.name.trim_end_matches("_per_s").trim_end_matches("_pct").trim_end_matches("_ms");
+                Some((Metric::named(group, name, raw.unit, Kind::Counter, raw.help)?, raw.get))
+            }
+            None => Some((Metric::named(group, field.name, field.unit, field.kind, field.help)?, field.get)),
+        }
     }
 
     pub fn named(group: &str, name: &str, unit: Unit, kind: Kind, help: &str) -> Option<Metric> {
@@ -221,6 +235,25 @@ mod tests {
         assert_eq!(name("read_bytes_per_s", Unit::Bytes, rate), "flightrec_g_read_bytes_per_second");
         assert_eq!(name("cpu_busy_pct", Unit::Percent, rate), "flightrec_g_cpu_busy_ratio");
         assert_eq!(name("count", Unit::Count, Kind::Gauge), "flightrec_g");
+    }
+
+    #[test]
+    fn a_rate_with_its_raw_counter_goes_out_as_that_counter_in_base_units() {
+        use crate::model::catalogue::{SYSTEM, find};
+        let (user, _) = Metric::of("", find(SYSTEM, "cpu_user_pct").unwrap()).unwrap();
+        assert_eq!(
+            (user.family.as_str(), user.sample.as_str()),
+            ("flightrec_cpu_user_seconds", "flightrec_cpu_user_seconds_total")
+        );
+        assert_eq!((user.counter, user.unit), (true, Some("seconds")));
+        let (switches, _) = Metric::of("", find(SYSTEM, "context_switches_per_s").unwrap()).unwrap();
+        assert_eq!(switches.sample, "flightrec_context_switches_total");
+        assert!(switches.counter);
+        let mut out = Vec::new();
+        user.line("", &Value::Real(1250.0), Some(0), &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "flightrec_cpu_user_seconds_total 1.25 0.000\n");
+        let (load, _) = Metric::of("", find(SYSTEM, "load1").unwrap()).unwrap();
+        assert!(!load.counter, "gauges stay gauges");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! OpenMetrics text format, for `promtool tsdb create-blocks-from
 //! openmetrics` and VictoriaMetrics' `/api/v1/import/prometheus`. Every
 //! column with a number becomes a family (`family` names it from the
-//! catalogue), every label column a label beside `host`; each sample line
+//! catalogue; a rate becomes the raw counter behind it, where the
+//! catalogue has it), every label column a label beside `host`; each sample line
 //! carries its own timestamp. Processes are aggregated per identity, with
 //! the heaviest few as series of their own (`processes`). Families are
 //! spooled apart and written one after the other (`spool`).
@@ -12,7 +13,6 @@ mod processes;
 mod spool;
 
 pub use family::{Dialect, Labels, Metric, is_label};
-pub use processes::identity;
 
 use crate::error::BadInput;
 use crate::model::StoredSample;
@@ -124,10 +124,10 @@ pub fn latest<T>(
         })
         .collect();
     for field in fields {
-        let Some(metric) = Metric::of(group, field) else { continue };
+        let Some((metric, get)) = Metric::of(group, field) else { continue };
         let mut lines = Vec::new();
         for (row, set) in rows.iter().zip(&sets) {
-            metric.line(set, &(field.get)(row), None, &mut lines)?;
+            metric.line(set, &get(row), None, &mut lines)?;
         }
         if !lines.is_empty() {
             metric.header(Dialect::Prometheus, out)?;
@@ -163,7 +163,8 @@ impl Stream<'_, '_> {
     ) -> Result<()> {
         let mut spools = fields
             .iter()
-            .map(|field| Metric::of(group, field).map(Spool::new).transpose())
+            .filter_map(|field| Metric::of(group, field))
+            .map(|(metric, get)| Ok((Spool::new(metric)?, get)))
             .collect::<std::io::Result<Vec<_>>>()?;
         let labels: Vec<&Field<T>> = fields.iter().filter(|f| is_label(f)).collect();
         let (source, what) = (self.source, self.what);
@@ -175,15 +176,14 @@ impl Stream<'_, '_> {
                     set.add_value(field.name, &(field.get)(&row));
                 }
                 let set = set.finish();
-                for (field, spool) in fields.iter().zip(&mut spools) {
-                    let Some(spool) = spool else { continue };
-                    self.lines += u64::from(spool.line(&set, &(field.get)(&row), row.time_ms())?);
+                for (spool, get) in &mut spools {
+                    self.lines += u64::from(spool.line(&set, &get(&row), row.time_ms())?);
                 }
             }
             (self.progress)(self.lines);
             Ok(())
         })?;
-        self.finish(spools.into_iter().flatten())
+        self.finish(spools.into_iter().map(|(spool, _)| spool))
     }
 
     /// Writes the spooled families, in order.

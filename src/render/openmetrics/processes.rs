@@ -1,10 +1,12 @@
 //! Processes as metrics, with bounded cardinality: a series per pid would
 //! grow without end on a machine that forks. Each sample gives, per process
-//! identity, the number of processes and the sum of every numeric column
-//! (gauges: a sum over processes that come and go drops when one exits,
-//! which a counter must never do), and the `TOP` processes by CPU and the
-//! `TOP` by resident memory as series of their own, labelled with pid and
-//! identity. Over an export, the series are at most (identities + pids
+//! identity (`Process::identity`, as the report and the other exports name
+//! a process), the number of processes and the sum of every numeric column
+//! (gauges, rates as rates: a sum over processes that come and go drops
+//! when one exits, which a counter must never do), and the `TOP` processes
+//! by CPU and the `TOP` by resident memory as series of their own,
+//! labelled with pid and identity, their rates as the raw counters behind
+//! them. Over an export, the series are at most (identities + pids
 //! that were ever among the heaviest) × columns.
 
 use super::Stream;
@@ -12,39 +14,39 @@ use super::family::{Labels, Metric};
 use super::spool::Spool;
 use crate::model::catalogue::{self, Field, Kind, PROCESSES, ProcessRow, RowKind, Unit, Value};
 use crate::model::rates;
-use crate::model::sample::Process;
 use anyhow::Result;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// How many of the heaviest processes, by CPU and by memory, each sample
 /// exports on their own.
 pub const TOP: usize = 5;
 
-/// What processes are grouped by. The command name for now: the one place
-/// to point at a better identity (the program a script runs under its
-/// interpreter) when the model has one.
-pub fn identity(process: &Process) -> &str {
-    &process.comm
-}
-
 pub fn export(stream: &mut Stream) -> Result<()> {
     let ticks = rates::ticks_per_second();
     let numeric: Vec<&Field<ProcessRow>> = PROCESSES.iter().filter(|f| f.kind != Kind::Label).collect();
-    let spools = |group: &str, what: &str| -> std::io::Result<Vec<Spool>> {
-        numeric
-            .iter()
-            .map(|f| {
-                let help = format!("{}, {what}", f.help);
-                Spool::new(Metric::named(group, f.name, f.unit, f.kind, &help).expect("not a label"))
-            })
-            .collect()
-    };
     let count_help = "processes of this identity";
     let mut count = Spool::new(
         Metric::named("processes", "count", Unit::Count, Kind::Gauge, count_help).expect("a gauge"),
     )?;
-    let mut sums = spools("processes", "summed over the processes of this identity")?;
-    let mut tops = spools("top_process", "of a process among the heaviest by CPU or memory")?;
+    // Sums of rates stay gauges of the rates: a sum of raw counters drops
+    // when a process exits, which reads as a counter reset.
+    let mut sums = numeric
+        .iter()
+        .map(|f| {
+            let help = format!("{}, summed over the processes of this identity", f.help);
+            Spool::new(Metric::named("processes", f.name, f.unit, f.kind, &help).expect("not a label"))
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    // A process's own counters never decrease: its rates go out as them.
+    let mut tops = numeric
+        .iter()
+        .map(|f| {
+            let (mut metric, get) = Metric::of("top_process", f).expect("not a label");
+            metric.help = format!("{}, of a process among the heaviest by CPU or memory", metric.help);
+            Ok((Spool::new(metric)?, get))
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
     let cpu = catalogue::find(PROCESSES, "cpu_pct").expect("cpu_pct is in the catalogue");
     let rss = catalogue::find(PROCESSES, "rss").expect("rss is in the catalogue");
     let source = stream.source;
@@ -58,10 +60,10 @@ pub fn export(stream: &mut Stream) -> Result<()> {
             .collect();
         let mut lines = 0u64;
 
-        let mut groups: BTreeMap<&str, (i64, Vec<Value>)> = BTreeMap::new();
+        let mut groups: BTreeMap<Cow<str>, (i64, Vec<Value>)> = BTreeMap::new();
         for row in &rows {
             let (n, totals) =
-                groups.entry(identity(&row.process)).or_insert_with(|| (0, vec![Value::Null; numeric.len()]));
+                groups.entry(row.process.identity()).or_insert_with(|| (0, vec![Value::Null; numeric.len()]));
             *n += 1;
             for (total, field) in totals.iter_mut().zip(&numeric) {
                 *total = add(std::mem::replace(total, Value::Null), (field.get)(row));
@@ -82,17 +84,17 @@ pub fn export(stream: &mut Stream) -> Result<()> {
             labels
                 .add("host", &host)
                 .add("pid", &row.process.pid.to_string())
-                .add("identity", identity(&row.process));
+                .add("identity", &row.process.identity());
             let labels = labels.finish();
-            for (spool, field) in tops.iter_mut().zip(&numeric) {
-                lines += u64::from(spool.line(&labels, &(field.get)(row), time_ms)?);
+            for (spool, get) in &mut tops {
+                lines += u64::from(spool.line(&labels, &get(row), time_ms)?);
             }
         }
         stream.lines += lines;
         (stream.progress)(stream.lines);
         Ok(())
     })?;
-    stream.finish(std::iter::once(count).chain(sums).chain(tops))
+    stream.finish(std::iter::once(count).chain(sums).chain(tops.into_iter().map(|(spool, _)| spool)))
 }
 
 /// The `TOP` rows by each of two columns, without repeats.
