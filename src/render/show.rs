@@ -179,7 +179,7 @@ fn write_stuck(waits: &[Endpoint], top: usize, width: u16, out: &mut dyn Write) 
     writeln!(out, "\nStuck endpoints (who waits on whom)\n{t}")
 }
 
-fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_system(prev: Option<&Sample>, s: &Sample, out: &mut dyn Write) -> io::Result<()> {
     if let Some(load) = s.load {
         write!(out, "load {:.2} {:.2} {:.2}", load.load1, load.load5, load.load15)?;
     }
