@@ -6,6 +6,7 @@ use crate::common::*;
 use flightrec::model::human::format_ms_local;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// A tmux server of this test's own, killed with everything in it when
 /// dropped, whether the test passed or not.
@@ -54,6 +55,17 @@ impl Tmux {
         })
     }
 
+    /// The replay process under the pane's shell, through the commands
+    /// that started it (`setsid`).
+    fn replay_pid(&self) -> u32 {
+        let mut pid: u32 = self.run(&["display-message", "-p", "#{pane_pid}"]).trim().parse().unwrap();
+        while comm(pid).as_deref() != Some("flightrec") {
+            let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+            pid = children.split_whitespace().next().expect("replay runs").parse().unwrap();
+        }
+        pid
+    }
+
     /// tmux's own view of the terminal: (alternate screen on, cursor shown).
     fn modes(&self) -> (bool, bool) {
         let out = self.run(&["display-message", "-p", "#{alternate_on} #{cursor_flag}"]);
@@ -65,6 +77,29 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+fn comm(pid: u32) -> Option<String> {
+    Some(std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?.trim_end().to_string())
+}
+
+/// Gone, or a zombie that nobody waits for (its shell died with the
+/// terminal): either way it runs no more.
+fn has_ended(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(true, |stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+}
+
+/// A process this test did not spawn, killed when dropped if it still runs.
+struct Stray(u32);
+
+impl Drop for Stray {
+    fn drop(&mut self) {
+        if !has_ended(self.0) {
+            let pid = nix::unistd::Pid::from_raw(self.0 as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
     }
 }
 
@@ -214,13 +249,33 @@ fn replay_on_sigterm_gives_the_terminal_back() {
     record_samples(&dir, &db, 2);
     let tmux = Tmux::start(&format!("{BIN} replay --db {}", path_str(&db)));
     tmux.until("replay to draw", |s| s.contains("Processes by CPU"));
-    // The pane's shell waits for replay, its one child.
-    let shell = tmux.run(&["display-message", "-p", "#{pane_pid}"]).trim().to_string();
-    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
-    let replay: i32 = children.split_whitespace().next().expect("replay runs").parse().unwrap();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(replay), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let replay = tmux.replay_pid();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(replay as i32), nix::sys::signal::Signal::SIGTERM)
+        .unwrap();
     tmux.until("replay to exit as SIGTERM ends a process", |s| s.contains("EXITED 143"));
     assert_eq!(tmux.modes(), (false, true), "the alternate screen is left and the cursor shown");
+}
+
+#[test]
+fn replay_ends_when_its_terminal_vanishes_without_a_signal() {
+    let dir = TempDir::new("replay-hangup");
+    let db = dir.join("flightrec.db");
+    record_samples(&dir, &db, 2);
+    // In a session of its own, replay is sent no SIGHUP when the terminal
+    // goes, as when an ssh connection drops and the hangup never reaches
+    // it: only the terminal itself says it is gone.
+    let tmux = Tmux::start(&format!("setsid -w {BIN} replay --db {}", path_str(&db)));
+    tmux.until("replay to draw", |s| s.contains("Processes by CPU"));
+    let replay = Stray(tmux.replay_pid());
+    tmux.run(&["kill-server"]);
+    eventually_within(Duration::from_secs(5), "replay to end once its terminal is gone", || {
+        if has_ended(replay.0) {
+            Ok(())
+        } else {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", replay.0)).unwrap_or_default();
+            Err(format!("it still runs: {stat}"))
+        }
+    });
 }
 
 #[test]

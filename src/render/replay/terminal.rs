@@ -1,10 +1,14 @@
 //! The terminal while replay runs: raw mode and the alternate screen on
 //! entry, and the screen as it was on every way out (return, error, panic,
 //! SIGTERM or SIGHUP from a closed ssh session), with the cursor visible.
+//! A terminal that vanishes without a signal (its tmux server killed, an
+//! ssh session dropped while replay runs in a session of its own) ends
+//! replay too.
 //!
-//! The signals are taken by a thread of their own: the wait for a key
-//! retries after a signal and, once the terminal is gone, never returns,
-//! so the loop could not be the one to notice.
+//! The signals and the hangup are each watched by a thread of their own:
+//! the wait for a key retries after a signal, and on a terminal that is
+//! gone it reads end of file again and again without returning, so the
+//! loop could never be the one to notice.
 
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -33,6 +37,7 @@ impl Session {
                 previous(info);
             }));
             stop_on_signals();
+            stop_on_hangup();
         });
         enable_raw_mode()?;
         if let Err(err) = execute!(io::stdout(), EnterAlternateScreen, Hide) {
@@ -80,5 +85,34 @@ fn stop_on_signals() {
             leave();
             std::process::exit(128 + signal as i32);
         }
+    });
+}
+
+/// When the terminal hangs up (or its file breaks), gives back what can
+/// still be given and ends the process as SIGHUP would have: no key can
+/// come any more, and the wait for one would spin at full CPU.
+fn stop_on_hangup() {
+    use nix::errno::Errno;
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    std::thread::spawn(|| {
+        let (stdin, stdout) = (io::stdin(), io::stdout());
+        // No events asked for: poll returns only for a hangup, an error or
+        // a closed descriptor, which it always reports.
+        let mut terminal =
+            [PollFd::new(stdin.as_fd(), PollFlags::empty()), PollFd::new(stdout.as_fd(), PollFlags::empty())];
+        loop {
+            match poll(&mut terminal, PollTimeout::NONE) {
+                Ok(_) => break,
+                // SIGWINCH, which the key reader takes in every thread.
+                Err(Errno::EINTR) => continue,
+                Err(err) => {
+                    eprintln!("flightrec: warning: replay cannot watch the terminal for a hangup: {err}");
+                    return;
+                }
+            }
+        }
+        leave();
+        std::process::exit(128 + nix::sys::signal::Signal::SIGHUP as i32);
     });
 }
