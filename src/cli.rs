@@ -164,7 +164,7 @@ pub struct ShowArgs {
 #[derive(Args)]
 pub struct ReplayArgs {
     /// Start at the sample at or before this time [default: the last sample before the
-    /// period `report` explains]. TIME: 18:05, "2026-11-22 18:05", RFC 3339, @EPOCH, -10m, now
+    /// incident `report` explains]. TIME: 18:05, "2026-11-22 18:05", RFC 3339, @EPOCH, -10m, now
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
     /// Follow the recorder: show each new sample as it is committed

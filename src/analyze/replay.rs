@@ -90,7 +90,8 @@ pub struct Cursor<'a> {
     near: BTreeMap<i64, (StoredSample, Vec<String>)>,
 }
 
-/// How many sample ids either side of the one stood on are read with it.
+/// How many sample ids either side of the one stood on are read with it
+/// after a jump (twice as many ahead of a step).
 const NEAR: i64 = 30;
 
 impl<'a> Cursor<'a> {
@@ -173,10 +174,17 @@ impl<'a> Cursor<'a> {
         let have =
             |near: &BTreeMap<i64, _>| near.contains_key(&id) && prev_id.is_none_or(|p| near.contains_key(&p));
         if !have(&self.near) {
+            // Stepped just past the end of what was read: the steps go on
+            // that way, so that way twice as far; after a jump, both ways.
+            let (before, after) = match (self.near.keys().next(), self.near.keys().next_back()) {
+                (_, Some(&last)) if (1..=NEAR).contains(&(id - last)) => (1, 2 * NEAR),
+                (Some(&first), _) if (1..=NEAR).contains(&(first - id)) => (2 * NEAR, 1),
+                _ => (NEAR, NEAR),
+            };
             // Around it first; where one row of those spoils the read, the
             // two samples alone.
             let from = prev_id.unwrap_or(id);
-            self.near = match self.read_between(from.min(id - NEAR), id + NEAR) {
+            self.near = match self.read_between(from.min(id - before), id + after) {
                 Ok(near) => near,
                 Err(_) => match self.read_between(from, id) {
                     Ok(near) => near,
