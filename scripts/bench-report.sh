@@ -122,11 +122,42 @@ tail -n +2 "$work/times" | head -n 100 | while read -r t; do
     screen_starts_with "$(clock "$t")"
     echo $(( $(now_ms) - start ))
 done > "$work/steps"
+tmux -L "$tmux_socket" kill-session -t replay
+
+
+# The same two measurements of a shell that prints at once: what tmux, the
+# polling and the machine's load add to each figure above.
+for i in $(seq "$runs"); do
+    start=$(now_ms)
+    tmux -L "$tmux_socket" new-session -d -s replay -x 80 -y 24 "echo opened $i.; sleep 600"
+    screen_starts_with "opened $i."
+    echo $(( $(now_ms) - start ))
+    tmux -L "$tmux_socket" kill-session -t replay
+done > "$work/open-shell"
+cat > "$work/keys.sh" <<'SHELL'
+n=0
+while read -rsn1 _; do
+    n=$((n + 1))
+    printf '\033[H\033[2Jkey %d.\n' "$n"
+done
+SHELL
+tmux -L "$tmux_socket" new-session -d -s replay -x 80 -y 24 "bash $work/keys.sh"
+for i in $(seq "$(wc -l < "$work/steps")"); do
+    start=$(now_ms)
+    tmux -L "$tmux_socket" send-keys -t replay t
+    screen_starts_with "key $i."
+    echo $(( $(now_ms) - start ))
+done > "$work/steps-shell"
+tmux -L "$tmux_socket" kill-session -t replay
 
 echo
 echo "| replay in tmux 80x24              | best   | median | worst  |"
 echo "|-----------------------------------|--------|--------|--------|"
-echo "| open, newest sample ($runs runs)       | $(stats < "$work/open") |"
-echo "| step t ($(wc -l < "$work/steps") steps, mid-history)   | $(stats < "$work/steps") |"
+printf '| %-33s | %s |\n' "open, newest sample ($runs runs)" "$(stats < "$work/open")"
+printf '| %-33s | %s |\n' "step t ($(wc -l < "$work/steps") steps, mid-history)" "$(stats < "$work/steps")"
+printf '| %-33s | %s |\n' "a shell's echo, started alike" "$(stats < "$work/open-shell")"
+printf '| %-33s | %s |\n' "a shell's answer to a key, alike" "$(stats < "$work/steps-shell")"
 echo
-echo "targets: replay open < 200 ms, step < 50 ms (each includes up to a few ms of polling the screen)"
+echo "targets: replay open < 200 ms, step < 50 ms (each includes up to a few ms of polling the screen;"
+echo "         the shell's rows are that polling, tmux and the machine's load alone)"
+echo "load average $(cut -d ' ' -f 1-3 /proc/loadavg) on $(nproc) cores at the end"
