@@ -30,7 +30,7 @@ fi
 work=$(mktemp -d)
 # replay runs in a tmux server of its own, ended with the script.
 tmux_socket=flightrec-bench-$$
-trap 'tmux -L "$tmux_socket" kill-server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'tmux -L "$tmux_socket" kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cargo build --release --quiet --bin flightrec --example synthetic_db
 target=${CARGO_TARGET_DIR:-target}
