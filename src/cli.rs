@@ -42,6 +42,8 @@ pub enum Command {
     Gaps(GapsArgs),
     /// Show one sample: load, CPU, memory, top processes, filesystems, ports
     Show(ShowArgs),
+    /// Step through the samples in a full-screen view, as `atop -r` does
+    Replay(ReplayArgs),
     /// Write samples as rows for other tools
     Export(ExportArgs),
     /// Check the database: SQLite's integrity check and every snapshot decoded
@@ -155,6 +157,17 @@ pub struct ShowArgs {
     /// Fit text to COLUMNS characters [default: the terminal's width, 80 when not a terminal]
     #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
     pub width: Option<u16>,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// Start at the sample at or before this time [default: the last sample before the
+    /// incident `report` explains]. TIME: 18:05, "2026-11-22 18:05", RFC 3339, @EPOCH, -10m, now
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Follow the recorder: show each new sample as it is committed
+    #[arg(long)]
+    pub live: bool,
 }
 
 #[derive(Args)]

@@ -2,13 +2,14 @@
 //! store, let `analyze` or `record` do the work and `render` write it. No
 //! subcommand's logic lives here, only the joining of the layers.
 
+use crate::analyze::replay::Cursor;
 use crate::analyze::report::{self, Target};
-use crate::analyze::{charts, periods};
-use crate::cli::{ExportArgs, GapsArgs, RecordArgs, ReportArgs, ShowArgs};
+use crate::analyze::{charts, incidents, periods};
+use crate::cli::{ExportArgs, GapsArgs, RecordArgs, ReplayArgs, ReportArgs, ShowArgs};
 use crate::error::BadInput;
 use crate::model::human::format_ms_local;
 use crate::render::report::Format as ReportFormat;
-use crate::render::{self, export, openmetrics, show};
+use crate::render::{self, export, openmetrics, replay, show};
 use crate::store::query::Range;
 use crate::store::{self, Store, Tables};
 use crate::{config, record, time};
@@ -140,6 +141,27 @@ pub fn show(db: &Path, args: ShowArgs) -> Result<()> {
     let width = text_width(args.width, true);
     show::show(prev.as_ref(), &cur, asked, boot_time_ms, args.top, width, &mut io::stdout().lock())?;
     Ok(())
+}
+
+pub fn replay(db: &Path, args: ReplayArgs) -> Result<()> {
+    if !(io::stdin().is_terminal() && io::stdout().is_terminal()) {
+        return Err(BadInput::NotATerminal { command: "replay" }.into());
+    }
+    let now = chrono::Local::now();
+    let asked = args.at.as_deref().map(|at| time::parse_time("--at", at, now)).transpose()?;
+    let store = Store::open_read_only(db)?;
+    let window_ms = report::parse_window(report::DEFAULT_WINDOW)?;
+    let incidents = report::incidents(&store, now.timestamp_millis(), window_ms)?;
+    // Where `report` looks by default: the last sample before the incident
+    // it explains, or the newest sample.
+    let start_ms = asked
+        .unwrap_or_else(|| incidents::default_choice(&incidents).map_or(i64::MAX, |i| i.first().start_ms));
+    let mut cursor = Cursor::new(&store, start_ms)?
+        .with_context(|| format!("{}: no samples recorded yet", db.display()))?;
+    // Colour unless NO_COLOR is set (to anything) or the terminal has none.
+    let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").is_ok_and(|term| term != "dumb");
+    replay::run(&mut cursor, incidents, replay::Options { live: args.live, colour, window_ms })
 }
 
 pub fn export(db: &Path, args: ExportArgs) -> Result<()> {

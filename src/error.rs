@@ -21,6 +21,12 @@ pub enum BadInput {
         .path.display()
     )]
     NewerSchema { path: PathBuf, found: usize, known: usize },
+    /// An interactive command run where nobody can answer it.
+    #[error(
+        "{command} needs a terminal, and standard input or output is not one; \
+         use `flightrec show` for one sample or `flightrec export` for rows"
+    )]
+    NotATerminal { command: &'static str },
     #[error("{}: {reason}", .path.display())]
     Unusable { path: PathBuf, reason: String },
     /// A mistake in a configuration file, located for the person fixing it.

@@ -201,7 +201,7 @@ struct Section {
 const SECTIONS: &[Section] = &[
     Section {
         heading: "TIME",
-        pages: &["", "report", "show", "export"],
+        pages: &["", "report", "show", "replay", "export"],
         paragraphs: &[
             Paragraph::Text(
                 "Options that take a TIME (--at, --from, --to) accept any of these, in local time \
@@ -346,6 +346,11 @@ const EXAMPLES: &[Example] = &[
         page: "show",
         command: "flightrec show --at 18:05 --top 10",
         explains: "Load, CPU, memory and the ten busiest processes at 18:05.",
+    },
+    Example {
+        page: "replay",
+        command: "flightrec replay --at 18:05",
+        explains: "Step through the samples from 18:05 on, as atop -r does (t next, b TIME, ? the keys).",
     },
     Example {
         page: "export",

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report(&db, args),
         Command::Gaps(args) => commands::gaps(&db, args),
         Command::Show(args) => commands::show(&db, args),
+        Command::Replay(args) => commands::replay(&db, args),
         Command::Export(args) => commands::export(&db, args),
         Command::Check => commands::check(&db),
         Command::Completions { shell } => generate::completions(shell, &mut io::stdout().lock()),

@@ -8,6 +8,7 @@ pub mod charts;
 pub mod detect;
 pub mod incidents;
 pub mod periods;
+pub mod replay;
 pub mod report;
 pub mod series;
 pub mod timeline;

@@ -5,6 +5,7 @@ pub mod check;
 pub mod export;
 pub mod html;
 pub mod openmetrics;
+pub mod replay;
 pub mod report;
 pub mod rows;
 pub mod show;

@@ -274,7 +274,7 @@ const SYSTEM_LINES: &[&[Part]] = &[
     ],
 ];
 
-fn write_system(prev: Option<&Sample>, cur: &StoredSample, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_system(prev: Option<&Sample>, cur: &StoredSample, out: &mut dyn Write) -> io::Result<()> {
     let row = SystemRow::new(prev, cur);
     for line in SYSTEM_LINES {
         let text: String = line.iter().filter_map(|part| system_part(part, &row)).collect();

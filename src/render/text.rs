@@ -197,22 +197,7 @@ pub fn view_table<T>(
     let titles: Vec<&str> = view.iter().map(|c| c.title).collect();
     let mut t = table_with(&titles, width);
     for row in rows {
-        let cells: Vec<String> = view
-            .iter()
-            .map(|c| {
-                let values = c.columns.iter().map(|name| {
-                    let field = catalogue::find(fields, name).expect("view columns are in the catalogue");
-                    ((field.get)(row), field.unit)
-                });
-                if c.cell == Cell::Command {
-                    return command(values.map(|(value, _)| value));
-                }
-                let parts: Vec<String> =
-                    values.map(|(value, unit)| cell(c.cell, value, unit, users)).collect();
-                parts.join("/")
-            })
-            .collect();
-        t.add_row(cells);
+        t.add_row(view_row(view, fields, row, users));
     }
     one_line(&mut t);
     for (i, c) in view.iter().enumerate() {
@@ -221,6 +206,23 @@ pub fn view_table<T>(
         }
     }
     t
+}
+
+/// One row's cells as `view` lays out the catalogue columns `fields`.
+pub fn view_row<T>(view: &[ViewColumn], fields: &[Field<T>], row: &T, users: &mut UserNames) -> Vec<String> {
+    view.iter()
+        .map(|c| {
+            let values = c.columns.iter().map(|name| {
+                let field = catalogue::find(fields, name).expect("view columns are in the catalogue");
+                ((field.get)(row), field.unit)
+            });
+            if c.cell == Cell::Command {
+                return command(values.map(|(value, _)| value));
+            }
+            let parts: Vec<String> = values.map(|(value, unit)| cell(c.cell, value, unit, users)).collect();
+            parts.join("/")
+        })
+        .collect()
 }
 
 pub fn process_table(rows: &[ProcessRow], users: &mut UserNames, width: u16) -> Table {

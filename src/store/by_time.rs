@@ -108,21 +108,18 @@ impl Store {
 
     /// The sample at `id`, or the next one where ids have gaps.
     fn time_at_or_after(&self, id: i64) -> Result<Option<(i64, i64)>> {
-        Ok(self
-            .conn
-            .query_row("SELECT id, time_ms FROM samples WHERE id >= ?1 ORDER BY id LIMIT 1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?)
+        self.id_and_time("SELECT id, time_ms FROM samples WHERE id >= ?1 ORDER BY id LIMIT 1", id)
     }
 
     fn time_at_or_before(&self, id: i64) -> Result<Option<(i64, i64)>> {
-        Ok(self
-            .conn
-            .query_row("SELECT id, time_ms FROM samples WHERE id <= ?1 ORDER BY id DESC LIMIT 1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?)
+        self.id_and_time("SELECT id, time_ms FROM samples WHERE id <= ?1 ORDER BY id DESC LIMIT 1", id)
+    }
+
+    /// One probe of a search: a search makes a few dozen, so the statement
+    /// is compiled once per connection, not once per probe.
+    fn id_and_time(&self, sql: &str, id: i64) -> Result<Option<(i64, i64)>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        Ok(stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
     }
 }
 

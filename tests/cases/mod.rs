@@ -1,5 +1,5 @@
-//! One module per concern of `flightrec record`, `show`, `export`, `gaps`
-//! and `report`.
+//! One module per concern of `flightrec record`, `show`, `replay`, `export`,
+//! `gaps` and `report`.
 
 mod accuracy;
 mod bad_input;
@@ -20,6 +20,7 @@ mod openmetrics;
 mod package;
 mod processes;
 mod record;
+mod replay;
 mod report;
 mod reserve;
 mod show;
