@@ -186,7 +186,10 @@ pub const TIMELINE_VIEW: &[ViewColumn] = &[
 ];
 
 /// Rows shown as `view` lays out the catalogue columns `fields`, at most
-/// `width` wide.
+/// `width` wide. The cut columns (`Cell::Cut`, such as a process's unit)
+/// yield to the widest one: they are left out where no row has a value for
+/// them, or where keeping them would leave the widest column fewer than
+/// `WIDEST_KEEPS` characters.
 pub fn view_table<T>(
     view: &[ViewColumn],
     fields: &[Field<T>],
@@ -194,18 +197,42 @@ pub fn view_table<T>(
     users: &mut UserNames,
     width: u16,
 ) -> Table {
-    let titles: Vec<&str> = view.iter().map(|c| c.title).collect();
+    let cells: Vec<Vec<String>> = rows.iter().map(|row| view_row(view, fields, row, users)).collect();
+    let kept = kept_columns(view, &cells, width);
+    let titles: Vec<&str> = kept.iter().map(|&i| view[i].title).collect();
     let mut t = table_with(&titles, width);
-    for row in rows {
-        t.add_row(view_row(view, fields, row, users));
+    for row in cells {
+        t.add_row(kept.iter().map(|&i| row[i].clone()).collect::<Vec<_>>());
     }
     one_line(&mut t);
-    for (i, c) in view.iter().enumerate() {
-        if let Some(column) = t.column_mut(i).filter(|_| c.align_right) {
+    for (at, &i) in kept.iter().enumerate() {
+        if let Some(column) = t.column_mut(at).filter(|_| view[i].align_right) {
             column.set_cell_alignment(CellAlignment::Right);
         }
     }
     t
+}
+
+/// Characters the widest column (a command line) keeps at least, where
+/// columns can be left out for it.
+const WIDEST_KEEPS: usize = 24;
+
+/// The indexes of the columns of `view` worth showing for `cells`.
+fn kept_columns(view: &[ViewColumn], cells: &[Vec<String>], width: u16) -> Vec<usize> {
+    let natural = |i: usize| {
+        let widest_cell = cells.iter().map(|row| row[i].chars().count()).max().unwrap_or(0);
+        widest_cell.max(view[i].title.chars().count())
+    };
+    let cut = |i: usize| matches!(view[i].cell, Cell::Cut(_));
+    let shown = |i: &usize| !cut(*i) || cells.iter().any(|row| !row[*i].is_empty());
+    let mut kept: Vec<usize> = (0..view.len()).filter(shown).collect();
+    let Some(&widest) = kept.iter().max_by_key(|&&i| natural(i)) else { return kept };
+    // Two spaces between columns, as `table_with` lays them out.
+    let others: usize = kept.iter().filter(|&&i| i != widest).map(|&i| natural(i) + 2).sum();
+    if others + WIDEST_KEEPS.min(natural(widest)) > usize::from(width) {
+        kept.retain(|&i| !cut(i));
+    }
+    kept
 }
 
 /// One row's cells as `view` lays out the catalogue columns `fields`.
@@ -291,6 +318,19 @@ mod tests {
         for name in view.iter().flat_map(|c| c.columns) {
             assert!(catalogue::find(fields, name).is_some(), "{name} is not in the catalogue");
         }
+    }
+
+    #[test]
+    fn a_cut_column_yields_to_the_command_line_and_is_left_out_when_empty() {
+        let view = [
+            column("PID", &["pid"], Cell::Human, true),
+            column("UNIT", &["unit"], Cell::Cut(16), false),
+            column("COMMAND", &["cmdline"], Cell::Command, false),
+        ];
+        let row = |unit: &str| vec!["4242".to_string(), unit.to_string(), "x".repeat(60)];
+        assert_eq!(kept_columns(&view, &[row("postfix.service")], 200), [0, 1, 2]);
+        assert_eq!(kept_columns(&view, &[row("postfix.service")], 40), [0, 2], "narrow: the unit goes");
+        assert_eq!(kept_columns(&view, &[row(""), row("")], 200), [0, 2], "no unit known: no column");
     }
 
     #[test]
