@@ -131,16 +131,19 @@ pub fn is_key_frame(frame: &[u8]) -> bool {
     frame.first().is_some_and(|flags| flags & DELTA == 0)
 }
 
-/// Decodes a frame against the previous table (`None` only for key frames).
-pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T>> {
+/// Decodes a frame against the previous table (`None` only for key frames),
+/// which it consumes: kept rows move into the new table, uncopied.
+pub fn decode_frame<T: Entity>(prev: Option<Vec<T>>, frame: &[u8]) -> Result<Vec<T>> {
     let (&flags, body) = frame.split_first().context("empty snapshot frame")?;
     let version = flags >> VERSION_SHIFT;
     ensure!(version <= T::VERSION, "snapshot frame of row version {version}, newer than this flightrec's");
     let prev_rows = match (flags & DELTA != 0, prev) {
-        (false, _) => &[][..],
+        (false, _) => Vec::new(),
         (true, Some(rows)) => rows,
         (true, None) => bail!("a delta snapshot frame without the frame before it"),
     };
+    let prev_len = prev_rows.len();
+    let mut prev_rows = prev_rows.into_iter();
     let unpacked;
     let ops = if flags & ZSTD != 0 {
         unpacked = decompress(body)?;
@@ -150,7 +153,7 @@ pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T
     };
     let mut input = Reader { bytes: ops, pos: 0, version };
     let mut rows: Vec<T> = Vec::new();
-    rows.try_reserve(prev_rows.len() + 8).context("no memory for a snapshot table")?;
+    rows.try_reserve(prev_len + 8).context("no memory for a snapshot table")?;
     let mut i: usize = 0;
     while !input.is_empty() {
         let tag = input.varint()?;
@@ -163,21 +166,19 @@ pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T
         rows.try_reserve(count.max(1)).context("no memory for a snapshot table")?;
         match tag & 3 {
             OP_KEEP => {
-                let end = i.checked_add(count).filter(|&end| end <= prev_rows.len());
-                let end = end.context("snapshot frame keeps rows that do not exist")?;
-                rows.extend_from_slice(&prev_rows[i..end]);
-                i = end;
+                let end = i.checked_add(count).filter(|&end| end <= prev_len);
+                i = end.context("snapshot frame keeps rows that do not exist")?;
+                rows.extend(prev_rows.by_ref().take(count));
             }
             OP_DROP => {
-                i = i
-                    .checked_add(count)
-                    .filter(|&end| end <= prev_rows.len())
-                    .context("snapshot frame drops rows that do not exist")?;
+                let end = i.checked_add(count).filter(|&end| end <= prev_len);
+                i = end.context("snapshot frame drops rows that do not exist")?;
+                prev_rows.by_ref().take(count).for_each(drop);
             }
             OP_CHANGE => {
                 ensure!(count == 1, "snapshot frame changes {count} rows at once");
-                let base = prev_rows.get(i).context("snapshot frame changes a row that does not exist")?;
-                rows.push(T::decode(base, &mut input)?);
+                let base = prev_rows.next().context("snapshot frame changes a row that does not exist")?;
+                rows.push(T::decode(&base, &mut input)?);
                 i += 1;
             }
             _ => {
@@ -188,7 +189,7 @@ pub fn decode_frame<T: Entity>(prev: Option<&[T]>, frame: &[u8]) -> Result<Vec<T
     }
     // Rows not mentioned at the end of a frame were kept implicitly only if
     // the encoder said so; anything else is a damaged frame.
-    ensure!(i == prev_rows.len(), "snapshot frame ends before the previous table does");
+    ensure!(i == prev_len, "snapshot frame ends before the previous table does");
     Ok(rows)
 }
 
@@ -377,7 +378,7 @@ mod tests {
     fn round_trip(prev: Option<&[Row]>, new: &[Row]) -> usize {
         let mut frame = Vec::new();
         encode_frame(prev, new, &mut frame).unwrap();
-        assert_eq!(decode_frame(prev, &frame).unwrap(), new);
+        assert_eq!(decode_frame(prev.map(<[Row]>::to_vec), &frame).unwrap(), new);
         frame.len()
     }
 
@@ -453,9 +454,9 @@ mod tests {
         second[3].value = 99;
         let frame = encode(Some(&first), &second);
         assert!(decode_frame::<Row>(None, &frame).is_err(), "a delta needs its base");
-        assert!(decode_frame::<Row>(Some(&first[..10]), &frame).is_err(), "wrong base");
+        assert!(decode_frame::<Row>(Some(first[..10].to_vec()), &frame).is_err(), "wrong base");
         for cut in 0..frame.len() {
-            let _ = decode_frame::<Row>(Some(&first), &frame[..cut]);
+            let _ = decode_frame::<Row>(Some(first.clone()), &frame[..cut]);
         }
         let key = encode(None, &first);
         for i in 0..key.len() {

@@ -704,7 +704,7 @@ mod tests {
             encode_frame(None, &rows, &mut frame).unwrap();
             assert_eq!(decode_frame::<T>(None, &frame).unwrap(), rows);
             encode_frame(Some(&rows), &changed, &mut frame).unwrap();
-            assert_eq!(decode_frame(Some(&rows), &frame).unwrap(), changed);
+            assert_eq!(decode_frame(Some(rows), &frame).unwrap(), changed);
         }
         let procs: Vec<Process> = (1..100).map(process).collect();
         let mut busier = procs.clone();

@@ -168,7 +168,9 @@ fn replay<T: Entity>(
     if *broken && !key_frame {
         return Ok(None);
     }
-    let rows = codec::decode_frame(if key_frame { None } else { base.as_deref() }, frame)?;
+    // The base moves into the decode: on failure the chain is broken
+    // anyway, and the caller forgets the base.
+    let rows = codec::decode_frame(if key_frame { None } else { base.take() }, frame)?;
     *broken = false;
     *base = Some(rows.clone());
     Ok(Some(rows))
