@@ -153,7 +153,7 @@ pub const fn column(
 
 /// The most a unit name takes in a process table: `postfix.service`
 /// whole, a container's id cut as `docker ps` cuts it.
-const UNIT_WIDTH: usize = 16;
+pub const UNIT_WIDTH: usize = 16;
 
 /// The process tables of `show` and `report`.
 pub const PROCESS_VIEW: &[ViewColumn] = &[

@@ -11,7 +11,7 @@ use crate::model::human::format_ms_clock;
 use crate::model::sample::Sample;
 use crate::model::{Event, StoredSample, rates};
 use crate::render::rows::human;
-use crate::render::text::{Cell, UserNames, ViewColumn, view_row};
+use crate::render::text::{Cell, UNIT_WIDTH, UserNames, ViewColumn, column, view_row};
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -117,16 +117,9 @@ pub struct Grid {
     pub total: usize,
 }
 
-const fn column(
-    title: &'static str,
-    columns: &'static [&'static str],
-    cell: Cell,
-    align_right: bool,
-) -> ViewColumn {
-    ViewColumn { title, columns, cell, align_right }
-}
-
-/// The process table: `show`'s columns, with disk reads/writes for `D`.
+/// The process table: `show`'s columns, with disk reads/writes for `D`,
+/// and last the unit (cgroup) of each process where it is known: on a
+/// narrow screen it is one scroll (`>`) away and the command stays.
 pub const PROCESS_VIEW: &[ViewColumn] = &[
     column("PID", &["pid"], Cell::Human, true),
     column("USER", &["uid"], Cell::User, false),
@@ -137,6 +130,7 @@ pub const PROCESS_VIEW: &[ViewColumn] = &[
     column("FDS", &["fds"], Cell::Human, true),
     column("THR", &["threads"], Cell::Human, true),
     column("COMMAND", &["cmdline", "comm"], Cell::Command, false),
+    column("UNIT", &["unit"], Cell::Cut(UNIT_WIDTH), false),
 ];
 
 /// The catalogue columns each order sorts by (their sum, highest first).
@@ -165,9 +159,10 @@ fn sum<T>(fields: &[Field<T>], names: &[&str], row: &T) -> f64 {
 pub fn process_rows(prev: Option<&Sample>, cur: &StoredSample, boot_time_ms: Option<i64>) -> Vec<ProcessRow> {
     let ticks = rates::ticks_per_second();
     let time_ms = cur.sample.time_ms;
+    let units = catalogue::process_units(&cur.sample);
     rates::process_table(prev, &cur.sample, ticks)
         .into_iter()
-        .map(|(p, r)| ProcessRow::new(time_ms, p, r, boot_time_ms, ticks))
+        .map(|(p, r)| ProcessRow::new(time_ms, p, r, boot_time_ms, ticks).with_unit(&units))
         .collect()
 }
 
