@@ -125,7 +125,6 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Run;
     use super::*;
     use crate::sample::Sample;
     use std::time::Duration;
@@ -136,20 +135,7 @@ mod tests {
     fn a_clock_set_back_still_finds_every_time() {
         let dir = crate::scratch::Scratch::new("stepped-back");
         let mut store = Store::open_for_recording(&dir.0.join("back.db")).unwrap();
-        let run = Run {
-            id: 0,
-            boot_id: "b".into(),
-            boot_time_ms: 0,
-            hostname: "h".into(),
-            kernel: "k".into(),
-            version: "v".into(),
-            pid: 1,
-            interval_ms: 1000,
-            start_ms: 0,
-            stop_ms: None,
-            stop_reason: None,
-            recording: true,
-        };
+        let run = crate::store::test_run(1000);
         let run_id = store.begin_run(&run).unwrap();
         let times = (0..10).map(|i| i * 1000).chain((0..10).map(|i| 3500 + i * 1000));
         for time_ms in times {

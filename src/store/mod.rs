@@ -79,6 +79,25 @@ pub fn default_path() -> PathBuf {
 
 pub use crate::model::Run;
 
+/// A run as the store's tests begin it: sampling every `interval_ms`.
+#[cfg(test)]
+pub(crate) fn test_run(interval_ms: i64) -> Run {
+    Run {
+        id: 0,
+        boot_id: "b".into(),
+        boot_time_ms: 0,
+        hostname: "h".into(),
+        kernel: "k".into(),
+        version: "v".into(),
+        pid: 1,
+        interval_ms,
+        start_ms: 0,
+        stop_ms: None,
+        stop_reason: None,
+        recording: true,
+    }
+}
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,

@@ -184,7 +184,6 @@ pub fn tables_for(what: RowKind) -> Tables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Run;
     use crate::sample::{Process, Sample};
     use std::time::Duration;
 
@@ -195,20 +194,7 @@ mod tests {
     fn find_sample_reads_from_the_end_asked() {
         let dir = crate::scratch::Scratch::new("find-sample");
         let mut store = Store::open_for_recording(&dir.0.join("f.db")).unwrap();
-        let run = Run {
-            id: 0,
-            boot_id: "b".into(),
-            boot_time_ms: 0,
-            hostname: "h".into(),
-            kernel: "k".into(),
-            version: "v".into(),
-            pid: 1,
-            interval_ms: 1000,
-            start_ms: 0,
-            stop_ms: None,
-            stop_reason: None,
-            recording: true,
-        };
+        let run = crate::store::test_run(1000);
         let run_id = store.begin_run(&run).unwrap();
         for i in 0..40 {
             let processes = (i % 10 == 0).then(|| vec![Process { pid: 7, ..Process::default() }]);

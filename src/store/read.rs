@@ -288,28 +288,11 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{FrameEncoder, Run};
+    use super::super::{FrameEncoder, test_run};
     use super::*;
     use crate::sample::Process;
     use std::collections::BTreeMap;
     use std::time::Duration;
-
-    fn run() -> Run {
-        Run {
-            id: 0,
-            boot_id: "b".into(),
-            boot_time_ms: 0,
-            hostname: "h".into(),
-            kernel: "k".into(),
-            version: "v".into(),
-            pid: 1,
-            interval_ms: 1000,
-            start_ms: 0,
-            stop_ms: None,
-            stop_reason: None,
-            recording: true,
-        }
-    }
 
     /// What two recorders on one file wrote before the writer lock: each
     /// its own chain of frames, their rows interleaved. Every table read
@@ -319,7 +302,7 @@ mod tests {
     fn deltas_never_chain_across_interleaved_runs() {
         let dir = crate::scratch::Scratch::new("interleaved");
         let mut store = Store::open_for_recording(&dir.0.join("two.db")).unwrap();
-        let (a, b) = (store.begin_run(&run()).unwrap(), store.begin_run(&run()).unwrap());
+        let (a, b) = (store.begin_run(&test_run(1000)).unwrap(), store.begin_run(&test_run(1000)).unwrap());
         let mut other = FrameEncoder::default();
         let mut committed = BTreeMap::new();
         for i in 0..6u64 {

@@ -265,31 +265,14 @@ impl Store {
 mod tests {
     use super::*;
     use crate::sample::{Process, Sample};
-    use crate::store::{Run, Tables};
-
-    fn test_run() -> Run {
-        Run {
-            id: 0,
-            boot_id: "b".into(),
-            boot_time_ms: 0,
-            hostname: "h".into(),
-            kernel: "k".into(),
-            version: "v".into(),
-            pid: 1,
-            interval_ms: 100_000,
-            start_ms: 0,
-            stop_ms: None,
-            stop_reason: None,
-            recording: true,
-        }
-    }
+    use crate::store::{Tables, test_run};
 
     #[test]
     fn dropping_detail_never_breaks_the_live_chain() {
         let dir = crate::scratch::Scratch::new("retention");
         let path = dir.0.join("drop.db");
         let mut store = Store::open_for_recording(&path).unwrap();
-        let run_id = store.begin_run(&test_run()).unwrap();
+        let run_id = store.begin_run(&test_run(100_000)).unwrap();
         // A 100 s interval makes a key frame every 3 samples: two segments.
         for i in 0..5u64 {
             let process = Process { pid: 7, utime_ticks: i, ..Process::default() };
@@ -330,7 +313,7 @@ mod tests {
     fn a_flood_of_kernel_messages_is_bounded_per_hour_and_counted() {
         let dir = crate::scratch::Scratch::new("flood");
         let mut store = Store::open_for_recording(&dir.0.join("flood.db")).unwrap();
-        let run_id = store.begin_run(&test_run()).unwrap();
+        let run_id = store.begin_run(&test_run(100_000)).unwrap();
         for i in 0..400 {
             let time_ms = i * 5000;
             let messages = (0..50).map(|n| message(time_ms, (i * 50 + n) as usize)).collect();
@@ -352,7 +335,7 @@ mod tests {
     fn the_size_limit_takes_old_events_before_the_last_hour_of_samples() {
         let dir = crate::scratch::Scratch::new("events-size");
         let mut store = Store::open_for_recording(&dir.0.join("events.db")).unwrap();
-        let run_id = store.begin_run(&test_run()).unwrap();
+        let run_id = store.begin_run(&test_run(100_000)).unwrap();
         let samples = 720;
         for i in 0..samples {
             let time_ms = i * 60_000;
