@@ -295,15 +295,7 @@ fn new_error_lines_in_a_watched_log_are_quoted_with_count_and_time() {
         s
     })
     .collect();
-    let found = crate::analyze::findings(&Window {
-        samples: &window,
-        baseline: &baseline,
-        interval_ms: STEP,
-        period_start_ms: None,
-        events: &[],
-        recorder_pids: &[],
-        lookup: &crate::analyze::AtHand(&window),
-    });
+    let found = found_after(&baseline, &window, &[]);
     let f = the(&found, "log_new_errors");
     assert!(f.summary.contains(&format!("\"{error}\" ×300 from ")), "{}", f.summary);
     assert!(!f.summary.contains("lost connection"), "the hour before had it: {}", f.summary);

@@ -140,15 +140,7 @@ fn a_probe_that_answers_far_slower_than_in_the_hour_before() {
             s
         })
         .collect();
-    let found = findings(&Window {
-        samples: &window,
-        baseline: &baseline,
-        interval_ms: STEP,
-        period_start_ms: None,
-        events: &[],
-        recorder_pids: &[],
-        lookup: &crate::analyze::AtHand(&window),
-    });
+    let found = found_after(&baseline, &window, &[]);
     let f = the(&found, "probe_slow");
     assert_values(&f, &[("usual_us", j(10_000)), ("worst_us", j(1_500_000)), ("slow", j(2))]);
     assert!(f.summary.contains("up to 150× slower than usual: 1.5s at "), "{}", f.summary);

@@ -40,9 +40,15 @@ pub fn process(pid: u32, comm: &str) -> Process {
 
 /// The findings of a window of `samples` and `events`.
 pub fn found_in(samples: &[StoredSample], events: &[Event]) -> Vec<Finding> {
+    found_after(&[], samples, events)
+}
+
+/// The findings of a window of `samples` and `events` after the hour
+/// `baseline`.
+pub fn found_after(baseline: &[StoredSample], samples: &[StoredSample], events: &[Event]) -> Vec<Finding> {
     findings(&Window {
         samples,
-        baseline: &[],
+        baseline,
         interval_ms: STEP,
         period_start_ms: None,
         events,
