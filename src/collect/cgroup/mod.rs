@@ -12,20 +12,29 @@
 //! cgroup down to `depth`. At most `MAX_CGROUPS`, the rest counted.
 //!
 //! Cost: a cgroup file is one `pread` of a kept-open file into a buffer
-//! zeroed once (`ProcFile::record`; 1 to 2.5 µs each on Linux 6.18), so
-//! what changes fast is read every tick (CPU time, and memory and tasks
-//! where the CPU time moved: a cgroup that ran no task cannot have
-//! changed them but by reclaim), the event counters only when their
-//! resource is near its limit or when the detail is read, pressure only
-//! when the machine stalled on that resource and the cgroup ran, or the
-//! cgroup is held at its own limit, and the rest (limits, swap, peak, I/O
-//! per device, the user/system split on v1) every `DETAIL_EVERY` ticks,
-//! stamped in `detail_read_ms`, each cgroup on a tick of its own. Walking
-//! every hierarchy costs more than reading the cgroups found, so it is
-//! done every `DETAIL_EVERY` ticks; in between, a cgroup that vanishes is
-//! dropped at once and one that appears is added when a new process is
-//! seen in it (`learn`). Each cgroup keeps the id it got when first
-//! followed, which the processes in it name.
+//! zeroed once (`ProcFile::record`; 1 to 2.5 µs each on Linux 6.18), and a
+//! machine has many idle services, so what is read follows what can have
+//! changed:
+//! - every tick, the CPU time; where it moved, memory and tasks (a cgroup
+//!   that ran no task cannot have changed them but by reclaim), and the
+//!   event counters of a resource near its limit;
+//! - every `DETAIL_EVERY` ticks, the slow counters (I/O per device, swap,
+//!   peak, the events, the user/system split on v1), stamped in
+//!   `detail_read_ms`, but only where the CPU time moved in the last two
+//!   such periods: the second covers writeback charged to the cgroup after
+//!   its tasks went quiet. An idle cgroup's row then stays the same and
+//!   costs nothing stored;
+//! - every `LIMITS_EVERY` ticks, the limits (quotas, `MemoryMax`,
+//!   `TasksMax`), which change only when someone sets them;
+//! - pressure only when the machine stalled on that resource and the
+//!   cgroup ran, or the cgroup is held at its own limit.
+//!
+//! Each cgroup has a phase of its own, so that no one tick reads every
+//! cgroup's detail. Walking every hierarchy costs more than reading the
+//! cgroups found, so it is done every `LIMITS_EVERY` ticks; in between, a
+//! cgroup that vanishes is dropped at once and one that appears is added
+//! when a new process is seen in it (`learn`). Each cgroup keeps the id it
+//! got when first followed, which the processes in it name.
 
 pub mod parse;
 
@@ -43,8 +52,13 @@ pub const MAX_CGROUPS: usize = 1000;
 /// Levels below the root followed when the configuration does not say.
 pub const DEFAULT_DEPTH: usize = 2;
 
-/// Ticks between reads of what changes rarely (limits, I/O, swap).
+/// Ticks between reads of the slow counters (I/O, swap, peak, events).
 const DETAIL_EVERY: u64 = 12;
+
+/// Ticks between reads of the limits, and between walks of the
+/// hierarchies: a multiple of `DETAIL_EVERY`, so that limits are read on a
+/// detail tick.
+const LIMITS_EVERY: u64 = DETAIL_EVERY * 5;
 
 /// An event counter is read every tick once its resource is this full.
 const NEAR_LIMIT: f64 = 0.9;
@@ -132,14 +146,13 @@ pub struct Stalled {
 pub struct CgroupCollector {
     layout: Layout,
     depth: usize,
-    /// The cgroups followed, from the walks and what `notice` added, with
-    /// their ids (`CgroupStats::id`).
-    paths: BTreeMap<String, u32>,
+    /// The cgroups followed, from the walks and what `notice` added, by
+    /// path.
+    groups: BTreeMap<String, Group>,
     /// The id the next cgroup followed gets: ids are never reused in a
     /// run, so a process's `cgroup` never names another cgroup.
     next_id: u32,
     left_out: usize,
-    groups: BTreeMap<String, Group>,
     ticks: u64,
 }
 
@@ -152,15 +165,7 @@ impl CgroupCollector {
     }
 
     pub fn with_layout(layout: Layout, depth: usize) -> Self {
-        CgroupCollector {
-            layout,
-            depth,
-            paths: BTreeMap::new(),
-            next_id: 1,
-            left_out: 0,
-            groups: BTreeMap::new(),
-            ticks: 0,
-        }
+        CgroupCollector { layout, depth, groups: BTreeMap::new(), next_id: 1, left_out: 0, ticks: 0 }
     }
 
     /// Follows a cgroup learned between walks, from a new process's
@@ -168,10 +173,10 @@ impl CgroupCollector {
     /// it is left out. Walking every hierarchy costs more than reading the
     /// cgroups, so it is done with the detail.
     pub fn notice(&mut self, path: &str) -> u32 {
-        if let Some(&id) = self.paths.get(path) {
-            return id;
+        if let Some(group) = self.groups.get(path) {
+            return group.id;
         }
-        if self.paths.len() >= MAX_CGROUPS {
+        if self.groups.len() >= MAX_CGROUPS {
             self.left_out += 1;
             return 0;
         }
@@ -190,20 +195,22 @@ impl CgroupCollector {
     fn follow(&mut self, path: String) -> u32 {
         let id = self.next_id;
         self.next_id += 1;
-        self.paths.insert(path, id);
+        let phase = u64::from(id) % LIMITS_EVERY;
+        let group = Group::open(&self.layout, &path, id, phase);
+        self.groups.insert(path, group);
         id
     }
 
     pub fn read(&mut self, stalled: Stalled, warnings: &mut Warnings) -> Cgroups {
         let tick = self.ticks;
         self.ticks += 1;
-        if tick.is_multiple_of(DETAIL_EVERY) {
+        if tick.is_multiple_of(LIMITS_EVERY) {
             // Cgroups followed before keep their ids; one that vanished
             // is dropped when its read fails.
             let (found, left_out) = select(&self.layout, self.depth);
             self.left_out = left_out;
             for path in found {
-                if !self.paths.contains_key(&path) && self.paths.len() < MAX_CGROUPS {
+                if !self.groups.contains_key(&path) && self.groups.len() < MAX_CGROUPS {
                     self.follow(path);
                 }
             }
@@ -211,27 +218,19 @@ impl CgroupCollector {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_millis() as i64);
-        let mut groups = Vec::with_capacity(self.paths.len());
-        let mut vanished = Vec::new();
-        for (path, &id) in &self.paths {
-            if !self.groups.contains_key(path) {
-                // Each cgroup reads its detail on a tick of its own, so
-                // that no one tick reads every cgroup's.
-                let phase = self.groups.len() as u64 % DETAIL_EVERY;
-                self.groups.insert(path.clone(), Group::open(&self.layout, path, phase));
-            }
-            let group = self.groups.get_mut(path).expect("inserted above");
-            let detail = group.last.is_none() || (tick + group.phase).is_multiple_of(DETAIL_EVERY);
-            match group.read(path, id, now_ms, detail, stalled) {
+        let mut groups = Vec::with_capacity(self.groups.len());
+        self.groups.retain(|path, group| {
+            let due = Due {
+                detail: (tick + group.phase).is_multiple_of(DETAIL_EVERY),
+                limits: (tick + group.phase).is_multiple_of(LIMITS_EVERY),
+            };
+            match group.read(path, now_ms, due, stalled) {
                 Ok(Some(stats)) => groups.push(stats),
-                Ok(None) => vanished.push(path.clone()),
+                Ok(None) => return false,
                 Err(err) => warnings.warn("cgroups", &format!("{path}: {err:#}")),
             }
-        }
-        for path in vanished {
-            self.paths.remove(&path);
-            self.groups.remove(&path);
-        }
+            true
+        });
         Cgroups { groups, left_out: self.left_out }
     }
 }
@@ -307,10 +306,22 @@ pub fn process_cgroup(text: &str, depth: usize) -> Option<String> {
 
 /// The control files one cgroup has, opened once.
 struct Group {
+    id: u32,
     files: Vec<(File, ProcFile)>,
     last: Option<CgroupStats>,
-    /// Which of the `DETAIL_EVERY` ticks reads its detail.
+    /// Which of the `LIMITS_EVERY` ticks reads its limits (and, modulo
+    /// `DETAIL_EVERY`, its detail).
     phase: u64,
+    /// Its CPU time at its last two detail ticks, the older first: it
+    /// ran lately where the time moved since the older.
+    usage_at_detail_ticks: [Option<u64>; 2],
+}
+
+/// Which of a cgroup's slower reads fall on this tick.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    detail: bool,
+    limits: bool,
 }
 
 /// Every control file read, by hierarchy.
@@ -391,7 +402,7 @@ fn microseconds_per_tick() -> u64 {
 }
 
 impl Group {
-    fn open(layout: &Layout, path: &str, phase: u64) -> Group {
+    fn open(layout: &Layout, path: &str, id: u32, phase: u64) -> Group {
         let relative = path.trim_start_matches('/');
         let files = FILES
             .iter()
@@ -404,7 +415,7 @@ impl Group {
                 full.exists().then(|| (file, ProcFile::record(full)))
             })
             .collect();
-        Group { files, last: None, phase }
+        Group { id, files, last: None, phase, usage_at_detail_ticks: [None; 2] }
     }
 
     fn has(&self, file: File) -> bool {
@@ -436,51 +447,35 @@ impl Group {
 
     /// One sample of this cgroup; `None` when none of its files answered.
     /// `now_ms`: the wall clock, stamped on a read of the detail.
-    fn read(
-        &mut self,
-        path: &str,
-        id: u32,
-        now_ms: i64,
-        detail: bool,
-        stalled: Stalled,
-    ) -> Result<Option<CgroupStats>> {
+    fn read(&mut self, path: &str, now_ms: i64, due: Due, stalled: Stalled) -> Result<Option<CgroupStats>> {
+        let first = self.last.is_none();
         let previous = self.last.take().unwrap_or_default();
-        let detail_read_ms = if detail { now_ms } else { previous.detail_read_ms };
-        let mut stats = CgroupStats { path: path.to_string(), id, detail_read_ms, ..CgroupStats::default() };
-        if !detail {
-            stats.cpu_user_us = previous.cpu_user_us;
-            stats.cpu_system_us = previous.cpu_system_us;
-            stats.cpu_quota = previous.cpu_quota;
-            stats.memory_peak_bytes = previous.memory_peak_bytes;
-            stats.memory_max_bytes = previous.memory_max_bytes;
-            stats.memory_high_bytes = previous.memory_high_bytes;
-            stats.swap_bytes = previous.swap_bytes;
-            stats.tasks_max = previous.tasks_max;
-            stats.io = previous.io.clone();
+        // What is not read this tick is carried; pressure is not.
+        let mut stats = CgroupStats {
+            path: path.to_string(),
+            id: self.id,
+            psi_cpu: None,
+            psi_memory: None,
+            psi_io: None,
+            ..previous.clone()
+        };
+        self.read_cpu_usage(&mut stats)?;
+        let limits = first || due.limits;
+        if limits {
+            self.read_limits(&mut stats)?;
         }
-        self.read_cpu(&mut stats, detail)?;
-        // CPU time that did not move means no task of it ran since the last
-        // tick: none forked, exited or allocated, so the task count, the
-        // memory (which only reclaim can have lowered) and the event
-        // counters are carried until the detail is read again.
-        let idle = !detail && stats.cpu_usage_us.is_some() && stats.cpu_usage_us == previous.cpu_usage_us;
-        if idle {
-            stats.memory_bytes = previous.memory_bytes;
-            stats.memory_high_events = previous.memory_high_events;
-            stats.memory_max_events = previous.memory_max_events;
-            stats.oom_events = previous.oom_events;
-            stats.oom_kills = previous.oom_kills;
-            stats.tasks = previous.tasks;
-            stats.forks_refused = previous.forks_refused;
-        } else {
-            self.read_memory(&mut stats, &previous, detail)?;
-            self.read_pids(&mut stats, &previous, detail)?;
-        }
+        let detail = (first || due.detail) && self.ran_lately(stats.cpu_usage_us);
         if detail {
-            stats.io = match self.text(File::IoStat) {
-                Some(text) => parse::io_stat(text)?,
-                None => self.read_blkio()?,
-            };
+            stats.detail_read_ms = now_ms;
+            self.read_detail(&mut stats)?;
+        }
+        // CPU time that did not move means no task of it ran since the last
+        // tick: none forked, exited or allocated, so the task count and the
+        // memory (which only reclaim can have lowered) are carried.
+        let ran = stats.cpu_usage_us.is_none() || stats.cpu_usage_us != previous.cpu_usage_us;
+        if ran || detail {
+            self.read_memory(&mut stats, detail)?;
+            self.read_pids(&mut stats, detail)?;
         }
         // Its own pressure says which cgroup stalls: worth its read when
         // the machine stalls on the resource and the cgroup ran, or when
@@ -488,17 +483,16 @@ impl Group {
         // the machine stalls would cost most on a busy machine, and
         // storing it for idle cgroups every few ticks would change their
         // rows back and forth.
-        let looked_at = stats.cpu_usage_us.is_none() || stats.cpu_usage_us != previous.cpu_usage_us;
         let throttled =
             stats.cpu_throttled_us.is_some() && stats.cpu_throttled_us != previous.cpu_throttled_us;
-        if (stalled.cpu && looked_at) || throttled {
+        if (stalled.cpu && ran) || throttled {
             stats.psi_cpu = self.psi(File::CpuPressure)?;
         }
         let at_limit = near(stats.memory_bytes, stats.memory_high_bytes.or(stats.memory_max_bytes));
-        if (stalled.memory && looked_at) || at_limit {
+        if (stalled.memory && ran) || at_limit {
             stats.psi_memory = self.psi(File::MemoryPressure)?;
         }
-        if stalled.io && looked_at {
+        if stalled.io && ran {
             stats.psi_io = self.psi(File::IoPressure)?;
         }
         let answered = stats.cpu_usage_us.is_some() || stats.memory_bytes.is_some() || stats.tasks.is_some();
@@ -506,9 +500,17 @@ impl Group {
         Ok(answered.then_some(stats))
     }
 
-    fn read_cpu(&mut self, stats: &mut CgroupStats, detail: bool) -> Result<()> {
+    /// On a detail tick: whether its CPU time moved in the last two detail
+    /// periods (or is not known), which makes the detail worth reading.
+    fn ran_lately(&mut self, usage: Option<u64>) -> bool {
+        let [before_last, last] = self.usage_at_detail_ticks;
+        self.usage_at_detail_ticks = [last, usage];
+        usage.is_none() || usage != before_last
+    }
+
+    /// The CPU time, and on v2 its split and throttling from the same file.
+    fn read_cpu_usage(&mut self, stats: &mut CgroupStats) -> Result<()> {
         if let Some(text) = self.text(File::CpuStat) {
-            // v2: one file has the usage, the split and the throttling.
             let keys =
                 ["usage_usec", "user_usec", "system_usec", "nr_periods", "nr_throttled", "throttled_usec"];
             [
@@ -519,24 +521,15 @@ impl Group {
                 stats.cpu_throttled_periods,
                 stats.cpu_throttled_us,
             ] = parse::keyed(text, keys)?;
+        } else {
+            // v1 keeps the split in `cpuacct.stat`, read with the detail.
+            stats.cpu_usage_us = None;
+            stats.cpu_periods = None;
+            stats.cpu_throttled_periods = None;
+            stats.cpu_throttled_us = None;
         }
         if stats.cpu_usage_us.is_none() {
             stats.cpu_usage_us = self.number(File::V1CpuacctUsage)?.map(|ns| ns / 1000);
-        }
-        if detail {
-            if let Some(text) = self.text(File::CpuMax) {
-                stats.cpu_quota = parse::cpu_max(text)?;
-            } else if self.has(File::V1CfsQuota) {
-                let quota = self.text(File::V1CfsQuota).unwrap_or_default().to_string();
-                let period = self.text(File::V1CfsPeriod).unwrap_or_default().to_string();
-                stats.cpu_quota = parse::cfs_quota(&quota, &period)?;
-            }
-            if stats.cpu_user_us.is_none() {
-                let tick = microseconds_per_tick();
-                let [user, system] = self.keyed(File::V1CpuacctStat, ["user", "system"])?;
-                stats.cpu_user_us = user.map(|ticks| ticks * tick);
-                stats.cpu_system_us = system.map(|ticks| ticks * tick);
-            }
         }
         // v1 throttling counts only under a quota: read it then.
         if stats.cpu_periods.is_none() && stats.cpu_quota.is_some() {
@@ -548,23 +541,55 @@ impl Group {
         Ok(())
     }
 
-    fn read_memory(&mut self, stats: &mut CgroupStats, previous: &CgroupStats, detail: bool) -> Result<()> {
+    /// The quotas and limits, set by people, not by the load.
+    fn read_limits(&mut self, stats: &mut CgroupStats) -> Result<()> {
+        if let Some(text) = self.text(File::CpuMax) {
+            stats.cpu_quota = parse::cpu_max(text)?;
+        } else if self.has(File::V1CfsQuota) {
+            let quota = self.text(File::V1CfsQuota).unwrap_or_default().to_string();
+            let period = self.text(File::V1CfsPeriod).unwrap_or_default().to_string();
+            stats.cpu_quota = parse::cfs_quota(&quota, &period)?;
+        }
+        if self.has(File::MemoryMax) {
+            stats.memory_max_bytes = self.limit(File::MemoryMax)?;
+            stats.memory_high_bytes = self.limit(File::MemoryHigh)?;
+        } else {
+            stats.memory_max_bytes = self.limit(File::V1MemoryLimit)?;
+        }
+        let tasks_max = if self.has(File::PidsMax) { File::PidsMax } else { File::V1PidsMax };
+        stats.tasks_max = self.limit(tasks_max)?;
+        Ok(())
+    }
+
+    /// The slow counters: I/O, peak, and the v1 user/system split (swap
+    /// and the events are read with the memory and tasks they belong to).
+    fn read_detail(&mut self, stats: &mut CgroupStats) -> Result<()> {
+        if !self.has(File::CpuStat) {
+            let tick = microseconds_per_tick();
+            let [user, system] = self.keyed(File::V1CpuacctStat, ["user", "system"])?;
+            stats.cpu_user_us = user.map(|ticks| ticks * tick);
+            stats.cpu_system_us = system.map(|ticks| ticks * tick);
+        }
+        let peak = if self.has(File::MemoryPeak) { File::MemoryPeak } else { File::V1MemoryMaxUsage };
+        stats.memory_peak_bytes = self.number(peak)?;
+        stats.io = match self.text(File::IoStat) {
+            Some(text) => parse::io_stat(text)?,
+            None => self.read_blkio()?,
+        };
+        Ok(())
+    }
+
+    fn read_memory(&mut self, stats: &mut CgroupStats, detail: bool) -> Result<()> {
         let v2 = self.has(File::MemoryCurrent);
         stats.memory_bytes =
             if v2 { self.number(File::MemoryCurrent)? } else { self.number(File::V1MemoryUsage)? };
         if detail {
-            if v2 {
-                stats.memory_peak_bytes = self.number(File::MemoryPeak)?;
-                stats.memory_max_bytes = self.limit(File::MemoryMax)?;
-                stats.memory_high_bytes = self.limit(File::MemoryHigh)?;
-                stats.swap_bytes = self.number(File::SwapCurrent)?;
+            stats.swap_bytes = if v2 {
+                self.number(File::SwapCurrent)?
             } else {
-                stats.memory_peak_bytes = self.number(File::V1MemoryMaxUsage)?;
-                stats.memory_max_bytes = self.limit(File::V1MemoryLimit)?;
                 let with_swap = self.number(File::V1MemswUsage)?;
-                stats.swap_bytes =
-                    with_swap.zip(stats.memory_bytes).map(|(both, memory)| both.saturating_sub(memory));
-            }
+                with_swap.zip(stats.memory_bytes).map(|(both, memory)| both.saturating_sub(memory))
+            };
         }
         let limit = stats.memory_high_bytes.or(stats.memory_max_bytes);
         if detail || near(stats.memory_bytes, limit) {
@@ -575,30 +600,20 @@ impl Group {
                 stats.memory_max_events = self.number(File::V1MemoryFailcnt)?;
                 [stats.oom_kills] = self.keyed(File::V1OomControl, ["oom_kill"])?;
             }
-        } else {
-            stats.memory_high_events = previous.memory_high_events;
-            stats.memory_max_events = previous.memory_max_events;
-            stats.oom_events = previous.oom_events;
-            stats.oom_kills = previous.oom_kills;
         }
         Ok(())
     }
 
-    fn read_pids(&mut self, stats: &mut CgroupStats, previous: &CgroupStats, detail: bool) -> Result<()> {
-        let (current, max, events) = if self.has(File::PidsCurrent) {
-            (File::PidsCurrent, File::PidsMax, File::PidsEvents)
+    fn read_pids(&mut self, stats: &mut CgroupStats, detail: bool) -> Result<()> {
+        let (current, events) = if self.has(File::PidsCurrent) {
+            (File::PidsCurrent, File::PidsEvents)
         } else {
-            (File::V1PidsCurrent, File::V1PidsMax, File::V1PidsEvents)
+            (File::V1PidsCurrent, File::V1PidsEvents)
         };
         stats.tasks = self.number(current)?;
-        if detail {
-            stats.tasks_max = self.limit(max)?;
+        if detail || near(stats.tasks, stats.tasks_max) {
+            stats.forks_refused = self.keyed(events, ["max"])?[0];
         }
-        stats.forks_refused = if detail || near(stats.tasks, stats.tasks_max) {
-            self.keyed(events, ["max"])?[0]
-        } else {
-            previous.forks_refused
-        };
         Ok(())
     }
 
@@ -707,6 +722,39 @@ mod tests {
         assert_eq!(postfix.forks_refused, Some(1_233));
         // It did not run since the last sample and nothing stalled.
         assert_eq!(postfix.psi_cpu, None);
+    }
+
+    #[test]
+    fn an_idle_cgroups_detail_waits_until_it_runs_again() {
+        let scratch = crate::scratch::Scratch::new("cgroup-idle");
+        let unit = scratch.0.join("system.slice/postfix.service");
+        std::fs::create_dir_all(&unit).unwrap();
+        let fixture = fixture_layout().unified.unwrap().join("system.slice/postfix.service");
+        for entry in std::fs::read_dir(&fixture).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), unit.join(entry.file_name())).unwrap();
+        }
+        let layout = Layout { unified: Some(scratch.0.clone()), v1: Vec::new() };
+        let mut collector = CgroupCollector::with_layout(layout, DEFAULT_DEPTH);
+        let mut read = |ticks: u64| {
+            let mut last = None;
+            for _ in 0..ticks {
+                last = collector.read(Stalled::default(), &mut Warnings::new()).groups.pop();
+            }
+            last.expect("the unit is read")
+        };
+        // Two detail periods after its first read, its CPU time unmoved:
+        // new I/O (writeback after it went quiet, say) is left for later.
+        read(2 * DETAIL_EVERY + 1);
+        std::fs::write(unit.join("io.stat"), "254:0 rbytes=1 wbytes=2 rios=3 wios=4\n").unwrap();
+        let idle = read(2 * DETAIL_EVERY);
+        assert_eq!(idle.io.len(), 2, "the detail of an idle cgroup was read again");
+        // Once it runs, the next detail tick reads it.
+        let cpu = std::fs::read_to_string(unit.join("cpu.stat")).unwrap();
+        std::fs::write(unit.join("cpu.stat"), cpu.replace("usage_usec 2391285112", "usage_usec 2391285999"))
+            .unwrap();
+        let busy = read(DETAIL_EVERY);
+        assert_eq!(busy.io.len(), 1, "the detail of a cgroup that ran was not read");
     }
 
     #[test]
