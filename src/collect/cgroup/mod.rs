@@ -464,7 +464,13 @@ impl Group {
         if limits {
             self.read_limits(&mut stats)?;
         }
-        let detail = (first || due.detail) && self.ran_lately(stats.cpu_usage_us);
+        // The first read reads everything, and counts for both periods.
+        let detail = if first {
+            self.usage_at_detail_ticks = [stats.cpu_usage_us; 2];
+            true
+        } else {
+            due.detail && self.ran_lately(stats.cpu_usage_us)
+        };
         if detail {
             stats.detail_read_ms = now_ms;
             self.read_detail(&mut stats)?;
@@ -743,9 +749,9 @@ mod tests {
             }
             last.expect("the unit is read")
         };
-        // Two detail periods after its first read, its CPU time unmoved:
-        // new I/O (writeback after it went quiet, say) is left for later.
-        read(2 * DETAIL_EVERY + 1);
+        // Its CPU time unmoved since its first read: new I/O (writeback
+        // after it went quiet, say) is left for later.
+        read(1);
         std::fs::write(unit.join("io.stat"), "254:0 rbytes=1 wbytes=2 rios=3 wios=4\n").unwrap();
         let idle = read(2 * DETAIL_EVERY);
         assert_eq!(idle.io.len(), 2, "the detail of an idle cgroup was read again");
