@@ -157,7 +157,11 @@ fig[b.holes]=$(q "SELECT count(*) FROM (SELECT lead(time_ms) OVER (ORDER BY id) 
 # Ticks skipped after each kept sample, as the recorder's schedule does:
 # one per whole interval it fired late.
 fig[b.skipped]=$(q "SELECT ifnull(sum(lateness_ms / 200), 0) FROM samples WHERE time_ms >= $b0 AND time_ms < $b1")
-fig[b.processes]=$(q "SELECT ifnull(max(processes), 0) FROM samples WHERE time_ms >= $b0 AND time_ms < $b1")
+# Through the reader: the store keeps most figures against their key frame.
+fig[b.processes]=$("$bin" export --db "$db" --what system --format csv \
+    --from "@$((b0 / 1000))" --to "@$((b1 / 1000))" |
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "processes") c = i; next }
+             $c > max { max = $c } END { print max + 0 }')
 stop_pid "$recorder"
 kill "${fillers[@]}" 2>/dev/null
 fillers=()

@@ -29,8 +29,72 @@ impl Num {
     }
 }
 
+impl Num {
+    /// How a sample that is not a key frame stores the value: an integer
+    /// as its difference from the key frame's (wrapping, so exact both
+    /// ways; a constant becomes 0, which SQLite stores in no bytes), a
+    /// real as it is (a difference of reals would not give it back
+    /// exactly). Against no value it is stored as it is.
+    pub fn against_key(self, key: Option<Num>) -> Num {
+        match (self, key) {
+            (Num::Int(v), Some(Num::Int(k))) => Num::Int(v.wrapping_sub(k)),
+            (value, _) => value,
+        }
+    }
+
+    /// The value `against_key` stored.
+    pub fn from_key(self, key: Option<Num>) -> Num {
+        match (self, key) {
+            (Num::Int(v), Some(Num::Int(k))) => Num::Int(v.wrapping_add(k)),
+            (value, _) => value,
+        }
+    }
+}
+
+/// The view that gives every scalar as recorded, for a person with
+/// `sqlite3`: `system_figures` has the columns of `samples` but the blobs,
+/// each integer added back to its key frame's where the run stores it so.
+pub const VIEW: &str = "system_figures";
+
+/// `CREATE VIEW` for `VIEW` over the columns of this build.
+pub fn view_sql() -> String {
+    let against_key = "r.scalars_from_key IS 1 AND s.id != s.key_id";
+    let mut columns =
+        vec!["s.id", "s.run_id", "s.time_ms", "s.lateness_ms", "s.suspended_ms", "s.collect_us"]
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+    columns.extend(SCALARS.iter().map(|Column { name, real, .. }| match real {
+        true => format!("s.{name}"),
+        false => {
+            format!("CASE WHEN {against_key} THEN s.{name} + ifnull(k.{name}, 0) ELSE s.{name} END AS {name}")
+        }
+    }));
+    format!(
+        "CREATE VIEW {VIEW} AS SELECT\n    {}\nFROM samples s JOIN runs r ON r.id = s.run_id \
+         LEFT JOIN samples k ON k.id = s.key_id",
+        columns.join(",\n    ")
+    )
+}
+
+/// A sample's scalars in `SCALARS` order, `None` where its group is absent.
+pub fn values(sample: &Sample) -> Vec<Option<Num>> {
+    SCALARS.iter().map(|column| (column.get)(sample)).collect()
+}
+
+/// Sets the scalars `values` (in `SCALARS` order) in `sample`.
+pub fn set_values(sample: &mut Sample, values: &[Option<Num>]) {
+    for (column, value) in SCALARS.iter().zip(values) {
+        if let Some(value) = value {
+            (column.set)(sample, *value);
+        }
+    }
+}
+
 pub struct Column {
     pub name: &'static str,
+    /// REAL in SQLite, stored as it is in every sample (`Num::against_key`).
+    pub real: bool,
     pub get: fn(&Sample) -> Option<Num>,
     pub set: fn(&mut Sample, Num),
 }
@@ -44,6 +108,7 @@ macro_rules! columns {
     (@one $name:literal, $($group:ident).+, $field:ident, int) => {
         Column {
             name: $name,
+            real: false,
             get: |s| s.$($group).+.as_ref().map(|g| Num::Int(g.$field as i64)),
             set: |s, v| s.$($group).+.get_or_insert_with(Default::default).$field = v.int() as _,
         }
@@ -51,6 +116,7 @@ macro_rules! columns {
     (@one $name:literal, $($group:ident).+, $field:ident, real) => {
         Column {
             name: $name,
+            real: true,
             get: |s| s.$($group).+.as_ref().map(|g| Num::Real(g.$field)),
             set: |s, v| s.$($group).+.get_or_insert_with(Default::default).$field = v.real(),
         }
@@ -58,6 +124,7 @@ macro_rules! columns {
     (@one $name:literal, $($group:ident).+, $field:ident, int opt) => {
         Column {
             name: $name,
+            real: false,
             get: |s| s.$($group).+.as_ref().and_then(|g| g.$field).map(|v| Num::Int(v as i64)),
             set: |s, v| s.$($group).+.get_or_insert_with(Default::default).$field = Some(v.int() as _),
         }
@@ -65,6 +132,7 @@ macro_rules! columns {
     (@one $name:literal, $($group:ident).+, $field:ident, real opt) => {
         Column {
             name: $name,
+            real: true,
             get: |s| s.$($group).+.as_ref().and_then(|g| g.$field).map(Num::Real),
             set: |s, v| s.$($group).+.get_or_insert_with(Default::default).$field = Some(v.real()),
         }
@@ -161,12 +229,20 @@ mod tests {
         sample.pressure.io =
             Some(Psi { some_avg10: 1.5, some_total_us: 7, full_avg10: None, full_total_us: Some(3) });
         let mut back = Sample::default();
-        for column in SCALARS {
-            if let Some(value) = (column.get)(&sample) {
-                (column.set)(&mut back, value);
-            }
-        }
+        set_values(&mut back, &values(&sample));
         assert_eq!(back, sample);
+    }
+
+    #[test]
+    fn integers_against_the_key_come_back_exactly() {
+        let pairs = [(u64::MAX as i64, 3), (5, u64::MAX as i64), (i64::MIN, i64::MAX), (7, 7)];
+        for (value, key) in pairs {
+            let stored = Num::Int(value).against_key(Some(Num::Int(key)));
+            assert_eq!(stored.from_key(Some(Num::Int(key))), Num::Int(value));
+        }
+        assert_eq!(Num::Int(24 << 30).against_key(Some(Num::Int(24 << 30))), Num::Int(0));
+        assert_eq!(Num::Real(0.33).against_key(Some(Num::Real(0.3))), Num::Real(0.33));
+        assert_eq!(Num::Int(9).against_key(None), Num::Int(9));
     }
 
     #[test]

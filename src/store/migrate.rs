@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_wait_table.sql"),
     include_str!("../../migrations/0006_limit_table.sql"),
     include_str!("../../migrations/0007_cgroups.sql"),
+    include_str!("../../migrations/0008_scalars_from_key.sql"),
 ];
 
 /// The oldest version readers can read: later migrations add only what

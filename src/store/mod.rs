@@ -139,6 +139,7 @@ impl Store {
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
         migrate::migrate(&mut conn, path).with_context(|| format!("preparing {}", path.display()))?;
+        create_view(&conn).with_context(|| format!("preparing {}", path.display()))?;
         Ok(Store {
             path: path.into(),
             encoder: FrameEncoder::default(),
@@ -189,8 +190,9 @@ impl Store {
 
     pub fn begin_run(&mut self, run: &Run) -> Result<i64> {
         self.conn.execute(
-            "INSERT INTO runs (boot_id, boot_time_ms, hostname, kernel, version, pid, interval_ms, start_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO runs (boot_id, boot_time_ms, hostname, kernel, version, pid, interval_ms, start_ms,
+                               scalars_from_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)",
             params![
                 run.boot_id,
                 run.boot_time_ms,
@@ -286,10 +288,13 @@ impl Store {
     }
 }
 
-/// The blobs of one sample, `None` where its source failed.
+/// The scalars and blobs of one sample as stored, `None` where its source
+/// failed.
 struct Frames {
     /// The key frame's sample for a delta; `None` for a key frame itself.
     key_id: Option<i64>,
+    /// In `columns::SCALARS` order, integers against the key frame's.
+    scalars: Vec<Option<columns::Num>>,
     blobs: Vec<Option<Vec<u8>>>,
 }
 
@@ -300,6 +305,9 @@ struct FrameEncoder {
     bases: tables::Bases,
     /// Sample holding the current key frame; `None` before the first commit.
     key_id: Option<i64>,
+    /// The key frame's own scalars, which the next samples' integers are
+    /// stored against.
+    key_scalars: Vec<Option<columns::Num>>,
     since_key: u32,
     pending_key_frame: bool,
 }
@@ -309,8 +317,15 @@ impl FrameEncoder {
         let every = (KEY_FRAME_EVERY.as_millis() / interval.as_millis().max(1)).max(1) as u32;
         let key_frame = self.key_id.is_none() || self.since_key >= every;
         self.pending_key_frame = key_frame;
+        let mut scalars = columns::values(sample);
+        if !key_frame {
+            for (value, key) in scalars.iter_mut().zip(&self.key_scalars) {
+                *value = value.map(|value| value.against_key(*key));
+            }
+        }
         Ok(Frames {
             key_id: if key_frame { None } else { self.key_id },
+            scalars,
             blobs: self.bases.encode(sample, key_frame)?,
         })
     }
@@ -323,6 +338,7 @@ impl FrameEncoder {
             // Tables absent from a key frame must not serve as a base for
             // the deltas after it: the reader starts at the key frame.
             self.bases = tables::Bases::default();
+            self.key_scalars = columns::values(done);
         }
         self.since_key += 1;
         self.bases.keep(done);
@@ -349,10 +365,10 @@ fn insert_sample(
         values.push(V::Integer(sample.lateness_ms));
         values.push(V::Integer(sample.suspended_ms));
         values.push(V::Integer(sample.collect_us));
-        for column in columns::SCALARS {
-            values.push(match (column.get)(sample) {
-                Some(columns::Num::Int(v)) => V::Integer(v),
-                Some(columns::Num::Real(v)) => V::Real(v),
+        for value in &frames.scalars {
+            values.push(match value {
+                Some(columns::Num::Int(v)) => V::Integer(*v),
+                Some(columns::Num::Real(v)) => V::Real(*v),
                 None => V::Null,
             });
         }
@@ -373,6 +389,21 @@ fn insert_sample(
     }
     tx.commit()?;
     Ok(id)
+}
+
+/// (Re)creates the view of the figures as recorded where this build's
+/// differs from the file's: it follows the columns, which migrations add.
+fn create_view(conn: &Connection) -> Result<()> {
+    let wanted = columns::view_sql();
+    let have: Option<String> = conn
+        .query_row("SELECT sql FROM sqlite_schema WHERE type = 'view' AND name = ?1", [columns::VIEW], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if have.as_deref() != Some(wanted.as_str()) {
+        conn.execute_batch(&format!("BEGIN; DROP VIEW IF EXISTS {}; {wanted}; COMMIT;", columns::VIEW))?;
+    }
+    Ok(())
 }
 
 /// The names of the fixed columns, the scalars and the blobs, in insert order.

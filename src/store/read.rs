@@ -6,14 +6,18 @@
 //! whose key frame is not the one the chain started at (a file where two
 //! recorders once wrote at the same time, a key frame deleted) and a frame
 //! that does not decode leave their tables missing up to the next key
-//! frame, and the damage is said; the scalars are read all the same.
+//! frame, and the damage is said. The integer scalars of a run that
+//! stores them against its key frame's (`runs.scalars_from_key`) are lost
+//! with their key frame too; those of older runs are read all the same.
 
+use super::columns::{self, Num};
 use super::tables::{BLOB_COLUMNS, Bases, Tables};
-use super::{Store, columns, sample_columns};
+use super::{Store, sample_columns};
 use crate::sample::Sample;
 use anyhow::{Context, Result};
 use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
+use std::collections::{HashMap, HashSet};
 
 pub use crate::model::StoredSample;
 
@@ -26,7 +30,7 @@ pub struct Damage {
 
 impl std::fmt::Display for Damage {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "sample {}: {}; its tables are skipped up to the next key frame", self.sample_id, self.what)
+        write!(f, "sample {}: {}; skipped up to the next key frame", self.sample_id, self.what)
     }
 }
 
@@ -69,15 +73,14 @@ impl Store {
         mut each: impl FnMut(StoredSample) -> Result<()>,
         mut damaged: impl FnMut(Damage),
     ) -> Result<()> {
-        let start = if tables.any() {
-            self.conn
-                .query_row("SELECT key_id FROM samples WHERE id >= ?1 ORDER BY id LIMIT 1", [from_id], |r| {
-                    r.get(0)
-                })
-                .unwrap_or(from_id)
-        } else {
-            from_id
-        };
+        // Scalars, like tables, may need the key frame before `from_id`.
+        let start = self
+            .conn
+            .query_row("SELECT key_id FROM samples WHERE id >= ?1 ORDER BY id LIMIT 1", [from_id], |r| {
+                r.get(0)
+            })
+            .unwrap_or(from_id);
+        let mut keys = KeyScalars { from_key: self.runs_with_scalars_from_key()?, ..KeyScalars::default() };
         let names = sample_columns();
         // A file of an older schema, opened read-only, lacks the columns
         // added since: they read as NULL, a source not recorded.
@@ -96,13 +99,29 @@ impl Store {
         let mut chain = Bases::default();
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
-            let stored = decode_row(row, tables, &mut chain, &mut damaged)
+            let stored = decode_row(row, tables, &mut chain, &mut keys, &mut damaged)
                 .with_context(|| format!("reading sample {id}"))?;
             if id >= from_id {
                 each(stored)?;
             }
         }
         Ok(())
+    }
+
+    /// The runs whose integer scalars are stored against their key
+    /// frames' (none in a file older than that, opened read-only).
+    fn runs_with_scalars_from_key(&self) -> Result<HashSet<i64>> {
+        let has_column: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('runs') WHERE name = 'scalars_from_key')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_column {
+            return Ok(HashSet::new());
+        }
+        let mut stmt = self.conn.prepare("SELECT id FROM runs WHERE scalars_from_key = 1")?;
+        let runs = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(runs)
     }
 
     /// One sample with the tables asked for.
@@ -123,11 +142,59 @@ impl Store {
     }
 }
 
+/// A sample's scalars in `columns::SCALARS` order.
+type Scalars = Vec<Option<Num>>;
+
+/// The scalars of the key frames read, per run, for the runs that store
+/// their integers against them.
+#[derive(Default)]
+struct KeyScalars {
+    from_key: HashSet<i64>,
+    /// Per run: its last key frame met and that frame's scalars, `None`
+    /// where the frame was not read (the loss is said once).
+    keys: HashMap<i64, (i64, Option<Scalars>)>,
+}
+
+/// A sample's scalars as recorded, or why not.
+enum Figures {
+    Read(Scalars),
+    /// Stored against a key frame not read; `first` for the first sample
+    /// of that key frame's segment met.
+    Lost {
+        first: bool,
+    },
+}
+
+impl KeyScalars {
+    /// The scalars of sample `id` of `run_id` as they were recorded, from
+    /// `stored` as its row holds them.
+    fn recorded(&mut self, run_id: i64, id: i64, key_id: i64, stored: Scalars) -> Figures {
+        if !self.from_key.contains(&run_id) {
+            return Figures::Read(stored);
+        }
+        if key_id == id {
+            self.keys.insert(run_id, (id, Some(stored.clone())));
+            return Figures::Read(stored);
+        }
+        match self.keys.get(&run_id) {
+            Some((read, Some(key))) if *read == key_id => Figures::Read(
+                stored.iter().zip(key).map(|(value, key)| value.map(|value| value.from_key(*key))).collect(),
+            ),
+            Some((read, None)) if *read == key_id => Figures::Lost { first: false },
+            _ => {
+                self.keys.insert(run_id, (key_id, None));
+                Figures::Lost { first: true }
+            }
+        }
+    }
+}
+
 /// Columns are read by position: 0 is the id, then `sample_columns()` order.
 fn decode_row(
     row: &rusqlite::Row,
     tables: Tables,
     chain: &mut Bases,
+    keys: &mut KeyScalars,
     damaged: &mut impl FnMut(Damage),
 ) -> Result<StoredSample> {
     let id: i64 = row.get(0)?;
@@ -141,24 +208,42 @@ fn decode_row(
         ..Sample::default()
     };
     let first_scalar = 7;
-    for (i, column) in columns::SCALARS.iter().enumerate() {
-        match row.get_ref(first_scalar + i)? {
-            ValueRef::Integer(v) => (column.set)(&mut sample, columns::Num::Int(v)),
-            ValueRef::Real(v) => (column.set)(&mut sample, columns::Num::Real(v)),
-            _ => {}
+    let stored = (0..columns::SCALARS.len())
+        .map(|i| {
+            Ok(match row.get_ref(first_scalar + i)? {
+                ValueRef::Integer(v) => Some(Num::Int(v)),
+                ValueRef::Real(v) => Some(Num::Real(v)),
+                _ => None,
+            })
+        })
+        .collect::<Result<Scalars>>()?;
+    let figures_lost = match keys.recorded(run_id, id, key_id, stored) {
+        Figures::Read(values) => {
+            columns::set_values(&mut sample, &values);
+            false
         }
+        Figures::Lost { first } => first,
+    };
+    let tables_lost = tables.any() && key_id != id && chain.key_id() != Some(key_id);
+    let lost = match (figures_lost, tables_lost) {
+        (true, true) => Some("its figures and snapshot frames are"),
+        (true, false) => Some("its figures are"),
+        (false, true) => Some("its snapshot frames are"),
+        (false, false) => None,
+    };
+    if let Some(what) = lost {
+        damaged(Damage {
+            sample_id: id,
+            what: format!(
+                "{what} stored against sample {key_id}, which the samples read before it do not lead to"
+            ),
+        });
     }
     let mut missing = Vec::new();
     if tables.any() {
         if key_id == id {
             *chain = Bases::starting_at(id);
-        } else if chain.key_id() != Some(key_id) {
-            damaged(Damage {
-                sample_id: id,
-                what: format!(
-                    "its snapshot frames chain from sample {key_id}, which the samples read before it do not lead to"
-                ),
-            });
+        } else if tables_lost {
             *chain = Bases::broken_at(key_id);
         }
         let blob = first_scalar + columns::SCALARS.len();
@@ -290,9 +375,87 @@ impl Store {
 mod tests {
     use super::super::{FrameEncoder, test_run};
     use super::*;
-    use crate::sample::Process;
+    use crate::sample::{CpuTimes, LoadAvg, Memory, Process};
     use std::collections::BTreeMap;
     use std::time::Duration;
+
+    /// A sample of figures that move: a constant, a counter past
+    /// i64::MAX, a gauge that falls, a real.
+    fn figures(i: u64) -> Sample {
+        Sample {
+            time_ms: i as i64 * 1000,
+            load: Some(LoadAvg { load1: 0.33 + i as f64 / 100.0, load5: 0.2, load15: 0.1 }),
+            memory: Some(Memory { total: 24 << 30, available: (20 << 30) - i * 4096, ..Memory::default() }),
+            cpu: Some(CpuTimes { user: u64::MAX - 1000 + i * 7, ncpu: 2, ..CpuTimes::default() }),
+            ..Sample::default()
+        }
+    }
+
+    fn read_all(store: &Store, from_id: i64) -> (Vec<StoredSample>, Vec<Damage>) {
+        let (mut read, mut damage) = (Vec::new(), Vec::new());
+        let each = |s| {
+            read.push(s);
+            Ok(())
+        };
+        store.read_samples(from_id, i64::MAX, Tables::NONE, each, |d| damage.push(d)).unwrap();
+        (read, damage)
+    }
+
+    #[test]
+    fn figures_stored_against_their_key_frame_read_back_as_recorded() {
+        let dir = crate::scratch::Scratch::new("against-key");
+        let mut store = Store::open_for_recording(&dir.0.join("f.db")).unwrap();
+        let run = store.begin_run(&test_run(60_000)).unwrap();
+        // One key frame every 5 samples at this interval.
+        let committed: Vec<Sample> = (0..12).map(figures).collect();
+        for sample in &committed {
+            store.commit(run, Duration::from_secs(60), sample).unwrap();
+        }
+        let (read, damage) = read_all(&store, 3);
+        assert!(damage.is_empty(), "{damage:?}");
+        let back: Vec<Sample> = read.into_iter().map(|s| s.sample).collect();
+        assert_eq!(back, committed[2..], "from the middle of a segment");
+        // The constant takes no bytes where the sample is not a key frame.
+        let stored = |id: i64| -> i64 {
+            store.conn.query_row("SELECT mem_total FROM samples WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+        };
+        assert_eq!((stored(1), stored(2)), (24 << 30, 0));
+        // A person with sqlite3 reads them as recorded through the view.
+        let (total, available, user, load1): (i64, i64, i64, f64) = store
+            .conn
+            .query_row(
+                "SELECT mem_total, mem_available, cpu_user, load1 FROM system_figures WHERE id = 8",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        let memory = committed[7].memory.unwrap();
+        assert_eq!((total as u64, available as u64), (memory.total, memory.available));
+        assert_eq!((user as u64, load1), (committed[7].cpu.unwrap().user, committed[7].load.unwrap().load1));
+    }
+
+    #[test]
+    fn figures_whose_key_frame_is_gone_are_skipped_and_said_once() {
+        let dir = crate::scratch::Scratch::new("key-gone");
+        let mut store = Store::open_for_recording(&dir.0.join("f.db")).unwrap();
+        let run = store.begin_run(&test_run(60_000)).unwrap();
+        for i in 0..12 {
+            store.commit(run, Duration::from_secs(60), &figures(i)).unwrap();
+        }
+        let keys: Vec<i64> = {
+            let mut stmt = store.conn.prepare("SELECT id FROM samples WHERE key_id = id").unwrap();
+            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        assert_eq!(keys, [1, 6, 11]);
+        store.conn.execute("DELETE FROM samples WHERE id = 6", []).unwrap();
+        let (read, damage) = read_all(&store, 1);
+        let with_figures: Vec<i64> =
+            read.iter().filter(|s| s.sample.memory.is_some()).map(|s| s.id).collect();
+        assert_eq!(with_figures, [1, 2, 3, 4, 5, 11, 12]);
+        assert_eq!(damage.len(), 1, "{damage:?}");
+        assert_eq!(damage[0].sample_id, 7);
+        assert!(damage[0].to_string().contains("its figures are stored against sample 6"), "{}", damage[0]);
+    }
 
     /// What two recorders on one file wrote before the writer lock: each
     /// its own chain of frames, their rows interleaved. Every table read
