@@ -23,12 +23,12 @@ fn main() -> Result<()> {
     let depth: usize = args.get(2).map_or(Ok(DEFAULT_DEPTH), |a| a.parse())?;
     let mut collector = CgroupCollector::new(depth);
     let mut warnings = Warnings::new();
-    let first = collector.read(Stalled::default(), &mut warnings);
+    let first = collector.read(Stalled::default(), None, &mut warnings);
     let start = cpu_seconds()?;
     let mut slowest_s: f64 = 0.0;
     for _ in 0..reads {
         let before = cpu_seconds()?;
-        collector.read(Stalled::default(), &mut warnings);
+        collector.read(Stalled::default(), None, &mut warnings);
         slowest_s = slowest_s.max(cpu_seconds()? - before);
     }
     let per_read_ms = (cpu_seconds()? - start) * 1000.0 / f64::from(reads);

@@ -198,7 +198,7 @@ impl Collector {
         sample.process_limits = sample.processes.is_some().then(|| self.processes.limits());
         let tasks = tasks(sample.processes.as_deref(), &mut self.pid_max, &mut self.threads_max);
         sample.tasks = w.check("task limits", tasks);
-        sample.cgroups = self.read_cgroups(&sample.pressure);
+        sample.cgroups = self.read_cgroups(&sample.pressure, sample.processes.is_some());
         let w = &mut self.warnings;
         if self.read_stacks {
             sample.blocked_tasks = sample.processes.as_deref().map(blocked_stacks);
@@ -231,14 +231,21 @@ impl Collector {
     }
 
     /// `None` on a machine without cgroup filesystems (or none readable).
-    fn read_cgroups(&mut self, machine: &Pressure) -> Option<Vec<crate::sample::CgroupStats>> {
+    /// `sample_has_processes`: the process table was read this tick, so
+    /// it tells which cgroups had a process run.
+    fn read_cgroups(
+        &mut self,
+        machine: &Pressure,
+        sample_has_processes: bool,
+    ) -> Option<Vec<crate::sample::CgroupStats>> {
         let stalled = |psi: Option<crate::sample::Psi>| psi.is_some_and(|p| p.some_avg10 >= STALLED_FROM_PCT);
         let stalled = cgroup::Stalled {
             cpu: stalled(machine.cpu),
             memory: stalled(machine.memory),
             io: stalled(machine.io),
         };
-        let cgroups = self.cgroups.read(stalled, &mut self.warnings);
+        let busy = sample_has_processes.then(|| self.processes.busy_cgroups());
+        let cgroups = self.cgroups.read(stalled, busy, &mut self.warnings);
         if cgroups.left_out > 0 {
             let why = format!(
                 "{} more than the {} followed are left out; lower cgroup_depth",

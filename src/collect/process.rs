@@ -35,7 +35,7 @@ use anyhow::{Context, Result, bail};
 use nix::dir::Dir;
 use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{Mode, fstatat};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
@@ -79,6 +79,9 @@ pub struct ProcessTable {
     /// Whether each process's cgroup is read: not where no cgroups are
     /// recorded (`--cgroup-depth 0`).
     follow_cgroups: bool,
+    /// The cgroups of the processes that ran, appeared, changed size or
+    /// exited since the last read (`busy_cgroups`).
+    busy_cgroups: HashSet<u32>,
 }
 
 struct Entry {
@@ -127,6 +130,7 @@ impl ProcessTable {
             kept_files: 0,
             max_kept_files: open_files_limit().saturating_sub(FILES_LEFT_FOR_THE_REST),
             follow_cgroups,
+            busy_cgroups: HashSet::new(),
         };
         // Seeing a process for the first time opens its files, which takes
         // far longer than re-reading them. Done once here, so that in the
@@ -140,6 +144,7 @@ impl ProcessTable {
     /// Reads every process once. Processes that vanish mid-read are skipped.
     pub fn read(&mut self, warnings: &mut Warnings, cgroup_of: CgroupOf) -> Result<Vec<Process>> {
         self.tick += 1;
+        self.busy_cgroups.clear();
         let mut asked_now = 0usize;
         let mut pids = Vec::with_capacity(self.entries.len() + 16);
         for entry in self.proc_dir.iter() {
@@ -166,10 +171,12 @@ impl ProcessTable {
         }
         let tick = self.tick;
         let kept_files = &mut self.kept_files;
+        let busy = &mut self.busy_cgroups;
         self.entries.retain(|_, entry| {
             let alive = entry.seen == tick;
             if !alive {
                 *kept_files -= entry.files();
+                busy.insert(entry.process.cgroup);
             }
             alive
         });
@@ -276,8 +283,19 @@ impl ProcessTable {
             if exec && self.follow_cgroups {
                 self.learn_cgroup(pid, cgroup_of);
             }
+            if ran || resized {
+                self.busy_cgroups.insert(self.entries[&pid].process.cgroup);
+            }
         }
         Ok(ask_cmdline)
+    }
+
+    /// The ids of the cgroups (`Process::cgroup`) where a process ran,
+    /// appeared, changed its memory or state, or exited since the read
+    /// before: the others' CPU time and memory cannot have moved, but by
+    /// a thread that ran less than a clock tick, or by reclaim.
+    pub fn busy_cgroups(&self) -> &HashSet<u32> {
+        &self.busy_cgroups
     }
 
     /// Reads /proc/PID/limits; unreadable, the limits read before stay.

@@ -15,9 +15,13 @@
 //! zeroed once (`ProcFile::record`; 1 to 2.5 µs each on Linux 6.18), and a
 //! machine has many idle services, so what is read follows what can have
 //! changed:
-//! - every tick, the CPU time; where it moved, memory and tasks (a cgroup
-//!   that ran no task cannot have changed them but by reclaim), and the
-//!   event counters of a resource near its limit;
+//! - every tick, the CPU time of the cgroups where a process ran, came or
+//!   went (the process table says which) and of those above them; where
+//!   it moved, memory and tasks (a cgroup that ran no task cannot have
+//!   changed them but by reclaim), and the event counters of a resource
+//!   near its limit. The other cgroups are carried, and read on their
+//!   detail ticks: a thread that ran less than a clock tick moves no
+//!   process's CPU time, so its cgroup's shows at the next;
 //! - every `DETAIL_EVERY` ticks, the slow counters (I/O per device, swap,
 //!   peak, the events, the user/system split on v1), stamped in
 //!   `detail_read_ms`, but only where the CPU time moved in the last two
@@ -43,7 +47,7 @@ use crate::collect::{mounts, pressure};
 use crate::sample::{CgroupStats, DeviceIo, Psi};
 use crate::warn::Warnings;
 use anyhow::Result;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Cgroups followed at most; a machine with more is said to have more.
@@ -201,7 +205,16 @@ impl CgroupCollector {
         id
     }
 
-    pub fn read(&mut self, stalled: Stalled, warnings: &mut Warnings) -> Cgroups {
+    /// One sample of every cgroup followed. `busy`: the ids of the cgroups
+    /// where a process ran, came or went since the last read
+    /// (`ProcessTable::busy_cgroups`); the others are read only on their
+    /// detail ticks, and carried in between. `None` reads every cgroup.
+    pub fn read(
+        &mut self,
+        stalled: Stalled,
+        busy: Option<&HashSet<u32>>,
+        warnings: &mut Warnings,
+    ) -> Cgroups {
         let tick = self.ticks;
         self.ticks += 1;
         if tick.is_multiple_of(LIMITS_EVERY) {
@@ -218,9 +231,11 @@ impl CgroupCollector {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_millis() as i64);
+        let busy = busy.map(|ids| self.with_ancestors(ids));
         let mut groups = Vec::with_capacity(self.groups.len());
         self.groups.retain(|path, group| {
             let due = Due {
+                cpu: busy.as_ref().is_none_or(|busy| busy.contains(path)),
                 detail: (tick + group.phase).is_multiple_of(DETAIL_EVERY),
                 limits: (tick + group.phase).is_multiple_of(LIMITS_EVERY),
             };
@@ -232,6 +247,23 @@ impl CgroupCollector {
             true
         });
         Cgroups { groups, left_out: self.left_out }
+    }
+}
+
+impl CgroupCollector {
+    /// The paths of the cgroups `ids` name and of the followed cgroups
+    /// above them, whose CPU time and memory include theirs.
+    fn with_ancestors(&self, ids: &HashSet<u32>) -> HashSet<String> {
+        let mut paths = HashSet::new();
+        for (path, group) in &self.groups {
+            if ids.contains(&group.id) {
+                let mut above = path.as_str();
+                while !above.is_empty() && paths.insert(above.to_string()) {
+                    above = &above[..above.rfind('/').unwrap_or(0)];
+                }
+            }
+        }
+        paths
     }
 }
 
@@ -317,9 +349,12 @@ struct Group {
     usage_at_detail_ticks: [Option<u64>; 2],
 }
 
-/// Which of a cgroup's slower reads fall on this tick.
+/// What of a cgroup is read this tick.
 #[derive(Debug, Clone, Copy)]
 struct Due {
+    /// Its CPU time: a process of it ran, came or went (or that is not
+    /// known); on its detail ticks in any case.
+    cpu: bool,
     detail: bool,
     limits: bool,
 }
@@ -449,6 +484,12 @@ impl Group {
     /// `now_ms`: the wall clock, stamped on a read of the detail.
     fn read(&mut self, path: &str, now_ms: i64, due: Due, stalled: Stalled) -> Result<Option<CgroupStats>> {
         let first = self.last.is_none();
+        if !(first || due.cpu || due.detail || due.limits) {
+            // Nothing of it ran: its row stays as it was, but pressure,
+            // which is never carried.
+            let stats = self.last.as_ref().expect("not the first read");
+            return Ok(Some(CgroupStats { psi_cpu: None, psi_memory: None, psi_io: None, ..stats.clone() }));
+        }
         let previous = self.last.take().unwrap_or_default();
         // What is not read this tick is carried; pressure is not.
         let mut stats = CgroupStats {
@@ -692,7 +733,7 @@ mod tests {
     #[test]
     fn reads_a_v2_service_at_its_limits() {
         let mut collector = CgroupCollector::with_layout(fixture_layout(), DEFAULT_DEPTH);
-        let cgroups = collector.read(Stalled::default(), &mut Warnings::new());
+        let cgroups = collector.read(Stalled::default(), None, &mut Warnings::new());
         let paths: Vec<&str> = cgroups.groups.iter().map(|g| g.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -719,8 +760,8 @@ mod tests {
     #[test]
     fn detail_between_reads_is_carried_and_marked() {
         let mut collector = CgroupCollector::with_layout(fixture_layout(), DEFAULT_DEPTH);
-        let first = collector.read(Stalled::default(), &mut Warnings::new());
-        let second = collector.read(Stalled::default(), &mut Warnings::new());
+        let first = collector.read(Stalled::default(), None, &mut Warnings::new());
+        let second = collector.read(Stalled::default(), None, &mut Warnings::new());
         let postfix = &second.groups[0];
         assert_eq!(postfix.detail_read_ms, first.groups[0].detail_read_ms);
         assert_eq!(postfix.tasks_max, Some(4_915));
@@ -745,7 +786,7 @@ mod tests {
         let mut read = |ticks: u64| {
             let mut last = None;
             for _ in 0..ticks {
-                last = collector.read(Stalled::default(), &mut Warnings::new()).groups.pop();
+                last = collector.read(Stalled::default(), None, &mut Warnings::new()).groups.pop();
             }
             last.expect("the unit is read")
         };
@@ -764,6 +805,40 @@ mod tests {
     }
 
     #[test]
+    fn a_cgroup_whose_processes_ran_is_read_with_those_above_it_and_the_rest_is_carried() {
+        let scratch = crate::scratch::Scratch::new("cgroup-busy");
+        let slice = scratch.0.join("system.slice");
+        let unit = slice.join("postfix.service");
+        std::fs::create_dir_all(&unit).unwrap();
+        let fixture = fixture_layout().unified.unwrap().join("system.slice/postfix.service");
+        for entry in std::fs::read_dir(&fixture).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), unit.join(entry.file_name())).unwrap();
+        }
+        std::fs::copy(unit.join("cpu.stat"), slice.join("cpu.stat")).unwrap();
+        let layout = Layout { unified: Some(scratch.0.clone()), v1: Vec::new() };
+        let mut collector = CgroupCollector::with_layout(layout, DEFAULT_DEPTH);
+        collector.read(Stalled::default(), None, &mut Warnings::new());
+        for dir in [&slice, &unit] {
+            let cpu = std::fs::read_to_string(dir.join("cpu.stat")).unwrap();
+            std::fs::write(
+                dir.join("cpu.stat"),
+                cpu.replace("usage_usec 2391285112", "usage_usec 2391285999"),
+            )
+            .unwrap();
+        }
+        let usage = |cgroups: Cgroups| -> Vec<Option<u64>> {
+            cgroups.groups.iter().map(|group| group.cpu_usage_us).collect()
+        };
+        // Neither tick is a detail tick of either cgroup (ids 1 and 2).
+        let quiet = collector.read(Stalled::default(), Some(&HashSet::new()), &mut Warnings::new());
+        assert_eq!(usage(quiet), [Some(2_391_285_112); 2], "a cgroup where nothing ran was read");
+        let unit_id = collector.notice("/system.slice/postfix.service");
+        let busy = collector.read(Stalled::default(), Some(&HashSet::from([unit_id])), &mut Warnings::new());
+        assert_eq!(usage(busy), [Some(2_391_285_999); 2], "the busy unit and its slice");
+    }
+
+    #[test]
     fn depth_and_the_cap_bound_what_is_followed() {
         let (paths, left_out) = select(&fixture_layout(), 1);
         assert_eq!(paths.into_iter().collect::<Vec<_>>(), ["/system.slice"]);
@@ -773,7 +848,7 @@ mod tests {
     #[test]
     fn no_cgroup_filesystem_gives_empty_samples() {
         let mut collector = CgroupCollector::with_layout(Layout::default(), DEFAULT_DEPTH);
-        assert_eq!(collector.read(Stalled::default(), &mut Warnings::new()), Cgroups::default());
+        assert_eq!(collector.read(Stalled::default(), None, &mut Warnings::new()), Cgroups::default());
     }
 
     /// A v1 pids cgroup made for the test, removed with its processes.
@@ -822,7 +897,7 @@ mod tests {
         let mut collector = CgroupCollector::with_layout(layout, DEFAULT_DEPTH);
         let mut found = None;
         for _ in 0..100 {
-            let cgroups = collector.read(Stalled::default(), &mut Warnings::new());
+            let cgroups = collector.read(Stalled::default(), None, &mut Warnings::new());
             found = cgroups.groups.into_iter().find(|g| g.path == path);
             if found.as_ref().is_some_and(refused) {
                 break;
