@@ -168,7 +168,7 @@ enum Figures {
 impl KeyScalars {
     /// The scalars of sample `id` of `run_id` as they were recorded, from
     /// `stored` as its row holds them.
-    fn recorded(&mut self, run_id: i64, id: i64, key_id: i64, stored: Scalars) -> Figures {
+    fn recorded(&mut self, run_id: i64, id: i64, key_id: i64, mut stored: Scalars) -> Figures {
         if !self.from_key.contains(&run_id) {
             return Figures::Read(stored);
         }
@@ -177,9 +177,12 @@ impl KeyScalars {
             return Figures::Read(stored);
         }
         match self.keys.get(&run_id) {
-            Some((read, Some(key))) if *read == key_id => Figures::Read(
-                stored.iter().zip(key).map(|(value, key)| value.map(|value| value.from_key(*key))).collect(),
-            ),
+            Some((read, Some(key))) if *read == key_id => {
+                for (value, key) in stored.iter_mut().zip(key) {
+                    *value = value.map(|value| value.from_key(*key));
+                }
+                Figures::Read(stored)
+            }
             Some((read, None)) if *read == key_id => Figures::Lost { first: false },
             _ => {
                 self.keys.insert(run_id, (key_id, None));
