@@ -7,7 +7,7 @@
 //! command lines or log lines (they can hold secrets).
 //!
 //! The writer thread only hands the sample over: a thread of its own
-//! renders it and replaces the file (temporary file, then rename, so a
+//! renders it and replaces the file (a temporary file swapped in, so a
 //! reader never sees half of one). A filesystem that hangs holds that
 //! thread, never a sample: the newest sample waits in its place, and a
 //! write still unfinished after the deadline is warned about, as is a
@@ -19,6 +19,8 @@ use crate::model::sample::{PortSockets, ProbeResult, Sample, WatchedDir};
 use crate::render::openmetrics::Latest;
 use crate::warn::Warnings;
 use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -194,7 +196,12 @@ impl Writer {
 }
 
 /// Replaces `dir/flightrec.prom` with `text`: a temporary file the textfile
-/// collector ignores (it reads `*.prom`), mode 0644, then a rename.
+/// collector ignores (it reads `*.prom`), mode 0644, swapped with the old
+/// file in one step, then the old file removed. A reader opens either file
+/// whole, as with a rename over the old file; but that rename makes ext4
+/// write the new file's data out at once (`auto_da_alloc`), CPU and disk
+/// writes for a file replaced a few seconds later. Without an old file, or
+/// on a filesystem that cannot swap, a rename.
 pub fn write_atomically(dir: &Path, text: &[u8]) -> Result<()> {
     let path = dir.join(FILE_NAME);
     let temporary = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
@@ -203,7 +210,11 @@ pub fn write_atomically(dir: &Path, text: &[u8]) -> Result<()> {
         // Whatever the umask: node_exporter runs as another user.
         file.set_permissions(fs::Permissions::from_mode(0o644))?;
         file.write_all(text)?;
-        fs::rename(&temporary, &path)
+        match renameat2(AT_FDCWD, &temporary, AT_FDCWD, &path, RenameFlags::RENAME_EXCHANGE) {
+            Ok(()) => fs::remove_file(&temporary),
+            Err(Errno::ENOENT | Errno::EINVAL | Errno::ENOSYS) => fs::rename(&temporary, &path),
+            Err(errno) => Err(errno.into()),
+        }
     };
     write().map_err(|err| {
         let _ = fs::remove_file(&temporary);
