@@ -221,3 +221,38 @@ impl Stream<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::sample::ProbeResult;
+
+    #[test]
+    fn latest_leaves_out_a_family_no_row_has_a_number_for() {
+        let families = Latest::new("probes", catalogue::PROBES);
+        let probe = |connect_us| ProbeResult {
+            target: "tcp:127.0.0.1:1".into(),
+            latency_us: 1500,
+            connect_us,
+            ..ProbeResult::default()
+        };
+        let text = |rows: &[(i64, ProbeResult)]| {
+            let mut out = b"before\n".to_vec();
+            families.write(rows, "mail", &mut out);
+            String::from_utf8(out).unwrap()
+        };
+
+        let unanswered = text(&[(0, probe(None))]);
+        assert!(
+            unanswered.starts_with("before\n# TYPE flightrec_probes_latency_seconds gauge\n"),
+            "{unanswered}"
+        );
+        assert!(unanswered.contains("{host=\"mail\",target=\"tcp:127.0.0.1:1\","), "{unanswered}");
+        assert!(unanswered.ends_with(" 0.0015\n"), "{unanswered}");
+        assert!(!unanswered.contains("connect"), "{unanswered}");
+
+        let connected = text(&[(0, probe(None)), (0, probe(Some(250)))]);
+        assert!(connected.contains("# TYPE flightrec_probes_connect_seconds gauge\n"), "{connected}");
+        assert_eq!(connected.matches("flightrec_probes_connect_seconds{").count(), 1, "{connected}");
+    }
+}
