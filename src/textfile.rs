@@ -7,18 +7,20 @@
 //! command lines or log lines (they can hold secrets).
 //!
 //! The writer thread only hands the sample over: a thread of its own
-//! renders it and replaces the file (temporary file, then rename, so a
+//! renders it and replaces the file (a temporary file swapped in, so a
 //! reader never sees half of one). A filesystem that hangs holds that
 //! thread, never a sample: the newest sample waits in its place, and a
 //! write still unfinished after the deadline is warned about, as is a
 //! write that fails (rate-limited).
 
 use crate::model::StoredSample;
-use crate::model::catalogue::{self, Kind, LastSeen, SystemRow, Unit, Value};
-use crate::model::sample::Sample;
-use crate::render::openmetrics::{self, Dialect, Labels, Metric};
+use crate::model::catalogue::{self, Field, LastSeen, LogRow, SystemRow, Unit, Value, counter, gauge};
+use crate::model::sample::{PortSockets, ProbeResult, Sample, WatchedDir};
+use crate::render::openmetrics::Latest;
 use crate::warn::Warnings;
 use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -60,7 +62,15 @@ impl Textfile {
     /// how long a write may take before it is warned about.
     pub fn start(dir: PathBuf, host: String, run_id: i64, deadline: Duration) -> Result<Self> {
         let shared: Arc<(Mutex<Shared>, Condvar)> = Arc::default();
-        let writer = Writer { dir: dir.clone(), host, run_id, prev: None, logs: LastSeen::default() };
+        let writer = Writer {
+            dir: dir.clone(),
+            host,
+            run_id,
+            prev: None,
+            logs: LastSeen::default(),
+            families: Families::new(),
+            text: Vec::with_capacity(16 << 10),
+        };
         let theirs = shared.clone();
         std::thread::Builder::new()
             .name("textfile".into())
@@ -104,12 +114,46 @@ fn figures(s: &Sample) -> Sample {
     }
 }
 
+/// The recorder's own figures, `flightrec_recorder_*`.
+#[rustfmt::skip]
+const HEALTH: &[Field<Health>] = &[
+    gauge("last_commit_timestamp_ms", Unit::Time, "when the recorder last committed a sample, seconds since the epoch", |h| Value::Int(h.last_commit_ms)),
+    gauge("queued", Unit::Count, "samples waiting to be committed", |h| Value::Int(h.queued as i64)),
+    counter("samples_dropped", Unit::Count, "samples dropped because commits stalled longer than the queue holds", |h| Value::Int(h.dropped as i64)),
+];
+
 struct Writer {
     dir: PathBuf,
     host: String,
     run_id: i64,
     prev: Option<Sample>,
     logs: LastSeen,
+    families: Families,
+    /// The file's text, its memory kept from one sample to the next.
+    text: Vec<u8>,
+}
+
+/// The file's families, named once: only their lines change.
+struct Families {
+    system: Latest<SystemRow>,
+    sockets: Latest<(i64, PortSockets)>,
+    probes: Latest<(i64, ProbeResult)>,
+    dirs: Latest<(i64, WatchedDir)>,
+    logs: Latest<LogRow>,
+    health: Latest<Health>,
+}
+
+impl Families {
+    fn new() -> Self {
+        Families {
+            system: Latest::new("", catalogue::SYSTEM),
+            sockets: Latest::new("sockets", catalogue::SOCKETS),
+            probes: Latest::new("probes", catalogue::PROBES),
+            dirs: Latest::new("dirs", catalogue::DIRS),
+            logs: Latest::new("logs", catalogue::LOGS),
+            health: Latest::new("recorder", HEALTH),
+        }
+    }
 }
 
 impl Writer {
@@ -129,81 +173,35 @@ impl Writer {
                 }
             };
             let cur = StoredSample { id: 0, run_id: self.run_id, sample: *sample, missing: Vec::new() };
-            let text = self.render(&cur, health);
-            let written = text.and_then(|text| write_atomically(&self.dir, &text));
-            if let Err(err) = written {
+            self.render(&cur, health);
+            if let Err(err) = write_atomically(&self.dir, &self.text) {
                 warnings.warn("textfile", &format!("{err:#}; samples are still recorded"));
             }
             self.prev = Some(cur.sample);
         }
     }
 
-    fn render(&mut self, cur: &StoredSample, health: Health) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(16 << 10);
+    /// Renders `cur` into `self.text`.
+    fn render(&mut self, cur: &StoredSample, health: Health) {
+        let (out, families, host) = (&mut self.text, &self.families, self.host.as_str());
+        out.clear();
         let s = &cur.sample;
-        let host = self.host.as_str();
-        let system = [SystemRow::new(self.prev.as_ref(), cur)];
-        openmetrics::latest("", catalogue::SYSTEM, &system, host, &mut out)?;
-        openmetrics::latest(
-            "sockets",
-            catalogue::SOCKETS,
-            &catalogue::stamped(cur, &s.sockets),
-            host,
-            &mut out,
-        )?;
-        openmetrics::latest(
-            "probes",
-            catalogue::PROBES,
-            &catalogue::stamped(cur, &s.probes),
-            host,
-            &mut out,
-        )?;
-        openmetrics::latest(
-            "dirs",
-            catalogue::DIRS,
-            &catalogue::stamped(cur, &s.watched_dirs),
-            host,
-            &mut out,
-        )?;
-        let logs = catalogue::log_rows(&mut self.logs, cur);
-        openmetrics::latest("logs", catalogue::LOGS, &logs, host, &mut out)?;
-        let mut labels = Labels::new();
-        labels.add("host", host);
-        let labels = labels.finish();
-        let own: [(&str, Unit, Kind, &str, Value); 3] = [
-            (
-                "last_commit_timestamp_ms",
-                Unit::Time,
-                Kind::Gauge,
-                "when the recorder last committed a sample, seconds since the epoch",
-                Value::Int(health.last_commit_ms),
-            ),
-            (
-                "queued",
-                Unit::Count,
-                Kind::Gauge,
-                "samples waiting to be committed",
-                Value::Int(health.queued as i64),
-            ),
-            (
-                "samples_dropped",
-                Unit::Count,
-                Kind::Counter,
-                "samples dropped because commits stalled longer than the queue holds",
-                Value::Int(health.dropped as i64),
-            ),
-        ];
-        for (name, unit, kind, help, value) in own {
-            let metric = Metric::named("recorder", name, unit, kind, help).expect("not a label");
-            metric.header(Dialect::Prometheus, &mut out)?;
-            metric.line(&labels, &value, None, &mut out)?;
-        }
-        Ok(out)
+        families.system.write(&[SystemRow::new(self.prev.as_ref(), cur)], host, out);
+        families.sockets.write(&catalogue::stamped(cur, &s.sockets), host, out);
+        families.probes.write(&catalogue::stamped(cur, &s.probes), host, out);
+        families.dirs.write(&catalogue::stamped(cur, &s.watched_dirs), host, out);
+        families.logs.write(&catalogue::log_rows(&mut self.logs, cur), host, out);
+        families.health.write(&[health], host, out);
     }
 }
 
 /// Replaces `dir/flightrec.prom` with `text`: a temporary file the textfile
-/// collector ignores (it reads `*.prom`), mode 0644, then a rename.
+/// collector ignores (it reads `*.prom`), mode 0644, swapped with the old
+/// file in one step, then the old file removed. A reader opens either file
+/// whole, as with a rename over the old file; but that rename makes ext4
+/// write the new file's data out at once (`auto_da_alloc`), CPU and disk
+/// writes for a file replaced a few seconds later. Without an old file, or
+/// on a filesystem that cannot swap, a rename.
 pub fn write_atomically(dir: &Path, text: &[u8]) -> Result<()> {
     let path = dir.join(FILE_NAME);
     let temporary = dir.join(format!(".{FILE_NAME}.{}.tmp", std::process::id()));
@@ -212,7 +210,11 @@ pub fn write_atomically(dir: &Path, text: &[u8]) -> Result<()> {
         // Whatever the umask: node_exporter runs as another user.
         file.set_permissions(fs::Permissions::from_mode(0o644))?;
         file.write_all(text)?;
-        fs::rename(&temporary, &path)
+        match renameat2(AT_FDCWD, &temporary, AT_FDCWD, &path, RenameFlags::RENAME_EXCHANGE) {
+            Ok(()) => fs::remove_file(&temporary),
+            Err(Errno::ENOENT | Errno::EINVAL | Errno::ENOSYS) => fs::rename(&temporary, &path),
+            Err(errno) => Err(errno.into()),
+        }
     };
     write().map_err(|err| {
         let _ = fs::remove_file(&temporary);

@@ -138,7 +138,9 @@ impl Metric {
             Value::Real(v) => Number::Real(v * self.scale),
             Value::Text(_) | Value::Null => return Ok(false),
         };
-        write!(out, "{}{labels} ", self.sample)?;
+        out.write_all(self.sample.as_bytes())?;
+        out.write_all(labels.as_bytes())?;
+        out.write_all(b" ")?;
         match number {
             Number::Int(v) => write!(out, "{v}")?,
             Number::Real(v) if v.is_nan() => out.write_all(b"NaN")?,

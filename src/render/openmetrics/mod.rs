@@ -14,6 +14,8 @@ mod spool;
 
 pub use family::{Dialect, Labels, Metric, is_label};
 
+use family::Getter;
+
 use crate::error::BadInput;
 use crate::model::StoredSample;
 use crate::model::catalogue::{self, Field, RowKind, Source, Stamped, SystemRow};
@@ -102,39 +104,64 @@ pub fn group(what: RowKind) -> Result<&'static str, BadInput> {
     })
 }
 
-/// The rows of one sample in the Prometheus text format (no timestamps:
-/// the reader stamps them), one family per numeric column of `fields`.
-pub fn latest<T>(
-    group: &str,
-    fields: &[Field<T>],
-    rows: &[T],
-    host: &str,
-    out: &mut impl Write,
-) -> Result<()> {
-    let labels: Vec<&Field<T>> = fields.iter().filter(|f| is_label(f)).collect();
-    let sets: Vec<String> = rows
-        .iter()
-        .map(|row| {
-            let mut set = Labels::new();
-            set.add("host", host);
-            for field in &labels {
-                set.add_value(field.name, &(field.get)(row));
+/// The families of one kind of rows in the Prometheus text format (no
+/// timestamps: the reader stamps them), one per numeric column of
+/// `fields`. Names and headers are made once, for a writer that renders
+/// the rows of every sample.
+pub struct Latest<T> {
+    labels: Vec<(&'static str, Getter<T>)>,
+    families: Vec<Family<T>>,
+}
+
+struct Family<T> {
+    /// The `# TYPE` and `# HELP` lines.
+    header: Vec<u8>,
+    metric: Metric,
+    get: Getter<T>,
+}
+
+impl<T> Latest<T> {
+    /// The families of `fields`, with `group` after the prefix.
+    pub fn new(group: &str, fields: &[Field<T>]) -> Self {
+        let labels = fields.iter().filter(|f| is_label(f)).map(|f| (f.name, f.get)).collect();
+        let families = fields
+            .iter()
+            .filter_map(|field| Metric::of(group, field))
+            .map(|(metric, get)| {
+                let mut header = Vec::new();
+                metric.header(Dialect::Prometheus, &mut header).expect("writing to memory");
+                Family { header, metric, get }
+            })
+            .collect();
+        Latest { labels, families }
+    }
+
+    /// Appends the families of `rows` (the rows of one sample) to `out`,
+    /// each family with a number in at least one row.
+    pub fn write(&self, rows: &[T], host: &str, out: &mut Vec<u8>) {
+        let sets: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                let mut set = Labels::new();
+                set.add("host", host);
+                for (name, get) in &self.labels {
+                    set.add_value(name, &get(row));
+                }
+                set.finish()
+            })
+            .collect();
+        for family in &self.families {
+            let start = out.len();
+            out.extend_from_slice(&family.header);
+            let mut written = false;
+            for (row, set) in rows.iter().zip(&sets) {
+                written |= family.metric.line(set, &(family.get)(row), None, out).expect("writing to memory");
             }
-            set.finish()
-        })
-        .collect();
-    for field in fields {
-        let Some((metric, get)) = Metric::of(group, field) else { continue };
-        let mut lines = Vec::new();
-        for (row, set) in rows.iter().zip(&sets) {
-            metric.line(set, &get(row), None, &mut lines)?;
-        }
-        if !lines.is_empty() {
-            metric.header(Dialect::Prometheus, out)?;
-            out.write_all(&lines)?;
+            if !written {
+                out.truncate(start);
+            }
         }
     }
-    Ok(())
 }
 
 /// One pass over the store for one kind of rows.
@@ -192,5 +219,40 @@ impl Stream<'_, '_> {
             spool.finish(&mut self.out)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::sample::ProbeResult;
+
+    #[test]
+    fn latest_leaves_out_a_family_no_row_has_a_number_for() {
+        let families = Latest::new("probes", catalogue::PROBES);
+        let probe = |connect_us| ProbeResult {
+            target: "tcp:127.0.0.1:1".into(),
+            latency_us: 1500,
+            connect_us,
+            ..ProbeResult::default()
+        };
+        let text = |rows: &[(i64, ProbeResult)]| {
+            let mut out = b"before\n".to_vec();
+            families.write(rows, "mail", &mut out);
+            String::from_utf8(out).unwrap()
+        };
+
+        let unanswered = text(&[(0, probe(None))]);
+        assert!(
+            unanswered.starts_with("before\n# TYPE flightrec_probes_latency_seconds gauge\n"),
+            "{unanswered}"
+        );
+        assert!(unanswered.contains("{host=\"mail\",target=\"tcp:127.0.0.1:1\","), "{unanswered}");
+        assert!(unanswered.ends_with(" 0.0015\n"), "{unanswered}");
+        assert!(!unanswered.contains("connect"), "{unanswered}");
+
+        let connected = text(&[(0, probe(None)), (0, probe(Some(250)))]);
+        assert!(connected.contains("# TYPE flightrec_probes_connect_seconds gauge\n"), "{connected}");
+        assert_eq!(connected.matches("flightrec_probes_connect_seconds{").count(), 1, "{connected}");
     }
 }
