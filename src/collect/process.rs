@@ -53,9 +53,9 @@ const FILES_LEFT_FOR_THE_REST: usize = 1024;
 /// count grows: no soft limit in use is this low, and the many processes
 /// below it are never asked.
 const LIMITS_FROM: u64 = 64;
-/// The id of the followed cgroup a process is in, from the text of its
-/// /proc/PID/cgroup; 0 for none.
-pub type CgroupOf<'a> = &'a mut dyn FnMut(&str) -> u32;
+/// The ids of the followed cgroups a process is in, from the text of its
+/// /proc/PID/cgroup, the one it is recorded with first; none for none.
+pub type CgroupOf<'a> = &'a mut dyn FnMut(&str) -> Vec<u32>;
 
 /// `PF_KTHREAD` in the flags field of /proc/PID/stat.
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -95,6 +95,9 @@ struct Entry {
     process: Process,
     /// Its limits, once its open files or threads grew past `LIMITS_FROM`.
     limits: Option<Limits>,
+    /// The followed cgroups it is in, in every hierarchy (`process.cgroup`
+    /// is the first): those its running makes busy.
+    cgroups: Vec<u32>,
     seen: u64,
     cmdline_asked: bool,
 }
@@ -176,7 +179,7 @@ impl ProcessTable {
             let alive = entry.seen == tick;
             if !alive {
                 *kept_files -= entry.files();
-                busy.insert(entry.process.cgroup);
+                busy.extend(&entry.cgroups);
             }
             alive
         });
@@ -212,6 +215,7 @@ impl ProcessTable {
                 run_ns: 0,
                 process,
                 limits: None,
+                cgroups: Vec::new(),
                 seen: 0,
                 cmdline_asked: false,
             };
@@ -284,16 +288,17 @@ impl ProcessTable {
                 self.learn_cgroup(pid, cgroup_of);
             }
             if ran || resized {
-                self.busy_cgroups.insert(self.entries[&pid].process.cgroup);
+                self.busy_cgroups.extend(&self.entries[&pid].cgroups);
             }
         }
         Ok(ask_cmdline)
     }
 
-    /// The ids of the cgroups (`Process::cgroup`) where a process ran,
+    /// The ids of the cgroups (in any hierarchy) where a process ran,
     /// appeared, changed its memory or state, or exited since the read
     /// before: the others' CPU time and memory cannot have moved, but by
-    /// a thread that ran less than a clock tick, or by reclaim.
+    /// a thread that ran less than a clock tick, a process moved into them
+    /// without an exec, or by reclaim.
     pub fn busy_cgroups(&self) -> &HashSet<u32> {
         &self.busy_cgroups
     }
@@ -324,9 +329,10 @@ impl ProcessTable {
     /// time: it is read once per process). Where it cannot be read it
     /// keeps what it had.
     fn learn_cgroup(&mut self, pid: u32, cgroup_of: CgroupOf) {
-        let Some(id) = self.parse_in_proc(pid, "cgroup", |text| Some(cgroup_of(text))) else { return };
+        let Some(ids) = self.parse_in_proc(pid, "cgroup", |text| Some(cgroup_of(text))) else { return };
         if let Some(entry) = self.entries.get_mut(&pid) {
-            entry.process.cgroup = id;
+            entry.process.cgroup = ids.first().copied().unwrap_or(0);
+            entry.cgroups = ids;
         }
     }
 
@@ -706,10 +712,11 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         for room in [usize::MAX, 0] {
-            let mut table = ProcessTable::new(Redactor::new(&[]).unwrap(), false, &mut |_| 0).unwrap();
+            let mut table =
+                ProcessTable::new(Redactor::new(&[]).unwrap(), false, &mut |_| Vec::new()).unwrap();
             (table.max_kept_files, table.kept_files) = (room, 0);
             table.entries.clear();
-            let list = table.read(&mut Warnings::new(), &mut |_| 0).unwrap();
+            let list = table.read(&mut Warnings::new(), &mut |_| Vec::new()).unwrap();
             let found = list.iter().find(|p| p.pid == pid).expect("the child in the table");
             let io = parse_io(&std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap()).unwrap();
             // 3 redirections besides stdin, stdout, stderr and whatever

@@ -159,3 +159,38 @@ fn an_oom_kill_at_a_memory_limit_is_exported_and_reported() {
     let summary = found["summary"].as_str().unwrap_or_default();
     assert!(summary.contains("OOM-killed at its memory limit 32.0 MiB"), "{summary}");
 }
+
+/// Between the reads of its detail, a cgroup's CPU time is read where the
+/// process table saw one of its processes run, in whichever hierarchy (on
+/// this machine the cgroup is in `cpuacct` only): a busy service's CPU
+/// shows in every sample, never as nothing then all at once.
+#[test]
+fn a_busy_cgroups_cpu_shows_in_every_sample() {
+    let Some(cgroup) = TestCgroup::new("cpuacct") else { return };
+    let path = format!("/{}", cgroup.name());
+    let dir = TempDir::new("cgroup-busy");
+    let db = dir.join("flightrec.db");
+    let mut recorder = Recorder::start(&dir, &db);
+    eventually_in_export(&mut recorder, "cgroups", &[], "the empty cgroup followed", |rows| {
+        row_of(&rows, &path).map(|_| ()).ok_or_else(|| format!("no row of {path}"))
+    });
+    // In the cgroup, then an exec: the process is learned with it.
+    let _burner = cgroup.shell("exec yes > /dev/null");
+    // Twelve samples apart the CPU time is read whatever ran: five busy
+    // samples in a row cannot all be those.
+    let cpu =
+        eventually_in_export(&mut recorder, "cgroups", &[], "five samples in a row with its CPU", |rows| {
+            let cpu: Vec<f64> =
+                rows.iter().filter(|r| r.text("cgroup") == path).filter_map(|r| r.real("cpu_pct")).collect();
+            let last = &cpu[cpu.len().saturating_sub(5)..];
+            if last.len() == 5 && last.iter().all(|&pct| pct > 20.0) {
+                Ok(cpu)
+            } else {
+                Err(format!("{cpu:?}"))
+            }
+        });
+    recorder.stop();
+    // One process takes at most one CPU: a sample with more holds the time
+    // of samples that showed none.
+    assert!(cpu.iter().all(|&pct| pct <= 150.0), "{cpu:?}");
+}

@@ -16,12 +16,13 @@
 //! machine has many idle services, so what is read follows what can have
 //! changed:
 //! - every tick, the CPU time of the cgroups where a process ran, came or
-//!   went (the process table says which) and of those above them; where
-//!   it moved, memory and tasks (a cgroup that ran no task cannot have
-//!   changed them but by reclaim), and the event counters of a resource
-//!   near its limit. The other cgroups are carried, and read on their
-//!   detail ticks: a thread that ran less than a clock tick moves no
-//!   process's CPU time, so its cgroup's shows at the next;
+//!   went (the process table says which, in every hierarchy a process is
+//!   in) and of those above them; where it moved, memory and tasks (a
+//!   cgroup that ran no task cannot have changed them but by reclaim), and
+//!   the event counters of a resource near its limit. The other cgroups
+//!   are carried, and read on their detail ticks; one whose CPU time moved
+//!   there all the same (a process moved in without an exec, threads that
+//!   ran less than a clock tick) is read every tick from then on;
 //! - every `DETAIL_EVERY` ticks, the slow counters (I/O per device, swap,
 //!   peak, the events, the user/system split on v1), stamped in
 //!   `detail_read_ms`, but only where the CPU time moved in the last two
@@ -187,13 +188,21 @@ impl CgroupCollector {
         self.follow(path.to_string())
     }
 
-    /// The id of the followed cgroup a process is in, from the text of its
-    /// /proc/PID/cgroup (`process_cgroup`); 0 for none.
-    pub fn learn(&mut self, proc_cgroup: &str) -> u32 {
-        match process_cgroup(proc_cgroup, self.depth) {
-            Some(path) if self.depth > 0 => self.notice(&path),
-            _ => 0,
+    /// The ids of the followed cgroups a process is in, from the text of
+    /// its /proc/PID/cgroup (`process_cgroups`), the one it is recorded
+    /// with first; none where it is in none followed.
+    pub fn learn(&mut self, proc_cgroup: &str) -> Vec<u32> {
+        if self.depth == 0 {
+            return Vec::new();
         }
+        let mut ids: Vec<u32> = Vec::new();
+        for path in process_cgroups(proc_cgroup, self.depth) {
+            let id = self.notice(&path);
+            if id != 0 && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
     }
 
     fn follow(&mut self, path: String) -> u32 {
@@ -235,7 +244,7 @@ impl CgroupCollector {
         let mut groups = Vec::with_capacity(self.groups.len());
         self.groups.retain(|path, group| {
             let due = Due {
-                cpu: busy.as_ref().is_none_or(|busy| busy.contains(path)),
+                cpu: group.unattributed || busy.as_ref().is_none_or(|busy| busy.contains(path)),
                 detail: (tick + group.phase).is_multiple_of(DETAIL_EVERY),
                 limits: (tick + group.phase).is_multiple_of(LIMITS_EVERY),
             };
@@ -310,13 +319,15 @@ fn walk(
     }
 }
 
-/// The followed cgroup a process belongs to, from the text of
+/// The followed cgroups a process belongs to, from the text of
 /// `/proc/PID/cgroup` (`0::/system.slice/x.service` for v2, one
-/// `4:memory:/...` line per v1 hierarchy), cut to `depth` levels so that a
-/// process deep in a unit counts for the unit. The unified line is taken
-/// when it names a cgroup below the root (on hybrid hosts it may not),
-/// then systemd's own v1 hierarchy, then the first v1 line that does.
-pub fn process_cgroup(text: &str, depth: usize) -> Option<String> {
+/// `4:memory:/...` line per v1 hierarchy), each cut to `depth` levels so
+/// that a process deep in a unit counts for the unit. On hybrid and v1
+/// hosts a process may sit in a different cgroup in each hierarchy; the
+/// first is the one it is recorded with: the unified line when it names a
+/// cgroup below the root (on hybrid hosts it may not), then systemd's own
+/// v1 hierarchy, then the v1 lines in their order.
+pub fn process_cgroups(text: &str, depth: usize) -> Vec<String> {
     let mut lines: Vec<(&str, &str)> = text
         .lines()
         .filter_map(|line| {
@@ -331,9 +342,15 @@ pub fn process_cgroup(text: &str, depth: usize) -> Option<String> {
         _ => 2,
     };
     lines.sort_by_key(|(controllers, _)| rank(controllers));
-    let (_, path) = lines.first()?;
-    let kept: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).take(depth).collect();
-    Some(format!("/{}", kept.join("/")))
+    let mut paths: Vec<String> = Vec::new();
+    for (_, path) in lines {
+        let kept: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).take(depth).collect();
+        let path = format!("/{}", kept.join("/"));
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    paths
 }
 
 /// The control files one cgroup has, opened once.
@@ -347,6 +364,10 @@ struct Group {
     /// Its CPU time at its last two detail ticks, the older first: it
     /// ran lately where the time moved since the older.
     usage_at_detail_ticks: [Option<u64>; 2],
+    /// Its CPU time moved while the process table saw none of its
+    /// processes run (one moved in without an exec, threads shorter than a
+    /// clock tick): from then on it is read every tick.
+    unattributed: bool,
 }
 
 /// What of a cgroup is read this tick.
@@ -450,7 +471,7 @@ impl Group {
                 full.exists().then(|| (file, ProcFile::record(full)))
             })
             .collect();
-        Group { id, files, last: None, phase, usage_at_detail_ticks: [None; 2] }
+        Group { id, files, last: None, phase, usage_at_detail_ticks: [None; 2], unattributed: false }
     }
 
     fn has(&self, file: File) -> bool {
@@ -490,16 +511,14 @@ impl Group {
             let stats = self.last.as_ref().expect("not the first read");
             return Ok(Some(CgroupStats { psi_cpu: None, psi_memory: None, psi_io: None, ..stats.clone() }));
         }
-        let previous = self.last.take().unwrap_or_default();
-        // What is not read this tick is carried; pressure is not.
-        let mut stats = CgroupStats {
+        let previous = self.last.take().unwrap_or_else(|| CgroupStats {
             path: path.to_string(),
             id: self.id,
-            psi_cpu: None,
-            psi_memory: None,
-            psi_io: None,
-            ..previous.clone()
-        };
+            ..CgroupStats::default()
+        });
+        let (usage_before, throttled_before) = (previous.cpu_usage_us, previous.cpu_throttled_us);
+        // What is not read this tick is carried; pressure is not.
+        let mut stats = CgroupStats { psi_cpu: None, psi_memory: None, psi_io: None, ..previous };
         self.read_cpu_usage(&mut stats)?;
         let limits = first || due.limits;
         if limits {
@@ -519,7 +538,10 @@ impl Group {
         // CPU time that did not move means no task of it ran since the last
         // tick: none forked, exited or allocated, so the task count and the
         // memory (which only reclaim can have lowered) are carried.
-        let ran = stats.cpu_usage_us.is_none() || stats.cpu_usage_us != previous.cpu_usage_us;
+        let ran = stats.cpu_usage_us.is_none() || stats.cpu_usage_us != usage_before;
+        if ran && !first && !due.cpu {
+            self.unattributed = true;
+        }
         if ran || detail {
             self.read_memory(&mut stats, detail)?;
             self.read_pids(&mut stats, detail)?;
@@ -530,8 +552,7 @@ impl Group {
         // the machine stalls would cost most on a busy machine, and
         // storing it for idle cgroups every few ticks would change their
         // rows back and forth.
-        let throttled =
-            stats.cpu_throttled_us.is_some() && stats.cpu_throttled_us != previous.cpu_throttled_us;
+        let throttled = stats.cpu_throttled_us.is_some() && stats.cpu_throttled_us != throttled_before;
         if (stalled.cpu && ran) || throttled {
             stats.psi_cpu = self.psi(File::CpuPressure)?;
         }
@@ -714,13 +735,18 @@ mod tests {
     #[test]
     fn a_process_counts_for_the_followed_cgroup_above_it() {
         let v2 = "0::/user.slice/user-1000.slice/session-3.scope\n";
-        assert_eq!(process_cgroup(v2, 2).as_deref(), Some("/user.slice/user-1000.slice"));
+        assert_eq!(process_cgroups(v2, 2), ["/user.slice/user-1000.slice"]);
         let hybrid = "9:name=systemd:/\n4:memory:/process_api/c4b89a4cf4f709df\n1:cpu:/\n0::/\n";
-        assert_eq!(process_cgroup(hybrid, 2).as_deref(), Some("/process_api/c4b89a4cf4f709df"));
+        assert_eq!(process_cgroups(hybrid, 2), ["/process_api/c4b89a4cf4f709df"]);
         let systemd_v1 =
             "4:memory:/system.slice/cron.service\n1:name=systemd:/system.slice/postfix.service\n";
-        assert_eq!(process_cgroup(systemd_v1, 2).as_deref(), Some("/system.slice/postfix.service"));
-        assert_eq!(process_cgroup("0::/\n", 2), None);
+        assert_eq!(
+            process_cgroups(systemd_v1, 2),
+            ["/system.slice/postfix.service", "/system.slice/cron.service"]
+        );
+        let same = "4:memory:/system.slice/cron.service\n0::/system.slice/cron.service\n";
+        assert_eq!(process_cgroups(same, 2), ["/system.slice/cron.service"]);
+        assert!(process_cgroups("0::/\n", 2).is_empty());
     }
 
     /// A v2 layout laid out as files: the fixture directory stands for the
@@ -771,9 +797,10 @@ mod tests {
         assert_eq!(postfix.psi_cpu, None);
     }
 
-    #[test]
-    fn an_idle_cgroups_detail_waits_until_it_runs_again() {
-        let scratch = crate::scratch::Scratch::new("cgroup-idle");
+    /// The fixture's unit copied into a scratch hierarchy, to change its
+    /// files between reads: the scratch and the unit's directory.
+    fn fixture_copy(name: &str) -> (crate::scratch::Scratch, PathBuf) {
+        let scratch = crate::scratch::Scratch::new(name);
         let unit = scratch.0.join("system.slice/postfix.service");
         std::fs::create_dir_all(&unit).unwrap();
         let fixture = fixture_layout().unified.unwrap().join("system.slice/postfix.service");
@@ -781,8 +808,41 @@ mod tests {
             let entry = entry.unwrap();
             std::fs::copy(entry.path(), unit.join(entry.file_name())).unwrap();
         }
-        let layout = Layout { unified: Some(scratch.0.clone()), v1: Vec::new() };
-        let mut collector = CgroupCollector::with_layout(layout, DEFAULT_DEPTH);
+        (scratch, unit)
+    }
+
+    fn scratch_layout(scratch: &crate::scratch::Scratch) -> Layout {
+        Layout { unified: Some(scratch.0.clone()), v1: Vec::new() }
+    }
+
+    /// Sets the CPU time in `dir`'s cpu.stat.
+    fn set_usage(dir: &Path, usage_us: u64) {
+        let cpu = std::fs::read_to_string(dir.join("cpu.stat")).unwrap();
+        let rest: Vec<&str> = cpu.lines().filter(|line| !line.starts_with("usage_usec ")).collect();
+        std::fs::write(dir.join("cpu.stat"), format!("usage_usec {usage_us}\n{}\n", rest.join("\n")))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_cgroup_whose_cpu_moved_unseen_by_the_process_table_is_read_every_tick_after() {
+        let (scratch, unit) = fixture_copy("cgroup-unseen");
+        let mut collector = CgroupCollector::with_layout(scratch_layout(&scratch), DEFAULT_DEPTH);
+        let nothing_ran = HashSet::new();
+        let mut read = || collector.read(Stalled::default(), Some(&nothing_ran), &mut Warnings::new()).groups;
+        read();
+        set_usage(&unit, 3_000_000_000);
+        // Its detail tick comes within DETAIL_EVERY ticks and finds it moved.
+        let seen =
+            (0..DETAIL_EVERY).map(|_| read()[0].cpu_usage_us).any(|usage| usage == Some(3_000_000_000));
+        assert!(seen, "the detail tick did not read its CPU time");
+        set_usage(&unit, 3_000_500_000);
+        assert_eq!(read()[0].cpu_usage_us, Some(3_000_500_000), "not read on the next tick");
+    }
+
+    #[test]
+    fn an_idle_cgroups_detail_waits_until_it_runs_again() {
+        let (scratch, unit) = fixture_copy("cgroup-idle");
+        let mut collector = CgroupCollector::with_layout(scratch_layout(&scratch), DEFAULT_DEPTH);
         let mut read = |ticks: u64| {
             let mut last = None;
             for _ in 0..ticks {
@@ -797,35 +857,20 @@ mod tests {
         let idle = read(2 * DETAIL_EVERY);
         assert_eq!(idle.io.len(), 2, "the detail of an idle cgroup was read again");
         // Once it runs, the next detail tick reads it.
-        let cpu = std::fs::read_to_string(unit.join("cpu.stat")).unwrap();
-        std::fs::write(unit.join("cpu.stat"), cpu.replace("usage_usec 2391285112", "usage_usec 2391285999"))
-            .unwrap();
+        set_usage(&unit, 2_391_285_999);
         let busy = read(DETAIL_EVERY);
         assert_eq!(busy.io.len(), 1, "the detail of a cgroup that ran was not read");
     }
 
     #[test]
     fn a_cgroup_whose_processes_ran_is_read_with_those_above_it_and_the_rest_is_carried() {
-        let scratch = crate::scratch::Scratch::new("cgroup-busy");
-        let slice = scratch.0.join("system.slice");
-        let unit = slice.join("postfix.service");
-        std::fs::create_dir_all(&unit).unwrap();
-        let fixture = fixture_layout().unified.unwrap().join("system.slice/postfix.service");
-        for entry in std::fs::read_dir(&fixture).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), unit.join(entry.file_name())).unwrap();
-        }
+        let (scratch, unit) = fixture_copy("cgroup-busy");
+        let slice = unit.parent().unwrap().to_path_buf();
         std::fs::copy(unit.join("cpu.stat"), slice.join("cpu.stat")).unwrap();
-        let layout = Layout { unified: Some(scratch.0.clone()), v1: Vec::new() };
-        let mut collector = CgroupCollector::with_layout(layout, DEFAULT_DEPTH);
+        let mut collector = CgroupCollector::with_layout(scratch_layout(&scratch), DEFAULT_DEPTH);
         collector.read(Stalled::default(), None, &mut Warnings::new());
         for dir in [&slice, &unit] {
-            let cpu = std::fs::read_to_string(dir.join("cpu.stat")).unwrap();
-            std::fs::write(
-                dir.join("cpu.stat"),
-                cpu.replace("usage_usec 2391285112", "usage_usec 2391285999"),
-            )
-            .unwrap();
+            set_usage(dir, 2_391_285_999);
         }
         let usage = |cgroups: Cgroups| -> Vec<Option<u64>> {
             cgroups.groups.iter().map(|group| group.cpu_usage_us).collect()
