@@ -51,12 +51,7 @@ impl Store {
     /// Samples after `first` up to `last` whose time fell, in order; none
     /// in a file from before they were noted.
     fn time_steps(&self, first: i64, last: i64) -> Result<Vec<i64>> {
-        let noted: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'time_steps')",
-            [],
-            |r| r.get(0),
-        )?;
-        if !noted {
+        if !self.has("time_steps", None)? {
             return Ok(Vec::new());
         }
         let mut stmt = self.conn.prepare(

@@ -239,6 +239,25 @@ impl Store {
         }
     }
 
+    /// Whether the file has `table` (with `column`, where given): a file
+    /// of an older schema, opened read-only, lacks what later migrations
+    /// added.
+    fn has(&self, table: &str, column: Option<&str>) -> Result<bool> {
+        let found = match column {
+            None => self.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1)",
+                [table],
+                |r| r.get(0),
+            ),
+            Some(column) => self.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+                [table, column],
+                |r| r.get(0),
+            ),
+        };
+        Ok(found?)
+    }
+
     pub fn runs(&self) -> Result<Vec<Run>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, boot_id, boot_time_ms, hostname, kernel, version, pid, interval_ms, start_ms, stop_ms, stop_reason

@@ -111,12 +111,7 @@ impl Store {
     /// The runs whose integer scalars are stored against their key
     /// frames' (none in a file older than that, opened read-only).
     fn runs_with_scalars_from_key(&self) -> Result<HashSet<i64>> {
-        let has_column: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('runs') WHERE name = 'scalars_from_key')",
-            [],
-            |r| r.get(0),
-        )?;
-        if !has_column {
+        if !self.has("runs", Some("scalars_from_key"))? {
             return Ok(HashSet::new());
         }
         let mut stmt = self.conn.prepare("SELECT id FROM runs WHERE scalars_from_key = 1")?;
@@ -309,12 +304,7 @@ impl Store {
     /// Wall-clock steps the recorder saw; none in a file from before they
     /// were noted.
     fn clock_jumps(&self) -> Result<Vec<Irregular>> {
-        let noted: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'clock_jumps')",
-            [],
-            |r| r.get(0),
-        )?;
-        if !noted {
+        if !self.has("clock_jumps", None)? {
             return Ok(Vec::new());
         }
         let mut stmt = self.conn.prepare("SELECT run_id, time_ms, by_ms FROM clock_jumps ORDER BY id")?;
